@@ -1,0 +1,151 @@
+use super::error::{ApiError, ApiJson, ApiQuery, Problem};
+use super::{Actor, State};
+use crate::app::ConnectionTest;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use backline_domain::{ConnectionString, Engine};
+use backline_projections::DatabaseView;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterDatabase {
+    /// 1–63 characters: letters, digits, `_`, `-`, `.`.
+    pub name: String,
+    /// `postgres` or `mysql` (MariaDB too).
+    pub engine: String,
+    /// `postgres://user:password@host:5432/db` or `mysql://user:password@host:3306/db`.
+    pub connection: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDatabase {
+    pub name: Option<String>,
+    pub connection: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestConnection {
+    pub engine: String,
+    pub connection: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListParams {
+    /// Include removed databases.
+    #[serde(default)]
+    pub include_removed: bool,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct DatabaseList {
+    pub items: Vec<DatabaseView>,
+}
+
+/// Register a database.
+#[utoipa::path(post, path = "/api/v1/databases", tag = "databases", request_body = RegisterDatabase,
+    responses((status = 201, body = DatabaseView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn register(
+    state: State,
+    actor: Actor,
+    ApiJson(body): ApiJson<RegisterDatabase>,
+) -> Result<impl IntoResponse, ApiError> {
+    let view = state
+        .app
+        .register(&actor.0, &body.name, &body.engine, &body.connection)
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// List registered databases.
+#[utoipa::path(get, path = "/api/v1/databases", tag = "databases", params(ListParams),
+    responses((status = 200, body = DatabaseList)))]
+pub async fn list(
+    state: State,
+    ApiQuery(q): ApiQuery<ListParams>,
+) -> Result<Json<DatabaseList>, ApiError> {
+    Ok(Json(DatabaseList {
+        items: state.app.projections.databases(q.include_removed).await?,
+    }))
+}
+
+/// One database, by id or name.
+#[utoipa::path(get, path = "/api/v1/databases/{id}", tag = "databases",
+    params(("id" = String, Path, description = "database id or name")),
+    responses((status = 200, body = DatabaseView), (status = 404, body = Problem)))]
+pub async fn get(state: State, Path(id): Path<String>) -> Result<Json<DatabaseView>, ApiError> {
+    if let Some(d) = state.app.projections.database(&id).await? {
+        return Ok(Json(d));
+    }
+    Ok(Json(state.app.resolve_database(&id).await?))
+}
+
+/// Change a database's name or connection.
+#[utoipa::path(patch, path = "/api/v1/databases/{id}", tag = "databases", request_body = UpdateDatabase,
+    params(("id" = String, Path, description = "database id or name")),
+    responses((status = 200, body = DatabaseView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    state: State,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateDatabase>,
+) -> Result<Json<DatabaseView>, ApiError> {
+    Ok(Json(
+        state
+            .app
+            .update(
+                &actor.0,
+                &id,
+                body.name.as_deref(),
+                body.connection.as_deref(),
+            )
+            .await?,
+    ))
+}
+
+/// Remove a database (its history stays; its password is destroyed).
+#[utoipa::path(delete, path = "/api/v1/databases/{id}", tag = "databases",
+    params(("id" = String, Path, description = "database id or name")),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn remove(
+    state: State,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.app.remove(&actor.0, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Try a registered database's connection.
+#[utoipa::path(post, path = "/api/v1/databases/{id}/test", tag = "databases",
+    params(("id" = String, Path, description = "database id or name")),
+    responses((status = 200, body = ConnectionTest), (status = 404, body = Problem)))]
+pub async fn test(state: State, Path(id): Path<String>) -> Result<Json<ConnectionTest>, ApiError> {
+    Ok(Json(state.app.test_registered(&id).await?))
+}
+
+/// Try a connection string before registering it.
+#[utoipa::path(post, path = "/api/v1/databases/test", tag = "databases", request_body = TestConnection,
+    responses((status = 200, body = ConnectionTest), (status = 422, body = Problem)))]
+pub async fn test_new(
+    state: State,
+    ApiJson(body): ApiJson<TestConnection>,
+) -> Result<Json<ConnectionTest>, ApiError> {
+    let engine = Engine::parse(&body.engine).ok_or_else(|| {
+        ApiError::invalid(
+            "engine",
+            format!(
+                "unknown engine {:?}: use \"postgres\" or \"mysql\"",
+                body.engine
+            ),
+        )
+    })?;
+    let conn = ConnectionString::parse(engine, &body.connection)
+        .map_err(|e| ApiError::invalid("connection", e.to_string()))?;
+    Ok(Json(state.app.test_connection(&conn).await))
+}

@@ -1,0 +1,217 @@
+//! The HTTP API: `/api/v1` (bearer token), health, OpenAPI and Swagger UI.
+
+mod databases;
+pub mod error;
+mod events;
+mod runs;
+
+use crate::app::App;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use error::ApiError;
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub struct HttpState {
+    pub app: Arc<App>,
+    pub token: String,
+}
+
+pub type State = axum::extract::State<Arc<HttpState>>;
+
+/// Who made the request (set by the auth layer).
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Actor {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Actor>()
+            .cloned()
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_token(
+    axum::extract::State(state): axum::extract::State<Arc<HttpState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    match presented {
+        None => {
+            let mut r = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing bearer token: send Authorization: Bearer <admin token>",
+            )
+            .into_response();
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            r
+        }
+        Some(t) if constant_time_eq(t.as_bytes(), state.token.as_bytes()) => {
+            req.extensions_mut().insert(Actor("admin".into()));
+            next.run(req).await
+        }
+        Some(_) => {
+            let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "the bearer token is not valid")
+                .into_response();
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            r
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Backline", description = "Backups and restores of PostgreSQL and MySQL/MariaDB, kept in an append-only ledger."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags((name = "databases"), (name = "backups"), (name = "restores"), (name = "events"), (name = "health"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        if let Some(c) = openapi.components.as_mut() {
+            c.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+/// The process is alive.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    pub ledger: String,
+    pub storage: String,
+    pub projections: String,
+    pub ledger_position: i64,
+}
+
+/// Ledger reachable, storage writable, read models caught up.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+async fn readyz(state: State) -> (StatusCode, Json<Readiness>) {
+    let app = &state.app;
+    let head = app.ledger.head().await;
+    let ledger = match &head {
+        Ok(_) => "ok".to_string(),
+        Err(e) => e.to_string(),
+    };
+    let storage = match app.store.probe_writable().await {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.to_string(),
+    };
+    let applied = match app.projections.catch_up().await {
+        Ok(p) => Ok(p),
+        Err(e) => Err(e.to_string()),
+    };
+    let head = head.unwrap_or(-1);
+    let projections = match &applied {
+        Ok(p) if *p >= head => "ok".to_string(),
+        Ok(p) => format!("behind: at {p} of {head}"),
+        Err(e) => e.clone(),
+    };
+    let ready = ledger == "ok" && storage == "ok" && projections == "ok";
+    (
+        if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(Readiness {
+            ready,
+            ledger,
+            storage,
+            projections,
+            ledger_position: head,
+        }),
+    )
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such route")
+}
+
+pub fn router(state: Arc<HttpState>) -> Router {
+    let api: OpenApiRouter<Arc<HttpState>> = OpenApiRouter::new()
+        .routes(routes!(databases::register, databases::list))
+        .routes(routes!(
+            databases::get,
+            databases::update,
+            databases::remove
+        ))
+        .routes(routes!(databases::test))
+        .routes(routes!(databases::test_new))
+        .routes(routes!(runs::backup_now, runs::history))
+        .routes(routes!(runs::list_backups))
+        .routes(routes!(runs::get_backup))
+        .routes(routes!(runs::restore))
+        .routes(routes!(runs::list_restores))
+        .routes(routes!(runs::get_restore))
+        .routes(routes!(events::list))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let (api_router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(api)
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .split_for_parts();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    let doc_json = doc.clone();
+    api_router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { Json(doc_json.clone()) }),
+        )
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/docs/openapi.json", doc))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}

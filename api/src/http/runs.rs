@@ -1,0 +1,232 @@
+//! Backups (versions) and restores.
+
+use super::error::{ApiError, ApiQuery, Problem};
+use super::{Actor, State};
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use backline_domain::Trigger;
+use backline_projections::{BackupFilter, BackupView, RestoreView};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct BackupNow {
+    /// Block until the backup ends and return it (200 when completed, 500 when it failed).
+    #[serde(default)]
+    pub wait: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackupWithProgress {
+    #[serde(flatten)]
+    pub backup: BackupView,
+    /// Raw bytes dumped so far, while running in this process.
+    pub progress_bytes: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BackupList {
+    pub items: Vec<BackupView>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct BackupListParams {
+    pub database_id: Option<String>,
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Back up a database now.
+#[utoipa::path(post, path = "/api/v1/databases/{id}/backups", tag = "backups",
+    params(("id" = String, Path, description = "database id or name"), BackupNow),
+    responses((status = 202, body = Accepted), (status = 200, body = BackupView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn backup_now(
+    state: State,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<BackupNow>,
+) -> Result<Response, ApiError> {
+    let started = state
+        .app
+        .start_backup(
+            &actor.0,
+            &id,
+            Trigger::Manual {
+                actor: actor.0.clone(),
+            },
+        )
+        .await?;
+    if !q.wait {
+        return Ok((StatusCode::ACCEPTED, Json(Accepted { id: started.id })).into_response());
+    }
+    let _ = started.done.await;
+    let view = state
+        .app
+        .projections
+        .backup(&started.id)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "backup vanished"))?;
+    let status = if view.status == "completed" {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    Ok((status, Json(view)).into_response())
+}
+
+/// Version history of a database, newest first.
+#[utoipa::path(get, path = "/api/v1/databases/{id}/backups", tag = "backups",
+    params(("id" = String, Path, description = "database id or name")),
+    responses((status = 200, body = BackupList), (status = 404, body = Problem)))]
+pub async fn history(state: State, Path(id): Path<String>) -> Result<Json<BackupList>, ApiError> {
+    let db = match state.app.projections.database(&id).await? {
+        Some(d) => d,
+        None => state.app.resolve_database(&id).await?,
+    };
+    let items = state
+        .app
+        .projections
+        .backups(&BackupFilter {
+            database_id: Some(db.id),
+            status: None,
+            limit: 10_000,
+        })
+        .await?;
+    Ok(Json(BackupList { items }))
+}
+
+/// Backups of all databases, newest first.
+#[utoipa::path(get, path = "/api/v1/backups", tag = "backups", params(BackupListParams),
+    responses((status = 200, body = BackupList)))]
+pub async fn list_backups(
+    state: State,
+    ApiQuery(q): ApiQuery<BackupListParams>,
+) -> Result<Json<BackupList>, ApiError> {
+    let items = state
+        .app
+        .projections
+        .backups(&BackupFilter {
+            database_id: q.database_id,
+            status: q.status,
+            limit: q.limit.unwrap_or(100),
+        })
+        .await?;
+    Ok(Json(BackupList { items }))
+}
+
+/// One backup.
+#[utoipa::path(get, path = "/api/v1/backups/{id}", tag = "backups",
+    params(("id" = String, Path, description = "backup id")),
+    responses((status = 200, body = BackupWithProgress), (status = 404, body = Problem)))]
+pub async fn get_backup(
+    state: State,
+    Path(id): Path<String>,
+) -> Result<Json<BackupWithProgress>, ApiError> {
+    let backup =
+        state.app.projections.backup(&id).await?.ok_or_else(|| {
+            ApiError::new(StatusCode::NOT_FOUND, format!("no backup with id {id}"))
+        })?;
+    let progress_bytes = state.app.progress(&id);
+    Ok(Json(BackupWithProgress {
+        backup,
+        progress_bytes,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreRequest {
+    /// Database to restore into (id or name); default: the backup's own database.
+    pub target_database_id: Option<String>,
+    /// Keep the target's previous contents as `<name>_before_restore_<time>` (PostgreSQL; default false).
+    #[serde(default)]
+    pub keep_previous: bool,
+    /// Skip object ownership and privileges (for targets that lack the original roles).
+    #[serde(default)]
+    pub no_owner: bool,
+}
+
+/// Restore a backup into its own database or another one of the same engine.
+#[utoipa::path(post, path = "/api/v1/backups/{id}/restore", tag = "restores", request_body = RestoreRequest,
+    params(("id" = String, Path, description = "backup id")),
+    responses((status = 202, body = Accepted), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn restore(
+    state: State,
+    actor: Actor,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    // The body is optional: an empty one restores into the backup's own database.
+    let req: RestoreRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RestoreRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("invalid request body: {e}"),
+            )
+        })?
+    };
+    let started = state
+        .app
+        .start_restore(
+            &actor.0,
+            &id,
+            req.target_database_id.as_deref(),
+            req.keep_previous,
+            req.no_owner,
+        )
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { id: started.id })))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RestoreList {
+    pub items: Vec<RestoreView>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RestoreListParams {
+    /// Restores from or into this database.
+    pub database_id: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Restores, newest first.
+#[utoipa::path(get, path = "/api/v1/restores", tag = "restores", params(RestoreListParams),
+    responses((status = 200, body = RestoreList)))]
+pub async fn list_restores(
+    state: State,
+    ApiQuery(q): ApiQuery<RestoreListParams>,
+) -> Result<Json<RestoreList>, ApiError> {
+    let items = state
+        .app
+        .projections
+        .restores(q.database_id.as_deref(), q.limit.unwrap_or(100))
+        .await?;
+    Ok(Json(RestoreList { items }))
+}
+
+/// One restore.
+#[utoipa::path(get, path = "/api/v1/restores/{id}", tag = "restores",
+    params(("id" = String, Path, description = "restore id")),
+    responses((status = 200, body = RestoreView), (status = 404, body = Problem)))]
+pub async fn get_restore(
+    state: State,
+    Path(id): Path<String>,
+) -> Result<Json<RestoreView>, ApiError> {
+    state
+        .app
+        .projections
+        .restore(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no restore with id {id}")))
+}

@@ -1,0 +1,103 @@
+//! Builds the server: settings → app → router → listener, in one place.
+
+use crate::app::{App, StartError};
+use crate::config::Settings;
+use crate::http::{router, HttpState};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// The admin token: given, or read from `<data dir>/admin.token`, or made there (0600) and
+/// printed once.
+pub fn admin_token(given: Option<String>, data_dir: &Path) -> std::io::Result<String> {
+    if let Some(t) = given.filter(|t| !t.trim().is_empty()) {
+        return Ok(t.trim().to_string());
+    }
+    let path = data_dir.join("admin.token");
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_string()),
+        _ => {
+            std::fs::create_dir_all(data_dir)?;
+            let mut bytes = [0u8; 24];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+            let token = hex::encode(bytes);
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)?;
+            f.write_all(token.as_bytes())?;
+            eprintln!(
+                "Generated an admin token (stored in {}, shown only this once):\n\n    {token}\n",
+                path.display()
+            );
+            Ok(token)
+        }
+    }
+}
+
+pub struct Server {
+    pub app: Arc<App>,
+    listener: TcpListener,
+    token: String,
+}
+
+impl Server {
+    pub async fn build(
+        settings: Settings,
+        listen: &str,
+        token: String,
+    ) -> Result<Self, BuildError> {
+        let app = App::open(settings).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| BuildError::Bind(listen.to_string(), e))?;
+        Ok(Self {
+            app,
+            listener,
+            token,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub async fn run(self) -> std::io::Result<()> {
+        let addr = self.listener.local_addr()?;
+        tracing::info!(%addr, ledger = self.app.ledger.url_redacted(), storage = self.app.store.label(), node = self.app.node(), "backline is listening");
+        let state = Arc::new(HttpState {
+            app: self.app,
+            token: self.token,
+        });
+        axum::serve(self.listener, router(state))
+            .with_graceful_shutdown(shutdown())
+            .await
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, #[source] std::io::Error),
+}

@@ -1,0 +1,381 @@
+//! The Backup aggregate: one version of one database.
+
+use crate::values::{DatabaseName, Engine, Failure};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+
+/// What started a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Trigger {
+    Manual { actor: String },
+    Scheduled { slot: String },
+}
+
+/// What the command handler knows of the database at the time of the command (read from the
+/// Database aggregate by the application layer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseFacts {
+    pub id: String,
+    pub name: DatabaseName,
+    pub engine: Engine,
+    pub removed: bool,
+}
+
+/// The dump tool and server a backup runs against, as probed just before it starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ToolInfo {
+    pub tool: Option<String>,
+    pub tool_version: Option<String>,
+    pub server_version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredArtifact {
+    pub storage: String,
+    pub key: String,
+    pub bytes: u64,
+    pub raw_bytes: u64,
+    pub sha256: String,
+    pub compression: String,
+    pub encrypted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackupCommand {
+    Start {
+        database: DatabaseFacts,
+        trigger: Trigger,
+        tools: ToolInfo,
+        node: String,
+    },
+    Complete {
+        artifact: StoredArtifact,
+        duration_ms: u64,
+    },
+    Fail {
+        failure: Failure,
+        duration_ms: u64,
+    },
+    Abandon {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum BackupEvent {
+    BackupStarted {
+        database_id: String,
+        database_name: DatabaseName,
+        engine: Engine,
+        trigger: Trigger,
+        #[serde(flatten)]
+        tools: ToolInfo,
+        node: String,
+    },
+    BackupCompleted {
+        #[serde(flatten)]
+        artifact: StoredArtifact,
+        duration_ms: u64,
+    },
+    BackupFailed {
+        #[serde(flatten)]
+        failure: Failure,
+        duration_ms: u64,
+    },
+    BackupAbandoned {
+        reason: String,
+    },
+}
+
+impl DomainEvent for BackupEvent {
+    fn event_type(&self) -> String {
+        match self {
+            BackupEvent::BackupStarted { .. } => "BackupStarted",
+            BackupEvent::BackupCompleted { .. } => "BackupCompleted",
+            BackupEvent::BackupFailed { .. } => "BackupFailed",
+            BackupEvent::BackupAbandoned { .. } => "BackupAbandoned",
+        }
+        .to_string()
+    }
+    fn event_version(&self) -> String {
+        "1".to_string()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BackupStatus {
+    #[default]
+    New,
+    Running,
+    Completed,
+    Failed,
+    Abandoned,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackupError {
+    #[error("no such database")]
+    DatabaseNotFound,
+    #[error("database {0} was removed; it cannot be backed up")]
+    DatabaseRemoved(String),
+    #[error("this backup has already started")]
+    AlreadyStarted,
+    #[error("no such backup")]
+    NotFound,
+    #[error("this backup is {0:?}, not running; it cannot change any more")]
+    NotRunning(BackupStatus),
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Backup {
+    pub status: BackupStatus,
+    pub database_id: Option<String>,
+    pub engine: Option<Engine>,
+    pub artifact: Option<StoredArtifact>,
+}
+
+impl Backup {
+    fn require_running(&self) -> Result<(), BackupError> {
+        match self.status {
+            BackupStatus::New => Err(BackupError::NotFound),
+            BackupStatus::Running => Ok(()),
+            other => Err(BackupError::NotRunning(other)),
+        }
+    }
+}
+
+impl Aggregate for Backup {
+    const TYPE: &'static str = "Backup";
+    type Command = BackupCommand;
+    type Event = BackupEvent;
+    type Error = BackupError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        let event = match command {
+            BackupCommand::Start {
+                database,
+                trigger,
+                tools,
+                node,
+            } => {
+                if self.status != BackupStatus::New {
+                    return Err(BackupError::AlreadyStarted);
+                }
+                if database.removed {
+                    return Err(BackupError::DatabaseRemoved(database.name.to_string()));
+                }
+                BackupEvent::BackupStarted {
+                    database_id: database.id,
+                    database_name: database.name,
+                    engine: database.engine,
+                    trigger,
+                    tools,
+                    node,
+                }
+            }
+            BackupCommand::Complete {
+                artifact,
+                duration_ms,
+            } => {
+                self.require_running()?;
+                BackupEvent::BackupCompleted {
+                    artifact,
+                    duration_ms,
+                }
+            }
+            BackupCommand::Fail {
+                failure,
+                duration_ms,
+            } => {
+                self.require_running()?;
+                BackupEvent::BackupFailed {
+                    failure,
+                    duration_ms,
+                }
+            }
+            BackupCommand::Abandon { reason } => {
+                self.require_running()?;
+                BackupEvent::BackupAbandoned { reason }
+            }
+        };
+        sink.write(event, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            BackupEvent::BackupStarted {
+                database_id,
+                engine,
+                ..
+            } => {
+                self.status = BackupStatus::Running;
+                self.database_id = Some(database_id);
+                self.engine = Some(engine);
+            }
+            BackupEvent::BackupCompleted { artifact, .. } => {
+                self.status = BackupStatus::Completed;
+                self.artifact = Some(artifact);
+            }
+            BackupEvent::BackupFailed { .. } => self.status = BackupStatus::Failed,
+            BackupEvent::BackupAbandoned { .. } => self.status = BackupStatus::Abandoned,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+
+    type T = TestFramework<Backup>;
+
+    fn facts(removed: bool) -> DatabaseFacts {
+        DatabaseFacts {
+            id: "db1".into(),
+            name: DatabaseName::parse("shop").unwrap(),
+            engine: Engine::Postgres,
+            removed,
+        }
+    }
+
+    fn start() -> BackupCommand {
+        BackupCommand::Start {
+            database: facts(false),
+            trigger: Trigger::Manual {
+                actor: "admin".into(),
+            },
+            tools: ToolInfo::default(),
+            node: "n1".into(),
+        }
+    }
+
+    fn started() -> BackupEvent {
+        BackupEvent::BackupStarted {
+            database_id: "db1".into(),
+            database_name: DatabaseName::parse("shop").unwrap(),
+            engine: Engine::Postgres,
+            trigger: Trigger::Manual {
+                actor: "admin".into(),
+            },
+            tools: ToolInfo::default(),
+            node: "n1".into(),
+        }
+    }
+
+    fn artifact() -> StoredArtifact {
+        StoredArtifact {
+            storage: "fs".into(),
+            key: "k".into(),
+            bytes: 10,
+            raw_bytes: 20,
+            sha256: "ab".into(),
+            compression: "zstd".into(),
+            encrypted: false,
+        }
+    }
+
+    fn completed() -> BackupEvent {
+        BackupEvent::BackupCompleted {
+            artifact: artifact(),
+            duration_ms: 5,
+        }
+    }
+
+    #[test]
+    fn starts_for_a_live_database() {
+        T::with(())
+            .given_no_previous_events()
+            .when(start())
+            .then_expect_events(vec![started()]);
+    }
+
+    #[test]
+    fn removed_database_cannot_be_backed_up() {
+        T::with(())
+            .given_no_previous_events()
+            .when(BackupCommand::Start {
+                database: facts(true),
+                trigger: Trigger::Scheduled {
+                    slot: "2026-01-01T00:00:00Z".into(),
+                },
+                tools: ToolInfo::default(),
+                node: "n1".into(),
+            })
+            .then_expect_error(BackupError::DatabaseRemoved("shop".into()));
+    }
+
+    #[test]
+    fn cannot_start_twice() {
+        T::with(())
+            .given(vec![started()])
+            .when(start())
+            .then_expect_error(BackupError::AlreadyStarted);
+    }
+
+    #[test]
+    fn completes_once() {
+        T::with(())
+            .given(vec![started()])
+            .when(BackupCommand::Complete {
+                artifact: artifact(),
+                duration_ms: 5,
+            })
+            .then_expect_events(vec![completed()]);
+        T::with(())
+            .given(vec![started(), completed()])
+            .when(BackupCommand::Complete {
+                artifact: artifact(),
+                duration_ms: 5,
+            })
+            .then_expect_error(BackupError::NotRunning(BackupStatus::Completed));
+    }
+
+    #[test]
+    fn failed_backup_cannot_complete() {
+        let failed = BackupEvent::BackupFailed {
+            failure: Failure {
+                stage: "dump".into(),
+                message: "boom".into(),
+                stderr_tail: String::new(),
+            },
+            duration_ms: 1,
+        };
+        T::with(())
+            .given(vec![started(), failed])
+            .when(BackupCommand::Complete {
+                artifact: artifact(),
+                duration_ms: 5,
+            })
+            .then_expect_error(BackupError::NotRunning(BackupStatus::Failed));
+    }
+
+    #[test]
+    fn unknown_backup_cannot_fail_or_be_abandoned() {
+        T::with(())
+            .given_no_previous_events()
+            .when(BackupCommand::Abandon { reason: "x".into() })
+            .then_expect_error(BackupError::NotFound);
+    }
+
+    #[test]
+    fn running_backup_can_be_abandoned() {
+        T::with(())
+            .given(vec![started()])
+            .when(BackupCommand::Abandon {
+                reason: "node died".into(),
+            })
+            .then_expect_events(vec![BackupEvent::BackupAbandoned {
+                reason: "node died".into(),
+            }]);
+    }
+}

@@ -1,0 +1,21 @@
+//! Backline's domain: aggregates, commands, events and their rules.
+//!
+//! Pure: no I/O, no async runtime, no database. Everything here is tested with
+//! cqrs-es's `TestFramework` (given events, when command, then events or error).
+
+pub mod backup;
+pub mod connection;
+pub mod database;
+pub mod restore;
+pub mod values;
+
+pub use backup::{
+    Backup, BackupCommand, BackupError, BackupEvent, BackupStatus, DatabaseFacts, StoredArtifact,
+    ToolInfo, Trigger,
+};
+pub use connection::{ConnectionError, ConnectionString, SealedSecret, StoredConnection};
+pub use database::{Database, DatabaseCommand, DatabaseError, DatabaseEvent};
+pub use restore::{
+    BackupFacts, Restore, RestoreCommand, RestoreError, RestoreEvent, RestoreStatus,
+};
+pub use values::{DatabaseName, Engine, Failure, NameError};

@@ -1,0 +1,329 @@
+//! The Restore aggregate: one restore of one backup into one target database.
+
+use crate::backup::{BackupStatus, DatabaseFacts, ToolInfo};
+use crate::values::{DatabaseName, Engine, Failure};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+
+/// What the handler knows of the backup being restored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupFacts {
+    pub id: String,
+    pub status: BackupStatus,
+    pub engine: Option<Engine>,
+    pub database_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RestoreCommand {
+    Start {
+        backup: BackupFacts,
+        target: DatabaseFacts,
+        actor: String,
+        tools: ToolInfo,
+        node: String,
+    },
+    Complete {
+        duration_ms: u64,
+        previous_kept_as: Option<String>,
+    },
+    Fail {
+        failure: Failure,
+        duration_ms: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RestoreEvent {
+    RestoreStarted {
+        backup_id: String,
+        source_database_id: String,
+        target_database_id: String,
+        target_database_name: DatabaseName,
+        engine: Engine,
+        actor: String,
+        #[serde(flatten)]
+        tools: ToolInfo,
+        node: String,
+    },
+    RestoreCompleted {
+        duration_ms: u64,
+        previous_kept_as: Option<String>,
+    },
+    RestoreFailed {
+        #[serde(flatten)]
+        failure: Failure,
+        duration_ms: u64,
+    },
+}
+
+impl DomainEvent for RestoreEvent {
+    fn event_type(&self) -> String {
+        match self {
+            RestoreEvent::RestoreStarted { .. } => "RestoreStarted",
+            RestoreEvent::RestoreCompleted { .. } => "RestoreCompleted",
+            RestoreEvent::RestoreFailed { .. } => "RestoreFailed",
+        }
+        .to_string()
+    }
+    fn event_version(&self) -> String {
+        "1".to_string()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RestoreStatus {
+    #[default]
+    New,
+    Running,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    #[error("no such backup")]
+    BackupNotFound,
+    #[error("backup {id} is {status:?}; only completed backups can be restored")]
+    BackupNotRestorable { id: String, status: BackupStatus },
+    #[error("target database {0} was removed")]
+    TargetRemoved(String),
+    #[error("a {backup} backup cannot be restored into a {target} database")]
+    EngineMismatch { backup: Engine, target: Engine },
+    #[error("this restore has already started")]
+    AlreadyStarted,
+    #[error("no such restore")]
+    NotFound,
+    #[error("this restore is {0:?}, not running")]
+    NotRunning(RestoreStatus),
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Restore {
+    pub status: RestoreStatus,
+    pub backup_id: Option<String>,
+    pub target_database_id: Option<String>,
+}
+
+impl Restore {
+    fn require_running(&self) -> Result<(), RestoreError> {
+        match self.status {
+            RestoreStatus::New => Err(RestoreError::NotFound),
+            RestoreStatus::Running => Ok(()),
+            other => Err(RestoreError::NotRunning(other)),
+        }
+    }
+}
+
+impl Aggregate for Restore {
+    const TYPE: &'static str = "Restore";
+    type Command = RestoreCommand;
+    type Event = RestoreEvent;
+    type Error = RestoreError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        let event = match command {
+            RestoreCommand::Start {
+                backup,
+                target,
+                actor,
+                tools,
+                node,
+            } => {
+                if self.status != RestoreStatus::New {
+                    return Err(RestoreError::AlreadyStarted);
+                }
+                let (engine, source) = match (backup.status, backup.engine, backup.database_id) {
+                    (BackupStatus::New, _, _) => return Err(RestoreError::BackupNotFound),
+                    (BackupStatus::Completed, Some(e), Some(d)) => (e, d),
+                    (status, _, _) => {
+                        return Err(RestoreError::BackupNotRestorable {
+                            id: backup.id,
+                            status,
+                        })
+                    }
+                };
+                if target.removed {
+                    return Err(RestoreError::TargetRemoved(target.name.to_string()));
+                }
+                if target.engine != engine {
+                    return Err(RestoreError::EngineMismatch {
+                        backup: engine,
+                        target: target.engine,
+                    });
+                }
+                RestoreEvent::RestoreStarted {
+                    backup_id: backup.id,
+                    source_database_id: source,
+                    target_database_id: target.id,
+                    target_database_name: target.name,
+                    engine,
+                    actor,
+                    tools,
+                    node,
+                }
+            }
+            RestoreCommand::Complete {
+                duration_ms,
+                previous_kept_as,
+            } => {
+                self.require_running()?;
+                RestoreEvent::RestoreCompleted {
+                    duration_ms,
+                    previous_kept_as,
+                }
+            }
+            RestoreCommand::Fail {
+                failure,
+                duration_ms,
+            } => {
+                self.require_running()?;
+                RestoreEvent::RestoreFailed {
+                    failure,
+                    duration_ms,
+                }
+            }
+        };
+        sink.write(event, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            RestoreEvent::RestoreStarted {
+                backup_id,
+                target_database_id,
+                ..
+            } => {
+                self.status = RestoreStatus::Running;
+                self.backup_id = Some(backup_id);
+                self.target_database_id = Some(target_database_id);
+            }
+            RestoreEvent::RestoreCompleted { .. } => self.status = RestoreStatus::Completed,
+            RestoreEvent::RestoreFailed { .. } => self.status = RestoreStatus::Failed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+
+    type T = TestFramework<Restore>;
+
+    fn backup(status: BackupStatus) -> BackupFacts {
+        BackupFacts {
+            id: "b1".into(),
+            status,
+            engine: Some(Engine::Postgres),
+            database_id: Some("db1".into()),
+        }
+    }
+
+    fn target(engine: Engine, removed: bool) -> DatabaseFacts {
+        DatabaseFacts {
+            id: "db2".into(),
+            name: DatabaseName::parse("copy").unwrap(),
+            engine,
+            removed,
+        }
+    }
+
+    fn start(b: BackupStatus, engine: Engine, removed: bool) -> RestoreCommand {
+        RestoreCommand::Start {
+            backup: backup(b),
+            target: target(engine, removed),
+            actor: "admin".into(),
+            tools: ToolInfo::default(),
+            node: "n1".into(),
+        }
+    }
+
+    fn started() -> RestoreEvent {
+        RestoreEvent::RestoreStarted {
+            backup_id: "b1".into(),
+            source_database_id: "db1".into(),
+            target_database_id: "db2".into(),
+            target_database_name: DatabaseName::parse("copy").unwrap(),
+            engine: Engine::Postgres,
+            actor: "admin".into(),
+            tools: ToolInfo::default(),
+            node: "n1".into(),
+        }
+    }
+
+    #[test]
+    fn restores_a_completed_backup() {
+        T::with(())
+            .given_no_previous_events()
+            .when(start(BackupStatus::Completed, Engine::Postgres, false))
+            .then_expect_events(vec![started()]);
+    }
+
+    #[test]
+    fn refuses_failed_running_or_unknown_backups() {
+        for s in [
+            BackupStatus::Failed,
+            BackupStatus::Running,
+            BackupStatus::Abandoned,
+        ] {
+            T::with(())
+                .given_no_previous_events()
+                .when(start(s, Engine::Postgres, false))
+                .then_expect_error(RestoreError::BackupNotRestorable {
+                    id: "b1".into(),
+                    status: s,
+                });
+        }
+        T::with(())
+            .given_no_previous_events()
+            .when(start(BackupStatus::New, Engine::Postgres, false))
+            .then_expect_error(RestoreError::BackupNotFound);
+    }
+
+    #[test]
+    fn refuses_engine_mismatch_and_removed_targets() {
+        T::with(())
+            .given_no_previous_events()
+            .when(start(BackupStatus::Completed, Engine::Mysql, false))
+            .then_expect_error(RestoreError::EngineMismatch {
+                backup: Engine::Postgres,
+                target: Engine::Mysql,
+            });
+        T::with(())
+            .given_no_previous_events()
+            .when(start(BackupStatus::Completed, Engine::Postgres, true))
+            .then_expect_error(RestoreError::TargetRemoved("copy".into()));
+    }
+
+    #[test]
+    fn completes_once() {
+        let done = RestoreEvent::RestoreCompleted {
+            duration_ms: 3,
+            previous_kept_as: None,
+        };
+        T::with(())
+            .given(vec![started()])
+            .when(RestoreCommand::Complete {
+                duration_ms: 3,
+                previous_kept_as: None,
+            })
+            .then_expect_events(vec![done.clone()]);
+        T::with(())
+            .given(vec![started(), done])
+            .when(RestoreCommand::Fail {
+                failure: Failure::default(),
+                duration_ms: 3,
+            })
+            .then_expect_error(RestoreError::NotRunning(RestoreStatus::Completed));
+    }
+}

@@ -1,0 +1,209 @@
+//! Dump drivers: the engines' own tools (pg_dump/pg_restore, mariadb-dump/mariadb), run as
+//! child processes with credentials passed by environment or a 0600 options file, never argv.
+
+pub mod mysql;
+pub mod postgres;
+mod process;
+
+use backline_domain::{ConnectionString, Engine, Failure};
+use std::path::PathBuf;
+
+pub use process::RunningTool;
+
+/// Where to find the engines' tools.
+#[derive(Debug, Clone, Default)]
+pub struct ToolConfig {
+    pub pg_bin_dir: Option<PathBuf>,
+    pub mysql_bin_dir: Option<PathBuf>,
+}
+
+/// A failure in a named stage, with the tool's last stderr lines.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{stage}: {message}")]
+pub struct StageError {
+    pub stage: &'static str,
+    pub message: String,
+    pub stderr_tail: String,
+}
+
+impl StageError {
+    pub fn new(stage: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            stage,
+            message: message.into(),
+            stderr_tail: String::new(),
+        }
+    }
+
+    pub fn into_failure(self) -> Failure {
+        Failure {
+            stage: self.stage.to_string(),
+            message: self.message,
+            stderr_tail: self.stderr_tail,
+        }
+    }
+}
+
+/// What a probe of the server and the local tools found.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub server_version: String,
+    pub dump_tool: PathBuf,
+    pub dump_tool_version: String,
+    pub restore_tool: PathBuf,
+    pub restore_tool_version: String,
+}
+
+/// Connects to the server (bounded by a timeout) and returns its version string.
+pub async fn server_version(conn: &ConnectionString) -> Result<String, StageError> {
+    match conn.engine {
+        Engine::Postgres => postgres::server_version(conn).await.map(|(v, _)| v),
+        Engine::Mysql => mysql::server_version(conn).await,
+    }
+}
+
+/// Probes server and tools: which dump/restore tool will be used and their versions.
+pub async fn probe(conn: &ConnectionString, tools: &ToolConfig) -> Result<Probe, StageError> {
+    match conn.engine {
+        Engine::Postgres => postgres::probe(conn, tools).await,
+        Engine::Mysql => mysql::probe(conn, tools).await,
+    }
+}
+
+/// Starts the dump tool; its stdout is the raw dump.
+pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<RunningTool, StageError> {
+    match conn.engine {
+        Engine::Postgres => postgres::spawn_dump(conn, probe),
+        Engine::Mysql => mysql::spawn_dump(conn, probe),
+    }
+}
+
+pub(crate) const CONNECT_TIMEOUT_SECS: u64 = 8;
+
+/// Candidate binaries named `name`: in `dir` if given, else on PATH plus `extra` globs.
+pub(crate) fn find_tools(name: &str, dir: Option<&PathBuf>, extra_roots: &[&str]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(d) = dir {
+        let p = d.join(name);
+        if p.is_file() {
+            out.push(p);
+        }
+        return out;
+    }
+    for root in extra_roots {
+        if let Ok(entries) = std::fs::read_dir(root) {
+            for e in entries.flatten() {
+                let p = e.path().join("bin").join(name);
+                if p.is_file() {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for d in std::env::split_paths(&path) {
+            let p = d.join(name);
+            if p.is_file() && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// `SQL identifier` quoting for PostgreSQL.
+pub(crate) fn pg_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Identifier quoting for MySQL/MariaDB.
+pub(crate) fn my_ident(s: &str) -> String {
+    format!("`{}`", s.replace('`', "``"))
+}
+
+/// A name for a scratch or kept database derived from `base`, within `max` bytes.
+pub(crate) fn derived_name(base: &str, suffix: &str, max: usize) -> String {
+    let mut b = base.to_string();
+    while b.len() + suffix.len() > max {
+        b.pop();
+    }
+    format!("{b}{suffix}")
+}
+
+/// Something that streams a verified artifact into a restore tool's stdin.
+#[async_trait::async_trait]
+pub trait Feed: Send + Sync {
+    /// Writes the whole decompressed artifact; fails if its checksum does not match.
+    async fn feed(&self, stdin: &mut tokio::process::ChildStdin) -> Result<(), StageError>;
+}
+
+/// How a restore ended.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOutcome {
+    /// The name under which the target's previous contents were kept, if they were.
+    pub previous_kept_as: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    /// Keep the target's previous contents under `<name>_before_restore_<time>` (PostgreSQL).
+    pub keep_previous: bool,
+    /// Do not restore object ownership (for targets where the original roles do not exist).
+    pub no_owner: bool,
+    /// A short unique tag for scratch names.
+    pub tag: String,
+}
+
+/// Restores into the target named by `conn` so that it ends exactly equal to the artifact:
+/// the data is loaded into a scratch database first and the target is replaced only once the
+/// load succeeded and the checksum matched.
+pub async fn restore(
+    conn: &ConnectionString,
+    probe: &Probe,
+    options: &RestoreOptions,
+    feed: &dyn Feed,
+) -> Result<RestoreOutcome, StageError> {
+    match conn.engine {
+        Engine::Postgres => postgres::restore(conn, probe, options, feed).await,
+        Engine::Mysql => mysql::restore(conn, probe, options, feed).await,
+    }
+}
+
+/// Runs `tool` fed by `feed` and waits for both; the tool's own error wins over a broken pipe.
+pub(crate) async fn run_fed(mut tool: RunningTool, feed: &dyn Feed) -> Result<(), StageError> {
+    let Some(mut stdin) = tool.stdin.take() else {
+        return Err(StageError::new("restore", "restore tool has no stdin"));
+    };
+    let fed = feed.feed(&mut stdin).await;
+    drop(stdin);
+    match fed {
+        Ok(()) => tool.finish("restore").await.map(|_| ()),
+        Err(e) if e.stage == "feed" => match tool.finish("restore").await {
+            Err(tool_err) => Err(tool_err),
+            Ok(_) => Err(e),
+        },
+        Err(e) => {
+            let tail = tool.kill().await;
+            Err(StageError {
+                stderr_tail: if e.stderr_tail.is_empty() {
+                    tail
+                } else {
+                    e.stderr_tail
+                },
+                ..e
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod send_checks {
+    use super::*;
+    fn is_send<T: Send>(_: T) {}
+    #[allow(dead_code)]
+    fn restore_futures_are_send(c: &ConnectionString, p: &Probe, o: &RestoreOptions, f: &dyn Feed) {
+        is_send(postgres::restore(c, p, o, f));
+        is_send(mysql::restore(c, p, o, f));
+        is_send(restore(c, p, o, f));
+    }
+}

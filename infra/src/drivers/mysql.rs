@@ -1,0 +1,356 @@
+//! MySQL/MariaDB: `mariadb-dump`/`mysqldump` out, `mariadb`/`mysql` in. Credentials travel in
+//! a 0600 options file (`--defaults-extra-file`), never in argv.
+
+use super::process::{command, tool_version, RunningTool};
+use super::{
+    derived_name, find_tools, my_ident, run_fed, Feed, Probe, RestoreOptions, RestoreOutcome,
+    StageError, ToolConfig, CONNECT_TIMEOUT_SECS,
+};
+use backline_domain::ConnectionString;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlSslMode};
+use sqlx::{Connection, Row};
+use std::io::Write;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+fn options(
+    conn: &ConnectionString,
+    database: Option<&str>,
+) -> Result<MySqlConnectOptions, StageError> {
+    let mut o = MySqlConnectOptions::new()
+        .host(&conn.host)
+        .port(conn.port)
+        .username(&conn.user)
+        .charset("utf8mb4");
+    if let Some(db) = database {
+        o = o.database(db);
+    }
+    if let Some(p) = conn.password() {
+        o = o.password(p);
+    }
+    let mode = conn.params.get("ssl-mode").or(conn.params.get("sslmode"));
+    if let Some(mode) = mode {
+        let m = MySqlSslMode::from_str(mode)
+            .map_err(|_| StageError::new("connect", format!("invalid ssl-mode {mode:?}")))?;
+        o = o.ssl_mode(m);
+    }
+    if let Some(ca) = conn.params.get("ssl-ca") {
+        o = o.ssl_ca(ca.as_str());
+    }
+    Ok(o)
+}
+
+async fn connect(
+    conn: &ConnectionString,
+    database: Option<&str>,
+) -> Result<MySqlConnection, StageError> {
+    let o = options(conn, database)?;
+    let target = format!("{}:{}", conn.host, conn.port);
+    match tokio::time::timeout(
+        Duration::from_secs(CONNECT_TIMEOUT_SECS),
+        MySqlConnection::connect_with(&o),
+    )
+    .await
+    {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(StageError::new(
+            "connect",
+            format!(
+                "cannot connect to MySQL/MariaDB at {target} as {}: {}",
+                conn.user,
+                describe(&e)
+            ),
+        )),
+        Err(_) => Err(StageError::new(
+            "connect",
+            format!("MySQL/MariaDB at {target} did not answer within {CONNECT_TIMEOUT_SECS} s"),
+        )),
+    }
+}
+
+fn describe(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => d.message().to_string(),
+        other => other.to_string(),
+    }
+}
+
+pub async fn server_version(conn: &ConnectionString) -> Result<String, StageError> {
+    let mut c = connect(conn, Some(&conn.database)).await?;
+    let row = sqlx::query("SELECT VERSION() AS v")
+        .fetch_one(&mut c)
+        .await
+        .map_err(|e| StageError::new("connect", describe(&e)))?;
+    let v: String = row.try_get("v").unwrap_or_default();
+    let _ = c.close().await;
+    Ok(v)
+}
+
+async fn pick(names: &[&str], tools: &ToolConfig) -> Result<(PathBuf, String), StageError> {
+    for name in names {
+        if let Some(path) = find_tools(name, tools.mysql_bin_dir.as_ref(), &[])
+            .into_iter()
+            .next()
+        {
+            let v = tool_version(&path)
+                .await
+                .unwrap_or_else(|| name.to_string());
+            return Ok((path, v));
+        }
+    }
+    Err(StageError::new(
+        "tool",
+        format!(
+            "none of {} is installed; install mariadb-client (or mysql-client) or set BACKLINE_MYSQL_BIN_DIR",
+            names.join(", ")
+        ),
+    ))
+}
+
+pub async fn probe(conn: &ConnectionString, tools: &ToolConfig) -> Result<Probe, StageError> {
+    let server_version = server_version(conn).await?;
+    let (dump_tool, dump_tool_version) = pick(&["mariadb-dump", "mysqldump"], tools).await?;
+    let (restore_tool, restore_tool_version) = pick(&["mariadb", "mysql"], tools).await?;
+    Ok(Probe {
+        server_version,
+        dump_tool,
+        dump_tool_version,
+        restore_tool,
+        restore_tool_version,
+    })
+}
+
+fn quote_option(v: &str) -> String {
+    format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A 0600 options file with host, port, user and password for the client tools.
+fn options_file(conn: &ConnectionString) -> Result<tempfile::NamedTempFile, StageError> {
+    let err = |e: std::io::Error| {
+        StageError::new("tool", format!("cannot write the client options file: {e}"))
+    };
+    // tempfile creates files with mode 0600.
+    let mut f = tempfile::Builder::new()
+        .prefix("backline-my-")
+        .suffix(".cnf")
+        .tempfile()
+        .map_err(err)?;
+    let mut text = String::from("[client]\n");
+    text.push_str(&format!("host={}\n", quote_option(&conn.host)));
+    text.push_str(&format!("port={}\n", conn.port));
+    text.push_str(&format!("user={}\n", quote_option(&conn.user)));
+    text.push_str("protocol=TCP\n");
+    text.push_str(&format!("connect-timeout={CONNECT_TIMEOUT_SECS}\n"));
+    if let Some(p) = conn.password() {
+        text.push_str(&format!("password={}\n", quote_option(p)));
+    }
+    let mode = conn.params.get("ssl-mode").or(conn.params.get("sslmode"));
+    if let Some(m) = mode {
+        let m = m.to_ascii_uppercase();
+        if m == "DISABLED" {
+            text.push_str("skip-ssl\n");
+        } else {
+            text.push_str("ssl\n");
+        }
+    }
+    for key in ["ssl-ca", "ssl-cert", "ssl-key"] {
+        if let Some(v) = conn.params.get(key) {
+            text.push_str(&format!("{key}={}\n", quote_option(v)));
+        }
+    }
+    f.write_all(text.as_bytes()).map_err(err)?;
+    f.flush().map_err(err)?;
+    Ok(f)
+}
+
+fn is_mariadb(version_line: &str) -> bool {
+    version_line.contains("MariaDB") || version_line.starts_with("mariadb")
+}
+
+pub fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<RunningTool, StageError> {
+    let opts = options_file(conn)?;
+    let mut cmd = command(&probe.dump_tool);
+    cmd.arg(format!("--defaults-extra-file={}", opts.path().display()));
+    cmd.args([
+        "--single-transaction",
+        "--quick",
+        "--routines",
+        "--triggers",
+        "--events",
+        "--hex-blob",
+        "--default-character-set=utf8mb4",
+        "--no-tablespaces",
+    ]);
+    if !is_mariadb(&probe.dump_tool_version) {
+        cmd.args(["--set-gtid-purged=OFF"]);
+        if is_mariadb(&probe.server_version) {
+            cmd.arg("--column-statistics=0");
+        }
+    }
+    cmd.arg("--").arg(&conn.database);
+    RunningTool::spawn(cmd, "mysqldump", false, true, Some(opts))
+}
+
+async fn exec(c: &mut MySqlConnection, stage: &'static str, sql: &str) -> Result<(), StageError> {
+    sqlx::query(sql)
+        .persistent(false)
+        .execute(&mut *c)
+        .await
+        .map(|_| ())
+        .map_err(|e| StageError::new(stage, describe(&e)))
+}
+
+struct Schema {
+    charset: String,
+    collation: String,
+    objects: i64,
+}
+
+async fn schema(c: &mut MySqlConnection, name: &str) -> Result<Option<Schema>, StageError> {
+    let row = sqlx::query(
+        "SELECT CAST(DEFAULT_CHARACTER_SET_NAME AS CHAR) AS cs, CAST(DEFAULT_COLLATION_NAME AS CHAR) AS co, \
+         (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?) \
+         + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?) \
+         + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?) AS n \
+         FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+    )
+    .bind(name)
+    .bind(name)
+    .bind(name)
+    .bind(name)
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(|e| StageError::new("prepare", describe(&e)))?;
+    Ok(row.map(|r| Schema {
+        charset: r.try_get("cs").unwrap_or_else(|_| "utf8mb4".into()),
+        collation: r
+            .try_get("co")
+            .unwrap_or_else(|_| "utf8mb4_general_ci".into()),
+        objects: r.try_get("n").unwrap_or(0),
+    }))
+}
+
+fn create_sql(name: &str, s: Option<&Schema>) -> String {
+    match s {
+        Some(s) if is_word(&s.charset) && is_word(&s.collation) => format!(
+            "CREATE DATABASE {} CHARACTER SET {} COLLATE {}",
+            my_ident(name),
+            s.charset,
+            s.collation
+        ),
+        _ => format!("CREATE DATABASE {}", my_ident(name)),
+    }
+}
+
+fn is_word(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+async fn load(
+    conn: &ConnectionString,
+    probe: &Probe,
+    database: &str,
+    feed: &dyn Feed,
+) -> Result<(), StageError> {
+    let opts = options_file(conn)?;
+    let mut cmd = command(&probe.restore_tool);
+    cmd.arg(format!("--defaults-extra-file={}", opts.path().display()));
+    cmd.args([
+        "--binary-mode",
+        "--default-character-set=utf8mb4",
+        "--batch",
+    ]);
+    cmd.arg(format!("--database={database}"));
+    let tool = RunningTool::spawn(cmd, "mariadb", true, false, Some(opts))?;
+    run_fed(tool, feed).await
+}
+
+async fn drop_schema(c: &mut MySqlConnection, name: &str) {
+    let sql = format!("DROP DATABASE IF EXISTS {}", my_ident(name));
+    if let Err(e) = exec(c, "cleanup", &sql).await {
+        tracing::warn!(database = name, error = %e, "could not drop scratch database");
+    }
+}
+
+pub async fn restore(
+    conn: &ConnectionString,
+    probe: &Probe,
+    options: &RestoreOptions,
+    feed: &dyn Feed,
+) -> Result<RestoreOutcome, StageError> {
+    let target = conn.database.clone();
+    let mut admin = connect(conn, None).await?;
+    let current = schema(&mut admin, &target).await?;
+    let has_contents = current.as_ref().is_some_and(|s| s.objects > 0);
+
+    if has_contents {
+        // First load into a scratch database: proves the artifact is intact and loads, while
+        // the target is untouched. Only then is the target replaced.
+        let scratch = derived_name(&target, &format!("__restore_{}", options.tag), 64);
+        exec(
+            &mut admin,
+            "prepare",
+            &create_sql(&scratch, current.as_ref()),
+        )
+        .await
+        .map_err(|e| StageError {
+            message: format!(
+                "cannot create the scratch database {scratch}: {}",
+                e.message
+            ),
+            ..e
+        })?;
+        if let Err(e) = load(conn, probe, &scratch, feed).await {
+            drop_schema(&mut admin, &scratch).await;
+            return Err(e);
+        }
+        exec(
+            &mut admin,
+            "swap",
+            &format!("DROP DATABASE {}", my_ident(&target)),
+        )
+        .await?;
+        exec(&mut admin, "swap", &create_sql(&target, current.as_ref())).await?;
+        if let Err(e) = load(conn, probe, &target, feed).await {
+            return Err(StageError {
+                message: format!(
+                    "{}; the verified copy of the backup is in database {scratch}",
+                    e.message
+                ),
+                ..e
+            });
+        }
+        drop_schema(&mut admin, &scratch).await;
+    } else {
+        if current.is_none() {
+            exec(&mut admin, "prepare", &create_sql(&target, None)).await?;
+        }
+        if let Err(e) = load(conn, probe, &target, feed).await {
+            // Leave the (previously empty or missing) target empty again.
+            drop_schema(&mut admin, &target).await;
+            let _ = exec(
+                &mut admin,
+                "cleanup",
+                &create_sql(&target, current.as_ref()),
+            )
+            .await;
+            return Err(e);
+        }
+    }
+    let _ = admin.close().await;
+    Ok(RestoreOutcome {
+        previous_kept_as: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_values_are_quoted() {
+        assert_eq!(quote_option(r#"p"a\ss"#), r#""p\"a\\ss""#);
+        assert_eq!(my_ident("a`b"), "`a``b`");
+    }
+}

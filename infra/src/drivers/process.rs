@@ -1,0 +1,126 @@
+use super::StageError;
+use std::collections::VecDeque;
+use std::path::Path;
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::task::JoinHandle;
+
+const TAIL_LINES: usize = 20;
+
+/// A tool running as a child process, with its stderr collected in the background.
+pub struct RunningTool {
+    pub name: String,
+    child: Child,
+    pub stdout: Option<ChildStdout>,
+    pub stdin: Option<ChildStdin>,
+    stderr: Option<JoinHandle<String>>,
+    /// Keeps a 0600 options file alive for as long as the tool runs.
+    _options: Option<tempfile::NamedTempFile>,
+}
+
+/// A command with a clean environment: only PATH, a locale, and what the caller adds.
+pub(crate) fn command(tool: &Path) -> Command {
+    let mut cmd = Command::new(tool);
+    cmd.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    cmd.env("LC_ALL", "C.UTF-8");
+    cmd.kill_on_drop(true);
+    cmd
+}
+
+impl RunningTool {
+    pub(crate) fn spawn(
+        mut cmd: Command,
+        name: &str,
+        stdin: bool,
+        stdout: bool,
+        options: Option<tempfile::NamedTempFile>,
+    ) -> Result<Self, StageError> {
+        cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() });
+        cmd.stdout(if stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        cmd.stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| StageError::new("tool", format!("cannot start {name}: {e}")))?;
+        let stderr = child.stderr.take().map(|err| {
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(err).lines();
+                let mut tail = VecDeque::new();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if tail.len() == TAIL_LINES {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line);
+                }
+                Vec::from(tail).join("\n")
+            })
+        });
+        Ok(Self {
+            name: name.to_string(),
+            stdout: child.stdout.take(),
+            stdin: child.stdin.take(),
+            child,
+            stderr,
+            _options: options,
+        })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    async fn stderr_tail(&mut self) -> String {
+        match self.stderr.take() {
+            Some(h) => h.await.unwrap_or_default(),
+            None => String::new(),
+        }
+    }
+
+    /// Waits for the tool to exit; a non-zero exit is an error carrying the stderr tail.
+    pub async fn finish(mut self, stage: &'static str) -> Result<String, StageError> {
+        drop(self.stdin.take());
+        drop(self.stdout.take());
+        let status = self.child.wait().await.map_err(|e| {
+            StageError::new(stage, format!("waiting for {} failed: {e}", self.name))
+        })?;
+        let tail = self.stderr_tail().await;
+        if status.success() {
+            return Ok(tail);
+        }
+        let last = tail.lines().last().unwrap_or("").trim().to_string();
+        let how = match status.code() {
+            Some(c) => format!("exited with code {c}"),
+            None => "was killed by a signal".to_string(),
+        };
+        Err(StageError {
+            stage,
+            message: if last.is_empty() {
+                format!("{} {how}", self.name)
+            } else {
+                format!("{} {how}: {last}", self.name)
+            },
+            stderr_tail: tail,
+        })
+    }
+
+    /// Stops the tool (after a failure elsewhere in the pipeline) and returns its stderr tail.
+    pub async fn kill(mut self) -> String {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        self.stderr_tail().await
+    }
+}
+
+/// Runs `tool --version` and returns its first line.
+pub(crate) async fn tool_version(tool: &Path) -> Option<String> {
+    let out = command(tool).arg("--version").output().await.ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().next().map(|l| l.trim().to_string())
+}

@@ -1,0 +1,9 @@
+//! What touches the world: the ledger, secrets, dump drivers, the streaming pipeline, storage.
+
+pub mod drivers;
+pub mod ledger;
+pub mod pipeline;
+pub mod secrets;
+pub mod storage;
+
+pub use ledger::{EventMeta, Ledger, LedgerError, LedgerKind, StoredEvent};

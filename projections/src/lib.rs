@@ -1,0 +1,133 @@
+//! Read models built from the ledger, in global position order. Every read model remembers the
+//! last position it applied, catches up from there, and can be dropped and rebuilt by replaying
+//! the ledger with exactly the code that maintains it live.
+
+mod apply;
+mod queries;
+pub mod views;
+
+pub use queries::{BackupFilter, EventQuery, Order};
+pub use views::*;
+
+use backline_infra::{Ledger, LedgerError};
+use sqlx::Row;
+use tokio::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error("read model query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("read model row is unreadable: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+/// The read models, and what keeps them up to date.
+pub struct Projections {
+    ledger: Ledger,
+    /// Serialises catch-up within this process; across processes the checkpoint row lock does.
+    running: Mutex<()>,
+}
+
+pub(crate) const READ_MODELS: &[&str] = &["databases", "backups", "restores", "timeline"];
+const TABLES: &[&str] = &["rm_databases", "rm_backups", "rm_restores", "rm_timeline"];
+const BATCH: i64 = 500;
+
+impl Projections {
+    pub fn new(ledger: Ledger) -> Self {
+        Self {
+            ledger,
+            running: Mutex::new(()),
+        }
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Applies every event after the checkpoint. Returns the position applied up to.
+    pub async fn catch_up(&self) -> Result<i64, ProjectionError> {
+        let _guard = self.running.lock().await;
+        loop {
+            let mut tx = self.ledger.pool().begin().await?;
+            // Take the write lock first (SQLite: RESERVED; PostgreSQL: the row locks), so that
+            // two processes never apply the same events twice.
+            for name in READ_MODELS {
+                sqlx::query(
+                    "INSERT INTO rm_checkpoints (name, position) VALUES ($1, 0) \
+                     ON CONFLICT (name) DO UPDATE SET position = rm_checkpoints.position",
+                )
+                .bind(*name)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let row = sqlx::query("SELECT MIN(position) AS p FROM rm_checkpoints")
+                .fetch_one(&mut *tx)
+                .await?;
+            let from: i64 = row.try_get("p")?;
+            let events = self.ledger.read_after(from, BATCH).await?;
+            if events.is_empty() {
+                tx.commit().await?;
+                return Ok(from);
+            }
+            let mut last = from;
+            for e in &events {
+                apply::apply(&mut tx, e).await?;
+                last = e.position;
+            }
+            sqlx::query("UPDATE rm_checkpoints SET position = $1")
+                .bind(last)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            if (events.len() as i64) < BATCH {
+                return Ok(last);
+            }
+        }
+    }
+
+    /// Drops every read model and rebuilds it from the whole ledger.
+    pub async fn rebuild(&self) -> Result<i64, ProjectionError> {
+        {
+            let _guard = self.running.lock().await;
+            let mut tx = self.ledger.pool().begin().await?;
+            sqlx::query("UPDATE rm_checkpoints SET position = 0")
+                .execute(&mut *tx)
+                .await?;
+            for t in TABLES {
+                sqlx::query(&format!("DELETE FROM {t}"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+        self.catch_up().await
+    }
+
+    /// Positions each read model has applied, by name.
+    pub async fn checkpoints(&self) -> Result<Vec<(String, i64)>, ProjectionError> {
+        let rows = sqlx::query("SELECT name, position FROM rm_checkpoints ORDER BY name")
+            .fetch_all(self.ledger.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("name")?, r.try_get("position")?)))
+            .collect()
+    }
+
+    /// Every row of every read model, in a stable order (for replay-equality checks).
+    pub async fn snapshot(&self) -> Result<Vec<(String, String, String)>, ProjectionError> {
+        let mut out = Vec::new();
+        for (t, key) in TABLES.iter().zip(["id", "id", "id", "position"]) {
+            let rows = sqlx::query(&format!(
+                "SELECT CAST({key} AS TEXT) AS k, body FROM {t} ORDER BY {key}"
+            ))
+            .fetch_all(self.ledger.pool())
+            .await?;
+            for r in rows {
+                out.push((t.to_string(), r.try_get("k")?, r.try_get("body")?));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,113 @@
+//! The read models served by the API.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BackupSummary {
+    pub id: String,
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DatabaseView {
+    pub id: String,
+    pub name: String,
+    /// `postgres` or `mysql`.
+    pub engine: String,
+    /// Connection string with the password replaced by `***`.
+    pub connection: String,
+    /// `active` or `removed`.
+    pub status: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub removed_at: Option<String>,
+    pub last_backup: Option<BackupSummary>,
+    pub last_successful_backup_at: Option<String>,
+    pub backups_total: u64,
+    pub backups_completed: u64,
+    pub backups_failed: u64,
+    pub restores_total: u64,
+    pub running_backup_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FailureView {
+    pub stage: String,
+    pub message: String,
+    pub stderr_tail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BackupView {
+    pub id: String,
+    pub database_id: String,
+    pub database_name: String,
+    pub engine: String,
+    /// `running`, `completed`, `failed` or `abandoned`.
+    pub status: String,
+    /// `manual` or `scheduled`.
+    pub trigger: String,
+    pub actor: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// Bytes stored (compressed).
+    pub bytes: Option<u64>,
+    /// Bytes the dump tool produced.
+    pub raw_bytes: Option<u64>,
+    /// SHA-256 of the stored bytes (`sha256sum` of the downloaded object).
+    pub sha256: Option<String>,
+    pub storage: Option<String>,
+    pub storage_key: Option<String>,
+    pub compression: Option<String>,
+    pub encrypted: bool,
+    pub tool: Option<String>,
+    pub tool_version: Option<String>,
+    pub server_version: Option<String>,
+    pub node: String,
+    pub error: Option<FailureView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RestoreView {
+    pub id: String,
+    pub backup_id: String,
+    pub source_database_id: String,
+    pub target_database_id: String,
+    pub target_database_name: String,
+    pub engine: String,
+    /// `running`, `completed` or `failed`.
+    pub status: String,
+    pub actor: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub previous_kept_as: Option<String>,
+    pub tool: Option<String>,
+    pub tool_version: Option<String>,
+    pub server_version: Option<String>,
+    pub error: Option<FailureView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EventView {
+    pub position: i64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub database_id: Option<String>,
+    pub at: String,
+    pub actor: String,
+    pub correlation_id: String,
+    pub node: String,
+    pub event_version: String,
+    /// The event's fields, with secrets removed.
+    pub payload: Value,
+}

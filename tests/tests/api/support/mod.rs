@@ -1,0 +1,2 @@
+pub mod mysql;
+pub mod pg;
