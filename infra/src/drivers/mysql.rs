@@ -141,7 +141,6 @@ fn options_file(conn: &ConnectionString) -> Result<tempfile::NamedTempFile, Stag
     text.push_str(&format!("port={}\n", conn.port));
     text.push_str(&format!("user={}\n", quote_option(&conn.user)));
     text.push_str("protocol=TCP\n");
-    text.push_str(&format!("connect-timeout={CONNECT_TIMEOUT_SECS}\n"));
     if let Some(p) = conn.password() {
         text.push_str(&format!("password={}\n", quote_option(p)));
     }

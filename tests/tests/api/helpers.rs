@@ -1,0 +1,169 @@
+//! `spawn_app()`: the real Backline application on port 0 with a fresh data directory.
+#![allow(dead_code)]
+
+use backline_api::config::Settings;
+use backline_api::startup::Server;
+use backline_api::app::App;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const TOKEN: &str = "test-admin-token";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub data_dir: tempfile::TempDir,
+    pub app: Arc<App>,
+    pub settings: Settings,
+    /// Keeps a PostgreSQL ledger database alive for the test.
+    pub ledger_db: Option<crate::support::pg::TempDb>,
+}
+
+pub fn settings(data_dir: PathBuf, ledger_url: Option<String>, storage_url: Option<String>) -> Settings {
+    Settings {
+        data_dir,
+        ledger_url,
+        storage_url,
+        master_key_file: None,
+        pg_bin_dir: None,
+        mysql_bin_dir: None,
+        zstd_level: 2,
+        node: Some("test-node".into()),
+    }
+}
+
+/// Backline on the embedded SQLite ledger and local-disk storage.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(false, None).await
+}
+
+/// Backline on a PostgreSQL ledger (a fresh database) or the SQLite one.
+pub async fn spawn_app_with(pg_ledger: bool, storage_url: Option<String>) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let ledger_db = if pg_ledger {
+        Some(crate::support::pg::TempDb::create("bl_ledger").await)
+    } else {
+        None
+    };
+    let ledger_url = ledger_db.as_ref().map(|d| d.url());
+    let s = settings(data_dir.path().to_path_buf(), ledger_url, storage_url);
+    let server = Server::build(s.clone(), "127.0.0.1:0", TOKEN.to_string())
+        .await
+        .expect("server builds");
+    let port = server.port();
+    let app = server.app.clone();
+    tokio::spawn(server.run());
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+        data_dir,
+        app,
+        settings: s,
+        ledger_db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path).await;
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.expect("json")
+    }
+
+    /// Registers a database and returns its id.
+    pub async fn register(&self, name: &str, engine: &str, connection: &str) -> String {
+        let r = self
+            .post(
+                "/api/v1/databases",
+                json!({"name": name, "engine": engine, "connection": connection}),
+            )
+            .await;
+        let status = r.status();
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(status, 201, "register {name}: {body}");
+        body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Starts a backup (202) and waits for it to end; returns the backup.
+    pub async fn backup(&self, database_id: &str) -> Value {
+        let r = self
+            .post(&format!("/api/v1/databases/{database_id}/backups"), json!({}))
+            .await;
+        assert_eq!(r.status(), 202, "backup of {database_id}");
+        let id = r.json::<Value>().await.expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        self.wait_for(&format!("/api/v1/backups/{id}")).await
+    }
+
+    /// Starts a restore (202) and waits for it to end; returns the restore.
+    pub async fn restore(&self, backup_id: &str, body: Value) -> Value {
+        let r = self
+            .post(&format!("/api/v1/backups/{backup_id}/restore"), body)
+            .await;
+        let status = r.status();
+        let v: Value = r.json().await.expect("json");
+        assert_eq!(status, 202, "restore of {backup_id}: {v}");
+        let id = v["id"].as_str().expect("id").to_string();
+        self.wait_for(&format!("/api/v1/restores/{id}")).await
+    }
+
+    /// Polls `path` until its status is no longer `running`.
+    pub async fn wait_for(&self, path: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let v = self.get_json(path).await;
+            if v["status"] != "running" {
+                return v;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "{path} still running after 300 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The highest ledger position.
+    pub async fn head(&self) -> i64 {
+        self.app.ledger.head().await.expect("head")
+    }
+}
+
+/// Path of the `backline` binary built alongside this test.
+pub fn backline_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target dir");
+    let bin = dir.join("backline");
+    assert!(bin.exists(), "{} is missing: build the workspace first", bin.display());
+    bin
+}

@@ -1,0 +1,378 @@
+// End-to-end flow against a REAL running Backline server (no mocks):
+//   sign in → add a PostgreSQL database (test connection first) → back up now → restore into a second
+//   registered database → see it all on the timeline; plus a wrong token, a bad connection and an
+//   invalid name show readable errors. Screenshots go to ui/test-results/.
+//
+//   BACKLINE_URL=http://127.0.0.1:18080 BACKLINE_TOKEN=uitoken npm run e2e
+//
+// Needs psql reaching PostgreSQL at E2E_PG (default postgres://postgres@127.0.0.1:5432, trust auth)
+// and Debian's chromium at /usr/bin/chromium (CHROMIUM to override). Never downloads a browser.
+// If the server does not serve the UI at "/" (e.g. a binary built before ui/dist existed), the
+// script serves ui/dist itself and proxies /api to BACKLINE_URL: the API is still the real one.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const uiDir = path.resolve(here, '..');
+const outDir = path.join(uiDir, 'test-results');
+const BASE = (process.env.BACKLINE_URL ?? '').replace(/\/$/, '');
+const TOKEN = process.env.BACKLINE_TOKEN ?? '';
+const PG = new URL(process.env.E2E_PG ?? 'postgres://postgres@127.0.0.1:5432');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const STEP_TIMEOUT = 60_000;
+
+if (!BASE || !TOKEN) {
+  console.error('Set BACKLINE_URL (e.g. http://127.0.0.1:18080) and BACKLINE_TOKEN.');
+  console.log('0 passed, 1 failed');
+  process.exit(2);
+}
+fs.mkdirSync(outDir, { recursive: true });
+
+const run = Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
+const srcDb = `backline_e2e_src_${run}`;
+const dstDb = `backline_e2e_dst_${run}`;
+const srcName = `e2e-src-${run}`;
+const dstName = `e2e-dst-${run}`;
+const pgUrl = (db) => `postgres://${PG.username || 'postgres'}@${PG.hostname}:${PG.port || 5432}/${db}`;
+
+function psql(db, sql) {
+  return execFileSync(
+    'psql',
+    ['-h', PG.hostname, '-p', PG.port || '5432', '-U', PG.username || 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  ).trim();
+}
+
+let passed = 0;
+let failed = 0;
+let shot = 0;
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e instanceof Error ? e.message.split('\n').slice(0, 6).join('\n     ') : e}`);
+    if (currentPage) await currentPage.screenshot({ path: path.join(outDir, `FAILED-${slug(name)}.png`), fullPage: true }).catch(() => {});
+    throw new Abort();
+  }
+}
+class Abort extends Error {}
+const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+async function snap(page, name) {
+  shot++;
+  await page.screenshot({ path: path.join(outDir, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
+}
+function expect(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+async function api(method, p, body) {
+  const res = await fetch(`${BASE}/api/v1${p}`, {
+    method,
+    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : null };
+}
+
+/** Serves ui/dist and proxies /api, /healthz to the real server, for servers that do not embed the UI. */
+async function startUiProxy() {
+  const dist = path.join(uiDir, 'dist');
+  if (!fs.existsSync(path.join(dist, 'index.html'))) throw new Error('ui/dist is missing: run `npm run build` first');
+  const target = new URL(BASE);
+  const types = { '.js': 'text/javascript', '.css': 'text/css', '.html': 'text/html', '.svg': 'image/svg+xml' };
+  const server = http.createServer((req, res) => {
+    if (req.url.startsWith('/api/') || req.url.startsWith('/healthz')) {
+      const up = http.request(
+        { hostname: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } },
+        (r) => {
+          res.writeHead(r.statusCode, r.headers);
+          r.pipe(res);
+        },
+      );
+      up.on('error', (e) => {
+        res.writeHead(502);
+        res.end(String(e));
+      });
+      req.pipe(up);
+      return;
+    }
+    let file = path.join(dist, decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    if (!file.startsWith(dist) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) file = path.join(dist, 'index.html');
+    res.writeHead(200, { 'Content-Type': types[path.extname(file)] ?? 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { server, url: `http://127.0.0.1:${server.address().port}` };
+}
+
+let currentPage = null;
+let browser = null;
+let proxy = null;
+
+async function main() {
+  // --- preconditions: a reachable server and two fresh PostgreSQL databases ---
+  const health = await fetch(`${BASE}/healthz`).catch((e) => ({ ok: false, statusText: String(e) }));
+  if (!health.ok) throw new Error(`Backline is not answering at ${BASE}/healthz: ${health.statusText}`);
+  psql('postgres', `CREATE DATABASE ${srcDb}`);
+  psql('postgres', `CREATE DATABASE ${dstDb}`);
+  psql(srcDb, `CREATE TABLE fruit (id int PRIMARY KEY, name text NOT NULL); INSERT INTO fruit VALUES (1,'apple'),(2,'pear'),(3,'plum');`);
+  psql(dstDb, `CREATE TABLE scratch (x int); INSERT INTO scratch VALUES (42);`);
+
+  const root = await fetch(`${BASE}/`).then((r) => r.text()).catch(() => '');
+  let uiBase = BASE;
+  if (!root.includes('<div id="root">')) {
+    proxy = await startUiProxy();
+    uiBase = proxy.url;
+    console.log(`note: ${BASE}/ does not serve the UI; serving ui/dist at ${uiBase} with /api proxied to ${BASE}`);
+  }
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  context.setDefaultTimeout(STEP_TIMEOUT);
+  const page = await context.newPage();
+  currentPage = page;
+  const consoleErrors = [];
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+
+  await step('wrong token shows a readable 401 message', async () => {
+    await page.goto(`${uiBase}/`);
+    await page.getByLabel('API token').fill('definitely-not-the-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText(/server rejected this token \(401/).waitFor();
+    expect(!page.url().includes('definitely-not'), 'token leaked into the URL');
+    await snap(page, 'signin-wrong-token');
+  });
+
+  await step('sign in with the token', async () => {
+    await page.getByLabel('API token').fill(TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Databases' }).waitFor();
+    const stored = await page.evaluate(() => sessionStorage.getItem('backline.token'));
+    expect(stored === TOKEN, 'token not kept in sessionStorage');
+    expect(!page.url().includes(TOKEN), 'token in URL');
+    await snap(page, 'dashboard-signed-in');
+  });
+
+  await step('invalid name shows the API field error next to the field', async () => {
+    await page.getByRole('link', { name: 'Add database' }).click();
+    await page.getByLabel('Name').fill('bad name!');
+    await page.getByLabel('Connection URL (without password)').fill(pgUrl(srcDb));
+    await page.getByRole('button', { name: 'Add database' }).click();
+    const name = page.getByLabel('Name');
+    await page.locator('#db-name-error').waitFor();
+    expect((await name.getAttribute('aria-invalid')) === 'true', 'name field not marked invalid');
+    const msg = (await page.locator('#db-name-error').textContent()) ?? '';
+    expect(msg.trim().length > 3, 'empty field error');
+    await snap(page, 'add-invalid-name');
+  });
+
+  await step('connection to a non-existent database shows a readable error', async () => {
+    await page.getByLabel('Name').fill(srcName);
+    await page.getByLabel('Connection URL (without password)').fill(pgUrl(`no_such_db_${run}`));
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    const result = page.getByTestId('test-result');
+    await result.getByText(/✗/).waitFor();
+    const text = (await result.textContent()) ?? '';
+    expect(/does not exist|no_such_db/i.test(text), `unhelpful error: ${text}`);
+    await snap(page, 'test-connection-missing-db');
+  });
+
+  await step('connection to an unreachable port shows a readable error', async () => {
+    await page.getByLabel('Connection URL (without password)').fill(`postgres://postgres@127.0.0.1:1/${srcDb}`);
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    const result = page.getByTestId('test-result');
+    await result.getByText(/✗/).waitFor();
+    const text = (await result.textContent()) ?? '';
+    expect(/refused|connect|unreachable|port/i.test(text), `unhelpful error: ${text}`);
+    await snap(page, 'test-connection-bad-port');
+  });
+
+  await step('test connection succeeds and shows the server version, then save', async () => {
+    await page.getByLabel('Connection URL (without password)').fill(pgUrl(srcDb));
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await page.getByTestId('test-result').getByText(/Connected/).waitFor();
+    const text = (await page.getByTestId('test-result').textContent()) ?? '';
+    expect(/server version \S+/.test(text), `no server version in: ${text}`);
+    await snap(page, 'test-connection-ok');
+    await page.getByRole('button', { name: 'Add database' }).click();
+    await page.getByRole('heading', { name: srcName }).waitFor();
+    await page.getByText('No versions yet').waitFor();
+  });
+
+  await step('back up now shows progress and the version appears completed', async () => {
+    await page.getByRole('button', { name: 'Back up now' }).click();
+    const progress = page.getByTestId('backup-progress');
+    await progress.waitFor();
+    await page.locator('[data-testid=backup-progress][data-status=completed], [data-testid=backup-progress][data-status=failed]').waitFor();
+    const status = await progress.getAttribute('data-status');
+    if (status !== 'completed') throw new Error(`backup ${status}: ${await progress.textContent()}`);
+    const version = page.getByTestId('version').first();
+    await page.locator('[data-testid=version][data-status=completed]').first().waitFor();
+    const facts = (await version.textContent()) ?? '';
+    expect(/SHA-256[0-9a-f]{12}/.test(facts), `version lacks sha256: ${facts}`);
+    expect(/Stored\d/.test(facts), `version lacks stored size: ${facts}`);
+    await snap(page, 'backup-completed');
+  });
+
+  await step('register the second database through the UI', async () => {
+    await page.goto(`${uiBase}/databases/new`);
+    await page.getByLabel('Name').fill(dstName);
+    await page.getByLabel('Connection URL (without password)').fill(pgUrl(dstDb));
+    await page.getByRole('button', { name: 'Add database' }).click();
+    await page.getByRole('heading', { name: dstName }).waitFor();
+  });
+
+  await step('dashboard lists both databases with health and size', async () => {
+    await page.getByRole('link', { name: 'Databases', exact: true }).first().click();
+    const src = page.getByTestId(`db-row-${srcName}`);
+    await src.getByText('Completed').waitFor();
+    await page.getByTestId(`db-row-${dstName}`).getByText('Never backed up').waitFor();
+    expect(/\d+(\.\d)? (B|KiB|MiB)/.test((await src.textContent()) ?? ''), 'no size on the dashboard');
+    await snap(page, 'dashboard');
+  });
+
+  await step('restore needs the target name typed, then restores into the second database', async () => {
+    await page.getByRole('link', { name: srcName }).click();
+    await page.getByRole('button', { name: 'Restore…' }).first().click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await dialog.getByLabel('Restore into').selectOption({ label: dstName });
+    const restore = dialog.getByRole('button', { name: 'Restore', exact: true });
+    const confirm = dialog.getByLabel(/type the target database's name/);
+    await confirm.fill(srcName);
+    expect(await restore.isDisabled(), 'restore enabled with the wrong name typed');
+    await confirm.fill(dstName);
+    expect(await restore.isEnabled(), 'restore still disabled with the right name');
+    await snap(page, 'restore-dialog');
+    await restore.click();
+    await page.locator('[data-testid=restore-progress][data-status=completed], [data-testid=restore-progress][data-status=failed]').waitFor();
+    const status = await page.getByTestId('restore-progress').getAttribute('data-status');
+    if (status !== 'completed') throw new Error(`restore ${status}: ${await page.getByTestId('restore-progress').textContent()}`);
+    await snap(page, 'restore-completed');
+  });
+
+  await step('the second database really holds the restored rows', async () => {
+    const rows = psql(dstDb, 'SELECT string_agg(name, \',\' ORDER BY id) FROM fruit');
+    expect(rows === 'apple,pear,plum', `restored rows: ${rows}`);
+  });
+
+  await step('the timeline filtered to the source database shows registration, backup and restore', async () => {
+    await page.getByRole('dialog').getByRole('button', { name: /Close/ }).click();
+    await page.getByRole('link', { name: 'Timeline', exact: true }).first().click();
+    await page.getByRole('heading', { name: 'Timeline' }).waitFor();
+    await page.getByLabel('Database', { exact: true }).selectOption({ label: srcName });
+    const list = page.getByRole('list', { name: 'Events, newest first' });
+    for (const type of ['DatabaseRegistered', 'BackupStarted', 'BackupCompleted']) {
+      await list.locator(`[data-testid=event][data-type=${type}]`).first().waitFor();
+    }
+    const types = await list.locator('[data-testid=event]').evaluateAll((els) => els.map((e) => e.getAttribute('data-type')));
+    expect(types.at(-1) === 'DatabaseRegistered', `oldest event is ${types.at(-1)}, expected DatabaseRegistered (newest first)`);
+    await snap(page, 'timeline-source');
+    // Restore events belong to the target database; the source is named in their payload.
+    await page.getByLabel('Database', { exact: true }).selectOption({ label: dstName });
+    for (const type of ['DatabaseRegistered', 'RestoreStarted', 'RestoreCompleted']) {
+      await list.locator(`[data-testid=event][data-type=${type}]`).first().waitFor();
+    }
+    await snap(page, 'timeline-target');
+  });
+
+  await step('an event opens with its payload, metadata and links', async () => {
+    const list = page.getByRole('list', { name: 'Events, newest first' });
+    const ev = list.locator('[data-testid=event][data-type=RestoreCompleted]').first();
+    await ev.getByRole('button').first().click();
+    await ev.locator('.payload').waitFor();
+    await ev.getByRole('link', { name: 'Restore' }).waitFor();
+    await snap(page, 'timeline-event-open');
+    await ev.getByRole('link', { name: 'Restore' }).click();
+    await page.getByRole('heading', { name: new RegExp(`Restore into ${dstName}`) }).waitFor();
+    await page.locator('[data-testid=restore-facts][data-status=completed]').waitFor();
+  });
+
+  await step('live timeline picks up a new event without reload', async () => {
+    await page.goto(`${uiBase}/timeline`);
+    const list = page.getByRole('list', { name: 'Events, newest first' });
+    await list.waitFor();
+    const before = await list.locator('[data-testid=event]').count();
+    const dst = await api('GET', `/databases/${encodeURIComponent(dstName)}`);
+    expect(dst.status === 200, `GET /databases/{name} answered ${dst.status}`);
+    const r = await api('POST', `/databases/${dst.json.id}/backups`);
+    expect(r.status === 202, `POST backups answered ${r.status}`);
+    await list.locator(`[data-testid=event]:nth-child(${before + 1})`).waitFor({ timeout: 15_000 });
+  });
+
+  await step('phone width: dashboard, database page and timeline fit without sideways scrolling', async () => {
+    // Same tab: the token lives in this tab's sessionStorage only.
+    const phone = page;
+    await phone.setViewportSize({ width: 390, height: 844 });
+    for (const [p, name, ready] of [
+      ['/', 'phone-dashboard', `[data-testid="db-row-${srcName}"]`],
+      [`/databases/${encodeURIComponent(srcName)}`, 'phone-database', '[data-testid=version]'],
+      ['/timeline', 'phone-timeline', '[data-testid=event]'],
+    ]) {
+      await phone.goto(uiBase + p);
+      await phone.locator(ready).first().waitFor();
+      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow <= 0, `${p} scrolls sideways by ${overflow}px at 390 wide`);
+      await snap(phone, name);
+    }
+    await phone.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await step('a failing backup shows its error and stderr, and the database stands out on the dashboard', async () => {
+    const goneDb = `backline_e2e_gone_${run}`;
+    psql('postgres', `CREATE DATABASE ${goneDb}`);
+    await page.goto(`${uiBase}/databases/new`);
+    await page.getByLabel('Name').fill(`e2e-gone-${run}`);
+    await page.getByLabel('Connection URL (without password)').fill(pgUrl(goneDb));
+    await page.getByRole('button', { name: 'Add database' }).click();
+    await page.getByRole('heading', { name: `e2e-gone-${run}` }).waitFor();
+    psql('postgres', `DROP DATABASE ${goneDb} WITH (FORCE)`);
+    await page.getByRole('button', { name: 'Back up now' }).click();
+    await page.locator('[data-testid=version][data-status=failed]').first().waitFor();
+    const text = (await page.locator('[data-testid=version][data-status=failed]').first().textContent()) ?? '';
+    expect(/Failed at/.test(text) && text.length > 40, `failure without a readable error: ${text}`);
+    await snap(page, 'backup-failed');
+    await page.getByRole('link', { name: 'Databases', exact: true }).first().click();
+    const row = page.getByTestId(`db-row-e2e-gone-${run}`);
+    await row.getByText('Failed', { exact: true }).waitFor();
+    expect(/health-failed/.test((await row.getAttribute('class')) ?? ''), 'failing row not marked');
+    await snap(page, 'dashboard-with-failure');
+  });
+
+  await step('no uncaught errors in the page', async () => {
+    expect(consoleErrors.length === 0, consoleErrors.join('\n'));
+  });
+}
+
+try {
+  await main();
+} catch (e) {
+  if (!(e instanceof Abort)) {
+    failed++;
+    console.log(`FAIL setup: ${e instanceof Error ? e.message : e}`);
+  }
+} finally {
+  await browser?.close().catch(() => {});
+  proxy?.server.close();
+  try {
+    const leftovers = psql('postgres', `SELECT datname FROM pg_database WHERE datname LIKE '%${run}%'`).split('\n').filter(Boolean);
+    for (const db of leftovers) psql('postgres', `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+  } catch (e) {
+    console.log(`note: could not drop the test databases: ${e instanceof Error ? e.message : e}`);
+  }
+}
+console.log(`screenshots: ${outDir}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,293 @@
+// Typed client for the Backline REST API v1 (docs/api.md). Every call goes through `request`,
+// which adds the bearer token and turns problem+json bodies into `ApiError`.
+import { getToken } from './auth';
+
+export type Engine = 'postgres' | 'mysql';
+
+export interface BackupSummary {
+  id: string;
+  status: BackupStatus;
+  started_at: string;
+  finished_at: string | null;
+  bytes: number | null;
+}
+
+export interface Database {
+  id: string;
+  name: string;
+  engine: Engine;
+  /** Redacted: the password is shown as `***`. */
+  connection: string;
+  status: 'active' | 'removed';
+  created_at: string;
+  updated_at: string;
+  last_backup: BackupSummary | null;
+  last_successful_backup_at: string | null;
+  backups_total: number;
+  backups_completed: number;
+  backups_failed: number;
+  restores_total: number;
+  running_backup_id: string | null;
+}
+
+export interface StageError {
+  stage: string;
+  message: string;
+  stderr_tail: string | null;
+}
+
+export type BackupStatus = 'running' | 'completed' | 'failed' | 'abandoned';
+
+export interface Backup {
+  id: string;
+  database_id: string;
+  database_name: string;
+  engine: Engine;
+  status: BackupStatus;
+  trigger: 'manual' | 'scheduled';
+  actor: string;
+  started_at: string;
+  finished_at: string | null;
+  duration_ms: number | null;
+  bytes: number | null;
+  raw_bytes: number | null;
+  sha256: string | null;
+  storage: string | null;
+  storage_key: string | null;
+  compression: string;
+  tool: string | null;
+  tool_version: string | null;
+  server_version: string | null;
+  node: string | null;
+  error: StageError | null;
+}
+
+export type RestoreStatus = 'running' | 'completed' | 'failed';
+
+export interface Restore {
+  id: string;
+  backup_id: string;
+  source_database_id: string;
+  target_database_id: string;
+  target_database_name: string;
+  engine: Engine;
+  status: RestoreStatus;
+  actor: string;
+  started_at: string;
+  finished_at: string | null;
+  duration_ms: number | null;
+  previous_kept_as: string | null;
+  error: StageError | null;
+}
+
+export interface LedgerEvent {
+  position: number;
+  type: string;
+  aggregate_type: 'Database' | 'Backup' | 'Restore' | string;
+  aggregate_id: string;
+  sequence: number;
+  database_id: string | null;
+  at: string;
+  actor: string;
+  correlation_id: string | null;
+  node: string | null;
+  payload: Record<string, unknown>;
+}
+
+export interface EventPage {
+  items: LedgerEvent[];
+  next: number | null;
+}
+
+export interface ConnectionTest {
+  ok: boolean;
+  server_version: string | null;
+  message: string;
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export interface Problem {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  errors?: FieldError[];
+}
+
+export const EVENT_TYPES = [
+  'DatabaseRegistered',
+  'DatabaseUpdated',
+  'DatabaseRemoved',
+  'BackupStarted',
+  'BackupCompleted',
+  'BackupFailed',
+  'BackupAbandoned',
+  'RestoreStarted',
+  'RestoreCompleted',
+  'RestoreFailed',
+] as const;
+
+/** A non-2xx answer. `problem` is the parsed problem+json body when the server sent one. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly problem: Problem;
+
+  constructor(status: number, problem: Problem) {
+    super(describeProblem(status, problem));
+    this.name = 'ApiError';
+    this.status = status;
+    this.problem = problem;
+  }
+
+  /** Messages for one field, e.g. `connection`; also matches nested names like `connection.host`. */
+  fieldErrors(field: string): string[] {
+    return (this.problem.errors ?? [])
+      .filter((e) => e.field === field || e.field.startsWith(`${field}.`))
+      .map((e) => e.message);
+  }
+}
+
+function describeProblem(status: number, p: Problem): string {
+  const head = p.title ?? `HTTP ${status}`;
+  return p.detail && p.detail !== head ? `${head}: ${p.detail}` : head;
+}
+
+type UnauthorizedListener = () => void;
+const unauthorizedListeners = new Set<UnauthorizedListener>();
+
+/** Called whenever the server answers 401, so the app can drop the token and ask again. */
+export function onUnauthorized(listener: UnauthorizedListener): () => void {
+  unauthorizedListeners.add(listener);
+  return () => unauthorizedListeners.delete(listener);
+}
+
+const BASE = '/api/v1';
+
+interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  /** Token to use instead of the stored one (sign-in checks a token before storing it). */
+  token?: string;
+  /** Whether a 401 should sign the user out (false while checking a token at sign-in). */
+  signOutOn401?: boolean;
+  signal?: AbortSignal;
+}
+
+export async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+  const token = opts.token ?? getToken();
+  const headers: Record<string, string> = { Accept: 'application/json, application/problem+json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+
+  let res: Response;
+  try {
+    res = await fetch(BASE + path, {
+      method: opts.method ?? 'GET',
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      signal: opts.signal,
+    });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === 'AbortError') throw e;
+    throw new ApiError(0, {
+      title: 'Cannot reach the Backline server',
+      detail: e instanceof Error ? e.message : String(e),
+    });
+  }
+
+  if (!res.ok) {
+    const problem = await readProblem(res);
+    if (res.status === 401 && opts.signOutOn401 !== false) {
+      unauthorizedListeners.forEach((l) => l());
+    }
+    throw new ApiError(res.status, problem);
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+async function readProblem(res: Response): Promise<Problem> {
+  const text = await res.text().catch(() => '');
+  if (text) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (parsed && typeof parsed === 'object') return parsed as Problem;
+    } catch {
+      // Not JSON (e.g. a proxy's HTML error page): fall through and show the status line.
+    }
+  }
+  return { title: `HTTP ${res.status} ${res.statusText}`.trim(), status: res.status, detail: text.slice(0, 300) || undefined };
+}
+
+function query(params: Record<string, string | number | boolean | null | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+const enc = encodeURIComponent;
+
+export interface NewDatabase {
+  name: string;
+  engine: Engine;
+  connection: string;
+}
+
+export interface DatabasePatch {
+  name?: string;
+  connection?: string;
+}
+
+export interface EventQuery {
+  after?: number;
+  before?: number;
+  limit?: number;
+  database_id?: string;
+  type?: string;
+  order?: 'asc' | 'desc';
+}
+
+export const api = {
+  /** Checks a token without storing it: any authenticated GET will do. */
+  checkToken: (token: string) =>
+    request<{ items: Database[] }>('/databases', { token, signOutOn401: false }),
+
+  listDatabases: (includeRemoved = false) =>
+    request<{ items: Database[] }>(`/databases${query({ include_removed: includeRemoved || undefined })}`).then(
+      (r) => r.items,
+    ),
+  getDatabase: (idOrName: string) => request<Database>(`/databases/${enc(idOrName)}`),
+  createDatabase: (body: NewDatabase) => request<Database>('/databases', { method: 'POST', body }),
+  updateDatabase: (id: string, body: DatabasePatch) =>
+    request<Database>(`/databases/${enc(id)}`, { method: 'PATCH', body }),
+  removeDatabase: (id: string) => request<void>(`/databases/${enc(id)}`, { method: 'DELETE' }),
+  testSavedConnection: (id: string) =>
+    request<ConnectionTest>(`/databases/${enc(id)}/test`, { method: 'POST' }),
+  testConnection: (engine: Engine, connection: string) =>
+    request<ConnectionTest>('/databases/test', { method: 'POST', body: { engine, connection } }),
+
+  startBackup: (databaseId: string) =>
+    request<{ id: string }>(`/databases/${enc(databaseId)}/backups`, { method: 'POST' }),
+  listBackups: (databaseId: string) =>
+    request<{ items: Backup[] }>(`/databases/${enc(databaseId)}/backups`).then((r) => r.items),
+  getBackup: (id: string) => request<Backup>(`/backups/${enc(id)}`),
+
+  startRestore: (backupId: string, targetDatabaseId?: string) =>
+    request<{ id: string }>(`/backups/${enc(backupId)}/restore`, {
+      method: 'POST',
+      body: targetDatabaseId ? { target_database_id: targetDatabaseId } : {},
+    }),
+  listRestores: (databaseId: string) =>
+    request<{ items: Restore[] }>(`/restores${query({ database_id: databaseId })}`).then((r) => r.items),
+  getRestore: (id: string) => request<Restore>(`/restores/${enc(id)}`),
+
+  events: (q: EventQuery) => request<EventPage>(`/events${query({ ...q })}`),
+};

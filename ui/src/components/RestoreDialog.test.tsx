@@ -1,0 +1,82 @@
+import { describe, expect, it, vi } from 'vitest';
+import { screen } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { RestoreDialog } from './RestoreDialog';
+import { ConfirmByName } from './ConfirmByName';
+import { stubFetch } from '../test/fetchStub';
+import { backup, database } from '../test/fixtures';
+import { renderWithClient } from '../test/render';
+
+describe('ConfirmByName', () => {
+  it('keeps the button disabled until the typed name matches exactly', async () => {
+    const onConfirm = vi.fn();
+    renderWithClient(<ConfirmByName name="orders" action="Restore" onConfirm={onConfirm} />);
+    const button = screen.getByRole('button', { name: 'Restore' });
+    const input = screen.getByRole('textbox');
+    expect(button).toBeDisabled();
+    await userEvent.type(input, 'Orders');
+    expect(button).toBeDisabled();
+    await userEvent.clear(input);
+    await userEvent.type(input, 'order');
+    expect(button).toBeDisabled();
+    await userEvent.type(input, '{Enter}');
+    expect(onConfirm).not.toHaveBeenCalled();
+    await userEvent.type(input, 's');
+    expect(button).toBeEnabled();
+    await userEvent.type(input, '{Enter}');
+    expect(onConfirm).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('RestoreDialog', () => {
+  const source = database();
+  const other = database({ id: 'target-id', name: 'orders_copy' });
+  const mysql = database({ id: 'my', name: 'shop', engine: 'mysql' });
+
+  it('offers only databases of the same engine and needs the target name typed', async () => {
+    const calls = stubFetch((c) => {
+      if (c.path === '/api/v1/databases') return { status: 200, body: { items: [source, other, mysql] } };
+      if (c.path.endsWith('/restore')) return { status: 202, body: { id: 'r1' } };
+      if (c.path === '/api/v1/restores/r1')
+        return {
+          status: 200,
+          body: {
+            id: 'r1', backup_id: 'b', source_database_id: source.id, target_database_id: other.id, target_database_name: 'orders_copy',
+            engine: 'postgres', status: 'completed', actor: 'admin', started_at: '2025-01-01T00:00:00Z',
+            finished_at: '2025-01-01T00:00:03Z', duration_ms: 3000, previous_kept_as: null, error: null,
+          },
+        };
+      return undefined;
+    });
+    renderWithClient(<RestoreDialog backup={backup()} source={source} onClose={() => {}} />);
+    const select = await screen.findByLabelText('Restore into');
+    await screen.findByRole('option', { name: 'orders_copy' });
+    expect(screen.queryByRole('option', { name: 'shop' })).toBeNull();
+
+    const restore = screen.getByRole('button', { name: 'Restore' });
+    const confirm = screen.getByLabelText(/type the target database's name/);
+    await userEvent.type(confirm, 'orders');
+    expect(restore).toBeEnabled();
+
+    // Choosing another target asks for *its* name: the old confirmation no longer counts.
+    await userEvent.selectOptions(select, 'target-id');
+    expect(screen.getByRole('button', { name: 'Restore' })).toBeDisabled();
+    await userEvent.type(screen.getByLabelText(/type the target database's name/), 'orders');
+    expect(screen.getByRole('button', { name: 'Restore' })).toBeDisabled();
+    await userEvent.type(screen.getByLabelText(/type the target database's name/), '_copy');
+    await userEvent.click(screen.getByRole('button', { name: 'Restore' }));
+
+    expect(await screen.findByText(/Restored into orders_copy in 3.0 s/)).toBeInTheDocument();
+    const post = calls.find((c) => c.method === 'POST');
+    expect(post?.path).toBe(`/api/v1/backups/${backup().id}/restore`);
+    expect(post?.body).toEqual({ target_database_id: 'target-id' });
+  });
+
+  it('closes on Escape', async () => {
+    stubFetch(() => ({ status: 200, body: { items: [source] } }));
+    const onClose = vi.fn();
+    renderWithClient(<RestoreDialog backup={backup()} source={source} onClose={onClose} />);
+    await userEvent.keyboard('{Escape}');
+    expect(onClose).toHaveBeenCalled();
+  });
+});

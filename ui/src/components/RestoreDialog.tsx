@@ -1,0 +1,189 @@
+import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { api, type Backup, type Database } from '../api';
+import { engineLabel, formatBytes, formatDuration } from '../format';
+import { useRestore } from '../polling';
+import { Link } from '../router';
+import { ConfirmByName } from './ConfirmByName';
+import { ErrorMessage } from './ErrorMessage';
+import { Elapsed } from './Elapsed';
+import { StageErrorView } from './StageErrorView';
+import { StatusBadge } from './StatusBadge';
+import { Time } from './Time';
+
+/**
+ * Restores one version into its own database or another registered database of the same engine.
+ * Every target exists (it is registered), so the restore always needs its name typed to confirm.
+ */
+export function RestoreDialog({ backup, source, onClose }: { backup: Backup; source: Database; onClose: () => void }) {
+  const qc = useQueryClient();
+  const titleId = useId();
+  const dialogRef = useRef<HTMLDivElement>(null);
+  const all = useQuery({ queryKey: ['databases'], queryFn: () => api.listDatabases() });
+  const targets = (all.data ?? []).filter((d) => d.engine === source.engine && d.status === 'active');
+  if (!targets.some((d) => d.id === source.id) && source.status === 'active') targets.unshift(source);
+  const [targetId, setTargetId] = useState(source.id);
+  const target = targets.find((d) => d.id === targetId) ?? source;
+  const [restoreId, setRestoreId] = useState<string | null>(null);
+  const restore = useRestore(restoreId);
+
+  const start = useMutation({
+    mutationFn: () => api.startRestore(backup.id, target.id === backup.database_id ? undefined : target.id),
+    onSuccess: ({ id }) => setRestoreId(id),
+  });
+
+  const running = start.isPending || (restoreId !== null && (!restore.data || restore.data.status === 'running'));
+  const finished = restore.data && restore.data.status !== 'running';
+
+  useEffect(() => {
+    if (finished) {
+      void qc.invalidateQueries({ queryKey: ['restores'] });
+      void qc.invalidateQueries({ queryKey: ['database'] });
+      void qc.invalidateQueries({ queryKey: ['databases'] });
+    }
+  }, [finished, qc]);
+
+  // Keyboard: focus moves into the dialog, Escape closes it (not while a restore runs), Tab stays inside.
+  useEffect(() => {
+    const previouslyFocused = document.activeElement as HTMLElement | null;
+    dialogRef.current?.querySelector<HTMLElement>('select, input, button')?.focus();
+    return () => previouslyFocused?.focus?.();
+  }, []);
+
+  function onKeyDown(e: KeyboardEvent) {
+    if (e.key === 'Escape' && !running) {
+      e.stopPropagation();
+      onClose();
+    }
+    if (e.key === 'Tab' && dialogRef.current) {
+      const focusables = Array.from(
+        dialogRef.current.querySelectorAll<HTMLElement>('a[href], button:not([disabled]), input, select, summary'),
+      );
+      const first = focusables[0];
+      const last = focusables[focusables.length - 1];
+      if (!first || !last) return;
+      if (e.shiftKey && document.activeElement === first) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && document.activeElement === last) {
+        e.preventDefault();
+        first.focus();
+      }
+    }
+  }
+
+  return (
+    <div className="backdrop" onMouseDown={(e) => e.target === e.currentTarget && !running && onClose()}>
+      <div
+        className="dialog card"
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby={titleId}
+        ref={dialogRef}
+        onKeyDown={onKeyDown}
+      >
+        <h2 id={titleId}>Restore version</h2>
+        <p className="muted">
+          {source.name}, <Time iso={backup.started_at} /> — {formatBytes(backup.bytes)} stored ({engineLabel(backup.engine)})
+        </p>
+
+        {restoreId === null ? (
+          <>
+            <div className="field">
+              <label htmlFor={`${titleId}-target`}>Restore into</label>
+              <select
+                id={`${titleId}-target`}
+                value={target.id}
+                onChange={(e) => setTargetId(e.target.value)}
+                disabled={start.isPending}
+              >
+                {targets.map((d) => (
+                  <option key={d.id} value={d.id}>
+                    {d.name}
+                    {d.id === source.id ? ' (its own database)' : ''}
+                  </option>
+                ))}
+              </select>
+              <p className="hint">Only registered {engineLabel(source.engine)} databases can be targets.</p>
+            </div>
+            <p className="alert alert-warn">
+              This replaces the current contents of <strong>{target.name}</strong> (
+              <code className="break">{target.connection}</code>) with this version.
+            </p>
+            <ConfirmByName
+              key={target.id}
+              name={target.name}
+              action="Restore"
+              prompt="To restore over it, type the target database's name"
+              busy={start.isPending}
+              onConfirm={() => start.mutate()}
+              onCancel={onClose}
+            />
+            {start.error ? <ErrorMessage error={start.error} /> : null}
+          </>
+        ) : (
+          <RestoreProgress restoreId={restoreId} data={restore.data} error={restore.error} onClose={onClose} running={running} />
+        )}
+      </div>
+    </div>
+  );
+}
+
+function RestoreProgress({
+  restoreId,
+  data,
+  error,
+  running,
+  onClose,
+}: {
+  restoreId: string;
+  data: ReturnType<typeof useRestore>['data'];
+  error: unknown;
+  running: boolean;
+  onClose: () => void;
+}) {
+  return (
+    <div className="restore-progress" aria-live="polite" data-testid="restore-progress" data-status={data?.status ?? 'starting'}>
+      {error ? <ErrorMessage error={error} /> : null}
+      {!data || data.status === 'running' ? (
+        <>
+          <p>
+            <StatusBadge status="running" /> Restoring into <strong>{data?.target_database_name ?? '…'}</strong>
+            {data ? (
+              <>
+                {' '}
+                — <Elapsed since={data.started_at} />
+              </>
+            ) : null}
+          </p>
+          <div className="bar indeterminate" aria-hidden="true">
+            <span />
+          </div>
+        </>
+      ) : (
+        <>
+          <p>
+            <StatusBadge status={data.status} />{' '}
+            {data.status === 'completed'
+              ? `Restored into ${data.target_database_name} in ${formatDuration(data.duration_ms)}.`
+              : `Restore into ${data.target_database_name} failed.`}
+          </p>
+          {data.previous_kept_as && (
+            <p>
+              The previous contents were kept as <code>{data.previous_kept_as}</code>.
+            </p>
+          )}
+          {data.error && <StageErrorView error={data.error} />}
+        </>
+      )}
+      <div className="actions">
+        <Link to={`/restores/${restoreId}`} className="button">
+          Restore details
+        </Link>
+        <button type="button" onClick={onClose} className={running ? undefined : 'primary'}>
+          {running ? 'Close (the restore keeps running)' : 'Close'}
+        </button>
+      </div>
+    </div>
+  );
+}

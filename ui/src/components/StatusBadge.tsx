@@ -1,0 +1,18 @@
+const LABELS: Record<string, string> = {
+  running: 'Running',
+  completed: 'Completed',
+  failed: 'Failed',
+  abandoned: 'Abandoned',
+  never: 'Never backed up',
+  removed: 'Removed',
+};
+
+/** Status as text and colour (never colour alone). */
+export function StatusBadge({ status }: { status: string }) {
+  return (
+    <span className={`badge badge-${status}`} data-status={status}>
+      {status === 'running' && <span className="spinner" aria-hidden="true" />}
+      {LABELS[status] ?? status}
+    </span>
+  );
+}

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import type { LedgerEvent } from './api';
+import { describeEvent, eventLinks, eventTone } from './eventText';
+
+function ev(type: string, payload: Record<string, unknown>, over: Partial<LedgerEvent> = {}): LedgerEvent {
+  return {
+    position: 7, type, aggregate_type: 'Backup', aggregate_id: 'b1', sequence: 2, database_id: 'd1',
+    at: '2025-01-01T00:00:00Z', actor: 'admin', correlation_id: 'c1', node: 'n1', payload, ...over,
+  };
+}
+
+describe('event descriptions', () => {
+  it('describes completions and failures from their payload', () => {
+    expect(describeEvent(ev('BackupCompleted', { bytes: 2048, duration_ms: 1500 }))).toBe('Backup completed: 2.0 KiB stored in 1.5 s');
+    expect(describeEvent(ev('BackupFailed', { stage: 'dump', message: 'pg_dump exited 1' }))).toBe('Backup failed at dump: pg_dump exited 1');
+    expect(describeEvent(ev('DatabaseRegistered', { name: 'orders', engine: 'postgres' }))).toBe('Database registered: orders (postgres)');
+  });
+  it('colours failures and completions', () => {
+    expect(eventTone('RestoreFailed')).toBe('bad');
+    expect(eventTone('RestoreCompleted')).toBe('good');
+    expect(eventTone('BackupStarted')).toBe('neutral');
+  });
+  it('links an event to what it concerns', () => {
+    expect(eventLinks(ev('RestoreStarted', { backup_id: 'b9' }, { aggregate_type: 'Restore', aggregate_id: 'r1' }))).toEqual({
+      databaseId: 'd1', backupId: 'b9', restoreId: 'r1',
+    });
+  });
+});

@@ -1,0 +1,87 @@
+import type { LedgerEvent } from './api';
+import { formatBytes, formatDuration } from './format';
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' && v ? v : null;
+}
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+function errorMessage(p: Record<string, unknown>): string | null {
+  const e = p.error;
+  if (e && typeof e === 'object') {
+    const o = e as Record<string, unknown>;
+    const stage = str(o.stage);
+    const msg = str(o.message);
+    if (msg) return stage ? `at ${stage}: ${msg}` : msg;
+  }
+  const msg = str(p.message) ?? str(p.reason);
+  const stage = str(p.stage);
+  return msg && stage ? `at ${stage}: ${msg}` : msg;
+}
+
+/** One line saying what happened, from the event type and whatever payload fields are present. */
+export function describeEvent(e: LedgerEvent): string {
+  const p = e.payload ?? {};
+  switch (e.type) {
+    case 'DatabaseRegistered': {
+      const name = str(p.name);
+      const engine = str(p.engine);
+      return `Database registered${name ? `: ${name}` : ''}${engine ? ` (${engine})` : ''}`;
+    }
+    case 'DatabaseUpdated': {
+      const changed = Object.keys(p).filter((k) => !['database_id', 'id'].includes(k));
+      return `Database updated${changed.length ? `: ${changed.join(', ')}` : ''}`;
+    }
+    case 'DatabaseRemoved':
+      return 'Database removed';
+    case 'BackupStarted': {
+      const trigger = str(p.trigger);
+      return `Backup started${trigger ? ` (${trigger})` : ''}`;
+    }
+    case 'BackupCompleted': {
+      const bytes = num(p.bytes);
+      const ms = num(p.duration_ms);
+      const parts = [bytes !== null ? `${formatBytes(bytes)} stored` : null, ms !== null ? `in ${formatDuration(ms)}` : null];
+      const tail = parts.filter(Boolean).join(' ');
+      return `Backup completed${tail ? `: ${tail}` : ''}`;
+    }
+    case 'BackupFailed': {
+      const m = errorMessage(p);
+      return `Backup failed${m ? ` ${m.startsWith('at ') ? m : `: ${m}`}` : ''}`;
+    }
+    case 'BackupAbandoned':
+      return 'Backup abandoned';
+    case 'RestoreStarted': {
+      const t = str(p.target_database_name);
+      return `Restore started${t ? ` into ${t}` : ''}`;
+    }
+    case 'RestoreCompleted': {
+      const ms = num(p.duration_ms);
+      return `Restore completed${ms !== null ? ` in ${formatDuration(ms)}` : ''}`;
+    }
+    case 'RestoreFailed': {
+      const m = errorMessage(p);
+      return `Restore failed${m ? ` ${m.startsWith('at ') ? m : `: ${m}`}` : ''}`;
+    }
+    default:
+      return e.type.replace(/([a-z])([A-Z])/g, '$1 $2');
+  }
+}
+
+/** "bad" for failures, "good" for completions, "" otherwise — for colouring the type label. */
+export function eventTone(type: string): 'bad' | 'good' | 'neutral' {
+  if (/Failed$|Abandoned$|Removed$/.test(type)) return 'bad';
+  if (/Completed$/.test(type)) return 'good';
+  return 'neutral';
+}
+
+/** The backup and restore this event concerns, found from its aggregate or its payload. */
+export function eventLinks(e: LedgerEvent): { databaseId: string | null; backupId: string | null; restoreId: string | null } {
+  const p = e.payload ?? {};
+  return {
+    databaseId: e.database_id ?? (e.aggregate_type === 'Database' ? e.aggregate_id : str(p.database_id)),
+    backupId: e.aggregate_type === 'Backup' ? e.aggregate_id : str(p.backup_id),
+    restoreId: e.aggregate_type === 'Restore' ? e.aggregate_id : str(p.restore_id),
+  };
+}

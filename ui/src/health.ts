@@ -1,0 +1,16 @@
+import type { Database } from './api';
+
+export type Health = 'failed' | 'abandoned' | 'running' | 'completed' | 'never';
+
+/** The one word the dashboard shows for a database: how its last backup went. */
+export function healthOf(db: Database): Health {
+  if (db.running_backup_id) return 'running';
+  const last = db.last_backup;
+  if (!last) return 'never';
+  return last.status;
+}
+
+/** Failing (needs attention first) sorts before running, never-backed-up and healthy databases. */
+export function healthRank(h: Health): number {
+  return { failed: 0, abandoned: 1, never: 2, running: 3, completed: 4 }[h];
+}

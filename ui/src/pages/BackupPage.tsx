@@ -1,0 +1,76 @@
+import type { ReactNode } from 'react';
+import { useQuery } from '@tanstack/react-query';
+import { api } from '../api';
+import { ErrorMessage } from '../components/ErrorMessage';
+import { StageErrorView } from '../components/StageErrorView';
+import { StatusBadge } from '../components/StatusBadge';
+import { Time } from '../components/Time';
+import { engineLabel, formatBytes, formatDuration, toolLabel } from '../format';
+import { useBackup } from '../polling';
+import { Link } from '../router';
+
+/** Everything about one backup version. */
+export function BackupPage({ id }: { id: string }) {
+  const b = useBackup(id);
+  const restores = useQuery({
+    queryKey: ['restores', b.data?.database_id],
+    queryFn: () => api.listRestores(b.data!.database_id),
+    enabled: !!b.data,
+  });
+  if (b.error) return <ErrorMessage error={b.error} />;
+  if (!b.data) return <p className="placeholder">Loading…</p>;
+  const x = b.data;
+  const fromThis = (restores.data ?? []).filter((r) => r.backup_id === x.id);
+  return (
+    <section className="page">
+      <nav className="crumbs" aria-label="Breadcrumb">
+        <Link to="/">Databases</Link> / <Link to={`/databases/${x.database_id}`}>{x.database_name}</Link> / backup
+      </nav>
+      <h1>
+        Backup of {x.database_name} <StatusBadge status={x.status} />
+      </h1>
+      <dl className="facts card">
+        <Fact label="Started"><Time iso={x.started_at} /></Fact>
+        <Fact label="Finished"><Time iso={x.finished_at} /></Fact>
+        <Fact label="Duration">{formatDuration(x.duration_ms)}</Fact>
+        <Fact label="Trigger">{x.trigger} by {x.actor}</Fact>
+        <Fact label="Engine">{engineLabel(x.engine)}</Fact>
+        <Fact label="Stored (compressed)">{formatBytes(x.bytes)}</Fact>
+        <Fact label="Raw dump">{formatBytes(x.raw_bytes)}</Fact>
+        <Fact label="Compression">{x.compression}</Fact>
+        <Fact label="SHA-256" wide><code className="break">{x.sha256 ?? '—'}</code></Fact>
+        <Fact label="Storage" wide><code className="break">{[x.storage, x.storage_key].filter(Boolean).join(' : ') || '—'}</code></Fact>
+        <Fact label="Tool">{toolLabel(x.tool, x.tool_version)}</Fact>
+        <Fact label="Server version">{x.server_version ?? '—'}</Fact>
+        <Fact label="Node">{x.node ?? '—'}</Fact>
+        <Fact label="Id" wide><code className="break">{x.id}</code></Fact>
+      </dl>
+      {x.error && <StageErrorView error={x.error} />}
+      <h2>Restores of this version</h2>
+      {fromThis.length === 0 ? (
+        <p className="muted">Never restored.</p>
+      ) : (
+        <ul className="plain-list">
+          {fromThis.map((r) => (
+            <li key={r.id}>
+              <Link to={`/restores/${r.id}`}><Time iso={r.started_at} /></Link> into {r.target_database_name}{' '}
+              <StatusBadge status={r.status} />
+            </li>
+          ))}
+        </ul>
+      )}
+      <p>
+        <Link to={`/timeline?database_id=${x.database_id}`}>See this database on the timeline</Link>
+      </p>
+    </section>
+  );
+}
+
+export function Fact({ label, wide, children }: { label: string; wide?: boolean; children: ReactNode }) {
+  return (
+    <div className={wide ? 'wide' : undefined}>
+      <dt>{label}</dt>
+      <dd>{children}</dd>
+    </div>
+  );
+}

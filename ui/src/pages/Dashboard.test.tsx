@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { screen, within } from '@testing-library/react';
+import { Dashboard } from './Dashboard';
+import { stubFetch } from '../test/fetchStub';
+import { database } from '../test/fixtures';
+import { renderWithClient } from '../test/render';
+
+describe('Dashboard', () => {
+  it('shows the empty state with a way to add one', async () => {
+    stubFetch(() => ({ status: 200, body: { items: [] } }));
+    renderWithClient(<Dashboard />);
+    expect(await screen.findByText(/No databases yet —/)).toBeInTheDocument();
+    expect(screen.getByRole('link', { name: 'add one' })).toHaveAttribute('href', '/databases/new');
+  });
+
+  it('puts a failing database first and marks it, with totals on top', async () => {
+    const ok = database({
+      id: 'a', name: 'alpha', backups_completed: 3,
+      last_backup: { id: 'b1', status: 'completed', started_at: '2025-01-01T00:00:00Z', finished_at: '2025-01-01T00:00:02Z', bytes: 2048 },
+    });
+    const bad = database({
+      id: 'z', name: 'zulu', backups_failed: 1, engine: 'mysql',
+      last_backup: { id: 'b2', status: 'failed', started_at: '2025-01-01T00:00:00Z', finished_at: '2025-01-01T00:00:02Z', bytes: null },
+    });
+    stubFetch(() => ({ status: 200, body: { items: [ok, bad] } }));
+    renderWithClient(<Dashboard />);
+    const rows = await screen.findAllByRole('row');
+    // rows[0] is the header row
+    expect(rows[1]).toHaveTextContent('zulu');
+    expect(rows[1]).toHaveClass('health-failed');
+    expect(within(rows[1]!).getByText('Failed')).toBeInTheDocument();
+    expect(within(rows[1]!).getByText('MySQL / MariaDB')).toBeInTheDocument();
+    expect(rows[2]).toHaveTextContent('alpha');
+    expect(within(rows[2]!).getByText('2.0 KiB')).toBeInTheDocument();
+    const totals = screen.getByLabelText('Totals');
+    expect(within(totals).getByText('Failing').nextSibling).toHaveTextContent('1');
+    expect(within(totals).getByText('Databases').nextSibling).toHaveTextContent('2');
+  });
+});

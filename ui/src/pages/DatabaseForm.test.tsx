@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { DatabaseFormFields } from './DatabaseForm';
+import { stubFetch } from '../test/fetchStub';
+import { database } from '../test/fixtures';
+import { renderWithClient } from '../test/render';
+
+async function fill(name: string, url: string, password = '') {
+  await userEvent.type(screen.getByLabelText('Name'), name);
+  await userEvent.type(screen.getByLabelText('Connection URL (without password)'), url);
+  if (password) await userEvent.type(screen.getByLabelText('Password'), password);
+}
+
+describe('Add database form', () => {
+  it('shows the API field errors next to their fields', async () => {
+    stubFetch((c) =>
+      c.path === '/api/v1/databases' && c.method === 'POST'
+        ? {
+            status: 422,
+            body: {
+              type: 'about:blank', title: 'Invalid request', status: 422, detail: '2 fields are invalid',
+              errors: [
+                { field: 'name', message: 'must start with a letter or digit' },
+                { field: 'connection', message: 'port must be a number' },
+              ],
+            },
+          }
+        : undefined,
+    );
+    renderWithClient(<DatabaseFormFields />);
+    await fill('-bad', 'postgres://u@h:x/db');
+    await userEvent.click(screen.getByRole('button', { name: 'Add database' }));
+    const name = screen.getByLabelText('Name');
+    expect(await screen.findByText('must start with a letter or digit')).toBeInTheDocument();
+    expect(name).toHaveAttribute('aria-invalid', 'true');
+    expect(name).toHaveAccessibleDescription('must start with a letter or digit');
+    expect(screen.getByLabelText('Connection URL (without password)')).toHaveAccessibleDescription('port must be a number');
+    expect(screen.getByRole('alert')).toHaveTextContent('2 fields are invalid');
+  });
+
+  it('shows a 409 name conflict', async () => {
+    stubFetch(() => ({
+      status: 409,
+      body: { title: 'Conflict', status: 409, detail: 'a database named "orders" is already registered', errors: [{ field: 'name', message: 'is taken' }] },
+    }));
+    renderWithClient(<DatabaseFormFields />);
+    await fill('orders', 'postgres://u@h/db');
+    await userEvent.click(screen.getByRole('button', { name: 'Add database' }));
+    expect(await screen.findByText('is taken')).toBeInTheDocument();
+    expect(screen.getByRole('alert')).toHaveTextContent('already registered');
+  });
+
+  it('tests the connection with the password composed in, and shows the server version', async () => {
+    const calls = stubFetch((c) =>
+      c.path === '/api/v1/databases/test' ? { status: 200, body: { ok: true, server_version: '15.20', message: 'connected' } } : undefined,
+    );
+    renderWithClient(<DatabaseFormFields />);
+    await fill('orders', 'postgres://app@db:5432/orders', 'p@ss');
+    await userEvent.click(screen.getByRole('button', { name: 'Test connection' }));
+    expect(await screen.findByText(/Connected — server version 15.20/)).toBeInTheDocument();
+    expect(calls[0]!.body).toEqual({ engine: 'postgres', connection: 'postgres://app:p%40ss@db:5432/orders' });
+    expect(screen.getByLabelText('Password')).toHaveAttribute('type', 'password');
+  });
+
+  it('shows the exact error of a failed connection test', async () => {
+    const msg = 'connection to server at "127.0.0.1", port 5432 failed: FATAL:  database "nope" does not exist';
+    stubFetch(() => ({ status: 200, body: { ok: false, server_version: null, message: msg } }));
+    renderWithClient(<DatabaseFormFields />);
+    await fill('x', 'postgres://app@127.0.0.1:5432/nope');
+    await userEvent.click(screen.getByRole('button', { name: 'Test connection' }));
+    await screen.findByText(/Connection failed/);
+    // Exactly as the server said it, whitespace included.
+    expect(screen.getByTestId('test-result').textContent).toContain(msg);
+  });
+
+  it('moves a password pasted into the URL into the masked field', async () => {
+    renderWithClient(<DatabaseFormFields />);
+    const url = screen.getByLabelText('Connection URL (without password)');
+    await userEvent.type(url, 'mysql://root:hunter2@db/app');
+    await userEvent.tab();
+    expect(url).toHaveValue('mysql://root@db/app');
+    expect(screen.getByLabelText('Password')).toHaveValue('hunter2');
+  });
+});
+
+describe('Edit database form', () => {
+  it('sends only the changed name and keeps the saved connection', async () => {
+    const db = database();
+    const calls = stubFetch((c) => (c.method === 'PATCH' ? { status: 200, body: { ...db, name: 'orders2' } } : undefined));
+    renderWithClient(<DatabaseFormFields existing={db} />);
+    expect(screen.getByLabelText('Connection URL (without password)')).toHaveValue('postgres://app@db:5432/orders');
+    expect(screen.getByLabelText('Engine')).toBeDisabled();
+    await userEvent.type(screen.getByLabelText('Name'), '2');
+    await userEvent.click(screen.getByRole('button', { name: 'Save changes' }));
+    await waitFor(() => expect(calls.some((c) => c.method === 'PATCH')).toBe(true));
+    const patch = calls.find((c) => c.method === 'PATCH');
+    expect(patch?.path).toBe(`/api/v1/databases/${db.id}`);
+    expect(patch?.body).toEqual({ name: 'orders2' });
+  });
+});

@@ -1,0 +1,297 @@
+import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { ApiError, api, type ConnectionTest, type Database, type DatabasePatch, type Engine } from '../api';
+import { composeConnection, exampleUrl, splitConnection } from '../connection';
+import { ErrorMessage } from '../components/ErrorMessage';
+import { ConfirmByName } from '../components/ConfirmByName';
+import { Link, navigate } from '../router';
+
+const KNOWN_FIELDS = ['name', 'engine', 'connection'] as const;
+
+/** Add a database (no `id`) or edit one. */
+export function DatabaseForm({ id }: { id?: string }) {
+  const existing = useQuery({
+    queryKey: ['database', id],
+    queryFn: () => api.getDatabase(id!),
+    enabled: id !== undefined,
+  });
+
+  if (id !== undefined) {
+    if (existing.error) return <ErrorMessage error={existing.error} />;
+    if (!existing.data) return <p className="placeholder">Loading…</p>;
+    return <DatabaseFormFields key={existing.data.id} existing={existing.data} />;
+  }
+  return <DatabaseFormFields />;
+}
+
+export function DatabaseFormFields({ existing }: { existing?: Database }) {
+  const qc = useQueryClient();
+  const initial = existing ? splitConnection(existing.connection) : { url: '', password: '' };
+  const [name, setName] = useState(existing?.name ?? '');
+  const [engine, setEngine] = useState<Engine>(existing?.engine ?? 'postgres');
+  const [url, setUrl] = useState(initial.url);
+  const [password, setPassword] = useState('');
+  const [test, setTest] = useState<{ result?: ConnectionTest; error?: unknown; busy?: boolean } | null>(null);
+
+  const connectionChanged = !existing || url.trim() !== initial.url || password !== '';
+  const connection = composeConnection(url, password);
+
+  // A test result describes the connection it was run with; editing it makes the result stale.
+  useEffect(() => setTest(null), [url, password, engine]);
+
+  const save = useMutation({
+    mutationFn: async (): Promise<Database> => {
+      if (!existing) return api.createDatabase({ name: name.trim(), engine, connection });
+      const patch: DatabasePatch = {};
+      if (name.trim() !== existing.name) patch.name = name.trim();
+      if (connectionChanged) patch.connection = connection;
+      return Object.keys(patch).length ? api.updateDatabase(existing.id, patch) : existing;
+    },
+    onSuccess: (db) => {
+      void qc.invalidateQueries({ queryKey: ['databases'] });
+      qc.setQueryData(['database', db.id], db);
+      void qc.invalidateQueries({ queryKey: ['events'] });
+      navigate(`/databases/${db.id}`);
+    },
+  });
+
+  const apiError = save.error instanceof ApiError ? save.error : test?.error instanceof ApiError ? test.error : null;
+  // A field's error from the server stays until that field is edited (or the next answer replaces it).
+  const [edited, setEdited] = useState<Set<string>>(new Set());
+  useEffect(() => setEdited(new Set()), [apiError]);
+  const touch = (field: string) => setEdited((s) => (s.has(field) ? s : new Set(s).add(field)));
+  const fieldMessages = (field: string) => (edited.has(field) ? [] : (apiError?.fieldErrors(field) ?? []));
+  const allFieldErrorsEdited =
+    !!apiError?.problem.errors?.length && apiError.problem.errors.every((e) => edited.has(e.field.split('.')[0]!));
+  const otherFieldErrors = (apiError?.problem.errors ?? []).filter(
+    (e) => !KNOWN_FIELDS.some((f) => e.field === f || e.field.startsWith(`${f}.`)),
+  );
+
+  async function runTest() {
+    setTest({ busy: true });
+    try {
+      const result =
+        existing && !connectionChanged
+          ? await api.testSavedConnection(existing.id)
+          : await api.testConnection(engine, connection);
+      setTest({ result });
+    } catch (error) {
+      setTest({ error });
+    }
+  }
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    save.mutate();
+  }
+
+  // When someone pastes a URL with the password in it, move the password to the masked field.
+  function onUrlBlur() {
+    const split = splitConnection(url);
+    if (split.password) {
+      setUrl(split.url);
+      setPassword(split.password);
+    }
+  }
+
+  const title = existing ? `Edit ${existing.name}` : 'Add database';
+  return (
+    <section className="page narrow">
+      <nav className="crumbs" aria-label="Breadcrumb">
+        <Link to="/">Databases</Link>
+        {existing && (
+          <>
+            {' / '}
+            <Link to={`/databases/${existing.id}`}>{existing.name}</Link>
+          </>
+        )}
+      </nav>
+      <h1>{title}</h1>
+      <form className="card form" onSubmit={submit} noValidate aria-label={title}>
+        <Field id="db-name" label="Name" errors={fieldMessages('name')} hint="Letters, digits, _ - . (up to 63), starting with a letter or digit.">
+          <input
+            id="db-name"
+            name="name"
+            value={name}
+            onChange={(e) => {
+              setName(e.target.value);
+              touch('name');
+            }}
+            autoComplete="off"
+            spellCheck={false}
+            required
+            {...invalidProps('db-name', fieldMessages('name'))}
+          />
+        </Field>
+
+        <Field id="db-engine" label="Engine" errors={fieldMessages('engine')} hint={existing ? 'The engine of a registered database cannot change.' : undefined}>
+          <select
+            id="db-engine"
+            name="engine"
+            value={engine}
+            disabled={!!existing}
+            onChange={(e) => setEngine(e.target.value as Engine)}
+            {...invalidProps('db-engine', fieldMessages('engine'))}
+          >
+            <option value="postgres">PostgreSQL</option>
+            <option value="mysql">MySQL / MariaDB</option>
+          </select>
+        </Field>
+
+        <Field
+          id="db-connection"
+          label="Connection URL (without password)"
+          errors={fieldMessages('connection')}
+          hint={`e.g. ${exampleUrl(engine)}`}
+        >
+          <input
+            id="db-connection"
+            name="connection"
+            value={url}
+            onChange={(e) => {
+              setUrl(e.target.value);
+              touch('connection');
+            }}
+            onBlur={onUrlBlur}
+            autoComplete="off"
+            spellCheck={false}
+            inputMode="url"
+            placeholder={exampleUrl(engine)}
+            required
+            {...invalidProps('db-connection', fieldMessages('connection'))}
+          />
+        </Field>
+
+        <Field
+          id="db-password"
+          label="Password"
+          errors={[]}
+          hint={
+            existing
+              ? 'The saved password is never shown. Leave empty to keep the saved connection; if you change the URL, enter the password again.'
+              : 'Leave empty if the server needs none. It is encrypted at rest and never shown again.'
+          }
+        >
+          <input
+            id="db-password"
+            name="password"
+            type="password"
+            value={password}
+            onChange={(e) => {
+              setPassword(e.target.value);
+              touch('connection');
+            }}
+            autoComplete="new-password"
+          />
+        </Field>
+
+        <div className="test-row">
+          <button type="button" onClick={runTest} disabled={test?.busy || !url.trim()}>
+            {test?.busy ? 'Testing…' : 'Test connection'}
+          </button>
+          <div className="test-result" role="status" aria-live="polite" data-testid="test-result">
+            {test?.result && test.result.ok && (
+              <span className="ok">
+                ✓ Connected{test.result.server_version ? ` — server version ${test.result.server_version}` : ''}
+                {test.result.message ? <span className="sub">{test.result.message}</span> : null}
+              </span>
+            )}
+            {test?.result && !test.result.ok && (
+              <span className="bad">
+                ✗ Connection failed: <span className="message">{test.result.message}</span>
+              </span>
+            )}
+            {test?.error !== undefined && !test.busy && (
+              <span className="bad">
+                ✗ {test.error instanceof ApiError ? test.error.message : String(test.error)}
+              </span>
+            )}
+          </div>
+        </div>
+
+        {save.error && !(save.error === apiError && allFieldErrorsEdited) ? (
+          <ErrorMessage error={save.error} fieldErrors={otherFieldErrors} />
+        ) : null}
+
+        <div className="actions">
+          <button type="submit" className="primary" disabled={save.isPending}>
+            {save.isPending ? 'Saving…' : existing ? 'Save changes' : 'Add database'}
+          </button>
+          <Link to={existing ? `/databases/${existing.id}` : '/'} className="button">
+            Cancel
+          </Link>
+        </div>
+      </form>
+      {existing && <RemoveDatabase db={existing} />}
+    </section>
+  );
+}
+
+function RemoveDatabase({ db }: { db: Database }) {
+  const qc = useQueryClient();
+  const [open, setOpen] = useState(false);
+  const remove = useMutation({
+    mutationFn: () => api.removeDatabase(db.id),
+    onSuccess: () => {
+      void qc.invalidateQueries();
+      navigate('/');
+    },
+  });
+  return (
+    <section className="card danger-zone" aria-labelledby="remove-h">
+      <h2 id="remove-h">Remove database</h2>
+      <p>
+        Backline stops backing it up and forgets its password. Its history stays on the timeline. The database
+        itself is not touched.
+      </p>
+      {!open ? (
+        <button type="button" className="danger" onClick={() => setOpen(true)}>
+          Remove…
+        </button>
+      ) : (
+        <ConfirmByName
+          name={db.name}
+          action="Remove"
+          busy={remove.isPending}
+          onConfirm={() => remove.mutate()}
+          onCancel={() => setOpen(false)}
+        />
+      )}
+      {remove.error ? <ErrorMessage error={remove.error} /> : null}
+    </section>
+  );
+}
+
+function invalidProps(id: string, errors: string[]) {
+  return errors.length ? { 'aria-invalid': true as const, 'aria-describedby': `${id}-error` } : { 'aria-describedby': `${id}-hint` };
+}
+
+function Field({
+  id,
+  label,
+  hint,
+  errors,
+  children,
+}: {
+  id: string;
+  label: string;
+  hint?: string | undefined;
+  errors: string[];
+  children: ReactNode;
+}) {
+  return (
+    <div className={`field${errors.length ? ' has-error' : ''}`}>
+      <label htmlFor={id}>{label}</label>
+      {children}
+      {errors.length > 0 ? (
+        <p id={`${id}-error`} className="field-error">
+          {errors.join(' ')}
+        </p>
+      ) : hint ? (
+        <p id={`${id}-hint`} className="hint">
+          {hint}
+        </p>
+      ) : null}
+    </div>
+  );
+}

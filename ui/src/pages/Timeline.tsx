@@ -1,0 +1,311 @@
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { useInfiniteQuery, useQuery, useQueryClient, type InfiniteData } from '@tanstack/react-query';
+import { EVENT_TYPES, api, type EventPage, type LedgerEvent } from '../api';
+import { ErrorMessage } from '../components/ErrorMessage';
+import { Time } from '../components/Time';
+import { describeEvent, eventLinks, eventTone } from '../eventText';
+import { formatUtc, localInputToMs } from '../format';
+import { Link, navigate, useLocation } from '../router';
+
+const PAGE = 50;
+const LIVE_MS = 2_000;
+
+interface Filters {
+  database_id: string;
+  type: string;
+  from: string;
+  to: string;
+}
+
+/** The audit view: every ledger event, newest first, with live updates and filters. */
+export function Timeline() {
+  const { params } = useLocation();
+  const filters: Filters = {
+    database_id: params.get('database_id') ?? '',
+    type: params.get('type') ?? '',
+    from: params.get('from') ?? '',
+    to: params.get('to') ?? '',
+  };
+  const openPosition = params.get('event');
+
+  function setParam(name: string, value: string | null) {
+    const next = new URLSearchParams(params);
+    if (value) next.set(name, value);
+    else next.delete(name);
+    const q = next.toString();
+    navigate(`/timeline${q ? `?${q}` : ''}`, { replace: true });
+  }
+
+  const dbs = useQuery({ queryKey: ['databases', 'all'], queryFn: () => api.listDatabases(true) });
+  const names = useMemo(() => new Map((dbs.data ?? []).map((d) => [d.id, d.name])), [dbs.data]);
+
+  const { feed, live, fresh } = useEventFeed(filters.database_id, filters.type);
+  const loaded = useMemo(() => feed.data?.pages.flatMap((p) => p.items) ?? [], [feed.data]);
+
+  const fromMs = localInputToMs(filters.from);
+  const toMs = localInputToMs(filters.to);
+  const shown = loaded.filter((e) => {
+    const t = Date.parse(e.at);
+    return (fromMs === null || t >= fromMs) && (toMs === null || t <= toMs);
+  });
+  const oldest = loaded[loaded.length - 1];
+  const reachedFrom = fromMs !== null && oldest !== undefined && Date.parse(oldest.at) < fromMs;
+  const canLoadOlder = feed.hasNextPage && !reachedFrom;
+
+  return (
+    <section className="page">
+      <div className="page-head">
+        <h1>Timeline</h1>
+        <LiveIndicator ok={!live.error} at={live.dataUpdatedAt} />
+      </div>
+
+      <form className="filters card" aria-label="Filter events" onSubmit={(e) => e.preventDefault()}>
+        <div className="field">
+          <label htmlFor="f-db">Database</label>
+          <select id="f-db" value={filters.database_id} onChange={(e) => setParam('database_id', e.target.value)}>
+            <option value="">All databases</option>
+            {(dbs.data ?? []).map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.name}
+                {d.status === 'removed' ? ' (removed)' : ''}
+              </option>
+            ))}
+            {filters.database_id && !names.has(filters.database_id) && (
+              <option value={filters.database_id}>{filters.database_id}</option>
+            )}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="f-type">Event type</label>
+          <select id="f-type" value={filters.type} onChange={(e) => setParam('type', e.target.value)}>
+            <option value="">All types</option>
+            {EVENT_TYPES.map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+            {filters.type && !(EVENT_TYPES as readonly string[]).includes(filters.type) && (
+              <option value={filters.type}>{filters.type}</option>
+            )}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="f-from">From (local time)</label>
+          <input id="f-from" type="datetime-local" value={filters.from} onChange={(e) => setParam('from', e.target.value)} />
+        </div>
+        <div className="field">
+          <label htmlFor="f-to">To (local time)</label>
+          <input id="f-to" type="datetime-local" value={filters.to} onChange={(e) => setParam('to', e.target.value)} />
+        </div>
+        <div className="field filter-clear">
+          <button type="button" onClick={() => navigate('/timeline', { replace: true })} disabled={!filters.database_id && !filters.type && !filters.from && !filters.to}>
+            Clear filters
+          </button>
+        </div>
+      </form>
+
+      {feed.error ? <ErrorMessage error={feed.error} /> : null}
+      {feed.isPending ? <p className="placeholder">Loading events…</p> : null}
+      {feed.isSuccess && shown.length === 0 ? (
+        <p className="empty card">
+          {loaded.length === 0 ? 'No events match these filters.' : 'No loaded events fall in this time range.'}
+          {canLoadOlder ? ' Older events may match: load more below.' : ''}
+        </p>
+      ) : null}
+
+      {shown.length > 0 && (
+        <ol className="events" aria-label="Events, newest first">
+          {shown.map((e) => (
+            <EventRow
+              key={e.position}
+              event={e}
+              dbName={e.database_id ? (names.get(e.database_id) ?? null) : null}
+              open={openPosition === String(e.position)}
+              isNew={fresh.has(e.position)}
+              onToggle={() => setParam('event', openPosition === String(e.position) ? null : String(e.position))}
+            />
+          ))}
+        </ol>
+      )}
+
+      <div className="load-more">
+        {canLoadOlder ? (
+          <button type="button" onClick={() => void feed.fetchNextPage()} disabled={feed.isFetchingNextPage}>
+            {feed.isFetchingNextPage ? 'Loading…' : 'Load older events'}
+          </button>
+        ) : feed.isSuccess && loaded.length > 0 ? (
+          <p className="muted">{reachedFrom ? 'Reached the start of the time range.' : 'That is the first event.'}</p>
+        ) : null}
+      </div>
+    </section>
+  );
+}
+
+/**
+ * History pages come from `order=desc&before=`; new events from polling `after=<highest position>`
+ * every 2 s, and are put at the top of the first cached page.
+ */
+function useEventFeed(databaseId: string, type: string) {
+  const qc = useQueryClient();
+  const key = ['events', databaseId, type] as const;
+  const feed = useInfiniteQuery({
+    queryKey: key,
+    queryFn: ({ pageParam }) =>
+      api.events({
+        order: 'desc',
+        limit: PAGE,
+        before: pageParam ?? undefined,
+        database_id: databaseId || undefined,
+        type: type || undefined,
+      }),
+    initialPageParam: null as number | null,
+    getNextPageParam: (last: EventPage) => {
+      if (last.next === null || last.items.length === 0) return undefined;
+      return Math.min(...last.items.map((e) => e.position));
+    },
+    staleTime: Infinity,
+    refetchOnWindowFocus: false,
+  });
+
+  const highest = useRef<number>(0);
+  useEffect(() => {
+    const first = feed.data?.pages[0]?.items[0];
+    highest.current = first ? Math.max(highest.current, first.position) : highest.current;
+  }, [feed.data]);
+  // A new filter starts a new feed.
+  useEffect(() => {
+    highest.current = 0;
+  }, [databaseId, type]);
+
+  const [fresh, setFresh] = useState<Set<number>>(new Set());
+
+  const live = useQuery({
+    queryKey: [...key, 'live'],
+    enabled: feed.isSuccess,
+    refetchInterval: LIVE_MS,
+    refetchIntervalInBackground: false,
+    gcTime: 0,
+    queryFn: async () => {
+      const added: LedgerEvent[] = [];
+      for (;;) {
+        const page = await api.events({
+          order: 'asc',
+          after: highest.current,
+          limit: 1000,
+          database_id: databaseId || undefined,
+          type: type || undefined,
+        });
+        added.push(...page.items);
+        if (page.items.length === 0) break;
+        highest.current = Math.max(highest.current, ...page.items.map((e) => e.position));
+        if (page.items.length < 1000) break;
+      }
+      if (added.length > 0) {
+        qc.setQueryData<InfiniteData<EventPage, number | null>>(key, (old) => {
+          if (!old) return old;
+          const seen = new Set(old.pages.flatMap((p) => p.items.map((e) => e.position)));
+          const newest = added.filter((e) => !seen.has(e.position)).sort((a, b) => b.position - a.position);
+          const [first, ...rest] = old.pages;
+          return { ...old, pages: [{ ...first!, items: [...newest, ...(first?.items ?? [])] }, ...rest] };
+        });
+        setFresh(new Set(added.map((e) => e.position)));
+      }
+      return added.length;
+    },
+  });
+
+  return { feed, live, fresh };
+}
+
+function LiveIndicator({ ok, at }: { ok: boolean; at: number }) {
+  return (
+    <p className={`live ${ok ? 'live-ok' : 'live-bad'}`} role="status">
+      <span className="dot" aria-hidden="true" />
+      {ok ? 'Live' : 'Live updates paused (server unreachable)'}
+      {at > 0 && ok ? <span className="sub"> checked {new Date(at).toLocaleTimeString()}</span> : null}
+    </p>
+  );
+}
+
+function EventRow({
+  event: e,
+  dbName,
+  open,
+  isNew,
+  onToggle,
+}: {
+  event: LedgerEvent;
+  dbName: string | null;
+  open: boolean;
+  isNew: boolean;
+  onToggle: () => void;
+}) {
+  const detailId = `event-${e.position}-detail`;
+  return (
+    <li className={`event tone-${eventTone(e.type)}${isNew ? ' is-new' : ''}${open ? ' is-open' : ''}`} data-testid="event" data-type={e.type}>
+      <button type="button" className="event-summary" aria-expanded={open} aria-controls={detailId} onClick={onToggle}>
+        <span className="event-when">
+          <Time iso={e.at} />
+        </span>
+        <span className="event-what">
+          <span className="event-type">{e.type}</span>
+          <span className="event-desc">{describeEvent(e)}</span>
+        </span>
+        <span className="event-who">
+          {dbName ?? (e.database_id ? e.database_id.slice(0, 8) : '—')}
+          <span className="sub">by {e.actor}</span>
+        </span>
+      </button>
+      {open && <EventDetail id={detailId} event={e} dbName={dbName} />}
+    </li>
+  );
+}
+
+function EventDetail({ id, event: e, dbName }: { id: string; event: LedgerEvent; dbName: string | null }) {
+  const links = eventLinks(e);
+  return (
+    <div className="event-detail" id={id}>
+      <div className="event-links">
+        {links.databaseId && (
+          <Link to={`/databases/${links.databaseId}`} className="button">
+            Database {dbName ?? ''}
+          </Link>
+        )}
+        {links.backupId && (
+          <Link to={`/backups/${links.backupId}`} className="button">
+            Backup
+          </Link>
+        )}
+        {links.restoreId && (
+          <Link to={`/restores/${links.restoreId}`} className="button">
+            Restore
+          </Link>
+        )}
+      </div>
+      <dl className="meta">
+        <dt>Position</dt>
+        <dd>{e.position}</dd>
+        <dt>Type</dt>
+        <dd>{e.type}</dd>
+        <dt>At</dt>
+        <dd>
+          <Time iso={e.at} /> <span className="muted">({formatUtc(e.at)})</span>
+        </dd>
+        <dt>Actor</dt>
+        <dd>{e.actor}</dd>
+        <dt>Aggregate</dt>
+        <dd>
+          {e.aggregate_type} <code className="break">{e.aggregate_id}</code> #{e.sequence}
+        </dd>
+        <dt>Database</dt>
+        <dd>{e.database_id ? <code className="break">{e.database_id}</code> : '—'}</dd>
+        <dt>Correlation</dt>
+        <dd>{e.correlation_id ? <code className="break">{e.correlation_id}</code> : '—'}</dd>
+        <dt>Node</dt>
+        <dd>{e.node ?? '—'}</dd>
+      </dl>
+      <h3>Payload</h3>
+      <pre className="payload">{JSON.stringify(e.payload, null, 2)}</pre>
+    </div>
+  );
+}
