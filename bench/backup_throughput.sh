@@ -18,6 +18,7 @@ usage: bench/backup_throughput.sh [options]
 
 environment:
   BENCH_SIZE_MB    target database size in MiB (default 1024; e.g. 50 for a smoke run)
+  BENCH_DB         database name on both servers (default backline_bench)
   BENCH_ENGINES    engines to run (default "postgres mysql")
   BENCH_RUNS       measurements per variant, median reported (default 3)
   BENCH_KEEP       1 = keep the generated databases (default 1; --drop sets 0)
@@ -43,7 +44,7 @@ BENCH_MY_HOST=${BENCH_MY_HOST:-127.0.0.1}
 BENCH_MY_PORT=${BENCH_MY_PORT:-3306}
 BENCH_MY_USER=${BENCH_MY_USER:-root}
 BACKLINE_BIN=${BACKLINE_BIN:-${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/backline}
-DB=backline_bench
+DB=${BENCH_DB:-backline_bench}
 ADMIN_TOKEN=benchtoken
 
 # targets: backline / raw
@@ -439,7 +440,7 @@ db_size_mb() {
 
 echo
 echo "Backline backup throughput — BENCH_SIZE_MB=$BENCH_SIZE_MB, runs=$BENCH_RUNS (median of all runs), $(nproc) CPUs"
-echo "backline: $([[ $RAW_ONLY == 1 ]] && echo '(skipped: --raw-only)' || echo "$BACKLINE_BIN")"
+echo "backline: $([[ $RAW_ONLY == 1 ]] && echo '(skipped: --raw-only)' || echo "$BACKLINE_BIN (BACKLINE_ZSTD_LEVEL=${BACKLINE_ZSTD_LEVEL:-<default>})")"
 echo "CPU = user+sys of the timed process tree; RSS = GNU time %M (largest single process in the tree)"
 echo
 printf '%-9s %-9s %9s %9s %9s %14s %10s\n' engine variant wall_s cpu_s rss_MiB stored_bytes stored_MiB

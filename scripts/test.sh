@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
-# Runs every test of Backline: lint, unit tests, and the end-to-end tests against the real
-# PostgreSQL and MariaDB on this machine (see README.md for what must be installed).
+# Runs every test of Backline: lint, unit tests, the end-to-end tests against the real
+# PostgreSQL and MariaDB on this machine, and the web UI's component and browser tests
+# (see README.md for what must be installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+
+(cd ui && npm ci --no-audit --no-fund && npm test && npm run build)
+
 cargo build --workspace --bins
 cargo nextest run --workspace --no-fail-fast
+
+# Browser end-to-end: the real server (UI embedded) driven by headless Chromium.
+data=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+BACKLINE_DATA_DIR="$data" BACKLINE_LISTEN="127.0.0.1:$port" BACKLINE_ADMIN_TOKEN=e2e-token \
+  "$CARGO_TARGET_DIR/debug/backline" serve >"$data/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+(cd ui && BACKLINE_URL="http://127.0.0.1:$port" BACKLINE_TOKEN=e2e-token npm run e2e)

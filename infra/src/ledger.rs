@@ -237,9 +237,9 @@ impl Ledger {
     }
 
     /// Current state of aggregate `id`, or `None` if it has no events.
-    pub async fn load<A: Aggregate>(&self, id: &str) -> Result<Option<A>, AggregateError<A::Error>>
+    pub async fn load<A>(&self, id: &str) -> Result<Option<A>, AggregateError<A::Error>>
     where
-        A: Clone,
+        A: Aggregate + Clone,
     {
         let store = self.store::<A>();
         let events = store.load_events(id).await?;

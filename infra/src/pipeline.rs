@@ -277,6 +277,43 @@ pub async fn checksum(store: &ArtifactStore, key: &str) -> Result<(String, u64),
     Ok((hex::encode(hasher.finalize()), n))
 }
 
+/// Feeds a stored artifact, decompressed and checksum-verified, into a restore tool.
+pub struct ArtifactFeed {
+    pub store: ArtifactStore,
+    pub key: String,
+    pub sha256: String,
+    pub progress: Arc<AtomicU64>,
+}
+
+#[async_trait::async_trait]
+impl crate::drivers::Feed for ArtifactFeed {
+    async fn feed(
+        &self,
+        stdin: &mut tokio::process::ChildStdin,
+    ) -> Result<(), crate::drivers::StageError> {
+        use crate::drivers::StageError;
+        self.progress.store(0, Ordering::Relaxed);
+        download(
+            &self.store,
+            &self.key,
+            &self.sha256,
+            stdin,
+            self.progress.clone(),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| match e {
+            PipelineError::Sink(e) => {
+                StageError::new("feed", format!("the restore tool stopped reading: {e}"))
+            }
+            PipelineError::Corrupt(m) => {
+                StageError::new("verify", format!("artifact {} is corrupt: {m}", self.key))
+            }
+            other => StageError::new("download", other.to_string()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,42 +402,5 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, PipelineError::Tool(_)));
         assert!(!dir.path().join("x/z.zst").exists());
-    }
-}
-
-/// Feeds a stored artifact, decompressed and checksum-verified, into a restore tool.
-pub struct ArtifactFeed {
-    pub store: ArtifactStore,
-    pub key: String,
-    pub sha256: String,
-    pub progress: Arc<AtomicU64>,
-}
-
-#[async_trait::async_trait]
-impl crate::drivers::Feed for ArtifactFeed {
-    async fn feed(
-        &self,
-        stdin: &mut tokio::process::ChildStdin,
-    ) -> Result<(), crate::drivers::StageError> {
-        use crate::drivers::StageError;
-        self.progress.store(0, Ordering::Relaxed);
-        download(
-            &self.store,
-            &self.key,
-            &self.sha256,
-            stdin,
-            self.progress.clone(),
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| match e {
-            PipelineError::Sink(e) => {
-                StageError::new("feed", format!("the restore tool stopped reading: {e}"))
-            }
-            PipelineError::Corrupt(m) => {
-                StageError::new("verify", format!("artifact {} is corrupt: {m}", self.key))
-            }
-            other => StageError::new("download", other.to_string()),
-        })
     }
 }

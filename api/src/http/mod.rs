@@ -4,6 +4,7 @@ mod databases;
 pub mod error;
 mod events;
 mod runs;
+mod ui;
 
 use crate::app::App;
 use axum::extract::{FromRequestParts, Request};
@@ -176,10 +177,6 @@ async fn readyz(state: State) -> (StatusCode, Json<Readiness>) {
     )
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "no such route")
-}
-
 pub fn router(state: Arc<HttpState>) -> Router {
     let api: OpenApiRouter<Arc<HttpState>> = OpenApiRouter::new()
         .routes(routes!(databases::register, databases::list))
@@ -211,7 +208,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
             axum::routing::get(move || async move { Json(doc_json.clone()) }),
         )
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/docs/openapi.json", doc))
-        .fallback(not_found)
+        .fallback(ui::serve)
         .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }

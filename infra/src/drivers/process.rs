@@ -94,7 +94,18 @@ impl RunningTool {
         if status.success() {
             return Ok(tail);
         }
-        let last = tail.lines().last().unwrap_or("").trim().to_string();
+        // The most telling line: the last one that reports an error, else the last one.
+        let last = tail
+            .lines()
+            .rev()
+            .find(|l| {
+                let l = l.to_ascii_lowercase();
+                l.contains("error") || l.contains("fatal") || l.contains("terminating")
+            })
+            .or_else(|| tail.lines().last())
+            .unwrap_or("")
+            .trim()
+            .to_string();
         let how = match status.code() {
             Some(c) => format!("exited with code {c}"),
             None => "was killed by a signal".to_string(),

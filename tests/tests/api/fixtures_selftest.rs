@@ -81,7 +81,7 @@ async fn pg_fixture_is_large_and_rich() {
         "CREATE VIEW sales.paid_orders",
         "CREATE MATERIALIZED VIEW sales.customer_totals",
         "PARTITION BY RANGE (recorded_on)",
-        "GENERATED ALWAYS AS ((quantity)::numeric * unit_price) STORED",
+        "line_total numeric(14,2) GENERATED ALWAYS AS (",
         "ON DELETE CASCADE",
         "WHERE (status = 'pending'::sales.order_status)",
         "COMMENT ON TABLE public.customers",

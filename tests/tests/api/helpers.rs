@@ -1,9 +1,9 @@
 //! `spawn_app()`: the real Backline application on port 0 with a fresh data directory.
 #![allow(dead_code)]
 
+use backline_api::app::App;
 use backline_api::config::Settings;
 use backline_api::startup::Server;
-use backline_api::app::App;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,7 +21,11 @@ pub struct TestApp {
     pub ledger_db: Option<crate::support::pg::TempDb>,
 }
 
-pub fn settings(data_dir: PathBuf, ledger_url: Option<String>, storage_url: Option<String>) -> Settings {
+pub fn settings(
+    data_dir: PathBuf,
+    ledger_url: Option<String>,
+    storage_url: Option<String>,
+) -> Settings {
     Settings {
         data_dir,
         ledger_url,
@@ -112,7 +116,10 @@ impl TestApp {
     /// Starts a backup (202) and waits for it to end; returns the backup.
     pub async fn backup(&self, database_id: &str) -> Value {
         let r = self
-            .post(&format!("/api/v1/databases/{database_id}/backups"), json!({}))
+            .post(
+                &format!("/api/v1/databases/{database_id}/backups"),
+                json!({}),
+            )
             .await;
         assert_eq!(r.status(), 202, "backup of {database_id}");
         let id = r.json::<Value>().await.expect("json")["id"]
@@ -159,11 +166,12 @@ impl TestApp {
 /// Path of the `backline` binary built alongside this test.
 pub fn backline_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target dir");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join("backline");
-    assert!(bin.exists(), "{} is missing: build the workspace first", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace first",
+        bin.display()
+    );
     bin
 }

@@ -14,7 +14,11 @@ async fn mixed_history(app: &TestApp) -> pg::TempDb {
         .unwrap();
     let ok_id = app.register("replay-ok", "postgres", &db.url()).await;
     let bad_id = app
-        .register("replay-bad", "postgres", "postgres://postgres:pw@127.0.0.1:1/nowhere")
+        .register(
+            "replay-bad",
+            "postgres",
+            "postgres://postgres:pw@127.0.0.1:1/nowhere",
+        )
         .await;
     let good = app.backup(&ok_id).await;
     assert_eq!(good["status"], "completed");
@@ -87,7 +91,11 @@ async fn cli_replay_and_events_read_the_same_ledger() {
         .env("BACKLINE_DATA_DIR", app.data_dir.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("position {head} of {head}")));
     assert_eq!(app.app.projections.snapshot().await.unwrap(), live);
     let out = std::process::Command::new(crate::helpers::backline_bin())
@@ -102,7 +110,10 @@ async fn cli_replay_and_events_read_the_same_ledger() {
         .collect();
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["type"], "BackupFailed");
-    assert!(lines[0]["payload"]["message"].as_str().unwrap().contains("127.0.0.1:1"));
+    assert!(lines[0]["payload"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("127.0.0.1:1"));
 }
 
 #[tokio::test]
@@ -120,7 +131,9 @@ async fn events_page_by_position_and_filter() {
         }
     }
     let next = first["next"].as_i64().unwrap();
-    let second = app.get_json(&format!("/api/v1/events?after={next}&limit=1000")).await;
+    let second = app
+        .get_json(&format!("/api/v1/events?after={next}&limit=1000"))
+        .await;
     assert_eq!(second["items"].as_array().unwrap().len() as i64, head - 3);
     let failed = app.get_json("/api/v1/events?type=BackupFailed").await;
     assert_eq!(failed["items"].as_array().unwrap().len(), 1);

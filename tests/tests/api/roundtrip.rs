@@ -43,7 +43,10 @@ async fn round_trip(engine: &str) {
         .join(a["storage_key"].as_str().unwrap());
     let bytes = std::fs::read(&path).expect("artifact on disk");
     use sha2::Digest;
-    assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), a["sha256"].as_str().unwrap());
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(&bytes)),
+        a["sha256"].as_str().unwrap()
+    );
     assert_eq!(bytes.len() as u64, a["bytes"].as_u64().unwrap());
 
     // History: newest first.
@@ -56,25 +59,43 @@ async fn round_trip(engine: &str) {
         .iter()
         .map(|v| v["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, vec![b["id"].as_str().unwrap(), a["id"].as_str().unwrap()]);
+    assert_eq!(
+        ids,
+        vec![b["id"].as_str().unwrap(), a["id"].as_str().unwrap()]
+    );
 
     let ta_id = app.register(&ta.name(), engine, &ta.url()).await;
     let tb_id = app.register(&tb.name(), engine, &tb.url()).await;
     let ra = app
-        .restore(a["id"].as_str().unwrap(), json!({"target_database_id": ta_id}))
+        .restore(
+            a["id"].as_str().unwrap(),
+            json!({"target_database_id": ta_id}),
+        )
         .await;
     assert_eq!(ra["status"], "completed", "restore A: {ra}");
     let rb = app
-        .restore(b["id"].as_str().unwrap(), json!({"target_database_id": tb_id}))
+        .restore(
+            b["id"].as_str().unwrap(),
+            json!({"target_database_id": tb_id}),
+        )
         .await;
     assert_eq!(rb["status"], "completed", "restore B: {rb}");
-    fp_a.assert_same(&ta.fingerprint().await, "version A restored into a fresh database");
-    fp_b.assert_same(&tb.fingerprint().await, "version B restored into a fresh database");
+    fp_a.assert_same(
+        &ta.fingerprint().await,
+        "version A restored into a fresh database",
+    );
+    fp_b.assert_same(
+        &tb.fingerprint().await,
+        "version B restored into a fresh database",
+    );
 
     // Restore A over the original, which changed since: nothing of B may survive.
     let ro = app.restore(a["id"].as_str().unwrap(), json!({})).await;
     assert_eq!(ro["status"], "completed", "restore over the original: {ro}");
-    fp_a.assert_same(&src.fingerprint().await, "version A restored over the changed original");
+    fp_a.assert_same(
+        &src.fingerprint().await,
+        "version A restored over the changed original",
+    );
 
     let db = app.get_json(&format!("/api/v1/databases/{src_id}")).await;
     assert_eq!(db["backups_completed"], 2);

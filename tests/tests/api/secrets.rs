@@ -36,9 +36,14 @@ async fn password_never_leaks() {
     let db = mysql::TempDb::create("sec_my").await;
     let user = format!("bl_{}", &db.name()[db.name().len() - 10..]);
     let password = format!("Pw-{}-secret", uuid::Uuid::now_v7().simple());
-    let mut admin = sqlx::MySqlConnection::connect(mysql::MYSQL_ADMIN_URL).await.unwrap();
+    let mut admin = sqlx::MySqlConnection::connect(mysql::MYSQL_ADMIN_URL)
+        .await
+        .unwrap();
     for sql in [
-        format!("CREATE TABLE `{}`.t (id INT PRIMARY KEY, v TEXT)", db.name()),
+        format!(
+            "CREATE TABLE `{}`.t (id INT PRIMARY KEY, v TEXT)",
+            db.name()
+        ),
         format!("INSERT INTO `{}`.t VALUES (1, 'a'), (2, 'b')", db.name()),
         format!("CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"),
         format!("GRANT ALL ON `{}`.* TO '{user}'@'%'", db.name()),
@@ -63,7 +68,10 @@ async fn password_never_leaks() {
     let client = reqwest::Client::new();
     let start = Instant::now();
     while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "server did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let conn = format!("mysql://{user}:{password}@127.0.0.1:3306/{}", db.name());
@@ -76,16 +84,27 @@ async fn password_never_leaks() {
         .unwrap();
     assert_eq!(r.status(), 201);
     let body = r.text().await.unwrap();
-    assert!(!body.contains(&password), "registration response leaks the password");
-    assert!(body.contains(&format!("mysql://{user}:***@127.0.0.1:3306/")), "{body}");
+    assert!(
+        !body.contains(&password),
+        "registration response leaks the password"
+    );
+    assert!(
+        body.contains(&format!("mysql://{user}:***@127.0.0.1:3306/")),
+        "{body}"
+    );
     let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
 
     // Hold a write lock so the dump blocks while we look at its argv.
-    let mut locker = sqlx::MySqlConnection::connect(&mysql::db_url(db.name())).await.unwrap();
-    sqlx::raw_sql("LOCK TABLES t WRITE").execute(&mut locker).await.unwrap();
+    let mut locker = sqlx::MySqlConnection::connect(&mysql::db_url(db.name()))
+        .await
+        .unwrap();
+    sqlx::raw_sql("LOCK TABLES t WRITE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
     let before = dump_pids();
     let r = client
         .post(format!("{base}/api/v1/databases/{id}/backups"))
@@ -94,20 +113,32 @@ async fn password_never_leaks() {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    let backup_id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let backup_id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let start = Instant::now();
     let mut seen = 0;
     while seen == 0 {
         for pid in dump_pids().into_iter().filter(|p| !before.contains(p)) {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            assert!(!cmdline.contains(&password), "dump argv leaks the password: {cmdline}");
+            assert!(
+                !cmdline.contains(&password),
+                "dump argv leaks the password: {cmdline}"
+            );
             seen += 1;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "never saw the dump process");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "never saw the dump process"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    sqlx::raw_sql("UNLOCK TABLES").execute(&mut locker).await.unwrap();
+    sqlx::raw_sql("UNLOCK TABLES")
+        .execute(&mut locker)
+        .await
+        .unwrap();
     let backup = loop {
         let v: Value = client
             .get(format!("{base}/api/v1/backups/{backup_id}"))
@@ -146,9 +177,14 @@ async fn password_never_leaks() {
             assert!(!hay.contains(&password), "{f} contains the password");
         }
     }
-    assert!(std::fs::metadata(&log_path).unwrap().len() > 0, "the server logged nothing");
+    assert!(
+        std::fs::metadata(&log_path).unwrap().len() > 0,
+        "the server logged nothing"
+    );
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(data.path().join("master.key")).unwrap().permissions(),
+        &std::fs::metadata(data.path().join("master.key"))
+            .unwrap()
+            .permissions(),
     );
     assert_eq!(mode & 0o777, 0o600, "master key file mode");
     sqlx::raw_sql(&format!("DROP USER '{user}'@'%'"))
