@@ -1,0 +1,202 @@
+use super::*;
+
+impl App {
+    pub async fn register(
+        &self,
+        actor: &str,
+        name: &str,
+        engine: &str,
+        connection: &str,
+    ) -> Result<DatabaseView, AppError> {
+        let name = DatabaseName::parse(name).map_err(|e| AppError::Invalid {
+            field: "name",
+            message: e.to_string(),
+        })?;
+        let engine = Engine::parse(engine).ok_or_else(|| AppError::Invalid {
+            field: "engine",
+            message: format!("unknown engine {engine:?}: use \"postgres\" or \"mysql\""),
+        })?;
+        let conn = ConnectionString::parse(engine, connection).map_err(|e| AppError::Invalid {
+            field: "connection",
+            message: e.to_string(),
+        })?;
+        if self
+            .projections
+            .database_by_name(name.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(AppError::Conflict(format!(
+                "a database named {name} is already registered"
+            )));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let sealed = match conn.password() {
+            Some(p) => Some(self.keyring.seal(&id, p).await?),
+            None => None,
+        };
+        self.databases
+            .execute_with_metadata(
+                &id,
+                DatabaseCommand::Register {
+                    name,
+                    engine,
+                    connection: conn.to_stored(sealed),
+                },
+                self.meta(actor, &id),
+            )
+            .await
+            .map_err(|e| from_aggregate(e, database_error))?;
+        self.refresh().await;
+        self.projections
+            .database(&id)
+            .await?
+            .ok_or_else(|| AppError::Internal("registered database is not visible".into()))
+    }
+
+    pub async fn update(
+        &self,
+        actor: &str,
+        reference: &str,
+        name: Option<&str>,
+        connection: Option<&str>,
+    ) -> Result<DatabaseView, AppError> {
+        let current = self.resolve_database(reference).await?;
+        let engine = Engine::parse(&current.engine)
+            .ok_or_else(|| AppError::Internal("stored engine is unknown".into()))?;
+        let name = name
+            .map(|n| {
+                DatabaseName::parse(n).map_err(|e| AppError::Invalid {
+                    field: "name",
+                    message: e.to_string(),
+                })
+            })
+            .transpose()?;
+        let conn = connection
+            .map(|c| {
+                ConnectionString::parse(engine, c).map_err(|e| AppError::Invalid {
+                    field: "connection",
+                    message: e.to_string(),
+                })
+            })
+            .transpose()?;
+        if let Some(n) = &name {
+            if let Some(other) = self.projections.database_by_name(n.as_str()).await? {
+                if other.id != current.id {
+                    return Err(AppError::Conflict(format!(
+                        "a database named {n} is already registered"
+                    )));
+                }
+            }
+        }
+        let stored = match conn {
+            Some(c) => {
+                let sealed = match c.password() {
+                    Some(p) => Some(self.keyring.seal(&current.id, p).await?),
+                    None => None,
+                };
+                Some(c.to_stored(sealed))
+            }
+            None => None,
+        };
+        self.databases
+            .execute_with_metadata(
+                &current.id,
+                DatabaseCommand::Update {
+                    name,
+                    connection: stored,
+                },
+                self.meta(actor, &current.id),
+            )
+            .await
+            .map_err(|e| from_aggregate(e, database_error))?;
+        self.refresh().await;
+        self.projections
+            .database(&current.id)
+            .await?
+            .ok_or_else(|| AppError::Internal("database vanished".into()))
+    }
+
+    pub async fn remove(&self, actor: &str, reference: &str) -> Result<(), AppError> {
+        let current = self.resolve_database(reference).await?;
+        self.databases
+            .execute_with_metadata(
+                &current.id,
+                DatabaseCommand::Remove,
+                self.meta(actor, &current.id),
+            )
+            .await
+            .map_err(|e| from_aggregate(e, database_error))?;
+        self.keyring.destroy(&current.id).await?;
+        self.refresh().await;
+        Ok(())
+    }
+
+    /// The database aggregate and its connection with the password opened.
+    pub(super) async fn database_state(
+        &self,
+        id: &str,
+    ) -> Result<(Database, Option<ConnectionString>), AppError> {
+        let db = self
+            .ledger
+            .load::<Database>(id)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or_else(|| AppError::NotFound(format!("no database with id {id}")))?;
+        if db.removed {
+            return Ok((db, None));
+        }
+        let (Some(engine), Some(stored)) = (db.engine, db.connection.clone()) else {
+            return Err(AppError::Internal("database has no connection".into()));
+        };
+        let password = match &stored.password {
+            Some(sealed) => Some(self.keyring.open(id, sealed).await?),
+            None => None,
+        };
+        Ok((
+            db,
+            Some(ConnectionString::from_stored(engine, &stored, password)),
+        ))
+    }
+
+    pub async fn test_registered(&self, reference: &str) -> Result<ConnectionTest, AppError> {
+        let view = self.resolve_database(reference).await?;
+        let (_, conn) = self.database_state(&view.id).await?;
+        let conn = conn.ok_or_else(|| AppError::Conflict("this database was removed".into()))?;
+        Ok(self.test_connection(&conn).await)
+    }
+
+    pub async fn test_connection(&self, conn: &ConnectionString) -> ConnectionTest {
+        match drivers::probe(conn, &self.tools).await {
+            Ok(p) => ConnectionTest {
+                ok: true,
+                message: format!(
+                    "connected; will dump with {} and restore with {}",
+                    p.dump_tool_version, p.restore_tool_version
+                ),
+                server_version: Some(p.server_version),
+            },
+            Err(e) => {
+                // A reachable server whose tools are missing still reports its version.
+                let version = drivers::server_version(conn).await.ok();
+                ConnectionTest {
+                    ok: false,
+                    server_version: version,
+                    message: e.message,
+                }
+            }
+        }
+    }
+
+    pub(super) fn facts(id: &str, db: &Database) -> Result<DatabaseFacts, AppError> {
+        match (&db.name, db.engine) {
+            (Some(name), Some(engine)) => Ok(DatabaseFacts {
+                id: id.to_string(),
+                name: name.clone(),
+                engine,
+                removed: db.removed,
+            }),
+            _ => Err(AppError::NotFound(format!("no database with id {id}"))),
+        }
+    }
+}
