@@ -29,8 +29,38 @@ pub struct Settings {
     #[arg(long, env = "BACKLINE_MYSQL_BIN_DIR", global = true)]
     pub mysql_bin_dir: Option<PathBuf>,
     /// zstd level for artifacts (1–3 keeps compression faster than the dump).
-    #[arg(long, env = "BACKLINE_ZSTD_LEVEL", default_value_t = 2, value_parser = clap::value_parser!(i32).range(1..=19), global = true)]
+    #[arg(long, env = "BACKLINE_ZSTD_LEVEL", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=19), global = true)]
     pub zstd_level: i32,
+    /// Most backups one process runs at once (more wait their turn).
+    #[arg(
+        long,
+        env = "BACKLINE_MAX_CONCURRENT_BACKUPS",
+        default_value_t = 2,
+        global = true
+    )]
+    pub max_concurrent_backups: usize,
+    /// Seconds a running backup's lease lasts without renewal before it counts as abandoned.
+    #[arg(
+        long,
+        env = "BACKLINE_LEASE_TTL_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub lease_ttl_secs: u64,
+    /// Encrypt artifacts with age: `all`, `none`, or a comma-separated list of database names.
+    #[arg(long, env = "BACKLINE_ENCRYPT", default_value = "none", global = true)]
+    pub encrypt: String,
+    /// The server's age identity (default: <data dir>/age.key, created 0600 when encryption is on).
+    #[arg(long, env = "BACKLINE_AGE_IDENTITY_FILE", global = true)]
+    pub age_identity_file: Option<PathBuf>,
+    /// Extra age recipients (age1…, comma-separated) every encrypted artifact is also encrypted to.
+    #[arg(
+        long,
+        env = "BACKLINE_AGE_RECIPIENTS",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub age_recipients: Vec<String>,
     /// Name of this process in event metadata (default: host name and pid).
     #[arg(long, env = "BACKLINE_NODE", global = true)]
     pub node: Option<String>,
@@ -60,6 +90,12 @@ impl Settings {
         self.master_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+
+    pub fn age_identity_file(&self) -> PathBuf {
+        self.age_identity_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("age.key"))
     }
 
     pub fn node(&self) -> String {

@@ -52,6 +52,20 @@ enum Command {
     },
     /// Drop every read model and rebuild it from the ledger.
     Replay,
+    /// Apply retention policies now (all databases, or one).
+    Prune {
+        /// Database id or name (default: every database).
+        #[arg(long)]
+        database: Option<String>,
+        /// Only list what would be pruned, and why.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Schedules: `backline schedule check "0 2 * * *" --tz Europe/Paris`.
+    Schedule {
+        #[command(subcommand)]
+        command: ScheduleCommand,
+    },
     /// Print the ledger (secret-free), oldest first.
     Events {
         #[arg(long)]
@@ -66,6 +80,16 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScheduleCommand {
+    /// Validate a cron expression and print its next 5 runs.
+    Check {
+        expr: String,
+        #[arg(long, default_value = "UTC")]
+        tz: String,
     },
 }
 
@@ -95,7 +119,17 @@ async fn wait_with_progress(app: &App, id: &str, done: tokio::task::JoinHandle<(
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init();
     let settings = cli.settings;
@@ -199,6 +233,40 @@ async fn main() -> anyhow::Result<()> {
             let head = app.ledger.head().await?;
             let applied = app.projections.rebuild().await?;
             println!("rebuilt every read model from the ledger: applied up to position {applied} of {head}");
+        }
+        Command::Prune { database, dry_run } => {
+            let app = App::open(settings).await?;
+            let targets = match database {
+                Some(d) => vec![app.resolve_database(&d).await?],
+                None => app.projections.databases(false).await?,
+            };
+            for db in targets {
+                let plan = app.prune("cli", &db.id, dry_run).await?;
+                let verb = if dry_run { "would prune" } else { "pruned" };
+                println!(
+                    "{}: {verb} {} version(s), {} kept (policy: {})",
+                    db.name,
+                    plan.prune.len(),
+                    plan.kept,
+                    if plan.policy.is_empty() {
+                        "none: keep everything"
+                    } else {
+                        &plan.policy
+                    }
+                );
+                for p in plan.prune {
+                    println!("  {}  {}  {}", p.id, p.finished_at, p.reason);
+                }
+            }
+        }
+        Command::Schedule {
+            command: ScheduleCommand::Check { expr, tz },
+        } => {
+            let s = backline_domain::Schedule::parse(&expr, Some(&tz), Default::default())?;
+            println!("{}", s.describe());
+            for t in s.next_runs(chrono::Utc::now(), 5) {
+                println!("  {}  ({})", s.local(t), t.to_rfc3339());
+            }
         }
         Command::Events {
             after,

@@ -69,13 +69,16 @@ impl Server {
     pub async fn run(self) -> std::io::Result<()> {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, ledger = self.app.ledger.url_redacted(), storage = self.app.store.label(), node = self.app.node(), "backline is listening");
+        let scheduler = tokio::spawn(self.app.clone().run_scheduler());
         let state = Arc::new(HttpState {
             app: self.app,
             token: self.token,
         });
-        axum::serve(self.listener, router(state))
+        let served = axum::serve(self.listener, router(state))
             .with_graceful_shutdown(shutdown())
-            .await
+            .await;
+        scheduler.abort();
+        served
     }
 }
 

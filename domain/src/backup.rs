@@ -61,6 +61,19 @@ pub enum BackupCommand {
     Abandon {
         reason: String,
     },
+    Pin {
+        actor: String,
+    },
+    Unpin {
+        actor: String,
+    },
+    /// Retention lets this version go; its files are deleted after the event is recorded.
+    Prune {
+        policy: String,
+        reason: String,
+    },
+    /// The artifact and manifest of a pruned version are gone from storage.
+    ConfirmDeleted,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +100,17 @@ pub enum BackupEvent {
     BackupAbandoned {
         reason: String,
     },
+    BackupPinned {
+        actor: String,
+    },
+    BackupUnpinned {
+        actor: String,
+    },
+    BackupPruned {
+        policy: String,
+        reason: String,
+    },
+    BackupArtifactDeleted {},
 }
 
 impl DomainEvent for BackupEvent {
@@ -96,6 +120,10 @@ impl DomainEvent for BackupEvent {
             BackupEvent::BackupCompleted { .. } => "BackupCompleted",
             BackupEvent::BackupFailed { .. } => "BackupFailed",
             BackupEvent::BackupAbandoned { .. } => "BackupAbandoned",
+            BackupEvent::BackupPinned { .. } => "BackupPinned",
+            BackupEvent::BackupUnpinned { .. } => "BackupUnpinned",
+            BackupEvent::BackupPruned { .. } => "BackupPruned",
+            BackupEvent::BackupArtifactDeleted {} => "BackupArtifactDeleted",
         }
         .to_string()
     }
@@ -113,6 +141,8 @@ pub enum BackupStatus {
     Completed,
     Failed,
     Abandoned,
+    /// Retention let it go: it stays in the history, its files are deleted.
+    Pruned,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -127,6 +157,16 @@ pub enum BackupError {
     NotFound,
     #[error("this backup is {0:?}, not running; it cannot change any more")]
     NotRunning(BackupStatus),
+    #[error("only completed versions can be pinned or pruned; this one is {0:?}")]
+    NotCompleted(BackupStatus),
+    #[error("this version is pinned; unpin it first")]
+    Pinned,
+    #[error("this version is already pinned")]
+    AlreadyPinned,
+    #[error("this version is not pinned")]
+    NotPinned,
+    #[error("this version was not pruned, or its files are already deleted")]
+    NothingToDelete,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,6 +175,10 @@ pub struct Backup {
     pub database_id: Option<String>,
     pub engine: Option<Engine>,
     pub artifact: Option<StoredArtifact>,
+    #[serde(default)]
+    pub pinned: bool,
+    #[serde(default)]
+    pub artifact_deleted: bool,
 }
 
 impl Backup {
@@ -206,6 +250,36 @@ impl Aggregate for Backup {
                 self.require_running()?;
                 BackupEvent::BackupAbandoned { reason }
             }
+            BackupCommand::Pin { actor } => {
+                if self.status != BackupStatus::Completed {
+                    return Err(BackupError::NotCompleted(self.status));
+                }
+                if self.pinned {
+                    return Err(BackupError::AlreadyPinned);
+                }
+                BackupEvent::BackupPinned { actor }
+            }
+            BackupCommand::Unpin { actor } => {
+                if !self.pinned {
+                    return Err(BackupError::NotPinned);
+                }
+                BackupEvent::BackupUnpinned { actor }
+            }
+            BackupCommand::Prune { policy, reason } => {
+                if self.status != BackupStatus::Completed {
+                    return Err(BackupError::NotCompleted(self.status));
+                }
+                if self.pinned {
+                    return Err(BackupError::Pinned);
+                }
+                BackupEvent::BackupPruned { policy, reason }
+            }
+            BackupCommand::ConfirmDeleted => {
+                if self.status != BackupStatus::Pruned || self.artifact_deleted {
+                    return Err(BackupError::NothingToDelete);
+                }
+                BackupEvent::BackupArtifactDeleted {}
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -228,6 +302,10 @@ impl Aggregate for Backup {
             }
             BackupEvent::BackupFailed { .. } => self.status = BackupStatus::Failed,
             BackupEvent::BackupAbandoned { .. } => self.status = BackupStatus::Abandoned,
+            BackupEvent::BackupPinned { .. } => self.pinned = true,
+            BackupEvent::BackupUnpinned { .. } => self.pinned = false,
+            BackupEvent::BackupPruned { .. } => self.status = BackupStatus::Pruned,
+            BackupEvent::BackupArtifactDeleted {} => self.artifact_deleted = true,
         }
     }
 }
@@ -365,6 +443,65 @@ mod tests {
             .given_no_previous_events()
             .when(BackupCommand::Abandon { reason: "x".into() })
             .then_expect_error(BackupError::NotFound);
+    }
+
+    #[test]
+    fn pinned_versions_cannot_be_pruned() {
+        let pinned = BackupEvent::BackupPinned { actor: "a".into() };
+        T::with(())
+            .given(vec![started(), completed()])
+            .when(BackupCommand::Pin { actor: "a".into() })
+            .then_expect_events(vec![pinned.clone()]);
+        T::with(())
+            .given(vec![started(), completed(), pinned.clone()])
+            .when(BackupCommand::Prune {
+                policy: "keep_last=1".into(),
+                reason: "r".into(),
+            })
+            .then_expect_error(BackupError::Pinned);
+        T::with(())
+            .given(vec![
+                started(),
+                completed(),
+                pinned,
+                BackupEvent::BackupUnpinned { actor: "a".into() },
+            ])
+            .when(BackupCommand::Prune {
+                policy: "keep_last=1".into(),
+                reason: "r".into(),
+            })
+            .then_expect_events(vec![BackupEvent::BackupPruned {
+                policy: "keep_last=1".into(),
+                reason: "r".into(),
+            }]);
+    }
+
+    #[test]
+    fn only_completed_versions_are_pruned_and_files_deleted_once() {
+        T::with(())
+            .given(vec![started()])
+            .when(BackupCommand::Prune {
+                policy: "p".into(),
+                reason: "r".into(),
+            })
+            .then_expect_error(BackupError::NotCompleted(BackupStatus::Running));
+        let pruned = BackupEvent::BackupPruned {
+            policy: "p".into(),
+            reason: "r".into(),
+        };
+        T::with(())
+            .given(vec![started(), completed(), pruned.clone()])
+            .when(BackupCommand::ConfirmDeleted)
+            .then_expect_events(vec![BackupEvent::BackupArtifactDeleted {}]);
+        T::with(())
+            .given(vec![
+                started(),
+                completed(),
+                pruned,
+                BackupEvent::BackupArtifactDeleted {},
+            ])
+            .when(BackupCommand::ConfirmDeleted)
+            .then_expect_error(BackupError::NothingToDelete);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The Database aggregate: a database registered for backups.
 
 use crate::connection::StoredConnection;
+use crate::retention::Retention;
+use crate::schedule::Schedule;
 use crate::values::{DatabaseName, Engine};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
@@ -12,12 +14,33 @@ pub enum DatabaseCommand {
         name: DatabaseName,
         engine: Engine,
         connection: StoredConnection,
+        schedule: Option<Schedule>,
+        retention: Retention,
     },
     Update {
         name: Option<DatabaseName>,
         connection: Option<StoredConnection>,
+        /// `Some(None)` removes the schedule.
+        schedule: Option<Option<Schedule>>,
+        retention: Option<Retention>,
+    },
+    Pause,
+    Resume,
+    /// Claims a scheduled slot for one backup. Claims are totally ordered per database, so
+    /// of several processes racing for the same slot exactly one wins (the others conflict,
+    /// reload and see it claimed). `retry_of` re-claims a slot whose backup was abandoned.
+    ClaimSlot {
+        slot: chrono::DateTime<chrono::Utc>,
+        backup_id: String,
+        retry_of: Option<String>,
     },
     Remove,
+}
+
+/// A change of schedule (`schedule: null` removes it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleChange {
+    pub schedule: Option<Schedule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,12 +49,28 @@ pub enum DatabaseEvent {
         name: DatabaseName,
         engine: Engine,
         connection: StoredConnection,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schedule: Option<Schedule>,
+        #[serde(default)]
+        retention: Retention,
     },
     DatabaseUpdated {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<DatabaseName>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         connection: Option<StoredConnection>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schedule: Option<ScheduleChange>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retention: Option<Retention>,
+    },
+    DatabasePaused {},
+    DatabaseResumed {},
+    ScheduledRunClaimed {
+        slot: chrono::DateTime<chrono::Utc>,
+        backup_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_of: Option<String>,
     },
     DatabaseRemoved {},
 }
@@ -41,6 +80,9 @@ impl DomainEvent for DatabaseEvent {
         match self {
             DatabaseEvent::DatabaseRegistered { .. } => "DatabaseRegistered",
             DatabaseEvent::DatabaseUpdated { .. } => "DatabaseUpdated",
+            DatabaseEvent::DatabasePaused {} => "DatabasePaused",
+            DatabaseEvent::DatabaseResumed {} => "DatabaseResumed",
+            DatabaseEvent::ScheduledRunClaimed { .. } => "ScheduledRunClaimed",
             DatabaseEvent::DatabaseRemoved {} => "DatabaseRemoved",
         }
         .to_string()
@@ -62,6 +104,14 @@ pub enum DatabaseError {
     NothingToChange,
     #[error("the connection string's engine is {given}, but this database is {registered}")]
     EngineMismatch { given: Engine, registered: Engine },
+    #[error("this database is already paused")]
+    AlreadyPaused,
+    #[error("this database is not paused")]
+    NotPaused,
+    #[error("slot {slot} is already claimed (by backup {backup_id})")]
+    SlotClaimed { slot: String, backup_id: String },
+    #[error("this database has no schedule")]
+    NoSchedule,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +121,15 @@ pub struct Database {
     pub name: Option<DatabaseName>,
     pub engine: Option<Engine>,
     pub connection: Option<StoredConnection>,
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+    #[serde(default)]
+    pub retention: Retention,
+    #[serde(default)]
+    pub paused: bool,
+    /// The newest claimed slot and the backup that runs it.
+    #[serde(default)]
+    pub last_claim: Option<(chrono::DateTime<chrono::Utc>, String)>,
 }
 
 impl Database {
@@ -103,6 +162,8 @@ impl Aggregate for Database {
                 name,
                 engine,
                 connection,
+                schedule,
+                retention,
             } => {
                 if self.registered {
                     return Err(DatabaseError::AlreadyRegistered);
@@ -111,16 +172,76 @@ impl Aggregate for Database {
                     name,
                     engine,
                     connection,
+                    schedule,
+                    retention,
                 }
             }
-            DatabaseCommand::Update { name, connection } => {
+            DatabaseCommand::Update {
+                name,
+                connection,
+                schedule,
+                retention,
+            } => {
                 self.require_live()?;
                 let name = name.filter(|n| Some(n) != self.name.as_ref());
                 let connection = connection.filter(|c| Some(c) != self.connection.as_ref());
-                if name.is_none() && connection.is_none() {
+                let schedule = schedule
+                    .filter(|s| *s != self.schedule)
+                    .map(|schedule| ScheduleChange { schedule });
+                let retention = retention.filter(|r| *r != self.retention);
+                if name.is_none()
+                    && connection.is_none()
+                    && schedule.is_none()
+                    && retention.is_none()
+                {
                     return Err(DatabaseError::NothingToChange);
                 }
-                DatabaseEvent::DatabaseUpdated { name, connection }
+                DatabaseEvent::DatabaseUpdated {
+                    name,
+                    connection,
+                    schedule,
+                    retention,
+                }
+            }
+            DatabaseCommand::Pause => {
+                self.require_live()?;
+                if self.paused {
+                    return Err(DatabaseError::AlreadyPaused);
+                }
+                DatabaseEvent::DatabasePaused {}
+            }
+            DatabaseCommand::Resume => {
+                self.require_live()?;
+                if !self.paused {
+                    return Err(DatabaseError::NotPaused);
+                }
+                DatabaseEvent::DatabaseResumed {}
+            }
+            DatabaseCommand::ClaimSlot {
+                slot,
+                backup_id,
+                retry_of,
+            } => {
+                self.require_live()?;
+                if self.schedule.is_none() {
+                    return Err(DatabaseError::NoSchedule);
+                }
+                if let Some((last, by)) = &self.last_claim {
+                    let is_retry = retry_of.as_ref().is_some_and(|r| r == by) && *last == slot;
+                    if slot <= *last && !is_retry {
+                        return Err(DatabaseError::SlotClaimed {
+                            slot: last.to_rfc3339(),
+                            backup_id: by.clone(),
+                        });
+                    }
+                } else if retry_of.is_some() {
+                    return Err(DatabaseError::NoSchedule);
+                }
+                DatabaseEvent::ScheduledRunClaimed {
+                    slot,
+                    backup_id,
+                    retry_of,
+                }
             }
             DatabaseCommand::Remove => {
                 self.require_live()?;
@@ -137,20 +258,40 @@ impl Aggregate for Database {
                 name,
                 engine,
                 connection,
+                schedule,
+                retention,
             } => {
                 self.registered = true;
                 self.name = Some(name);
                 self.engine = Some(engine);
                 self.connection = Some(connection);
+                self.schedule = schedule;
+                self.retention = retention;
             }
-            DatabaseEvent::DatabaseUpdated { name, connection } => {
+            DatabaseEvent::DatabaseUpdated {
+                name,
+                connection,
+                schedule,
+                retention,
+            } => {
                 if let Some(n) = name {
                     self.name = Some(n);
                 }
                 if let Some(c) = connection {
                     self.connection = Some(c);
                 }
+                if let Some(s) = schedule {
+                    self.schedule = s.schedule;
+                }
+                if let Some(r) = retention {
+                    self.retention = r;
+                }
             }
+            DatabaseEvent::DatabasePaused {} => self.paused = true,
+            DatabaseEvent::DatabaseResumed {} => self.paused = false,
+            DatabaseEvent::ScheduledRunClaimed {
+                slot, backup_id, ..
+            } => self.last_claim = Some((slot, backup_id)),
             DatabaseEvent::DatabaseRemoved {} => self.removed = true,
         }
     }
@@ -180,6 +321,8 @@ mod tests {
             name: DatabaseName::parse("shop").unwrap(),
             engine: Engine::Postgres,
             connection: conn("h1"),
+            schedule: None,
+            retention: Retention::default(),
         }
     }
 
@@ -191,6 +334,8 @@ mod tests {
                 name: DatabaseName::parse("shop").unwrap(),
                 engine: Engine::Postgres,
                 connection: conn("h1"),
+                schedule: None,
+                retention: Retention::default(),
             })
             .then_expect_events(vec![registered()]);
         T::with(())
@@ -199,6 +344,8 @@ mod tests {
                 name: DatabaseName::parse("shop").unwrap(),
                 engine: Engine::Postgres,
                 connection: conn("h1"),
+                schedule: None,
+                retention: Retention::default(),
             })
             .then_expect_error(DatabaseError::AlreadyRegistered);
     }
@@ -210,16 +357,22 @@ mod tests {
             .when(DatabaseCommand::Update {
                 name: Some(DatabaseName::parse("shop").unwrap()),
                 connection: Some(conn("h2")),
+                schedule: None,
+                retention: None,
             })
             .then_expect_events(vec![DatabaseEvent::DatabaseUpdated {
                 name: None,
                 connection: Some(conn("h2")),
+                schedule: None,
+                retention: None,
             }]);
         T::with(())
             .given(vec![registered()])
             .when(DatabaseCommand::Update {
                 name: Some(DatabaseName::parse("shop").unwrap()),
                 connection: Some(conn("h1")),
+                schedule: Some(None),
+                retention: Some(Retention::default()),
             })
             .then_expect_error(DatabaseError::NothingToChange);
     }
@@ -244,7 +397,112 @@ mod tests {
             .when(DatabaseCommand::Update {
                 name: None,
                 connection: Some(conn("h3")),
+                schedule: None,
+                retention: None,
             })
             .then_expect_error(DatabaseError::Removed);
+    }
+
+    fn scheduled() -> Vec<DatabaseEvent> {
+        vec![
+            registered(),
+            DatabaseEvent::DatabaseUpdated {
+                name: None,
+                connection: None,
+                schedule: Some(ScheduleChange {
+                    schedule: Some(
+                        Schedule::parse("0 * * * *", None, crate::schedule::CatchUp::Latest)
+                            .unwrap(),
+                    ),
+                }),
+                retention: None,
+            },
+        ]
+    }
+
+    fn at(h: u32) -> chrono::DateTime<chrono::Utc> {
+        use chrono::TimeZone;
+        chrono::Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap()
+    }
+
+    fn claim(h: u32, id: &str, retry_of: Option<&str>) -> DatabaseCommand {
+        DatabaseCommand::ClaimSlot {
+            slot: at(h),
+            backup_id: id.into(),
+            retry_of: retry_of.map(str::to_string),
+        }
+    }
+
+    fn claimed(h: u32, id: &str) -> DatabaseEvent {
+        DatabaseEvent::ScheduledRunClaimed {
+            slot: at(h),
+            backup_id: id.into(),
+            retry_of: None,
+        }
+    }
+
+    #[test]
+    fn a_slot_is_claimed_once() {
+        T::with(())
+            .given(scheduled())
+            .when(claim(1, "b1", None))
+            .then_expect_events(vec![claimed(1, "b1")]);
+        let mut history = scheduled();
+        history.push(claimed(1, "b1"));
+        T::with(())
+            .given(history.clone())
+            .when(claim(1, "b2", None))
+            .then_expect_error(DatabaseError::SlotClaimed {
+                slot: at(1).to_rfc3339(),
+                backup_id: "b1".into(),
+            });
+        // An older slot cannot be claimed after a newer one.
+        T::with(())
+            .given(history.clone())
+            .when(claim(0, "b0", None))
+            .then_expect_error(DatabaseError::SlotClaimed {
+                slot: at(1).to_rfc3339(),
+                backup_id: "b1".into(),
+            });
+        // A slot whose backup was abandoned may be claimed again, once, by naming that backup.
+        T::with(())
+            .given(history.clone())
+            .when(claim(1, "b3", Some("b1")))
+            .then_expect_events(vec![DatabaseEvent::ScheduledRunClaimed {
+                slot: at(1),
+                backup_id: "b3".into(),
+                retry_of: Some("b1".into()),
+            }]);
+        T::with(())
+            .given(history)
+            .when(claim(1, "b3", Some("zz")))
+            .then_expect_error(DatabaseError::SlotClaimed {
+                slot: at(1).to_rfc3339(),
+                backup_id: "b1".into(),
+            });
+    }
+
+    #[test]
+    fn unscheduled_databases_have_no_slots() {
+        T::with(())
+            .given(vec![registered()])
+            .when(claim(1, "b1", None))
+            .then_expect_error(DatabaseError::NoSchedule);
+    }
+
+    #[test]
+    fn pause_and_resume() {
+        T::with(())
+            .given(vec![registered()])
+            .when(DatabaseCommand::Pause)
+            .then_expect_events(vec![DatabaseEvent::DatabasePaused {}]);
+        T::with(())
+            .given(vec![registered(), DatabaseEvent::DatabasePaused {}])
+            .when(DatabaseCommand::Pause)
+            .then_expect_error(DatabaseError::AlreadyPaused);
+        T::with(())
+            .given(vec![registered()])
+            .when(DatabaseCommand::Resume)
+            .then_expect_error(DatabaseError::NotPaused);
     }
 }

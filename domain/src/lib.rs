@@ -7,6 +7,8 @@ pub mod backup;
 pub mod connection;
 pub mod database;
 pub mod restore;
+pub mod retention;
+pub mod schedule;
 pub mod values;
 
 pub use backup::{
@@ -18,4 +20,6 @@ pub use database::{Database, DatabaseCommand, DatabaseError, DatabaseEvent};
 pub use restore::{
     BackupFacts, Restore, RestoreCommand, RestoreError, RestoreEvent, RestoreStatus,
 };
+pub use retention::{Prunable, Retention, Version};
+pub use schedule::{CatchUp, Schedule, ScheduleError};
 pub use values::{DatabaseName, Engine, Failure, NameError};

@@ -1,6 +1,9 @@
 //! What touches the world: the ledger, secrets, dump drivers, the streaming pipeline, storage.
 
+pub mod destinations;
 pub mod drivers;
+pub mod encryption;
+pub mod leases;
 pub mod ledger;
 pub mod pipeline;
 pub mod secrets;

@@ -2,9 +2,7 @@
 //! writer (chunked, concurrent parts). Restore: OpenDAL reader ▸ sha256 ▸ zstd decoder ▸ tool
 //! stdin. No temporary file; memory is bounded by the chunk size and the part concurrency.
 
-use async_compression::tokio::bufread::{ZstdDecoder, ZstdEncoder};
-use async_compression::zstd::CParameter;
-use async_compression::Level;
+use async_compression::tokio::bufread::ZstdDecoder;
 use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
 use std::pin::Pin;
@@ -13,7 +11,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
 
-use crate::storage::{ArtifactStore, CHUNK_SIZE, CONCURRENT_PARTS};
+use crate::destinations::{decrypting, FanOut, Sealed};
+pub use crate::destinations::{CopyOutcome, Targets};
+use crate::storage::{ArtifactStore, CHUNK_SIZE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -85,6 +85,8 @@ pub struct Uploaded {
     pub bytes: u64,
     pub raw_bytes: u64,
     pub sha256: String,
+    /// One per destination, in the order given: committed, or why not.
+    pub copies: Vec<CopyOutcome>,
 }
 
 pub fn zstd_workers() -> u32 {
@@ -94,12 +96,50 @@ pub fn zstd_workers() -> u32 {
         .clamp(1, 8)
 }
 
+const PIECE: usize = 1 << 20;
+
+/// Forwards compressed output to the uploading side in 1 MiB pieces.
+struct ToUploader {
+    tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for ToUploader {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= PIECE {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl ToUploader {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let piece = std::mem::replace(&mut self.buf, Vec::with_capacity(PIECE + 128 * 1024));
+        self.tx
+            .blocking_send(piece)
+            .map_err(|_| std::io::Error::other("upload stopped"))
+    }
+}
+
 /// Streams `source` compressed into `key`. At the end of the stream `check` decides (e.g. the
 /// dump tool's exit status) whether the object is committed. On any error the upload is
 /// aborted, so no partial object ever stands at `key`.
-pub async fn upload<R, F>(
-    source: R,
-    store: &ArtifactStore,
+///
+/// Three stages run at once: reading the source, compressing (zstd's own worker threads, fed
+/// from a blocking thread, so compression never stalls the runtime and is never flushed early),
+/// and hashing + uploading. Bounded channels between them keep memory flat.
+pub async fn upload<'s, R, F>(
+    mut source: R,
+    targets: impl Into<Targets<'s>>,
     key: &str,
     level: i32,
     raw_counter: Arc<AtomicU64>,
@@ -109,41 +149,83 @@ where
     R: AsyncRead + Unpin,
     F: std::future::Future<Output = Result<(), crate::drivers::StageError>>,
 {
-    let counted = Counted::new(source, raw_counter.clone());
-    let mut encoder = ZstdEncoder::with_quality_and_params(
-        BufReader::with_capacity(1 << 20, counted),
-        Level::Precise(level),
-        &[CParameter::nb_workers(zstd_workers())],
-    );
-    let mut writer = store
-        .operator()
-        .writer_with(key)
-        .chunk(CHUNK_SIZE)
-        .concurrent(CONCURRENT_PARTS)
+    let Targets { stores, encryptor } = targets.into();
+    let mut writer = FanOut::open(&stores, key)
         .await
         .map_err(PipelineError::Upload)?;
+    let (raw_tx, mut raw_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let (zst_tx, mut zst_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let compressor = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let out = Sealed::new(
+            ToUploader {
+                tx: zst_tx,
+                buf: Vec::with_capacity(PIECE + 128 * 1024),
+            },
+            encryptor,
+        )?;
+        let mut enc = zstd::stream::write::Encoder::new(out, level)?;
+        enc.multithread(zstd_workers())?;
+        enc.include_checksum(true)?;
+        while let Some(chunk) = raw_rx.blocking_recv() {
+            std::io::Write::write_all(&mut enc, &chunk)?;
+        }
+        let mut out = enc.finish()?.finish()?;
+        out.send()
+    });
+
+    let counter = raw_counter.clone();
+    let read = async move {
+        let raw_tx = raw_tx;
+        let raw_counter = counter;
+        loop {
+            let mut buf = Vec::with_capacity(PIECE);
+            while buf.len() < PIECE {
+                let n = (&mut source)
+                    .take((PIECE - buf.len()) as u64)
+                    .read_to_end(&mut buf)
+                    .await
+                    .map_err(PipelineError::Source)?;
+                if n == 0 {
+                    break;
+                }
+            }
+            if buf.is_empty() {
+                return Ok::<(), PipelineError>(());
+            }
+            raw_counter.fetch_add(buf.len() as u64, Ordering::Relaxed);
+            if raw_tx.send(buf).await.is_err() {
+                // The compressor stopped; its own error says why.
+                return Ok(());
+            }
+        }
+    };
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
-    let result: Result<(), PipelineError> = async {
-        loop {
-            let mut buf = Vec::with_capacity(1 << 20);
-            let n = (&mut encoder)
-                .take(1 << 20)
-                .read_to_end(&mut buf)
-                .await
-                .map_err(PipelineError::Source)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf);
-            bytes += n as u64;
-            writer.write(buf).await.map_err(PipelineError::Upload)?;
+    let write = async {
+        while let Some(piece) = zst_rx.recv().await {
+            hasher.update(&piece);
+            bytes += piece.len() as u64;
+            writer.write(piece).await.map_err(PipelineError::Upload)?;
         }
-        check.await.map_err(PipelineError::Tool)?;
-        writer.close().await.map_err(PipelineError::Upload)?;
-        Ok(())
-    }
-    .await;
+        Ok::<(), PipelineError>(())
+    };
+    let (read_result, write_result) = tokio::join!(read, write);
+    let compressed = compressor
+        .await
+        .map_err(|e| PipelineError::Source(std::io::Error::other(e)))
+        .and_then(|r| r.map_err(PipelineError::Source));
+    let result = match (read_result, write_result, compressed) {
+        (Err(e), _, _) | (_, Err(e), _) => Err(e),
+        (_, _, Err(e)) => Err(e),
+        _ => match check.await {
+            Err(e) => Err(PipelineError::Tool(e)),
+            Ok(()) => writer
+                .close()
+                .await
+                .map(|_| ())
+                .map_err(PipelineError::Upload),
+        },
+    };
     if let Err(e) = result {
         if let Err(abort) = writer.abort().await {
             tracing::warn!(key, error = %abort, "aborting the partial upload failed");
@@ -154,6 +236,7 @@ where
         bytes,
         raw_bytes: raw_counter.load(Ordering::Relaxed),
         sha256: hex::encode(hasher.finalize()),
+        copies: writer.outcomes(),
     })
 }
 
@@ -174,6 +257,19 @@ pub async fn download<W: AsyncWrite + Unpin>(
     sink: &mut W,
     raw_counter: Arc<AtomicU64>,
 ) -> Result<Downloaded, PipelineError> {
+    download_decrypting(store, key, expected_sha256, None, sink, raw_counter).await
+}
+
+/// `download` of an artifact that may be age-encrypted: with `identity`, the stored bytes
+/// (whose sha256 is checked) are decrypted before they are decompressed.
+pub async fn download_decrypting<W: AsyncWrite + Unpin>(
+    store: &ArtifactStore,
+    key: &str,
+    expected_sha256: &str,
+    identity: Option<&age::x25519::Identity>,
+    sink: &mut W,
+    raw_counter: Arc<AtomicU64>,
+) -> Result<Downloaded, PipelineError> {
     let reader = store
         .operator()
         .reader_with(key)
@@ -191,11 +287,22 @@ pub async fn download<W: AsyncWrite + Unpin>(
         hasher: Sha256::new(),
         bytes: 0,
     };
-    let copy_result = {
-        let mut decoder = ZstdDecoder::new(BufReader::with_capacity(1 << 20, &mut hashed));
-        decoder.multiple_members(true);
-        let mut counted = Counted::new(decoder, raw_counter.clone());
-        copy_to_sink(&mut counted, sink).await
+    let copy_result = match identity {
+        None => {
+            let mut decoder = ZstdDecoder::new(BufReader::with_capacity(1 << 20, &mut hashed));
+            decoder.multiple_members(true);
+            let mut counted = Counted::new(decoder, raw_counter.clone());
+            copy_to_sink(&mut counted, sink).await
+        }
+        Some(id) => match decrypting(&mut hashed, id).await {
+            Ok(plain) => {
+                let mut decoder = ZstdDecoder::new(BufReader::with_capacity(1 << 20, plain));
+                decoder.multiple_members(true);
+                let mut counted = Counted::new(decoder, raw_counter.clone());
+                copy_to_sink(&mut counted, sink).await
+            }
+            Err(e) => Err(CopyError::Read(e)),
+        },
     };
     // Hash whatever the decoder left unread, so the checksum covers the whole object.
     let drained = tokio::io::copy(&mut hashed, &mut tokio::io::sink()).await;
@@ -283,6 +390,8 @@ pub struct ArtifactFeed {
     pub key: String,
     pub sha256: String,
     pub progress: Arc<AtomicU64>,
+    /// Opens an encrypted artifact; `None` for a plain one.
+    pub identity: Option<age::x25519::Identity>,
 }
 
 #[async_trait::async_trait]
@@ -293,10 +402,11 @@ impl crate::drivers::Feed for ArtifactFeed {
     ) -> Result<(), crate::drivers::StageError> {
         use crate::drivers::StageError;
         self.progress.store(0, Ordering::Relaxed);
-        download(
+        download_decrypting(
             &self.store,
             &self.key,
             &self.sha256,
+            self.identity.as_ref(),
             stdin,
             self.progress.clone(),
         )

@@ -1,7 +1,9 @@
 //! Where artifacts live: any OpenDAL backend chosen by URL (`fs://…` by default, `s3://…`).
 
+use opendal::layers::{RetryLayer, TimeoutLayer};
 use opendal::Operator;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -66,16 +68,27 @@ impl ArtifactStore {
 
     fn s3(raw: &str) -> Result<Self, StorageError> {
         let invalid = |m: &str| StorageError::Invalid {
-            url: raw.to_string(),
+            url: redact_url(raw),
             message: m.to_string(),
         };
         let url = url::Url::parse(raw).map_err(|e| invalid(&e.to_string()))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid(
+                "credentials do not belong in the storage URL (it is logged and recorded): set \
+                 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add credentials_file=<path>",
+            ));
+        }
         let bucket = url.host_str().ok_or_else(|| invalid("no bucket"))?;
         let prefix = url.path().trim_matches('/');
+        // Only what the URL and the environment say: no ~/.aws/config, no EC2 metadata
+        // probing (which would stall start-up off AWS).
         let mut b = opendal::services::S3::default()
             .bucket(bucket)
-            .root(&format!("/{prefix}"));
+            .root(&format!("/{prefix}"))
+            .disable_config_load()
+            .disable_ec2_metadata();
         let mut region_set = false;
+        let mut credentials_file = None;
         for (k, v) in url.query_pairs() {
             match k.as_ref() {
                 "endpoint" => b = b.endpoint(&v),
@@ -83,19 +96,52 @@ impl ArtifactStore {
                     region_set = true;
                     b = b.region(&v)
                 }
+                "credentials_file" => credentials_file = Some(v.into_owned()),
+                "virtual_host_style" if v == "true" => b = b.enable_virtual_host_style(),
                 other => return Err(invalid(&format!("unknown parameter {other:?}"))),
             }
         }
         if !region_set {
             b = b.region("us-east-1");
         }
-        let op = Operator::new(b)?;
-        let mut label = url.clone();
-        let _ = label.set_password(None);
-        let _ = label.set_username("");
+        let creds = match credentials_file {
+            Some(path) => {
+                Some(S3Credentials::from_file(Path::new(&path)).map_err(|m| invalid(&m))?)
+            }
+            None => S3Credentials::from_env(),
+        };
+        match creds {
+            Some(c) => {
+                b = b
+                    .access_key_id(&c.access_key_id)
+                    .secret_access_key(&c.secret_access_key);
+                if let Some(t) = &c.session_token {
+                    b = b.session_token(t);
+                }
+            }
+            None => {
+                tracing::warn!(bucket, "no S3 credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or credentials_file=): requests are sent unsigned");
+                b = b.skip_signature();
+            }
+        }
+        // Each attempt is bounded by the timeout layer; the retry layer (outside it) retries
+        // temporary errors and timed-out attempts with backoff.
+        let op = Operator::new(b)?
+            .layer(
+                TimeoutLayer::new()
+                    .with_timeout(Duration::from_secs(60))
+                    .with_io_timeout(Duration::from_secs(60)),
+            )
+            .layer(
+                RetryLayer::new()
+                    .with_max_times(5)
+                    .with_min_delay(Duration::from_millis(100))
+                    .with_max_delay(Duration::from_secs(5))
+                    .with_jitter(),
+            );
         Ok(Self {
             op,
-            label: label.to_string(),
+            label: redact_url(raw),
         })
     }
 
@@ -123,6 +169,84 @@ impl ArtifactStore {
         self.op.write(key, b"ok".to_vec()).await?;
         self.op.delete(key).await?;
         Ok(())
+    }
+}
+
+/// A storage URL fit for logs and the ledger: no user info, no secret-looking parameter.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            let _ = u.set_username("");
+            u.to_string()
+        }
+        Err(_) => raw.split('?').next().unwrap_or(raw).to_string(),
+    }
+}
+
+/// S3 credentials, from the environment or a file; never from the URL.
+struct S3Credentials {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+}
+
+impl S3Credentials {
+    fn from_env() -> Option<Self> {
+        let id = std::env::var("AWS_ACCESS_KEY_ID")
+            .ok()
+            .filter(|v| !v.is_empty())?;
+        let secret = std::env::var("AWS_SECRET_ACCESS_KEY")
+            .ok()
+            .filter(|v| !v.is_empty())?;
+        Some(Self {
+            access_key_id: id,
+            secret_access_key: secret,
+            session_token: std::env::var("AWS_SESSION_TOKEN")
+                .ok()
+                .filter(|v| !v.is_empty()),
+        })
+    }
+
+    /// `key = value` lines (the `[default]` profile of an AWS credentials file also works):
+    /// `aws_access_key_id`, `aws_secret_access_key`, optionally `aws_session_token`.
+    fn from_file(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the credentials file {}: {e}", path.display()))?;
+        let mut id = None;
+        let mut secret = None;
+        let mut token = None;
+        let mut section = String::from("default");
+        for line in text.lines().map(str::trim) {
+            if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = s.trim().to_string();
+                continue;
+            }
+            if section != "default" || line.starts_with('#') {
+                continue;
+            }
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            let v = v.trim().to_string();
+            match k.trim().to_ascii_lowercase().as_str() {
+                "aws_access_key_id" | "access_key_id" => id = Some(v),
+                "aws_secret_access_key" | "secret_access_key" => secret = Some(v),
+                "aws_session_token" | "session_token" => token = Some(v),
+                _ => {}
+            }
+        }
+        match (id, secret) {
+            (Some(access_key_id), Some(secret_access_key)) => Ok(Self {
+                access_key_id,
+                secret_access_key,
+                session_token: token,
+            }),
+            _ => Err(format!(
+                "the credentials file {} has no aws_access_key_id and aws_secret_access_key lines",
+                path.display()
+            )),
+        }
     }
 }
 
@@ -169,5 +293,37 @@ mod tests {
     fn rejects_unknown_schemes() {
         assert!(ArtifactStore::from_url("ftp://x").is_err());
         assert!(ArtifactStore::from_url("s3://b/p?bogus=1").is_err());
+    }
+
+    #[test]
+    fn s3_credentials_never_come_from_the_url() {
+        let err = ArtifactStore::from_url("s3://AKIA:sekrit@bucket/p?endpoint=http://127.0.0.1:1")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("AWS_ACCESS_KEY_ID"), "{err}");
+        assert!(!err.contains("sekrit"), "{err}");
+    }
+
+    #[test]
+    fn s3_credentials_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("creds");
+        std::fs::write(
+            &f,
+            "[other]\naws_access_key_id = no\n[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n",
+        )
+        .unwrap();
+        let c = S3Credentials::from_file(&f).unwrap();
+        assert_eq!(
+            (c.access_key_id.as_str(), c.secret_access_key.as_str()),
+            ("AK", "SK")
+        );
+        std::fs::write(&f, "nothing here\n").unwrap();
+        assert!(S3Credentials::from_file(&f).is_err());
+        let store = ArtifactStore::from_url(&format!(
+            "s3://bucket/a/b?endpoint=http://127.0.0.1:9&region=eu-west-1&credentials_file={}",
+            dir.path().join("missing").display()
+        ));
+        assert!(store.is_err());
     }
 }

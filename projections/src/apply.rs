@@ -211,6 +211,10 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                 backups_failed: 0,
                 restores_total: 0,
                 running_backup_id: None,
+                schedule: schedule_view(f.get("schedule"), &at),
+                paused: false,
+                retention: f.get("retention").cloned().unwrap_or(Value::Null),
+                last_claimed_slot: None,
             };
             save_database(tx, &v).await?;
             database_id = Some(id.to_string());
@@ -222,6 +226,25 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                 }
                 if let Some(c) = f.get("connection").filter(|c| !c.is_null()) {
                     v.connection = redact(&v.engine, c);
+                }
+                if let Some(change) = f.get("schedule").filter(|c| !c.is_null()) {
+                    v.schedule = schedule_view(change.get("schedule"), &at);
+                    v.last_claimed_slot = None;
+                }
+                if let Some(r) = f.get("retention").filter(|c| !c.is_null()) {
+                    v.retention = r.clone();
+                }
+                v.updated_at = at.clone();
+                save_database(tx, &v).await?;
+            }
+            database_id = Some(id.to_string());
+        }
+        "DatabasePaused" | "DatabaseResumed" | "ScheduledRunClaimed" => {
+            if let Some(mut v) = load::<DatabaseView>(tx, "rm_databases", id).await? {
+                match e.event_type.as_str() {
+                    "DatabasePaused" => v.paused = true,
+                    "DatabaseResumed" => v.paused = false,
+                    _ => v.last_claimed_slot = os(&f, "slot"),
                 }
                 v.updated_at = at.clone();
                 save_database(tx, &v).await?;
@@ -263,6 +286,11 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                 server_version: os(&f, "server_version"),
                 node: s(&f, "node"),
                 error: None,
+                slot: os(&trigger, "slot"),
+                pinned: false,
+                pruned_at: None,
+                prune_reason: None,
+                artifact_deleted: false,
             };
             save_backup(tx, &b, e.position).await?;
             if let Some(mut d) = load::<DatabaseView>(tx, "rm_databases", &db).await? {
@@ -324,6 +352,37 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                         d.last_backup = Some(summary(&b));
                     }
                     save_database(tx, &d).await?;
+                }
+                database_id = Some(b.database_id);
+            }
+        }
+        "BackupPinned" | "BackupUnpinned" | "BackupPruned" | "BackupArtifactDeleted" => {
+            if let Some(mut b) = load::<BackupView>(tx, "rm_backups", id).await? {
+                match e.event_type.as_str() {
+                    "BackupPinned" => b.pinned = true,
+                    "BackupUnpinned" => b.pinned = false,
+                    "BackupPruned" => {
+                        b.status = "pruned".into();
+                        b.pruned_at = Some(at.clone());
+                        b.prune_reason = os(&f, "reason");
+                    }
+                    _ => b.artifact_deleted = true,
+                }
+                let pos: i64 = sqlx::query("SELECT started_position FROM rm_backups WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut **tx)
+                    .await?
+                    .try_get("started_position")?;
+                save_backup(tx, &b, pos).await?;
+                if e.event_type == "BackupPruned" {
+                    if let Some(mut d) =
+                        load::<DatabaseView>(tx, "rm_databases", &b.database_id).await?
+                    {
+                        if d.last_backup.as_ref().is_some_and(|l| l.id == id) {
+                            d.last_backup = Some(summary(&b));
+                        }
+                        save_database(tx, &d).await?;
+                    }
                 }
                 database_id = Some(b.database_id);
             }
@@ -409,6 +468,29 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+fn schedule_view(v: Option<&Value>, at: &str) -> Option<ScheduleView> {
+    let v = v.filter(|v| !v.is_null())?;
+    let cron = s(v, "cron");
+    let timezone = s(v, "timezone");
+    let catch_up = os(v, "catch_up").unwrap_or_else(|| "latest".into());
+    let description = backline_domain::Schedule::parse(
+        &cron,
+        Some(&timezone),
+        backline_domain::CatchUp::parse(&catch_up).unwrap_or_default(),
+    )
+    .map(|s| s.describe())
+    .unwrap_or_else(|_| cron.clone());
+    Some(ScheduleView {
+        cron,
+        timezone,
+        catch_up,
+        description,
+        since: at.to_string(),
+        next_run_at: None,
+        next_run_at_local: None,
+    })
 }
 
 fn summary(b: &BackupView) -> BackupSummary {

@@ -33,6 +33,28 @@ pub struct BackupFilter {
     pub limit: i64,
 }
 
+/// Fills the schedule's next run, which depends on the clock and so is never stored.
+fn with_next_run(v: &mut DatabaseView) {
+    let paused = v.paused || v.status != "active";
+    let Some(sv) = v.schedule.as_mut() else {
+        return;
+    };
+    if paused {
+        return;
+    }
+    let Ok(s) = backline_domain::Schedule::parse(
+        &sv.cron,
+        Some(&sv.timezone),
+        backline_domain::CatchUp::parse(&sv.catch_up).unwrap_or_default(),
+    ) else {
+        return;
+    };
+    if let Some(next) = s.next_runs(chrono::Utc::now(), 1).first() {
+        sv.next_run_at = Some(next.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        sv.next_run_at_local = Some(s.local(*next));
+    }
+}
+
 enum Arg {
     I(i64),
     S(String),
@@ -77,17 +99,21 @@ impl Projections {
         } else {
             "SELECT body FROM rm_databases WHERE status = 'active' ORDER BY name, id"
         };
-        self.bodies(sql, vec![]).await
+        let mut v: Vec<DatabaseView> = self.bodies(sql, vec![]).await?;
+        v.iter_mut().for_each(with_next_run);
+        Ok(v)
     }
 
     pub async fn database(&self, id: &str) -> Result<Option<DatabaseView>, ProjectionError> {
-        Ok(self
+        let mut v: Option<DatabaseView> = self
             .bodies(
                 "SELECT body FROM rm_databases WHERE id = $1",
                 vec![Arg::S(id.into())],
             )
             .await?
-            .pop())
+            .pop();
+        v.iter_mut().for_each(with_next_run);
+        Ok(v)
     }
 
     /// The active database named `name` (names are unique among active databases).
@@ -101,7 +127,11 @@ impl Projections {
                 vec![Arg::S(name.into())],
             )
             .await?
-            .pop())
+            .pop()
+            .map(|mut v| {
+                with_next_run(&mut v);
+                v
+            }))
     }
 
     pub async fn backup(&self, id: &str) -> Result<Option<BackupView>, ProjectionError> {

@@ -14,6 +14,26 @@ pub struct BackupSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScheduleView {
+    /// Cron expression: 5 fields, or 6 with seconds first.
+    pub cron: String,
+    /// IANA time zone the expression is evaluated in.
+    pub timezone: String,
+    /// `latest`, `none` or `all`.
+    pub catch_up: String,
+    /// The schedule in words.
+    pub description: String,
+    /// When the schedule was set: slots before it are never due.
+    pub since: String,
+    /// Next run (UTC), computed when read.
+    #[serde(default)]
+    pub next_run_at: Option<String>,
+    /// Next run in the schedule's time zone, computed when read.
+    #[serde(default)]
+    pub next_run_at_local: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DatabaseView {
     pub id: String,
     pub name: String,
@@ -33,6 +53,16 @@ pub struct DatabaseView {
     pub backups_failed: u64,
     pub restores_total: u64,
     pub running_backup_id: Option<String>,
+    #[serde(default)]
+    pub schedule: Option<ScheduleView>,
+    #[serde(default)]
+    pub paused: bool,
+    /// Retention policy (`keep_last`, `keep_daily`, …, `max_age_days`, `min_keep`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub retention: serde_json::Value,
+    #[serde(default)]
+    pub last_claimed_slot: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -71,6 +101,19 @@ pub struct BackupView {
     pub server_version: Option<String>,
     pub node: String,
     pub error: Option<FailureView>,
+    /// The scheduled slot this backup ran for.
+    #[serde(default)]
+    pub slot: Option<String>,
+    /// A pinned version is never pruned.
+    #[serde(default)]
+    pub pinned: bool,
+    #[serde(default)]
+    pub pruned_at: Option<String>,
+    #[serde(default)]
+    pub prune_reason: Option<String>,
+    /// For pruned versions: whether the files are gone from storage yet.
+    #[serde(default)]
+    pub artifact_deleted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -109,5 +152,6 @@ pub struct EventView {
     pub node: String,
     pub event_version: String,
     /// The event's fields, with secrets removed.
+    #[schema(value_type = Object)]
     pub payload: Value,
 }

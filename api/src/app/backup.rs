@@ -8,7 +8,25 @@ impl App {
         reference: &str,
         trigger: Trigger,
     ) -> Result<Started, AppError> {
+        self.start_backup_as(actor, reference, trigger, uuid::Uuid::now_v7().to_string())
+            .await
+    }
+
+    /// The same with a backup id chosen by the caller (the scheduler claims a slot with it).
+    pub async fn start_backup_as(
+        self: &Arc<Self>,
+        actor: &str,
+        reference: &str,
+        trigger: Trigger,
+        id: String,
+    ) -> Result<Started, AppError> {
         let view = self.resolve_database(reference).await?;
+        if let Some(running) = self.running_backup(&view).await? {
+            return Err(AppError::Conflict(format!(
+                "a backup of {} is already running: {running}",
+                view.name
+            )));
+        }
         let (db, conn) = self.database_state(&view.id).await?;
         let facts = Self::facts(&view.id, &db)?;
         let probe = match &conn {
@@ -26,7 +44,6 @@ impl App {
             },
             Err(_) => ToolInfo::default(),
         };
-        let id = uuid::Uuid::now_v7().to_string();
         let meta = self.meta(actor, &id);
         self.backups
             .execute_with_metadata(
@@ -45,10 +62,31 @@ impl App {
         let app = self.clone();
         let actor = actor.to_string();
         let backup_id = id.clone();
+        // The lease says this node is alive and working on it; see `reap_abandoned`.
+        let lease = {
+            let app = app.clone();
+            let backup_id = backup_id.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Err(e) = app
+                        .leases
+                        .renew(&backup_id, &app.node, app.lease_ttl())
+                        .await
+                    {
+                        tracing::warn!(backup_id, error = %e, "could not renew the backup's lease");
+                    }
+                    tokio::time::sleep(app.lease_ttl() / 3).await;
+                }
+            })
+        };
         let done = tokio::spawn(async move {
             let started = Instant::now();
             let result = match (probe, conn) {
-                (Ok(p), Some(c)) => app.run_backup(&backup_id, &facts, &c, &p).await,
+                (Ok(p), Some(c)) => {
+                    // At most BACKLINE_MAX_CONCURRENT_BACKUPS dumps at once in this process.
+                    let _permit = app.permits.clone().acquire_owned().await;
+                    app.run_backup(&backup_id, &facts, &c, &p).await
+                }
                 (Err(e), _) => Err(e),
                 (Ok(_), None) => Err(StageError::new("connect", "database removed")),
             };
@@ -73,8 +111,13 @@ impl App {
             {
                 tracing::error!(backup_id, error = %e, "could not record the end of a backup");
             }
+            lease.abort();
+            if let Err(e) = app.leases.release(&backup_id).await {
+                tracing::warn!(backup_id, error = %e, "could not release the backup's lease");
+            }
             app.untrack(&backup_id);
             app.refresh().await;
+            app.apply_retention_quietly(&facts.id).await;
         });
         Ok(Started { id, done })
     }
@@ -88,8 +131,18 @@ impl App {
     ) -> Result<StoredArtifact, StageError> {
         let counter = self.track(backup_id);
         let now = chrono::Utc::now();
-        let ext = format!("{}.zst", db.engine.artifact_ext());
+        let encryption = self.encryption_for(db.name.as_str());
+        let encrypted = encryption.is_some();
+        let ext = if encrypted {
+            format!("{}.zst.age", db.engine.artifact_ext())
+        } else {
+            format!("{}.zst", db.engine.artifact_ext())
+        };
         let key = artifact_key(db.name.as_str(), &db.id, backup_id, now, &ext);
+        let (encryptor, recipients) = match encryption {
+            Some((e, r)) => (Some(e), r),
+            None => (None, Vec::new()),
+        };
         let mut tool = drivers::spawn_dump(conn, probe).await?;
         tracing::info!(backup_id, pid = tool.pid(), tool = %probe.dump_tool.display(), "dump started");
         let stdout = tool
@@ -98,7 +151,10 @@ impl App {
             .ok_or_else(|| StageError::new("dump", "dump tool has no stdout"))?;
         let uploaded = pipeline::upload(
             stdout,
-            &self.store,
+            pipeline::Targets {
+                stores: vec![&self.store],
+                encryptor,
+            },
             &key,
             self.settings.zstd_level,
             counter,
@@ -129,7 +185,8 @@ impl App {
             "raw_bytes": uploaded.raw_bytes,
             "sha256": uploaded.sha256,
             "compression": "zstd",
-            "encrypted": false,
+            "encrypted": encrypted,
+            "encryption": if encrypted { serde_json::json!({"scheme": "age", "recipients": recipients}) } else { serde_json::Value::Null },
             "created_at": now.to_rfc3339(),
         });
         let manifest_bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
@@ -147,7 +204,7 @@ impl App {
             raw_bytes: uploaded.raw_bytes,
             sha256: uploaded.sha256,
             compression: "zstd".into(),
-            encrypted: false,
+            encrypted,
         })
     }
 }

@@ -1,5 +1,55 @@
 use super::*;
 
+/// Schedule and retention settings given at registration or in a PATCH.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleInput {
+    /// `Some(None)` removes the schedule.
+    pub schedule: Option<Option<String>>,
+    pub timezone: Option<String>,
+    pub catch_up: Option<String>,
+    pub retention: Option<Retention>,
+}
+
+impl ScheduleInput {
+    /// The schedule to set (`Some(None)`: remove), validated, given the current one.
+    fn resolve(&self, current: Option<&Schedule>) -> Result<Option<Option<Schedule>>, AppError> {
+        let invalid = |field: &'static str, message: String| AppError::Invalid { field, message };
+        let cron = match &self.schedule {
+            Some(None) => return Ok(Some(None)),
+            Some(Some(c)) => Some(c.clone()),
+            None if self.timezone.is_some() || self.catch_up.is_some() => match current {
+                Some(c) => Some(c.cron.clone()),
+                None => {
+                    return Err(invalid(
+                        "schedule",
+                        "timezone and catch_up need a schedule (a cron expression)".into(),
+                    ))
+                }
+            },
+            None => None,
+        };
+        let Some(cron) = cron else { return Ok(None) };
+        let catch_up = match &self.catch_up {
+            Some(c) => CatchUp::parse(c).ok_or_else(|| {
+                invalid(
+                    "catch_up",
+                    format!("catch_up must be latest, none or all, not {c:?}"),
+                )
+            })?,
+            None => current.map(|c| c.catch_up).unwrap_or_default(),
+        };
+        let tz = self
+            .timezone
+            .clone()
+            .or_else(|| current.map(|c| c.timezone.clone()));
+        let schedule = Schedule::parse(&cron, tz.as_deref(), catch_up).map_err(|e| match e {
+            ScheduleError::TimeZone(_) => invalid("timezone", e.to_string()),
+            _ => invalid("schedule", e.to_string()),
+        })?;
+        Ok(Some(Some(schedule)))
+    }
+}
+
 impl App {
     pub async fn register(
         &self,
@@ -7,6 +57,7 @@ impl App {
         name: &str,
         engine: &str,
         connection: &str,
+        settings: &ScheduleInput,
     ) -> Result<DatabaseView, AppError> {
         let name = DatabaseName::parse(name).map_err(|e| AppError::Invalid {
             field: "name",
@@ -20,6 +71,8 @@ impl App {
             field: "connection",
             message: e.to_string(),
         })?;
+        let schedule = settings.resolve(None)?.flatten();
+        let retention = settings.retention.clone().unwrap_or_default();
         if self
             .projections
             .database_by_name(name.as_str())
@@ -42,6 +95,8 @@ impl App {
                     name,
                     engine,
                     connection: conn.to_stored(sealed),
+                    schedule,
+                    retention,
                 },
                 self.meta(actor, &id),
             )
@@ -60,10 +115,18 @@ impl App {
         reference: &str,
         name: Option<&str>,
         connection: Option<&str>,
+        settings: &ScheduleInput,
     ) -> Result<DatabaseView, AppError> {
         let current = self.resolve_database(reference).await?;
         let engine = Engine::parse(&current.engine)
             .ok_or_else(|| AppError::Internal("stored engine is unknown".into()))?;
+        let state = self
+            .ledger
+            .load::<Database>(&current.id)
+            .await
+            .map_err(AppError::internal)?
+            .unwrap_or_default();
+        let schedule = settings.resolve(state.schedule.as_ref())?;
         let name = name
             .map(|n| {
                 DatabaseName::parse(n).map_err(|e| AppError::Invalid {
@@ -105,6 +168,8 @@ impl App {
                 DatabaseCommand::Update {
                     name,
                     connection: stored,
+                    schedule,
+                    retention: settings.retention.clone(),
                 },
                 self.meta(actor, &current.id),
             )
@@ -115,6 +180,57 @@ impl App {
             .database(&current.id)
             .await?
             .ok_or_else(|| AppError::Internal("database vanished".into()))
+    }
+
+    /// Stops (`pause`) or restarts scheduled backups.
+    pub async fn set_paused(
+        &self,
+        actor: &str,
+        reference: &str,
+        paused: bool,
+    ) -> Result<DatabaseView, AppError> {
+        let current = self.resolve_database(reference).await?;
+        let command = if paused {
+            DatabaseCommand::Pause
+        } else {
+            DatabaseCommand::Resume
+        };
+        self.databases
+            .execute_with_metadata(&current.id, command, self.meta(actor, &current.id))
+            .await
+            .map_err(|e| from_aggregate(e, database_error))?;
+        self.refresh().await;
+        self.projections
+            .database(&current.id)
+            .await?
+            .ok_or_else(|| AppError::Internal("database vanished".into()))
+    }
+
+    /// Pins (never pruned) or unpins a version.
+    pub async fn set_pinned(
+        &self,
+        actor: &str,
+        backup_id: &str,
+        pinned: bool,
+    ) -> Result<(), AppError> {
+        let command = if pinned {
+            BackupCommand::Pin {
+                actor: actor.into(),
+            }
+        } else {
+            BackupCommand::Unpin {
+                actor: actor.into(),
+            }
+        };
+        if self.projections.backup(backup_id).await?.is_none() {
+            return Err(AppError::NotFound(format!("no backup with id {backup_id}")));
+        }
+        self.backups
+            .execute_with_metadata(backup_id, command, self.meta(actor, backup_id))
+            .await
+            .map_err(|e| from_aggregate(e, backup_error))?;
+        self.refresh().await;
+        Ok(())
     }
 
     pub async fn remove(&self, actor: &str, reference: &str) -> Result<(), AppError> {

@@ -69,7 +69,9 @@ fn from_aggregate<E: std::error::Error>(
 fn database_error(e: &DatabaseError) -> AppError {
     match e {
         DatabaseError::NotFound => AppError::NotFound(e.to_string()),
-        DatabaseError::NothingToChange => AppError::Unprocessable(e.to_string()),
+        DatabaseError::NothingToChange | DatabaseError::NoSchedule => {
+            AppError::Unprocessable(e.to_string())
+        }
         _ => AppError::Conflict(e.to_string()),
     }
 }
@@ -118,6 +120,10 @@ pub struct App {
     backups: Cqrs<Backup>,
     restores: Cqrs<Restore>,
     progress: Mutex<HashMap<String, Arc<AtomicU64>>>,
+    leases: backline_infra::leases::Leases,
+    permits: Arc<tokio::sync::Semaphore>,
+    /// The server's age identity and extra recipients (absent until encryption is used).
+    age: Option<backline_infra::encryption::AgeKeys>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +142,8 @@ pub enum StartError {
     Storage(#[from] backline_infra::storage::StorageError),
     #[error(transparent)]
     Projection(#[from] backline_projections::ProjectionError),
+    #[error(transparent)]
+    Encryption(#[from] backline_infra::encryption::EncryptionError),
 }
 
 impl App {
@@ -156,6 +164,7 @@ impl App {
             }
         }
         let store = ArtifactStore::from_url(&storage_url)?;
+        let age = encryption::load_keys(&settings)?;
         let projections = Arc::new(Projections::new(ledger.clone()));
         projections.catch_up().await?;
         Ok(Arc::new(Self {
@@ -165,6 +174,10 @@ impl App {
                 mysql_bin_dir: settings.mysql_bin_dir.clone(),
             },
             node: settings.node(),
+            leases: backline_infra::leases::Leases::new(ledger.pool().clone()),
+            permits: Arc::new(tokio::sync::Semaphore::new(
+                settings.max_concurrent_backups.max(1),
+            )),
             databases: ledger.cqrs(()),
             backups: ledger.cqrs(()),
             restores: ledger.cqrs(()),
@@ -173,6 +186,7 @@ impl App {
             projections,
             store,
             progress: Mutex::new(HashMap::new()),
+            age,
         }))
     }
 
@@ -234,4 +248,10 @@ impl App {
 
 mod backup;
 mod databases;
+mod encryption;
 mod restore;
+mod retention;
+mod scheduler;
+
+pub use databases::ScheduleInput;
+pub use retention::{PruneItem, PrunePlan};

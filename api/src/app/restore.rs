@@ -80,6 +80,15 @@ impl App {
         let done = tokio::spawn(async move {
             let started = Instant::now();
             let result = match (probe, conn, artifact) {
+                (Some(Ok(_)), Some(_), Some(a)) if a.encrypted && app.age_identity().is_none() => {
+                    Err(StageError::new(
+                        "decrypt",
+                        format!(
+                            "backup is age-encrypted but this server has no age identity at {}: set BACKLINE_AGE_IDENTITY_FILE to the key it was encrypted with",
+                            app.settings.age_identity_file().display()
+                        ),
+                    ))
+                }
                 (Some(Ok(p)), Some(c), Some(a)) => {
                     let progress = app.track(&restore_id);
                     let feed = ArtifactFeed {
@@ -87,6 +96,11 @@ impl App {
                         key: a.key.clone(),
                         sha256: a.sha256.clone(),
                         progress,
+                        identity: if a.encrypted {
+                            app.age_identity()
+                        } else {
+                            None
+                        },
                     };
                     let opts = RestoreOptions {
                         keep_previous,

@@ -1,6 +1,6 @@
 use super::error::{ApiError, ApiJson, ApiQuery, Problem};
 use super::{Actor, State};
-use crate::app::ConnectionTest;
+use crate::app::{ConnectionTest, PrunePlan, ScheduleInput};
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -19,6 +19,15 @@ pub struct RegisterDatabase {
     pub engine: String,
     /// `postgres://user:password@host:5432/db` or `mysql://user:password@host:3306/db`.
     pub connection: String,
+    /// Cron expression (5 fields, or 6 with seconds first; `@daily` etc. work too).
+    pub schedule: Option<String>,
+    /// IANA time zone of the schedule (default UTC).
+    pub timezone: Option<String>,
+    /// Missed slots: `latest` (default), `none` or `all`.
+    pub catch_up: Option<String>,
+    /// `{keep_last, keep_daily, keep_weekly, keep_monthly, keep_yearly, max_age_days, min_keep}`.
+    #[schema(value_type = Option<Object>)]
+    pub retention: Option<backline_domain::Retention>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -26,6 +35,22 @@ pub struct RegisterDatabase {
 pub struct UpdateDatabase {
     pub name: Option<String>,
     pub connection: Option<String>,
+    /// A cron expression, or `null` to remove the schedule.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub schedule: Option<Option<String>>,
+    pub timezone: Option<String>,
+    pub catch_up: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub retention: Option<backline_domain::Retention>,
+}
+
+/// Absent → `None`; `null` → `Some(None)`; a value → `Some(Some(v))`.
+fn double_option<'de, D>(d: D) -> Result<Option<Option<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -55,9 +80,21 @@ pub async fn register(
     actor: Actor,
     ApiJson(body): ApiJson<RegisterDatabase>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let settings = ScheduleInput {
+        schedule: body.schedule.map(Some),
+        timezone: body.timezone,
+        catch_up: body.catch_up,
+        retention: body.retention,
+    };
     let view = state
         .app
-        .register(&actor.0, &body.name, &body.engine, &body.connection)
+        .register(
+            &actor.0,
+            &body.name,
+            &body.engine,
+            &body.connection,
+            &settings,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -103,6 +140,12 @@ pub async fn update(
                 &id,
                 body.name.as_deref(),
                 body.connection.as_deref(),
+                &ScheduleInput {
+                    schedule: body.schedule,
+                    timezone: body.timezone,
+                    catch_up: body.catch_up,
+                    retention: body.retention,
+                },
             )
             .await?,
     ))
@@ -148,4 +191,59 @@ pub async fn test_new(
     let conn = ConnectionString::parse(engine, &body.connection)
         .map_err(|e| ApiError::invalid("connection", e.to_string()))?;
     Ok(Json(state.app.test_connection(&conn).await))
+}
+
+/// Stop scheduled backups of a database.
+#[utoipa::path(post, path = "/api/v1/databases/{id}/pause", tag = "databases",
+    params(("id" = String, Path, description = "database id or name")),
+    responses((status = 200, body = DatabaseView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn pause(
+    state: State,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<DatabaseView>, ApiError> {
+    Ok(Json(state.app.set_paused(&actor.0, &id, true).await?))
+}
+
+/// Restart scheduled backups of a database.
+#[utoipa::path(post, path = "/api/v1/databases/{id}/resume", tag = "databases",
+    params(("id" = String, Path, description = "database id or name")),
+    responses((status = 200, body = DatabaseView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn resume(
+    state: State,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<DatabaseView>, ApiError> {
+    Ok(Json(state.app.set_paused(&actor.0, &id, false).await?))
+}
+
+/// What the retention policy would prune now, and why. Changes nothing.
+#[utoipa::path(get, path = "/api/v1/databases/{id}/retention/preview", tag = "databases",
+    params(("id" = String, Path, description = "database id or name")),
+    responses((status = 200, body = PrunePlan), (status = 404, body = Problem)))]
+pub async fn retention_preview(
+    state: State,
+    Path(id): Path<String>,
+) -> Result<Json<PrunePlan>, ApiError> {
+    Ok(Json(state.app.retention_preview(&id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PruneParams {
+    /// Only report what would be pruned.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Apply the retention policy now.
+#[utoipa::path(post, path = "/api/v1/databases/{id}/retention/prune", tag = "databases",
+    params(("id" = String, Path, description = "database id or name"), PruneParams),
+    responses((status = 200, body = PrunePlan), (status = 404, body = Problem)))]
+pub async fn prune(
+    state: State,
+    actor: Actor,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<PruneParams>,
+) -> Result<Json<PrunePlan>, ApiError> {
+    Ok(Json(state.app.prune(&actor.0, &id, q.dry_run).await?))
 }

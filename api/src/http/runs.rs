@@ -230,3 +230,39 @@ pub async fn get_restore(
         .map(Json)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no restore with id {id}")))
 }
+
+/// Pin a version: retention never prunes it.
+#[utoipa::path(post, path = "/api/v1/backups/{id}/pin", tag = "backups",
+    params(("id" = String, Path, description = "backup id")),
+    responses((status = 200, body = BackupView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn pin(
+    state: State,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<BackupView>, ApiError> {
+    state.app.set_pinned(&actor.0, &id, true).await?;
+    found(&state, &id).await
+}
+
+/// Unpin a version.
+#[utoipa::path(post, path = "/api/v1/backups/{id}/unpin", tag = "backups",
+    params(("id" = String, Path, description = "backup id")),
+    responses((status = 200, body = BackupView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn unpin(
+    state: State,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<BackupView>, ApiError> {
+    state.app.set_pinned(&actor.0, &id, false).await?;
+    found(&state, &id).await
+}
+
+async fn found(state: &State, id: &str) -> Result<Json<BackupView>, ApiError> {
+    state
+        .app
+        .projections
+        .backup(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no backup with id {id}")))
+}

@@ -34,7 +34,52 @@ pub fn settings(
         pg_bin_dir: None,
         mysql_bin_dir: None,
         zstd_level: 2,
+        max_concurrent_backups: 2,
+        lease_ttl_secs: 30,
+        encrypt: "none".into(),
+        age_identity_file: None,
+        age_recipients: Vec::new(),
         node: Some("test-node".into()),
+    }
+}
+
+/// Another Backline process on a shared ledger, storage and master key (several nodes).
+pub async fn spawn_node(
+    node: &str,
+    ledger_url: &str,
+    shared_dir: &std::path::Path,
+    lease_ttl_secs: u64,
+) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let mut s = settings(
+        data_dir.path().to_path_buf(),
+        Some(ledger_url.to_string()),
+        Some(format!("fs://{}", shared_dir.join("artifacts").display())),
+    );
+    s.master_key_file = Some(shared_dir.join("master.key"));
+    s.node = Some(node.to_string());
+    s.lease_ttl_secs = lease_ttl_secs;
+    start(s, data_dir, None).await
+}
+
+async fn start(
+    s: Settings,
+    data_dir: tempfile::TempDir,
+    ledger_db: Option<crate::support::pg::TempDb>,
+) -> TestApp {
+    let server = Server::build(s.clone(), "127.0.0.1:0", TOKEN.to_string())
+        .await
+        .expect("server builds");
+    let port = server.port();
+    let app = server.app.clone();
+    tokio::spawn(server.run());
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+        data_dir,
+        app,
+        settings: s,
+        ledger_db,
     }
 }
 
@@ -53,20 +98,16 @@ pub async fn spawn_app_with(pg_ledger: bool, storage_url: Option<String>) -> Tes
     };
     let ledger_url = ledger_db.as_ref().map(|d| d.url());
     let s = settings(data_dir.path().to_path_buf(), ledger_url, storage_url);
-    let server = Server::build(s.clone(), "127.0.0.1:0", TOKEN.to_string())
-        .await
-        .expect("server builds");
-    let port = server.port();
-    let app = server.app.clone();
-    tokio::spawn(server.run());
-    TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::new(),
-        data_dir,
-        app,
-        settings: s,
-        ledger_db,
-    }
+    start(s, data_dir, ledger_db).await
+}
+
+/// Backline on the SQLite ledger in a fresh data directory, with settings adjusted by `adjust`
+/// (which sees the data directory already set).
+pub async fn spawn_app_configured(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let mut s = settings(data_dir.path().to_path_buf(), None, None);
+    adjust(&mut s);
+    start(s, data_dir, None).await
 }
 
 impl TestApp {
@@ -91,6 +132,24 @@ impl TestApp {
             .send()
             .await
             .expect("request")
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> reqwest::Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// All ledger events of one type, oldest first.
+    pub async fn events_of(&self, event_type: &str) -> Vec<Value> {
+        let v = self
+            .get_json(&format!("/api/v1/events?type={event_type}&limit=1000"))
+            .await;
+        v["items"].as_array().cloned().unwrap_or_default()
     }
 
     pub async fn get_json(&self, path: &str) -> Value {

@@ -1,11 +1,15 @@
 //! Backline's end-to-end tests: the real server on a free port, against the real PostgreSQL
 //! and MariaDB of the machine. Every test makes its own uniquely named databases.
 
+mod encryption;
 mod failures;
 mod fixtures_selftest;
 mod helpers;
 mod input;
 mod replay;
+mod retention;
 mod roundtrip;
+mod s3;
+mod scheduling;
 mod secrets;
 mod support;

@@ -1,2 +1,3 @@
 pub mod mysql;
 pub mod pg;
+pub mod s3;

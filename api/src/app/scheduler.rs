@@ -1,0 +1,221 @@
+//! The scheduler: claims due slots through the Database aggregate (so that a slot runs once
+//! however many processes share the ledger), starts their backups, records backups whose
+//! node stopped renewing its lease as abandoned, and sweeps retention.
+
+use super::*;
+use backline_projections::BackupFilter;
+use chrono::Utc;
+use std::time::Duration;
+
+/// How late a slot may be picked up and still count as "due now" for `catch_up: none`.
+pub const GRACE: chrono::Duration = chrono::Duration::seconds(60);
+const TICK: Duration = Duration::from_millis(500);
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+impl App {
+    pub(crate) fn lease_ttl(&self) -> Duration {
+        Duration::from_secs(self.settings.lease_ttl_secs.max(3))
+    }
+
+    /// The id of the backup of `view` that is running now, if any.
+    pub(crate) async fn running_backup(
+        &self,
+        view: &DatabaseView,
+    ) -> Result<Option<String>, AppError> {
+        let Some(id) = &view.running_backup_id else {
+            return Ok(None);
+        };
+        Ok(self
+            .projections
+            .backup(id)
+            .await?
+            .filter(|b| b.status == "running")
+            .map(|b| b.id))
+    }
+
+    /// Runs until the process ends.
+    pub async fn run_scheduler(self: Arc<Self>) {
+        let mut last_sweep = Instant::now() - SWEEP_EVERY;
+        let mut last_reap = Instant::now() - self.lease_ttl();
+        loop {
+            self.refresh().await;
+            if last_reap.elapsed() >= self.lease_ttl() / 3 {
+                last_reap = Instant::now();
+                if let Err(e) = self.reap_abandoned().await {
+                    tracing::warn!(error = %e, "checking for abandoned backups failed");
+                }
+            }
+            if let Err(e) = self.tick().await {
+                tracing::warn!(error = %e, "scheduler tick failed");
+            }
+            if last_sweep.elapsed() >= SWEEP_EVERY {
+                last_sweep = Instant::now();
+                self.sweep_retention().await;
+            }
+            tokio::time::sleep(TICK).await;
+        }
+    }
+
+    /// Claims and starts whatever is due now.
+    pub async fn tick(self: &Arc<Self>) -> Result<(), AppError> {
+        let now = Utc::now();
+        for view in self.projections.databases(false).await? {
+            let Some(sv) = &view.schedule else { continue };
+            if view.paused {
+                continue;
+            }
+            let Ok(schedule) = Schedule::parse(
+                &sv.cron,
+                Some(&sv.timezone),
+                CatchUp::parse(&sv.catch_up).unwrap_or_default(),
+            ) else {
+                continue;
+            };
+            if self.running_backup(&view).await?.is_some() {
+                continue; // one at a time per database; due slots wait for it
+            }
+            let after = view
+                .last_claimed_slot
+                .as_deref()
+                .or(Some(sv.since.as_str()))
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(now);
+            let due = schedule.due_slots(after, now, GRACE);
+            let slot = match schedule.catch_up {
+                CatchUp::All => due.first(),
+                _ => due.last(),
+            };
+            let Some(slot) = slot.copied() else { continue };
+            self.claim_and_start(&view.id, slot, None).await;
+        }
+        Ok(())
+    }
+
+    /// Claims `slot` (or re-claims it after an abandoned run) and starts its backup.
+    async fn claim_and_start(
+        self: &Arc<Self>,
+        database_id: &str,
+        slot: chrono::DateTime<Utc>,
+        retry_of: Option<String>,
+    ) {
+        let backup_id = uuid::Uuid::now_v7().to_string();
+        let claimed = self
+            .databases
+            .execute_with_metadata(
+                database_id,
+                DatabaseCommand::ClaimSlot {
+                    slot,
+                    backup_id: backup_id.clone(),
+                    retry_of,
+                },
+                self.meta("scheduler", &backup_id),
+            )
+            .await;
+        match claimed {
+            Ok(()) => {}
+            // Another process claimed it first: that one runs it.
+            Err(AggregateError::AggregateConflict)
+            | Err(AggregateError::UserError(DatabaseError::SlotClaimed { .. })) => return,
+            Err(e) => {
+                tracing::warn!(database_id, %slot, error = %e, "could not claim a scheduled slot");
+                return;
+            }
+        }
+        self.refresh().await;
+        let trigger = Trigger::Scheduled {
+            slot: slot.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        };
+        match self
+            .start_backup_as("scheduler", database_id, trigger, backup_id.clone())
+            .await
+        {
+            Ok(_) => tracing::info!(database_id, %slot, backup_id, "scheduled backup started"),
+            Err(e) => {
+                tracing::warn!(database_id, %slot, error = %e, "scheduled backup did not start")
+            }
+        }
+    }
+
+    /// Records running backups whose lease expired as abandoned, cleans up after them, and
+    /// re-runs their slot when the catch-up policy asks for it.
+    pub async fn reap_abandoned(self: &Arc<Self>) -> Result<(), AppError> {
+        let running = self
+            .projections
+            .backups(&BackupFilter {
+                database_id: None,
+                status: Some("running".into()),
+                limit: 1000,
+            })
+            .await?;
+        for b in running {
+            let lease = self.leases.get(&b.id).await.map_err(AppError::internal)?;
+            let started = chrono::DateTime::parse_from_rfc3339(&b.started_at)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_else(|_| Utc::now());
+            let stale_without_lease = Utc::now() - started
+                > chrono::Duration::from_std(self.lease_ttl()).unwrap_or_default();
+            let reason = match lease {
+                Some((node, true)) => format!("node {node} stopped renewing its lease"),
+                None if stale_without_lease => format!("node {} never took a lease", b.node),
+                _ => continue,
+            };
+            let abandoned = self
+                .backups
+                .execute_with_metadata(
+                    &b.id,
+                    BackupCommand::Abandon {
+                        reason: reason.clone(),
+                    },
+                    self.meta("reaper", &b.id),
+                )
+                .await;
+            if abandoned.is_err() {
+                continue; // someone else recorded it, or it ended meanwhile
+            }
+            tracing::warn!(backup_id = b.id, reason, "backup abandoned");
+            let _ = self.leases.release(&b.id).await;
+            self.clean_partial_uploads().await;
+            self.refresh().await;
+            if b.trigger == "scheduled" {
+                let db = self.projections.database(&b.database_id).await?;
+                let policy = db
+                    .as_ref()
+                    .and_then(|d| d.schedule.as_ref())
+                    .and_then(|s| CatchUp::parse(&s.catch_up));
+                let slot = db
+                    .as_ref()
+                    .and_then(|d| d.last_claimed_slot.clone())
+                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
+                    .map(|t| t.with_timezone(&Utc));
+                if let (Some(p), Some(slot)) = (policy, slot) {
+                    if p != CatchUp::None && db.as_ref().is_some_and(|d| !d.paused) {
+                        self.claim_and_start(&b.database_id, slot, Some(b.id.clone()))
+                            .await;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes partial uploads a dead process left behind (local storage keeps them in
+    /// `.partial/`; object stores expire incomplete multipart uploads by their own rules).
+    async fn clean_partial_uploads(&self) {
+        let op = self.store.operator();
+        let Ok(entries) = op.list(".partial/").await else {
+            return;
+        };
+        let cutoff = Utc::now() - chrono::Duration::from_std(self.lease_ttl()).unwrap_or_default();
+        for e in entries {
+            let old = e
+                .metadata()
+                .last_modified()
+                .map(|t| chrono::DateTime::<Utc>::from(std::time::SystemTime::from(t)) < cutoff)
+                .unwrap_or(true);
+            if old && !e.path().ends_with('/') {
+                let _ = op.delete(e.path()).await;
+            }
+        }
+    }
+}
