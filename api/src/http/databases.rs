@@ -247,3 +247,44 @@ pub async fn prune(
 ) -> Result<Json<PrunePlan>, ApiError> {
     Ok(Json(state.app.prune(&actor.0, &id, q.dry_run).await?))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SchedulePreviewParams {
+    /// Cron expression (5 fields, or 6 with seconds first).
+    pub cron: String,
+    /// IANA time zone (default UTC).
+    pub timezone: Option<String>,
+    /// How many runs to list (1–20, default 5).
+    pub count: Option<usize>,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct SchedulePreview {
+    pub description: String,
+    /// Next runs in UTC.
+    pub next_runs: Vec<String>,
+    /// The same in the schedule's time zone.
+    pub next_runs_local: Vec<String>,
+}
+
+/// Validate a schedule and list its next runs, without saving anything.
+#[utoipa::path(get, path = "/api/v1/schedules/preview", tag = "databases", params(SchedulePreviewParams),
+    responses((status = 200, body = SchedulePreview), (status = 422, body = Problem)))]
+pub async fn schedule_preview(
+    ApiQuery(q): ApiQuery<SchedulePreviewParams>,
+) -> Result<Json<SchedulePreview>, ApiError> {
+    let s = backline_domain::Schedule::parse(&q.cron, q.timezone.as_deref(), Default::default())
+        .map_err(|e| match e {
+            backline_domain::ScheduleError::TimeZone(_) => ApiError::invalid("timezone", e.to_string()),
+            _ => ApiError::invalid("schedule", e.to_string()),
+        })?;
+    let runs = s.next_runs(chrono::Utc::now(), q.count.unwrap_or(5).clamp(1, 20));
+    Ok(Json(SchedulePreview {
+        description: s.describe(),
+        next_runs: runs
+            .iter()
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .collect(),
+        next_runs_local: runs.iter().map(|t| s.local(*t)).collect(),
+    }))
+}

@@ -187,6 +187,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         ))
         .routes(routes!(databases::test))
         .routes(routes!(databases::test_new))
+        .routes(routes!(databases::schedule_preview))
         .routes(routes!(databases::pause))
         .routes(routes!(databases::resume))
         .routes(routes!(databases::retention_preview))

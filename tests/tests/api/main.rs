@@ -6,6 +6,7 @@ mod failures;
 mod fixtures_selftest;
 mod helpers;
 mod input;
+mod ledger;
 mod replay;
 mod retention;
 mod roundtrip;
