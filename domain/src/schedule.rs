@@ -250,6 +250,23 @@ mod tests {
     }
 
     #[test]
+    fn interval_patterns_run_in_both_passes_of_a_repeated_hour() {
+        // Decided: "every 30 minutes" means every 30 real minutes, so in the fall-back hour
+        // 01:00 and 01:30 New York time run twice (once EDT, once EST): four distinct instants.
+        let s = sched("*/30 1 * * *", "America/New_York");
+        let runs = s.next_runs(utc("2026-11-01T04:00:00Z"), 4);
+        assert_eq!(
+            runs,
+            vec![
+                utc("2026-11-01T05:00:00Z"),
+                utc("2026-11-01T05:30:00Z"),
+                utc("2026-11-01T06:00:00Z"),
+                utc("2026-11-01T06:30:00Z"),
+            ]
+        );
+    }
+
+    #[test]
     fn month_ends_weekdays_and_macros() {
         let s = sched("0 0 31 * *", "UTC");
         let runs = s.next_runs(utc("2026-01-01T00:00:00Z"), 3);
