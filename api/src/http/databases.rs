@@ -27,7 +27,7 @@ pub struct RegisterDatabase {
     pub catch_up: Option<String>,
     /// `{keep_last, keep_daily, keep_weekly, keep_monthly, keep_yearly, max_age_days, min_keep}`.
     #[schema(value_type = Option<Object>)]
-    pub retention: Option<backline_domain::Retention>,
+    pub retention: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -42,7 +42,7 @@ pub struct UpdateDatabase {
     pub timezone: Option<String>,
     pub catch_up: Option<String>,
     #[schema(value_type = Option<Object>)]
-    pub retention: Option<backline_domain::Retention>,
+    pub retention: Option<serde_json::Value>,
 }
 
 /// Absent → `None`; `null` → `Some(None)`; a value → `Some(Some(v))`.
@@ -72,6 +72,21 @@ pub struct DatabaseList {
     pub items: Vec<DatabaseView>,
 }
 
+/// Parses a retention policy, naming the field in the error.
+fn retention(v: Option<serde_json::Value>) -> Result<Option<backline_domain::Retention>, ApiError> {
+    let Some(v) = v else { return Ok(None) };
+    let r: backline_domain::Retention = serde_json::from_value(v).map_err(|e| {
+        ApiError::invalid(
+            "retention",
+            format!("invalid retention policy: {e} (fields: keep_last, keep_daily, keep_weekly, keep_monthly, keep_yearly, max_age_days, min_keep; whole numbers ≥ 0)"),
+        )
+    })?;
+    if r.min_keep == Some(0) {
+        return Err(ApiError::invalid("retention", "min_keep must be at least 1: the newest version is always kept"));
+    }
+    Ok(Some(r))
+}
+
 /// Register a database.
 #[utoipa::path(post, path = "/api/v1/databases", tag = "databases", request_body = RegisterDatabase,
     responses((status = 201, body = DatabaseView), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -84,7 +99,7 @@ pub async fn register(
         schedule: body.schedule.map(Some),
         timezone: body.timezone,
         catch_up: body.catch_up,
-        retention: body.retention,
+        retention: retention(body.retention)?,
     };
     let view = state
         .app
@@ -144,7 +159,7 @@ pub async fn update(
                     schedule: body.schedule,
                     timezone: body.timezone,
                     catch_up: body.catch_up,
-                    retention: body.retention,
+                    retention: retention(body.retention)?,
                 },
             )
             .await?,
