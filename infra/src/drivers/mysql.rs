@@ -163,6 +163,20 @@ fn options_file(conn: &ConnectionString) -> Result<tempfile::NamedTempFile, Stag
     Ok(f)
 }
 
+/// MariaDB's dump tool from 10.11 on can dump system-versioned tables with their history.
+fn supports_dump_history(version_line: &str) -> bool {
+    if !is_mariadb(version_line) {
+        return false;
+    }
+    let Some(v) = version_line.split("Distrib ").nth(1) else {
+        return false;
+    };
+    let mut parts = v.split(|c: char| !c.is_ascii_digit());
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (major, minor) >= (10, 11)
+}
+
 fn is_mariadb(version_line: &str) -> bool {
     version_line.contains("MariaDB") || version_line.starts_with("mariadb")
 }
@@ -181,6 +195,10 @@ pub fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<RunningTool,
         "--default-character-set=utf8mb4",
         "--no-tablespaces",
     ]);
+    if supports_dump_history(&probe.dump_tool_version) {
+        // System-versioned tables keep their history rows.
+        cmd.arg("--dump-history");
+    }
     if !is_mariadb(&probe.dump_tool_version) {
         cmd.args(["--set-gtid-purged=OFF"]);
         if is_mariadb(&probe.server_version) {
@@ -346,6 +364,16 @@ pub async fn restore(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dump_history_needs_mariadb_10_11() {
+        assert!(supports_dump_history(
+            "mariadb-dump  Ver 10.19 Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)"
+        ));
+        assert!(supports_dump_history("mariadb-dump from 11.4.2-MariaDB, client 10.19 Distrib 11.4.2-MariaDB"));
+        assert!(!supports_dump_history("mysqldump  Ver 10.19 Distrib 10.6.12-MariaDB, for debian-linux-gnu"));
+        assert!(!supports_dump_history("mysqldump  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)"));
+    }
 
     #[test]
     fn option_values_are_quoted() {

@@ -155,3 +155,40 @@ async fn postgres_versions_restore_to_identical_data() {
 async fn mariadb_versions_restore_to_identical_data() {
     round_trip("mysql").await;
 }
+
+/// System-versioned tables come back with their history, not just their current rows.
+#[tokio::test]
+async fn mariadb_system_versioned_history_survives() {
+    use sqlx::Connection;
+    let app = spawn_app().await;
+    let src = mysql::TempDb::create("rt_svt_src").await;
+    let dst = mysql::TempDb::create("rt_svt_dst").await;
+    let mut c = sqlx::MySqlConnection::connect(&mysql::MYSQL_ADMIN_URL).await.unwrap();
+    for sql in [
+        format!("CREATE TABLE `{}`.t (id INT PRIMARY KEY, v INT) WITH SYSTEM VERSIONING", src.name()),
+        format!("INSERT INTO `{}`.t VALUES (1, 1), (2, 2)", src.name()),
+        format!("UPDATE `{}`.t SET v = 10 WHERE id = 1", src.name()),
+        format!("DELETE FROM `{}`.t WHERE id = 2", src.name()),
+    ] {
+        sqlx::raw_sql(&sql).execute(&mut c).await.unwrap();
+    }
+    let history = |db: String| async move {
+        let mut c = sqlx::MySqlConnection::connect(&mysql::MYSQL_ADMIN_URL).await.unwrap();
+        let rows: Vec<(i32, i32)> = sqlx::query_as(&format!(
+            "SELECT id, v FROM `{db}`.t FOR SYSTEM_TIME ALL ORDER BY id, v"
+        ))
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        rows
+    };
+    let before = history(src.name().to_string()).await;
+    assert_eq!(before, vec![(1, 1), (1, 10), (2, 2)]);
+    let src_id = app.register(src.name(), "mysql", &src.url()).await;
+    let dst_id = app.register(dst.name(), "mysql", &dst.url()).await;
+    let b = app.backup(&src_id).await;
+    assert_eq!(b["status"], "completed", "{b}");
+    let r = app.restore(b["id"].as_str().unwrap(), json!({"target_database_id": dst_id})).await;
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(history(dst.name().to_string()).await, before);
+}
