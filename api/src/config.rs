@@ -47,6 +47,15 @@ pub struct Settings {
         global = true
     )]
     pub lease_ttl_secs: u64,
+    /// More destinations, `NAME=URL` (repeatable; or BACKLINE_STORAGE_<NAME>_URL variables).
+    /// Every backup is streamed to the default storage and to each of these at once.
+    #[arg(
+        long = "storage",
+        env = "BACKLINE_STORAGES",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub storages: Vec<String>,
     /// Encrypt artifacts with age: `all`, `none`, or a comma-separated list of database names.
     #[arg(long, env = "BACKLINE_ENCRYPT", default_value = "none", global = true)]
     pub encrypt: String,
@@ -64,6 +73,51 @@ pub struct Settings {
     /// Name of this process in event metadata (default: host name and pid).
     #[arg(long, env = "BACKLINE_NODE", global = true)]
     pub node: Option<String>,
+    /// SMTP server for email alerts: smtp://host:port (plain; add ?tls=required for
+    /// STARTTLS) or smtps://user:pass@host:465. No email until set.
+    #[arg(long, env = "BACKLINE_SMTP_URL", global = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of alert emails.
+    #[arg(long, env = "BACKLINE_ALERT_FROM", global = true)]
+    pub alert_from: Option<String>,
+    /// Address of the web UI in notifications (default: http://<listen address>).
+    #[arg(long, env = "BACKLINE_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Seconds a running backup may write nothing before it is cancelled as stalled.
+    #[arg(
+        long = "stall-timeout",
+        env = "BACKLINE_STALL_TIMEOUT",
+        default_value_t = 600,
+        global = true
+    )]
+    pub stall_timeout_secs: u64,
+    /// Seconds after a due slot with no backup started before a missed-schedule alert.
+    #[arg(
+        long,
+        env = "BACKLINE_MISSED_SCHEDULE_GRACE_SECS",
+        default_value_t = 600,
+        global = true
+    )]
+    pub missed_schedule_grace_secs: u64,
+    /// First retry delay of a failed notification, doubled at each retry (capped at 10 min).
+    #[arg(
+        long,
+        env = "BACKLINE_NOTIFY_RETRY_BASE_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub notify_retry_base_ms: u64,
+    /// Seconds between reminders of an open, unacknowledged alert (0: never).
+    #[arg(
+        long,
+        env = "BACKLINE_ALERT_REMIND_SECS",
+        default_value_t = 86400,
+        global = true
+    )]
+    pub alert_remind_secs: u64,
+    /// Run scheduled backups in this process (false: an API/alerting-only node).
+    #[arg(long, env = "BACKLINE_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub scheduler: bool,
 }
 
 impl Settings {
@@ -90,6 +144,42 @@ impl Settings {
         self.master_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+
+    /// Named destinations besides the default one: `--storage NAME=URL` flags, then
+    /// `BACKLINE_STORAGE_<NAME>_URL` variables (names lower-cased), in that order.
+    pub fn named_storages(&self) -> Result<Vec<(String, String)>, String> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for item in &self.storages {
+            let (name, url) = item
+                .split_once('=')
+                .ok_or_else(|| format!("--storage {item:?}: expected NAME=URL"))?;
+            out.push((name.trim().to_ascii_lowercase(), url.trim().to_string()));
+        }
+        let mut from_env: Vec<(String, String)> = std::env::vars()
+            .filter_map(|(k, v)| {
+                let name = k.strip_prefix("BACKLINE_STORAGE_")?.strip_suffix("_URL")?;
+                // An empty value (e.g. an unset compose variable) configures nothing.
+                (!name.is_empty() && !v.trim().is_empty()).then(|| (name.to_ascii_lowercase(), v))
+            })
+            .collect();
+        from_env.sort();
+        out.extend(from_env);
+        for (i, (name, _)) in out.iter().enumerate() {
+            let valid = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid || name == "default" {
+                return Err(format!(
+                    "storage name {name:?} is not allowed: use letters, digits, _ or -, not \"default\""
+                ));
+            }
+            if out[..i].iter().any(|(n, _)| n == name) {
+                return Err(format!("storage {name:?} is configured twice"));
+            }
+        }
+        Ok(out)
     }
 
     pub fn age_identity_file(&self) -> PathBuf {

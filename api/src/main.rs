@@ -49,6 +49,30 @@ enum Command {
         /// Skip ownership and privileges (targets without the original roles).
         #[arg(long)]
         no_owner: bool,
+        /// Read the copy on this named storage (default: the first healthy copy).
+        #[arg(long = "from")]
+        from: Option<String>,
+    },
+    /// Re-read stored artifacts: check their sha256 (and that they decrypt and decompress,
+    /// when this server holds the key) and record `BackupVerified` for each.
+    Verify {
+        /// One backup.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        backup: Option<String>,
+        /// Every completed backup.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Rebuild the version history in an empty ledger from the manifests in storage
+    /// (disaster recovery). Databases come back without their passwords: see README.
+    Import {
+        /// Required: read the manifests of this configured storage (`default` or a name).
+        #[arg(long = "from-storage", value_name = "NAME", num_args = 0..=1, default_missing_value = "default", required = true)]
+        from_storage: Option<String>,
+        /// The connection to register a database with, `NAME=URL` (repeatable); without one
+        /// the manifest's connection (no password) is used.
+        #[arg(long = "connection", value_name = "NAME=URL")]
+        connections: Vec<String>,
     },
     /// Drop every read model and rebuild it from the ledger.
     Replay,
@@ -194,10 +218,18 @@ async fn run() -> anyhow::Result<()> {
             target,
             keep_previous,
             no_owner,
+            from,
         } => {
             let app = App::open(settings).await?;
             let started = app
-                .start_restore("cli", &backup, target.as_deref(), keep_previous, no_owner)
+                .start_restore_from(
+                    "cli",
+                    &backup,
+                    target.as_deref(),
+                    keep_previous,
+                    no_owner,
+                    from.as_deref(),
+                )
                 .await?;
             eprintln!("restore {} started", started.id);
             wait_with_progress(&app, &started.id, started.done).await;
@@ -226,6 +258,44 @@ async fn run() -> anyhow::Result<()> {
                 r.previous_kept_as
                     .map(|k| format!("; previous contents kept as {k}"))
                     .unwrap_or_default()
+            );
+        }
+        Command::Verify { backup, all: _ } => {
+            let app = App::open(settings).await?;
+            let results = app.verify("cli", backup.as_deref()).await?;
+            let mut bad = 0;
+            for v in &results {
+                println!(
+                    "{} {}  {}",
+                    if v.ok { "ok  " } else { "FAIL" },
+                    v.backup_id,
+                    v.detail
+                );
+                bad += usize::from(!v.ok);
+            }
+            if bad > 0 {
+                bail!("{bad} of {} backups failed verification", results.len());
+            }
+            println!("{} backups verified", results.len());
+        }
+        Command::Import {
+            from_storage,
+            connections,
+        } => {
+            let app = App::open(settings).await?;
+            let report = app
+                .import_from_storage(
+                    "import",
+                    from_storage.as_deref().unwrap_or("default"),
+                    &connections,
+                )
+                .await?;
+            for line in &report.lines {
+                println!("{line}");
+            }
+            println!(
+                "imported {} databases and {} backups",
+                report.databases, report.backups
             );
         }
         Command::Replay => {

@@ -69,7 +69,14 @@ impl Server {
     pub async fn run(self) -> std::io::Result<()> {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, ledger = self.app.ledger.url_redacted(), storage = self.app.store.label(), node = self.app.node(), "backline is listening");
-        let scheduler = tokio::spawn(self.app.clone().run_scheduler());
+        self.app.set_listen_address(addr);
+        let scheduler = if self.app.settings.scheduler {
+            tokio::spawn(self.app.clone().run_scheduler())
+        } else {
+            tracing::info!("BACKLINE_SCHEDULER=false: this process runs no scheduled backups");
+            tokio::spawn(async {})
+        };
+        let alerts = tokio::spawn(self.app.clone().run_alerts());
         let state = Arc::new(HttpState {
             app: self.app,
             token: self.token,
@@ -78,6 +85,7 @@ impl Server {
             .with_graceful_shutdown(shutdown())
             .await;
         scheduler.abort();
+        alerts.abort();
         served
     }
 }

@@ -40,6 +40,41 @@ pub struct StoredArtifact {
     pub sha256: String,
     pub compression: String,
     pub encrypted: bool,
+    /// Every destination the artifact was streamed to (3-2-1), in configuration order; the
+    /// fields above describe the first healthy copy. Empty in events from before fan-out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<ArtifactCopy>,
+}
+
+/// One copy of an artifact on one storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactCopy {
+    /// The storage's name in configuration (`default` for BACKLINE_STORAGE_URL).
+    pub name: String,
+    /// The storage URL without credentials.
+    pub storage: String,
+    pub key: String,
+    pub sha256: String,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl StoredArtifact {
+    /// The copies that were written, or the artifact itself for events from before fan-out.
+    pub fn healthy_copies(&self) -> Vec<ArtifactCopy> {
+        if self.copies.is_empty() {
+            return vec![ArtifactCopy {
+                name: "default".into(),
+                storage: self.storage.clone(),
+                key: self.key.clone(),
+                sha256: self.sha256.clone(),
+                ok: true,
+                error: None,
+            }];
+        }
+        self.copies.iter().filter(|c| c.ok).cloned().collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +109,12 @@ pub enum BackupCommand {
     },
     /// The artifact and manifest of a pruned version are gone from storage.
     ConfirmDeleted,
+    /// Records a re-read of the stored artifact (`backline verify`).
+    Verify {
+        ok: bool,
+        detail: String,
+        storage: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +152,21 @@ pub enum BackupEvent {
         reason: String,
     },
     BackupArtifactDeleted {},
+    /// A stored artifact was re-read: its sha256 (and decryptability, when the key is
+    /// present) checked out, or not.
+    BackupVerified {
+        ok: bool,
+        detail: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        storage: Option<String>,
+    },
+    /// One destination of a completed backup did not get its copy (alert-worthy: the backup
+    /// is degraded, not lost). Recorded right after `BackupCompleted`.
+    BackupCopyFailed {
+        storage: String,
+        key: String,
+        message: String,
+    },
 }
 
 impl DomainEvent for BackupEvent {
@@ -124,6 +180,8 @@ impl DomainEvent for BackupEvent {
             BackupEvent::BackupUnpinned { .. } => "BackupUnpinned",
             BackupEvent::BackupPruned { .. } => "BackupPruned",
             BackupEvent::BackupArtifactDeleted {} => "BackupArtifactDeleted",
+            BackupEvent::BackupVerified { .. } => "BackupVerified",
+            BackupEvent::BackupCopyFailed { .. } => "BackupCopyFailed",
         }
         .to_string()
     }
@@ -231,10 +289,28 @@ impl Aggregate for Backup {
                 duration_ms,
             } => {
                 self.require_running()?;
-                BackupEvent::BackupCompleted {
-                    artifact,
-                    duration_ms,
+                let failed: Vec<BackupEvent> = artifact
+                    .copies
+                    .iter()
+                    .filter(|c| !c.ok)
+                    .map(|c| BackupEvent::BackupCopyFailed {
+                        storage: c.storage.clone(),
+                        key: c.key.clone(),
+                        message: c.error.clone().unwrap_or_default(),
+                    })
+                    .collect();
+                sink.write(
+                    BackupEvent::BackupCompleted {
+                        artifact,
+                        duration_ms,
+                    },
+                    self,
+                )
+                .await;
+                for e in failed {
+                    sink.write(e, self).await;
                 }
+                return Ok(());
             }
             BackupCommand::Fail {
                 failure,
@@ -280,6 +356,20 @@ impl Aggregate for Backup {
                 }
                 BackupEvent::BackupArtifactDeleted {}
             }
+            BackupCommand::Verify {
+                ok,
+                detail,
+                storage,
+            } => {
+                if self.status != BackupStatus::Completed || self.artifact_deleted {
+                    return Err(BackupError::NotCompleted(self.status));
+                }
+                BackupEvent::BackupVerified {
+                    ok,
+                    detail,
+                    storage,
+                }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -306,6 +396,7 @@ impl Aggregate for Backup {
             BackupEvent::BackupUnpinned { .. } => self.pinned = false,
             BackupEvent::BackupPruned { .. } => self.status = BackupStatus::Pruned,
             BackupEvent::BackupArtifactDeleted {} => self.artifact_deleted = true,
+            BackupEvent::BackupVerified { .. } | BackupEvent::BackupCopyFailed { .. } => {}
         }
     }
 }
@@ -359,6 +450,7 @@ mod tests {
             sha256: "ab".into(),
             compression: "zstd".into(),
             encrypted: false,
+            copies: vec![],
         }
     }
 
@@ -514,5 +606,66 @@ mod tests {
             .then_expect_events(vec![BackupEvent::BackupAbandoned {
                 reason: "node died".into(),
             }]);
+    }
+
+    fn copy(name: &str, ok: bool) -> ArtifactCopy {
+        ArtifactCopy {
+            name: name.into(),
+            storage: format!("fs:///{name}"),
+            key: "k".into(),
+            sha256: "ab".into(),
+            ok,
+            error: (!ok).then(|| "disk full".to_string()),
+        }
+    }
+
+    #[test]
+    fn a_failed_copy_completes_degraded_with_an_alert_event() {
+        let mut a = artifact();
+        a.copies = vec![copy("local", true), copy("offsite", false)];
+        T::with(())
+            .given(vec![started()])
+            .when(BackupCommand::Complete {
+                artifact: a.clone(),
+                duration_ms: 5,
+            })
+            .then_expect_events(vec![
+                BackupEvent::BackupCompleted {
+                    artifact: a.clone(),
+                    duration_ms: 5,
+                },
+                BackupEvent::BackupCopyFailed {
+                    storage: "fs:///offsite".into(),
+                    key: "k".into(),
+                    message: "disk full".into(),
+                },
+            ]);
+        assert_eq!(a.healthy_copies(), vec![copy("local", true)]);
+        assert_eq!(
+            artifact().healthy_copies().len(),
+            1,
+            "old events: the artifact itself"
+        );
+    }
+
+    #[test]
+    fn only_completed_versions_are_verified() {
+        let verify = || BackupCommand::Verify {
+            ok: true,
+            detail: "sha256 ok".into(),
+            storage: None,
+        };
+        T::with(())
+            .given(vec![started(), completed()])
+            .when(verify())
+            .then_expect_events(vec![BackupEvent::BackupVerified {
+                ok: true,
+                detail: "sha256 ok".into(),
+                storage: None,
+            }]);
+        T::with(())
+            .given(vec![started()])
+            .when(verify())
+            .then_expect_error(BackupError::NotCompleted(BackupStatus::Running));
     }
 }

@@ -34,6 +34,10 @@ pub enum DatabaseCommand {
         backup_id: String,
         retry_of: Option<String>,
     },
+    /// Chooses the configured storages this database's backups go to (`None`: all of them).
+    SetDestinations {
+        destinations: Option<Vec<String>>,
+    },
     Remove,
 }
 
@@ -73,6 +77,11 @@ pub enum DatabaseEvent {
         retry_of: Option<String>,
     },
     DatabaseRemoved {},
+    /// The storages its backups go to from now on (`None`: every configured storage).
+    DestinationsChanged {
+        #[serde(default)]
+        destinations: Option<Vec<String>>,
+    },
 }
 
 impl DomainEvent for DatabaseEvent {
@@ -84,6 +93,7 @@ impl DomainEvent for DatabaseEvent {
             DatabaseEvent::DatabaseResumed {} => "DatabaseResumed",
             DatabaseEvent::ScheduledRunClaimed { .. } => "ScheduledRunClaimed",
             DatabaseEvent::DatabaseRemoved {} => "DatabaseRemoved",
+            DatabaseEvent::DestinationsChanged { .. } => "DestinationsChanged",
         }
         .to_string()
     }
@@ -130,6 +140,9 @@ pub struct Database {
     /// The newest claimed slot and the backup that runs it.
     #[serde(default)]
     pub last_claim: Option<(chrono::DateTime<chrono::Utc>, String)>,
+    /// Names of the storages its backups go to; `None` means every configured storage.
+    #[serde(default)]
+    pub destinations: Option<Vec<String>>,
 }
 
 impl Database {
@@ -247,6 +260,13 @@ impl Aggregate for Database {
                 self.require_live()?;
                 DatabaseEvent::DatabaseRemoved {}
             }
+            DatabaseCommand::SetDestinations { destinations } => {
+                self.require_live()?;
+                if destinations == self.destinations {
+                    return Err(DatabaseError::NothingToChange);
+                }
+                DatabaseEvent::DestinationsChanged { destinations }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -293,6 +313,7 @@ impl Aggregate for Database {
                 slot, backup_id, ..
             } => self.last_claim = Some((slot, backup_id)),
             DatabaseEvent::DatabaseRemoved {} => self.removed = true,
+            DatabaseEvent::DestinationsChanged { destinations } => self.destinations = destinations,
         }
     }
 }
@@ -504,5 +525,31 @@ mod tests {
             .given(vec![registered()])
             .when(DatabaseCommand::Resume)
             .then_expect_error(DatabaseError::NotPaused);
+    }
+
+    #[test]
+    fn destinations_change_only_when_different() {
+        let two = Some(vec!["default".to_string(), "offsite".to_string()]);
+        T::with(())
+            .given(vec![registered()])
+            .when(DatabaseCommand::SetDestinations {
+                destinations: two.clone(),
+            })
+            .then_expect_events(vec![DatabaseEvent::DestinationsChanged {
+                destinations: two.clone(),
+            }]);
+        T::with(())
+            .given(vec![
+                registered(),
+                DatabaseEvent::DestinationsChanged {
+                    destinations: two.clone(),
+                },
+            ])
+            .when(DatabaseCommand::SetDestinations { destinations: two })
+            .then_expect_error(DatabaseError::NothingToChange);
+        T::with(())
+            .given(vec![registered()])
+            .when(DatabaseCommand::SetDestinations { destinations: None })
+            .then_expect_error(DatabaseError::NothingToChange);
     }
 }

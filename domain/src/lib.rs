@@ -3,7 +3,9 @@
 //! Pure: no I/O, no async runtime, no database. Everything here is tested with
 //! cqrs-es's `TestFramework` (given events, when command, then events or error).
 
+pub mod alert;
 pub mod backup;
+pub mod channel;
 pub mod connection;
 pub mod database;
 pub mod restore;
@@ -11,9 +13,17 @@ pub mod retention;
 pub mod schedule;
 pub mod values;
 
+pub use alert::{
+    retry_delay, Alert, AlertCommand, AlertError, AlertEvent, AlertKind, AlertState, Delivery,
+    Notice, Outcome,
+};
 pub use backup::{
-    Backup, BackupCommand, BackupError, BackupEvent, BackupStatus, DatabaseFacts, StoredArtifact,
-    ToolInfo, Trigger,
+    ArtifactCopy, Backup, BackupCommand, BackupError, BackupEvent, BackupStatus, DatabaseFacts,
+    StoredArtifact, ToolInfo, Trigger,
+};
+pub use channel::{
+    redact_webhook_url, validate_address, Channel, ChannelCommand, ChannelError, ChannelEvent,
+    ChannelTarget, WebhookStyle,
 };
 pub use connection::{ConnectionError, ConnectionString, SealedSecret, StoredConnection};
 pub use database::{Database, DatabaseCommand, DatabaseError, DatabaseEvent};

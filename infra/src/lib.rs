@@ -5,6 +5,7 @@ pub mod drivers;
 pub mod encryption;
 pub mod leases;
 pub mod ledger;
+pub mod notify;
 pub mod pipeline;
 pub mod secrets;
 pub mod storage;

@@ -304,6 +304,10 @@ pub async fn download_decrypting<W: AsyncWrite + Unpin>(
             Err(e) => Err(CopyError::Read(e)),
         },
     };
+    // The consumer stopped reading (it failed, or needed only the start): nothing to verify.
+    if let Err(CopyError::Write(e)) = copy_result {
+        return Err(PipelineError::Sink(e));
+    }
     // Hash whatever the decoder left unread, so the checksum covers the whole object.
     let drained = tokio::io::copy(&mut hashed, &mut tokio::io::sink()).await;
     let sha = hex::encode(hashed.hasher.clone().finalize());

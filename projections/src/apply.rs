@@ -161,7 +161,8 @@ pub(crate) fn public_payload(mut v: Value) -> Value {
         match v {
             Value::Object(map) => {
                 for (k, val) in map.iter_mut() {
-                    if k == "password" {
+                    // Sealed secrets: passwords, webhook URLs, signing secrets.
+                    if matches!(k.as_str(), "password" | "sealed_url" | "secret") {
                         if !val.is_null() {
                             *val = Value::String("***".into());
                         }
@@ -215,6 +216,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                 paused: false,
                 retention: f.get("retention").cloned().unwrap_or(Value::Null),
                 last_claimed_slot: None,
+                destinations: None,
             };
             save_database(tx, &v).await?;
             database_id = Some(id.to_string());
@@ -246,6 +248,16 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                     "DatabaseResumed" => v.paused = false,
                     _ => v.last_claimed_slot = os(&f, "slot"),
                 }
+                v.updated_at = at.clone();
+                save_database(tx, &v).await?;
+            }
+            database_id = Some(id.to_string());
+        }
+        "DestinationsChanged" => {
+            if let Some(mut v) = load::<DatabaseView>(tx, "rm_databases", id).await? {
+                v.destinations = f
+                    .get("destinations")
+                    .and_then(|d| serde_json::from_value(d.clone()).ok());
                 v.updated_at = at.clone();
                 save_database(tx, &v).await?;
             }
@@ -291,6 +303,11 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                 pruned_at: None,
                 prune_reason: None,
                 artifact_deleted: false,
+                copies: Vec::new(),
+                degraded: false,
+                verified_at: None,
+                verified_ok: None,
+                verification_detail: None,
             };
             save_backup(tx, &b, e.position).await?;
             if let Some(mut d) = load::<DatabaseView>(tx, "rm_databases", &db).await? {
@@ -315,6 +332,12 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                         b.storage_key = os(&f, "key");
                         b.compression = os(&f, "compression");
                         b.encrypted = f.get("encrypted").and_then(Value::as_bool).unwrap_or(false);
+                        b.copies = f
+                            .get("copies")
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default();
+                        b.degraded = b.copies.iter().any(|c| c["ok"] == Value::Bool(false));
                     }
                     "BackupFailed" => {
                         b.status = "failed".into();
@@ -387,6 +410,23 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                 database_id = Some(b.database_id);
             }
         }
+        "BackupVerified" | "BackupCopyFailed" => {
+            if let Some(mut b) = load::<BackupView>(tx, "rm_backups", id).await? {
+                if e.event_type == "BackupVerified" {
+                    b.verified_at = Some(at.clone());
+                    b.verified_ok = f.get("ok").and_then(Value::as_bool);
+                    b.verification_detail = os(&f, "detail");
+                    let pos: i64 =
+                        sqlx::query("SELECT started_position FROM rm_backups WHERE id = $1")
+                            .bind(id)
+                            .fetch_one(&mut **tx)
+                            .await?
+                            .try_get("started_position")?;
+                    save_backup(tx, &b, pos).await?;
+                }
+                database_id = Some(b.database_id);
+            }
+        }
         "RestoreStarted" => {
             let r = RestoreView {
                 id: id.to_string(),
@@ -435,6 +475,9 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                 save_restore(tx, &r, pos).await?;
                 database_id = Some(r.target_database_id);
             }
+        }
+        t if t.starts_with("Alert") || t.starts_with("Channel") => {
+            database_id = crate::alerts::apply(tx, e, &f, &at, &actor).await?;
         }
         other => {
             tracing::debug!(event_type = other, "no read model uses this event");

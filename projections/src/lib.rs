@@ -2,10 +2,12 @@
 //! last position it applied, catches up from there, and can be dropped and rebuilt by replaying
 //! the ledger with exactly the code that maintains it live.
 
+mod alerts;
 mod apply;
 mod queries;
 pub mod views;
 
+pub use alerts::{AlertView, ChannelView, DeliveryView, FAILING_AFTER};
 pub use queries::{BackupFilter, EventQuery, Order};
 pub use views::*;
 
@@ -31,7 +33,16 @@ pub struct Projections {
 }
 
 pub(crate) const READ_MODELS: &[&str] = &["databases", "backups", "restores", "timeline"];
-const TABLES: &[&str] = &["rm_databases", "rm_backups", "rm_restores", "rm_timeline"];
+// Alerts and channels share the checkpoints above (they are applied in the same transaction):
+// a new checkpoint name would start at 0 and re-apply every older event to the other models.
+const TABLES: &[&str] = &[
+    "rm_databases",
+    "rm_backups",
+    "rm_restores",
+    "rm_timeline",
+    "rm_alerts",
+    "rm_channels",
+];
 const BATCH: i64 = 500;
 
 impl Projections {
@@ -118,7 +129,10 @@ impl Projections {
     /// Every row of every read model, in a stable order (for replay-equality checks).
     pub async fn snapshot(&self) -> Result<Vec<(String, String, String)>, ProjectionError> {
         let mut out = Vec::new();
-        for (t, key) in TABLES.iter().zip(["id", "id", "id", "position"]) {
+        for (t, key) in TABLES
+            .iter()
+            .zip(["id", "id", "id", "position", "id", "id"])
+        {
             let rows = sqlx::query(&format!(
                 "SELECT CAST({key} AS TEXT) AS k, body FROM {t} ORDER BY {key}"
             ))

@@ -63,6 +63,9 @@ pub struct DatabaseView {
     pub retention: serde_json::Value,
     #[serde(default)]
     pub last_claimed_slot: Option<String>,
+    /// Names of the storages its backups go to; `null` means every configured storage.
+    #[serde(default)]
+    pub destinations: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -114,6 +117,21 @@ pub struct BackupView {
     /// For pruned versions: whether the files are gone from storage yet.
     #[serde(default)]
     pub artifact_deleted: bool,
+    /// Every copy (`name`, `storage`, `key`, `sha256`, `ok`, `error`) when the backup was
+    /// streamed to several destinations; empty for a single one.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub copies: Vec<serde_json::Value>,
+    /// Completed, but at least one destination did not get its copy.
+    #[serde(default)]
+    pub degraded: bool,
+    /// The last re-read of the stored artifact (`backline verify`).
+    #[serde(default)]
+    pub verified_at: Option<String>,
+    #[serde(default)]
+    pub verified_ok: Option<bool>,
+    #[serde(default)]
+    pub verification_detail: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

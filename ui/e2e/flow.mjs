@@ -1,7 +1,8 @@
 // End-to-end flow against a REAL running Backline server (no mocks):
 //   sign in → add a PostgreSQL database (test connection first) → back up now → restore into a second
-//   registered database → see it all on the timeline; plus a wrong token, a bad connection and an
-//   invalid name show readable errors. Screenshots go to ui/test-results/.
+//   registered database → see it all on the timeline → set a schedule in the form (live description
+//   and next runs) → pause/resume → pin a version → preview and apply retention; plus a wrong token,
+//   a bad connection and an invalid name show readable errors. Screenshots go to ui/test-results/.
 //
 //   BACKLINE_URL=http://127.0.0.1:18080 BACKLINE_TOKEN=uitoken npm run e2e
 //
@@ -312,6 +313,122 @@ async function main() {
     await list.locator(`[data-testid=event]:nth-child(${before + 1})`).waitFor({ timeout: 15_000 });
   });
 
+  await step('schedule in the edit form: a bad cron shows its reason, a good one its description and next runs', async () => {
+    await page.goto(`${uiBase}/databases/${encodeURIComponent(srcName)}`);
+    await page.getByRole('heading', { name: srcName }).waitFor();
+    await page.getByTestId('schedule-summary').getByText('No schedule').waitFor();
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    const cron = page.getByLabel('Schedule (cron)');
+    await cron.fill('0 25 * * *');
+    await page.locator('#db-schedule-error').waitFor();
+    expect((await cron.getAttribute('aria-invalid')) === 'true', 'bad cron not marked invalid');
+    const reason = (await page.locator('#db-schedule-error').textContent()) ?? '';
+    expect(/0 25/.test(reason), `unhelpful cron error: ${reason}`);
+    await page.locator('[data-testid=schedule-preview][data-state=error]').waitFor();
+    await snap(page, 'schedule-bad-cron');
+
+    await cron.fill('0 3 * * *');
+    await page.getByLabel('Time zone').fill('Europe/Berlin');
+    const preview = page.getByTestId('schedule-preview');
+    await preview.getByTestId('schedule-description').getByText(/Europe\/Berlin/).waitFor();
+    const description = (await preview.getByTestId('schedule-description').textContent()) ?? '';
+    expect(/03:00/.test(description), `description does not say 03:00: ${description}`);
+    const runs = await preview.getByTestId('next-run').allTextContents();
+    expect(runs.length === 5, `expected 5 next runs, got ${runs.length}`);
+    expect(runs.every((r) => /03:00 \(UTC\+0[12]:00\)/.test(r) && /0[12]:00 UTC/.test(r)), `next runs not in Berlin and UTC: ${runs.join(' | ')}`);
+    expect((await cron.getAttribute('aria-invalid')) === null, 'fixed cron still marked invalid');
+    await snap(page, 'schedule-preview');
+
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { name: srcName }).waitFor();
+    const summary = page.getByTestId('schedule-summary');
+    await summary.getByText(description.trim()).waitFor();
+    const db = await api('GET', `/databases/${encodeURIComponent(srcName)}`);
+    expect(db.json.schedule?.cron === '0 3 * * *' && db.json.schedule?.timezone === 'Europe/Berlin', `schedule not saved: ${JSON.stringify(db.json.schedule)}`);
+    expect(/\d/.test((await page.getByTestId('next-run-at').textContent()) ?? ''), 'no next run shown');
+    await snap(page, 'schedule-saved');
+  });
+
+  await step('pause and resume the schedule (dashboard shows "Paused")', async () => {
+    await page.getByRole('button', { name: 'Pause schedule' }).click();
+    await page.getByRole('button', { name: 'Resume schedule' }).waitFor();
+    await page.getByTestId('schedule-summary').getByText('Paused', { exact: true }).waitFor();
+    await page.getByTestId('next-run-at').getByText('none while paused').waitFor();
+    expect((await api('GET', `/databases/${encodeURIComponent(srcName)}`)).json.paused === true, 'server does not say paused');
+    await snap(page, 'schedule-paused');
+    await page.getByRole('link', { name: 'Databases', exact: true }).first().click();
+    await page.getByTestId(`db-row-${srcName}`).getByTestId('next-run').getByText('Paused', { exact: true }).waitFor();
+    await snap(page, 'dashboard-paused');
+    await page.getByRole('link', { name: srcName }).click();
+    await page.getByRole('button', { name: 'Resume schedule' }).click();
+    await page.getByRole('button', { name: 'Pause schedule' }).waitFor();
+    await page.getByTestId('schedule-summary').getByText('Active', { exact: true }).waitFor();
+    const db = await api('GET', `/databases/${encodeURIComponent(srcName)}`);
+    expect(db.json.paused === false && !!db.json.schedule?.next_run_at, `not resumed: ${JSON.stringify({ paused: db.json.paused, schedule: db.json.schedule })}`);
+  });
+
+  let pinnedId = null;
+  await step('pin a version', async () => {
+    const completed = page.locator('[data-testid=version][data-status=completed]');
+    // Two more versions, so retention has something to choose from.
+    for (let i = 0; i < 2; i++) {
+      const before = await completed.count();
+      await page.getByRole('button', { name: 'Back up now' }).click();
+      await page.waitForFunction(
+        (n) => document.querySelectorAll('[data-testid=version][data-status=completed]').length > n,
+        before,
+        { timeout: STEP_TIMEOUT },
+      );
+      await page.getByRole('button', { name: 'Back up now' }).waitFor();
+    }
+    const oldest = completed.last();
+    pinnedId = await oldest.getAttribute('data-backup-id');
+    await oldest.getByRole('button', { name: 'Pin', exact: true }).click();
+    const pinned = oldest.getByRole('button', { name: 'Pinned', exact: true });
+    await pinned.waitFor();
+    expect((await pinned.getAttribute('aria-pressed')) === 'true', 'pin toggle not pressed');
+    const b = await api('GET', `/backups/${pinnedId}`);
+    expect(b.json.pinned === true, 'server does not say pinned');
+    await snap(page, 'version-pinned');
+  });
+
+  await step('retention: keep the last 1, preview what would go and why, then apply it', async () => {
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await page.getByLabel('Keep last').fill('1');
+    await page.getByTestId('retention-summary').getByText(/Keeps the last 1/).waitFor();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { name: srcName }).waitFor();
+    await page.getByTestId('retention-policy').getByText(/the last 1/).waitFor();
+    await page.getByRole('button', { name: 'Preview pruning' }).click();
+    const panel = page.getByTestId('prune-preview');
+    await panel.locator('[data-testid=prune-item]').first().or(panel.getByText(/Nothing to prune now/)).waitFor();
+    const items = panel.locator('[data-testid=prune-item]');
+    if ((await items.count()) === 0) {
+      // The server's own retention sweep (every 60 s) got there between saving and previewing.
+      console.log('note: the retention sweep pruned before the preview; checking its result instead');
+      await page.locator('[data-testid=version][data-status=pruned]').first().waitFor();
+      await snap(page, 'retention-preview');
+      return;
+    }
+    const ids = await items.evaluateAll((els) => els.map((e) => e.getAttribute('data-backup-id')));
+    const reasons = await items.allTextContents();
+    expect(ids.length === 1, `expected 1 version to prune (newest kept, oldest pinned), got ${ids.length}`);
+    expect(!ids.includes(pinnedId), 'the pinned version would be pruned');
+    expect(reasons.every((r) => /keep_last=1/.test(r)), `prune reasons lack the policy: ${reasons.join(' | ')}`);
+    const before = await api('GET', `/backups/${ids[0]}`);
+    expect(before.json.status === 'completed', `preview changed something: ${before.json.status}`);
+    await snap(page, 'retention-preview');
+
+    await panel.getByRole('button', { name: 'Apply retention now…' }).click();
+    await panel.getByRole('button', { name: 'Prune 1 version' }).click();
+    await panel.getByText(/Pruned 1 version/).waitFor();
+    const gone = page.locator(`[data-testid=version][data-backup-id="${ids[0]}"][data-status=pruned]`);
+    await gone.waitFor();
+    expect(/keep_last=1/.test((await gone.textContent()) ?? ''), 'pruned version does not say why');
+    expect((await page.locator(`[data-testid=version][data-backup-id="${pinnedId}"]`).getAttribute('data-status')) === 'completed', 'pinned version was pruned');
+    await snap(page, 'retention-applied');
+  });
+
   await step('phone width: dashboard, database page and timeline fit without sideways scrolling', async () => {
     // Same tab: the token lives in this tab's sessionStorage only.
     const phone = page;
@@ -319,6 +436,7 @@ async function main() {
     for (const [p, name, ready] of [
       ['/', 'phone-dashboard', `[data-testid="db-row-${srcName}"]`],
       [`/databases/${encodeURIComponent(srcName)}`, 'phone-database', '[data-testid=version]'],
+      [`/databases/${encodeURIComponent(srcName)}/edit`, 'phone-edit-schedule', '[data-testid=schedule-preview][data-state=ok]'],
       ['/timeline', 'phone-timeline', '[data-testid=event]'],
     ]) {
       await phone.goto(uiBase + p);

@@ -28,6 +28,64 @@ export interface Database {
   backups_failed: number;
   restores_total: number;
   running_backup_id: string | null;
+  /** Null when the database is backed up by hand only. */
+  schedule?: ScheduleView | null;
+  /** Scheduled backups are stopped (manual ones still work). */
+  paused?: boolean;
+  /** Empty (or null) keeps every version. */
+  retention?: Retention | null;
+  last_claimed_slot?: string | null;
+}
+
+export type CatchUp = 'latest' | 'none' | 'all';
+
+export interface ScheduleView {
+  cron: string;
+  /** IANA time zone the cron expression is evaluated in. */
+  timezone: string;
+  catch_up: CatchUp;
+  /** The schedule in words, from the server's parser. */
+  description: string;
+  since: string;
+  /** UTC; null while paused. */
+  next_run_at: string | null;
+  /** The same instant in the schedule's time zone (RFC 3339 with offset). */
+  next_run_at_local: string | null;
+}
+
+export const RETENTION_KEYS = [
+  'keep_last',
+  'keep_daily',
+  'keep_weekly',
+  'keep_monthly',
+  'keep_yearly',
+  'max_age_days',
+  'min_keep',
+] as const;
+export type RetentionKey = (typeof RETENTION_KEYS)[number];
+export type Retention = Partial<Record<RetentionKey, number>>;
+
+export interface SchedulePreview {
+  description: string;
+  /** UTC. */
+  next_runs: string[];
+  /** The same runs in the schedule's time zone (RFC 3339 with offset). */
+  next_runs_local: string[];
+}
+
+export interface PruneItem {
+  id: string;
+  finished_at: string;
+  bytes: number | null;
+  reason: string;
+}
+
+export interface PrunePlan {
+  database_id: string;
+  policy: string;
+  prune: PruneItem[];
+  /** Completed versions that stay. */
+  kept: number;
 }
 
 export interface StageError {
@@ -36,7 +94,7 @@ export interface StageError {
   stderr_tail: string | null;
 }
 
-export type BackupStatus = 'running' | 'completed' | 'failed' | 'abandoned';
+export type BackupStatus = 'running' | 'completed' | 'failed' | 'abandoned' | 'pruned';
 
 export interface Backup {
   id: string;
@@ -60,6 +118,16 @@ export interface Backup {
   server_version: string | null;
   node: string | null;
   error: StageError | null;
+  /** The scheduled slot this backup ran for (scheduled runs only). */
+  slot?: string | null;
+  /** A pinned version is never pruned. */
+  pinned?: boolean;
+  pruned_at?: string | null;
+  prune_reason?: string | null;
+  /** For pruned versions: whether the stored files are gone yet. */
+  artifact_deleted?: boolean;
+  /** GET /backups/{id} only: raw bytes dumped so far while running. */
+  progress_bytes?: number | null;
 }
 
 export type RestoreStatus = 'running' | 'completed' | 'failed';
@@ -121,11 +189,18 @@ export interface Problem {
 export const EVENT_TYPES = [
   'DatabaseRegistered',
   'DatabaseUpdated',
+  'DatabasePaused',
+  'DatabaseResumed',
+  'ScheduledRunClaimed',
   'DatabaseRemoved',
   'BackupStarted',
   'BackupCompleted',
   'BackupFailed',
   'BackupAbandoned',
+  'BackupPinned',
+  'BackupUnpinned',
+  'BackupPruned',
+  'BackupArtifactDeleted',
   'RestoreStarted',
   'RestoreCompleted',
   'RestoreFailed',
@@ -140,7 +215,7 @@ export class ApiError extends Error {
     super(describeProblem(status, problem));
     this.name = 'ApiError';
     this.status = status;
-    this.problem = problem;
+    this.problem = problem.errors?.length ? problem : withBodyFieldError(problem);
   }
 
   /** Messages for one field, e.g. `connection`; also matches nested names like `connection.host`. */
@@ -149,6 +224,18 @@ export class ApiError extends Error {
       .filter((e) => e.field === field || e.field.startsWith(`${field}.`))
       .map((e) => e.message);
   }
+}
+
+/**
+ * A request body the server could not deserialize (e.g. an unknown `retention` key or a negative
+ * number) comes back as 422 with the JSON path only in `detail`:
+ * "invalid request body: Failed to deserialize …: retention.keep_last: invalid value: … at line 1 column 9".
+ * Turn that path into a field error so the form can show it next to the field.
+ */
+function withBodyFieldError(p: Problem): Problem {
+  const m = /deserialize the JSON body[^:]*: ([a-z_]+(?:\.[a-z_]+)*): (.+?)(?: at line \d+ column \d+)?$/.exec(p.detail ?? '');
+  if (!m) return p;
+  return { ...p, errors: [{ field: m[1]!, message: m[2]! }] };
 }
 
 function describeProblem(status: number, p: Problem): string {
@@ -235,15 +322,24 @@ function query(params: Record<string, string | number | boolean | null | undefin
 
 const enc = encodeURIComponent;
 
-export interface NewDatabase {
+export interface ScheduleSettings {
+  schedule?: string;
+  timezone?: string;
+  catch_up?: CatchUp;
+  retention?: Retention;
+}
+
+export interface NewDatabase extends ScheduleSettings {
   name: string;
   engine: Engine;
   connection: string;
 }
 
-export interface DatabasePatch {
+export interface DatabasePatch extends Omit<ScheduleSettings, 'schedule'> {
   name?: string;
   connection?: string;
+  /** `null` removes the schedule. */
+  schedule?: string | null;
 }
 
 export interface EventQuery {
@@ -288,6 +384,16 @@ export const api = {
   listRestores: (databaseId: string) =>
     request<{ items: Restore[] }>(`/restores${query({ database_id: databaseId })}`).then((r) => r.items),
   getRestore: (id: string) => request<Restore>(`/restores/${enc(id)}`),
+
+  pauseDatabase: (id: string) => request<Database>(`/databases/${enc(id)}/pause`, { method: 'POST' }),
+  resumeDatabase: (id: string) => request<Database>(`/databases/${enc(id)}/resume`, { method: 'POST' }),
+  schedulePreview: (cron: string, timezone: string, count = 5, signal?: AbortSignal) =>
+    request<SchedulePreview>(`/schedules/preview${query({ cron, timezone, count })}`, { signal }),
+  retentionPreview: (databaseId: string) => request<PrunePlan>(`/databases/${enc(databaseId)}/retention/preview`),
+  applyRetention: (databaseId: string) =>
+    request<PrunePlan>(`/databases/${enc(databaseId)}/retention/prune${query({ dry_run: 'false' })}`, { method: 'POST' }),
+  pinBackup: (id: string) => request<Backup>(`/backups/${enc(id)}/pin`, { method: 'POST' }),
+  unpinBackup: (id: string) => request<Backup>(`/backups/${enc(id)}/unpin`, { method: 'POST' }),
 
   events: (q: EventQuery) => request<EventPage>(`/events${query({ ...q })}`),
 };

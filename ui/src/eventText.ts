@@ -35,6 +35,24 @@ export function describeEvent(e: LedgerEvent): string {
     }
     case 'DatabaseRemoved':
       return 'Database removed';
+    case 'DatabasePaused':
+      return 'Scheduled backups paused';
+    case 'DatabaseResumed':
+      return 'Scheduled backups resumed';
+    case 'ScheduledRunClaimed': {
+      const slot = str(p.slot);
+      return `Scheduled run claimed${slot ? ` for slot ${slot}` : ''}${str(p.retry_of) ? ' (retry)' : ''}`;
+    }
+    case 'BackupPinned':
+      return 'Version pinned';
+    case 'BackupUnpinned':
+      return 'Version unpinned';
+    case 'BackupPruned': {
+      const r = str(p.reason);
+      return `Version pruned${r ? `: ${r}` : ''}`;
+    }
+    case 'BackupArtifactDeleted':
+      return 'Pruned version’s files deleted';
     case 'BackupStarted': {
       const trigger = str(p.trigger);
       return `Backup started${trigger ? ` (${trigger})` : ''}`;
@@ -71,7 +89,7 @@ export function describeEvent(e: LedgerEvent): string {
 
 /** "bad" for failures, "good" for completions, "" otherwise — for colouring the type label. */
 export function eventTone(type: string): 'bad' | 'good' | 'neutral' {
-  if (/Failed$|Abandoned$|Removed$/.test(type)) return 'bad';
+  if (/Failed$|Abandoned$|Removed$|Pruned$/.test(type)) return 'bad';
   if (/Completed$/.test(type)) return 'good';
   return 'neutral';
 }

@@ -7,7 +7,8 @@ export function healthOf(db: Database): Health {
   if (db.running_backup_id) return 'running';
   const last = db.last_backup;
   if (!last) return 'never';
-  return last.status;
+  // A pruned last version was good once; min_keep means a newer good one normally exists anyway.
+  return last.status === 'pruned' ? 'completed' : last.status;
 }
 
 /** Failing (needs attention first) sorts before running, never-backed-up and healthy databases. */

@@ -11,3 +11,13 @@ export function useNow(ms: number, active = true): number {
   }, [ms, active]);
   return now;
 }
+
+/** `value`, but only once it has stopped changing for `ms` (for live previews while typing). */
+export function useDebounced<T>(value: T, ms: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setSettled(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return settled;
+}

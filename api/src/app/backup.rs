@@ -79,13 +79,20 @@ impl App {
                 }
             })
         };
+        // Cancelled by the stall watchdog (see alerts.rs) when the dump writes nothing.
+        let cancel = app.cancel_token(&backup_id);
         let done = tokio::spawn(async move {
             let started = Instant::now();
             let result = match (probe, conn) {
                 (Ok(p), Some(c)) => {
                     // At most BACKLINE_MAX_CONCURRENT_BACKUPS dumps at once in this process.
                     let _permit = app.permits.clone().acquire_owned().await;
-                    app.run_backup(&backup_id, &facts, &c, &p).await
+                    tokio::select! {
+                        r = app.run_backup(&backup_id, &facts, &c, &p) => r,
+                        _ = cancel.cancelled() => {
+                            Err(StageError::new("stalled", app.stall_message(&backup_id)))
+                        }
+                    }
                 }
                 (Err(e), _) => Err(e),
                 (Ok(_), None) => Err(StageError::new("connect", "database removed")),
@@ -149,10 +156,28 @@ impl App {
             .stdout
             .take()
             .ok_or_else(|| StageError::new("dump", "dump tool has no stdout"))?;
+        let chosen = match self.ledger.load::<Database>(&db.id).await {
+            Ok(Some(d)) => self.destinations_of(&d),
+            _ => self.destinations_of(&Database::default()),
+        };
+        // A chosen storage that is not configured here is a failed copy, not a silent skip.
+        let (named, missing): (Vec<_>, Vec<_>) = chosen.into_iter().partition(|(_, s)| s.is_some());
+        let named: Vec<(String, &ArtifactStore)> = named
+            .into_iter()
+            .filter_map(|(n, s)| s.map(|s| (n, s)))
+            .collect();
+        if named.is_empty() {
+            return Err(StageError::new(
+                "upload",
+                "none of this database's destinations is configured in this process",
+            ));
+        }
+        let destinations: Vec<&ArtifactStore> = named.iter().map(|(_, s)| *s).collect();
+        let labels: Vec<&str> = destinations.iter().map(|s| s.label()).collect();
         let uploaded = pipeline::upload(
             stdout,
             pipeline::Targets {
-                stores: vec![&self.store],
+                stores: destinations.clone(),
                 encryptor,
             },
             &key,
@@ -166,10 +191,7 @@ impl App {
             pipeline::PipelineError::Source(e) => {
                 StageError::new("dump", format!("reading the dump failed: {e}"))
             }
-            other => StageError::new(
-                "upload",
-                format!("{other} (storage {})", self.store.label()),
-            ),
+            other => StageError::new("upload", format!("{other} (storage {})", labels.join(", "))),
         })?;
         let manifest = serde_json::json!({
             "format": "backline-manifest/1",
@@ -177,6 +199,8 @@ impl App {
             "database_id": db.id,
             "database_name": db.name,
             "engine": db.engine,
+            // Where it came from, without the password: `backline import` registers from this.
+            "connection": conn.redacted(),
             "tool": probe.dump_tool.file_name().map(|f| f.to_string_lossy().into_owned()),
             "tool_version": probe.dump_tool_version,
             "server_version": probe.server_version,
@@ -190,21 +214,65 @@ impl App {
             "created_at": now.to_rfc3339(),
         });
         let manifest_bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-        if let Err(e) = self.store.put(&manifest_key(&key), manifest_bytes).await {
-            let _ = self.store.operator().delete(&key).await;
+        // Every committed copy gets its manifest beside it; a copy whose manifest cannot be
+        // written is removed and counts as failed.
+        let mut copies = Vec::with_capacity(named.len() + missing.len());
+        for ((name, store), outcome) in named.iter().zip(&uploaded.copies) {
+            let mut error = outcome.error.clone();
+            if error.is_none() {
+                if let Err(e) = store.put(&manifest_key(&key), manifest_bytes.clone()).await {
+                    let _ = store.operator().delete(&key).await;
+                    error = Some(format!("writing the manifest failed: {e}"));
+                }
+            }
+            if let Some(e) = &error {
+                tracing::warn!(backup_id, storage = store.label(), error = %e, "a copy of the backup failed");
+            }
+            copies.push(ArtifactCopy {
+                name: name.clone(),
+                storage: store.label().to_string(),
+                key: key.clone(),
+                sha256: uploaded.sha256.clone(),
+                ok: error.is_none(),
+                error,
+            });
+        }
+        for (name, _) in missing {
+            copies.push(ArtifactCopy {
+                name: name.clone(),
+                storage: format!("(storage {name})"),
+                key: key.clone(),
+                sha256: uploaded.sha256.clone(),
+                ok: false,
+                error: Some(format!(
+                    "storage {name:?} is not configured in this process"
+                )),
+            });
+        }
+        let Some(first) = copies.iter().find(|c| c.ok).cloned() else {
+            let reasons: Vec<String> = copies
+                .iter()
+                .map(|c| format!("{}: {}", c.storage, c.error.as_deref().unwrap_or("?")))
+                .collect();
             return Err(StageError::new(
                 "manifest",
-                format!("writing the manifest failed: {e}"),
+                format!("no copy could be completed: {}", reasons.join("; ")),
             ));
-        }
+        };
         Ok(StoredArtifact {
-            storage: self.store.label().to_string(),
+            storage: first.storage,
             key,
             bytes: uploaded.bytes,
             raw_bytes: uploaded.raw_bytes,
             sha256: uploaded.sha256,
             compression: "zstd".into(),
             encrypted,
+            // The default storage alone keeps the event as it always was.
+            copies: if copies.len() == 1 && copies[0].name == "default" {
+                Vec::new()
+            } else {
+                copies
+            },
         })
     }
 }

@@ -119,11 +119,17 @@ pub struct App {
     databases: Cqrs<Database>,
     backups: Cqrs<Backup>,
     restores: Cqrs<Restore>,
+    alerts: Cqrs<Alert>,
+    channels: Cqrs<Channel>,
+    /// Notifier, watchdog state and metrics of alerting (see `alerts.rs`).
+    alerting: alerts::Alerting,
     progress: Mutex<HashMap<String, Arc<AtomicU64>>>,
     leases: backline_infra::leases::Leases,
     permits: Arc<tokio::sync::Semaphore>,
     /// The server's age identity and extra recipients (absent until encryption is used).
     age: Option<backline_infra::encryption::AgeKeys>,
+    /// Every destination, `default` first: a backup is streamed to all of them at once.
+    pub storages: Vec<(String, ArtifactStore)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +150,8 @@ pub enum StartError {
     Projection(#[from] backline_projections::ProjectionError),
     #[error(transparent)]
     Encryption(#[from] backline_infra::encryption::EncryptionError),
+    #[error("storage configuration: {0}")]
+    StorageConfig(String),
 }
 
 impl App {
@@ -165,6 +173,7 @@ impl App {
         }
         let store = ArtifactStore::from_url(&storage_url)?;
         let age = encryption::load_keys(&settings)?;
+        let storages = storages::open(&settings, &store)?;
         let projections = Arc::new(Projections::new(ledger.clone()));
         projections.catch_up().await?;
         Ok(Arc::new(Self {
@@ -181,12 +190,16 @@ impl App {
             databases: ledger.cqrs(()),
             backups: ledger.cqrs(()),
             restores: ledger.cqrs(()),
+            alerts: ledger.cqrs(()),
+            channels: ledger.cqrs(()),
+            alerting: alerts::Alerting::new(&settings),
             settings,
             ledger,
             projections,
             store,
             progress: Mutex::new(HashMap::new()),
             age,
+            storages,
         }))
     }
 
@@ -227,6 +240,7 @@ impl App {
     }
 
     fn untrack(&self, id: &str) {
+        self.forget_cancel_token(id);
         if let Ok(mut m) = self.progress.lock() {
             m.remove(id);
         }
@@ -246,12 +260,19 @@ impl App {
     }
 }
 
+mod alerts;
 mod backup;
 mod databases;
 mod encryption;
+mod import;
 mod restore;
 mod retention;
 mod scheduler;
+mod storages;
+mod verify;
 
+pub use alerts::{ChannelTest, CreatedChannel, NewChannel};
 pub use databases::ScheduleInput;
+pub use import::ImportReport;
 pub use retention::{PruneItem, PrunePlan};
+pub use verify::Verification;

@@ -1,7 +1,8 @@
 use super::*;
 
 impl App {
-    /// Records `RestoreStarted` and runs the restore in the background.
+    /// Records `RestoreStarted` and runs the restore in the background, from the first healthy
+    /// copy of the backup.
     pub async fn start_restore(
         self: &Arc<Self>,
         actor: &str,
@@ -10,12 +11,40 @@ impl App {
         keep_previous: bool,
         no_owner: bool,
     ) -> Result<Started, AppError> {
+        self.start_restore_from(actor, backup_id, target, keep_previous, no_owner, None)
+            .await
+    }
+
+    /// The same, from the copy on the storage named `storage` when given.
+    pub async fn start_restore_from(
+        self: &Arc<Self>,
+        actor: &str,
+        backup_id: &str,
+        target: Option<&str>,
+        keep_previous: bool,
+        no_owner: bool,
+        storage: Option<&str>,
+    ) -> Result<Started, AppError> {
         let backup = self
             .ledger
             .load::<Backup>(backup_id)
             .await
             .map_err(AppError::internal)?
             .ok_or_else(|| AppError::NotFound(format!("no backup with id {backup_id}")))?;
+        if let (Some(name), Some(a)) = (storage, &backup.artifact) {
+            let copies = a.healthy_copies();
+            if !copies.iter().any(|c| c.name == name) {
+                let names: Vec<&str> = copies.iter().map(|c| c.name.as_str()).collect();
+                return Err(AppError::Invalid {
+                    field: "storage",
+                    message: format!(
+                        "this backup has no healthy copy on a storage named {name:?}; its copies are on: {}",
+                        names.join(", ")
+                    ),
+                });
+            }
+        }
+        let storage = storage.map(str::to_string);
         let target_id = match target {
             Some(t) => {
                 self.resolve_database(t)
@@ -89,12 +118,18 @@ impl App {
                         ),
                     ))
                 }
-                (Some(Ok(p)), Some(c), Some(a)) => {
+                (Some(Ok(p)), Some(c), Some(a)) => match app
+                    .pick_copy(&a, storage.as_deref())
+                    .await
+                {
+                    Err(e) => Err(e),
+                    Ok((store, copy)) => {
+                    tracing::info!(restore_id, storage = store.label(), key = copy.key, "restoring from this copy");
                     let progress = app.track(&restore_id);
                     let feed = ArtifactFeed {
-                        store: app.store.clone(),
-                        key: a.key.clone(),
-                        sha256: a.sha256.clone(),
+                        store,
+                        key: copy.key.clone(),
+                        sha256: copy.sha256.clone(),
                         progress,
                         identity: if a.encrypted {
                             app.age_identity()
@@ -108,7 +143,8 @@ impl App {
                         tag: restore_id.replace('-', "")[20..].to_string(),
                     };
                     drivers::restore(&c, &p, &opts, &feed).await
-                }
+                    }
+                },
                 (Some(Err(e)), _, _) => Err(e),
                 _ => Err(StageError::new("prepare", "backup or target is not usable")),
             };
@@ -137,5 +173,36 @@ impl App {
             app.refresh().await;
         });
         Ok(Started { id, done })
+    }
+
+    /// The copy a restore reads: the one on `storage` if named, else the first healthy copy
+    /// whose storage is configured here and still holds the object.
+    async fn pick_copy(
+        &self,
+        artifact: &StoredArtifact,
+        storage: Option<&str>,
+    ) -> Result<(ArtifactStore, backline_domain::ArtifactCopy), StageError> {
+        let mut tried = Vec::new();
+        for copy in artifact.healthy_copies() {
+            if storage.is_some_and(|s| s != copy.name) {
+                continue;
+            }
+            let Some(store) = self.store_of(&copy) else {
+                tried.push(format!(
+                    "{} ({}): not configured here",
+                    copy.name, copy.storage
+                ));
+                continue;
+            };
+            match store.operator().exists(&copy.key).await {
+                Ok(true) => return Ok((store.clone(), copy)),
+                Ok(false) => tried.push(format!("{}: the object is missing", copy.storage)),
+                Err(e) => tried.push(format!("{}: {e}", copy.storage)),
+            }
+        }
+        Err(StageError::new(
+            "download",
+            format!("no copy of the artifact can be read: {}", tried.join("; ")),
+        ))
     }
 }

@@ -28,6 +28,8 @@ pub struct RegisterDatabase {
     /// `{keep_last, keep_daily, keep_weekly, keep_monthly, keep_yearly, max_age_days, min_keep}`.
     #[schema(value_type = Option<Object>)]
     pub retention: Option<serde_json::Value>,
+    /// Names of the configured storages its backups go to (default: all of them).
+    pub destinations: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -43,6 +45,17 @@ pub struct UpdateDatabase {
     pub catch_up: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub retention: Option<serde_json::Value>,
+    /// Storage names, or `null` for every configured storage.
+    #[serde(default, deserialize_with = "double_option_list")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub destinations: Option<Option<Vec<String>>>,
+}
+
+fn double_option_list<'de, D>(d: D) -> Result<Option<Option<Vec<String>>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
 }
 
 /// Absent → `None`; `null` → `Some(None)`; a value → `Some(Some(v))`.
@@ -82,7 +95,10 @@ fn retention(v: Option<serde_json::Value>) -> Result<Option<backline_domain::Ret
         )
     })?;
     if r.min_keep == Some(0) {
-        return Err(ApiError::invalid("retention", "min_keep must be at least 1: the newest version is always kept"));
+        return Err(ApiError::invalid(
+            "retention",
+            "min_keep must be at least 1: the newest version is always kept",
+        ));
     }
     Ok(Some(r))
 }
@@ -101,7 +117,10 @@ pub async fn register(
         catch_up: body.catch_up,
         retention: retention(body.retention)?,
     };
-    let view = state
+    if let Some(d) = &body.destinations {
+        state.app.check_destinations(d)?;
+    }
+    let mut view = state
         .app
         .register(
             &actor.0,
@@ -111,6 +130,12 @@ pub async fn register(
             &settings,
         )
         .await?;
+    if let Some(d) = body.destinations {
+        view = state
+            .app
+            .set_destinations(&actor.0, &view.id, Some(d))
+            .await?;
+    }
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -147,23 +172,59 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateDatabase>,
 ) -> Result<Json<DatabaseView>, ApiError> {
+    if let Some(Some(d)) = &body.destinations {
+        state.app.check_destinations(d)?;
+    }
+    let mut body = body;
+    let destinations = body.destinations.take();
+    let others = body.name.is_some()
+        || body.connection.is_some()
+        || body.schedule.is_some()
+        || body.timezone.is_some()
+        || body.catch_up.is_some()
+        || body.retention.is_some();
+    let Some(destinations) = destinations else {
+        return Ok(Json(update_others(&state, &actor, &id, body).await?));
+    };
+    // Other settings first (a rename changes how `id` resolves), then the destinations when
+    // they differ.
+    let view = if others {
+        update_others(&state, &actor, &id, body).await?
+    } else {
+        state.app.resolve_database(&id).await?
+    };
+    if others && view.destinations == destinations {
+        return Ok(Json(view));
+    }
     Ok(Json(
         state
             .app
-            .update(
-                &actor.0,
-                &id,
-                body.name.as_deref(),
-                body.connection.as_deref(),
-                &ScheduleInput {
-                    schedule: body.schedule,
-                    timezone: body.timezone,
-                    catch_up: body.catch_up,
-                    retention: retention(body.retention)?,
-                },
-            )
+            .set_destinations(&actor.0, &view.id, destinations)
             .await?,
     ))
+}
+
+async fn update_others(
+    state: &State,
+    actor: &Actor,
+    id: &str,
+    body: UpdateDatabase,
+) -> Result<DatabaseView, ApiError> {
+    Ok(state
+        .app
+        .update(
+            &actor.0,
+            &id,
+            body.name.as_deref(),
+            body.connection.as_deref(),
+            &ScheduleInput {
+                schedule: body.schedule,
+                timezone: body.timezone,
+                catch_up: body.catch_up,
+                retention: retention(body.retention)?,
+            },
+        )
+        .await?)
 }
 
 /// Remove a database (its history stays; its password is destroyed).
@@ -290,7 +351,9 @@ pub async fn schedule_preview(
 ) -> Result<Json<SchedulePreview>, ApiError> {
     let s = backline_domain::Schedule::parse(&q.cron, q.timezone.as_deref(), Default::default())
         .map_err(|e| match e {
-            backline_domain::ScheduleError::TimeZone(_) => ApiError::invalid("timezone", e.to_string()),
+            backline_domain::ScheduleError::TimeZone(_) => {
+                ApiError::invalid("timezone", e.to_string())
+            }
             _ => ApiError::invalid("schedule", e.to_string()),
         })?;
     let runs = s.next_runs(chrono::Utc::now(), q.count.unwrap_or(5).clamp(1, 20));

@@ -1,9 +1,13 @@
 //! The HTTP API: `/api/v1` (bearer token), health, OpenAPI and Swagger UI.
 
+mod alerts;
 mod databases;
 pub mod error;
 mod events;
+mod metrics;
 mod runs;
+mod storage;
+mod stream;
 mod ui;
 
 use crate::app::App;
@@ -96,7 +100,7 @@ async fn require_token(
     info(title = "Backline", description = "Backups and restores of PostgreSQL and MySQL/MariaDB, kept in an append-only ledger."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    tags((name = "databases"), (name = "backups"), (name = "restores"), (name = "events"), (name = "health"))
+    tags((name = "databases"), (name = "backups"), (name = "restores"), (name = "events"), (name = "alerts"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -200,12 +204,22 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .routes(routes!(runs::restore))
         .routes(routes!(runs::list_restores))
         .routes(routes!(runs::get_restore))
+        .routes(routes!(storage::verify))
+        .routes(routes!(storage::list))
         .routes(routes!(events::list))
+        .routes(routes!(stream::stream))
+        .routes(routes!(alerts::list))
+        .routes(routes!(alerts::get))
+        .routes(routes!(alerts::acknowledge))
+        .routes(routes!(alerts::list_channels, alerts::add_channel))
+        .routes(routes!(alerts::get_channel, alerts::remove_channel))
+        .routes(routes!(alerts::test_channel))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let (api_router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api)
         .routes(routes!(healthz))
         .routes(routes!(readyz))
+        .routes(routes!(metrics::metrics))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     let doc_json = doc.clone();

@@ -151,6 +151,9 @@ pub struct RestoreRequest {
     /// Skip object ownership and privileges (for targets that lack the original roles).
     #[serde(default)]
     pub no_owner: bool,
+    /// Read the copy on this named storage (default: the first healthy copy).
+    #[serde(default)]
+    pub storage: Option<String>,
 }
 
 /// Restore a backup into its own database or another one of the same engine.
@@ -176,12 +179,13 @@ pub async fn restore(
     };
     let started = state
         .app
-        .start_restore(
+        .start_restore_from(
             &actor.0,
             &id,
             req.target_database_id.as_deref(),
             req.keep_previous,
             req.no_owner,
+            req.storage.as_deref(),
         )
         .await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: started.id })))

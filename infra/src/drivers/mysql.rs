@@ -370,9 +370,15 @@ mod tests {
         assert!(supports_dump_history(
             "mariadb-dump  Ver 10.19 Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)"
         ));
-        assert!(supports_dump_history("mariadb-dump from 11.4.2-MariaDB, client 10.19 Distrib 11.4.2-MariaDB"));
-        assert!(!supports_dump_history("mysqldump  Ver 10.19 Distrib 10.6.12-MariaDB, for debian-linux-gnu"));
-        assert!(!supports_dump_history("mysqldump  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)"));
+        assert!(supports_dump_history(
+            "mariadb-dump from 11.4.2-MariaDB, client 10.19 Distrib 11.4.2-MariaDB"
+        ));
+        assert!(!supports_dump_history(
+            "mysqldump  Ver 10.19 Distrib 10.6.12-MariaDB, for debian-linux-gnu"
+        ));
+        assert!(!supports_dump_history(
+            "mysqldump  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)"
+        ));
     }
 
     #[test]

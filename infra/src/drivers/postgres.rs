@@ -279,6 +279,20 @@ pub async fn restore(
         drop_db(&mut admin, &scratch).await;
         return Err(e);
     }
+    // Database-level properties (comment, settings, grants) as they were at backup time.
+    match database_properties(probe, feed).await {
+        Ok(props) => {
+            for stmt in props.statements(&scratch, options.no_owner) {
+                if let Err(e) = exec(&mut admin, "restore", &stmt).await {
+                    tracing::warn!(error = %e, "a database-level property could not be restored");
+                }
+            }
+        }
+        Err(e) => {
+            drop_db(&mut admin, &scratch).await;
+            return Err(e);
+        }
+    }
 
     // Swap: the target's current contents step aside (kept or dropped), the scratch takes its name.
     let mut kept = None;
@@ -352,9 +366,150 @@ pub async fn restore(
     })
 }
 
+/// The database-level statements of an archive (`COMMENT ON DATABASE`, `ALTER DATABASE … SET`,
+/// `GRANT … ON DATABASE`, `ALTER ROLE … IN DATABASE`), as `pg_restore --create` prints them.
+struct DatabaseProperties {
+    source: Option<String>,
+    statements: Vec<String>,
+}
+
+impl DatabaseProperties {
+    fn parse(sql: &str) -> Self {
+        let mut source = None;
+        let mut statements = Vec::new();
+        for raw in split_statements(sql) {
+            let stmt: String = raw
+                .lines()
+                .skip_while(|l| {
+                    let t = l.trim_start();
+                    t.is_empty() || t.starts_with("--") || t.starts_with('\\')
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let stmt = stmt.trim().to_string();
+            if let Some(rest) = stmt.strip_prefix("CREATE DATABASE ") {
+                source = rest.split(" WITH ").next().map(|s| s.trim().to_string());
+                continue;
+            }
+            let upper = stmt.to_ascii_uppercase();
+            let wanted = upper.starts_with("COMMENT ON DATABASE ")
+                || (upper.starts_with("ALTER DATABASE ") && !upper.contains(" OWNER TO "))
+                || ((upper.starts_with("GRANT ") || upper.starts_with("REVOKE "))
+                    && upper.contains(" ON DATABASE "))
+                || (upper.starts_with("ALTER ROLE ") && upper.contains(" IN DATABASE "))
+                || upper.starts_with("SECURITY LABEL ");
+            if wanted {
+                statements.push(stmt);
+            }
+        }
+        Self { source, statements }
+    }
+
+    /// The statements, aimed at `target` instead of the database they were dumped from.
+    fn statements(&self, target: &str, no_owner: bool) -> Vec<String> {
+        let Some(src) = &self.source else {
+            return vec![];
+        };
+        let to = pg_ident(target);
+        self.statements
+            .iter()
+            .filter(|s| {
+                let u = s.to_ascii_uppercase();
+                !(no_owner
+                    && (u.starts_with("GRANT ")
+                        || u.starts_with("REVOKE ")
+                        || u.starts_with("ALTER ROLE ")))
+            })
+            .map(|s| {
+                s.replace(&format!("DATABASE {src} "), &format!("DATABASE {to} "))
+                    .replace(&format!("DATABASE {src};"), &format!("DATABASE {to};"))
+            })
+            .map(|s| if s.ends_with(';') { s } else { format!("{s};") })
+            .collect()
+    }
+}
+
+/// Splits SQL on `;` outside single-quoted strings and `--` comments.
+fn split_statements(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_quote = false;
+    let mut in_comment = false;
+    let mut prev = '\0';
+    for c in sql.chars() {
+        cur.push(c);
+        if in_comment {
+            in_comment = c != '\n';
+        } else {
+            match c {
+                '\'' => in_quote = !in_quote,
+                '-' if prev == '-' && !in_quote => in_comment = true,
+                ';' if !in_quote => out.push(std::mem::take(&mut cur)),
+                _ => {}
+            }
+        }
+        prev = c;
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Reads the archive's table of contents (only the start of the stream) for its
+/// database-level properties.
+async fn database_properties(
+    probe: &Probe,
+    feed: &dyn Feed,
+) -> Result<DatabaseProperties, StageError> {
+    let mut cmd = command(&probe.restore_tool);
+    cmd.args(["--create", "--schema-only", "--file=-"]);
+    let mut tool = RunningTool::spawn(cmd, "pg_restore", true, true, None)?;
+    let Some(mut stdout) = tool.stdout.take() else {
+        return Err(StageError::new("restore", "pg_restore has no stdout"));
+    };
+    let reader = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut text).await;
+        text
+    });
+    let Some(mut stdin) = tool.stdin.take() else {
+        return Err(StageError::new("restore", "pg_restore has no stdin"));
+    };
+    // pg_restore stops reading once it has the table of contents: a broken pipe is expected.
+    let fed = feed.feed(&mut stdin).await;
+    drop(stdin);
+    tool.finish("restore").await?;
+    if let Err(e) = fed {
+        if e.stage != "feed" {
+            return Err(e);
+        }
+    }
+    let sql = reader.await.unwrap_or_default();
+    Ok(DatabaseProperties::parse(&sql))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_properties_are_retargeted() {
+        let sql = "--\n-- Name: shop; Type: DATABASE\n--\n\nCREATE DATABASE \"Shop\" WITH TEMPLATE = template0 ENCODING = 'UTF8';\n\n\nALTER DATABASE \"Shop\" OWNER TO postgres;\n\\connect \"Shop\"\n\nCOMMENT ON DATABASE \"Shop\" IS 'a; b\nc';\nALTER DATABASE \"Shop\" SET search_path TO 'a', 'b';\nGRANT CONNECT ON DATABASE \"Shop\" TO reader;\nALTER ROLE reader IN DATABASE \"Shop\" SET work_mem TO '8MB';\nCREATE TABLE t (x int);\n";
+        let p = DatabaseProperties::parse(sql);
+        assert_eq!(p.source.as_deref(), Some("\"Shop\""));
+        let s = p.statements("shop__restore_1", false);
+        assert_eq!(
+            s,
+            vec![
+                "COMMENT ON DATABASE \"shop__restore_1\" IS 'a; b\nc';",
+                "ALTER DATABASE \"shop__restore_1\" SET search_path TO 'a', 'b';",
+                "GRANT CONNECT ON DATABASE \"shop__restore_1\" TO reader;",
+                "ALTER ROLE reader IN DATABASE \"shop__restore_1\" SET work_mem TO '8MB';",
+            ]
+        );
+        assert_eq!(p.statements("x", true).len(), 2);
+    }
 
     #[test]
     fn parses_tool_majors() {

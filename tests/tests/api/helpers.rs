@@ -36,10 +36,19 @@ pub fn settings(
         zstd_level: 2,
         max_concurrent_backups: 2,
         lease_ttl_secs: 30,
+        storages: Vec::new(),
         encrypt: "none".into(),
         age_identity_file: None,
         age_recipients: Vec::new(),
         node: Some("test-node".into()),
+        smtp_url: None,
+        alert_from: None,
+        public_url: None,
+        stall_timeout_secs: 600,
+        missed_schedule_grace_secs: 600,
+        notify_retry_base_ms: 5000,
+        alert_remind_secs: 86400,
+        scheduler: true,
     }
 }
 

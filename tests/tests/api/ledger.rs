@@ -2,9 +2,11 @@
 
 use crate::support::pg;
 use backline_api::app::App;
+use backline_domain::{
+    Database, DatabaseCommand, DatabaseError, DatabaseName, Engine, Retention, StoredConnection,
+};
 use backline_infra::{EventMeta, Ledger, LedgerKind};
 use cqrs_es::AggregateError;
-use backline_domain::{DatabaseCommand, DatabaseName, Engine, Retention, StoredConnection, Database, DatabaseError};
 
 fn register(name: &str) -> DatabaseCommand {
     DatabaseCommand::Register {
@@ -62,7 +64,10 @@ async fn suite(ledger: Ledger) {
         .execute_with_metadata("db0", register("n0"), meta("bob"))
         .await
         .unwrap_err();
-    assert!(matches!(err, AggregateError::UserError(DatabaseError::AlreadyRegistered)));
+    assert!(matches!(
+        err,
+        AggregateError::UserError(DatabaseError::AlreadyRegistered)
+    ));
     assert_eq!(ledger.head().await.unwrap(), 5);
     // Optimistic concurrency: of many concurrent commands on one aggregate, each either
     // commits at its own sequence or conflicts; none is lost or duplicated.
@@ -145,7 +150,10 @@ async fn ledger_suite_on_postgres() {
 
 #[tokio::test]
 async fn unsupported_ledger_urls_are_refused() {
-    let err = Ledger::open("mysql://root@127.0.0.1/x").await.err().unwrap();
+    let err = Ledger::open("mysql://root@127.0.0.1/x")
+        .await
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("sqlite://"), "{err}");
     let _ = App::open; // the app opens the ledger the same way
 }

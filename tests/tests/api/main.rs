@@ -1,8 +1,10 @@
 //! Backline's end-to-end tests: the real server on a free port, against the real PostgreSQL
 //! and MariaDB of the machine. Every test makes its own uniquely named databases.
 
+mod disaster;
 mod encryption;
 mod failures;
+mod fanout;
 mod fixtures_selftest;
 mod helpers;
 mod input;

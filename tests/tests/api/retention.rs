@@ -183,6 +183,11 @@ async fn retention_runs_after_each_backup_and_keeps_min_keep() {
     assert_eq!(bad.status(), 422, "unknown retention fields are rejected");
     let p: Value = bad.json().await.unwrap();
     assert_eq!(p["errors"][0]["field"], "retention", "{p}");
-    let zero = app.patch(&format!("/api/v1/databases/{id}"), json!({"retention": {"min_keep": 0}})).await;
+    let zero = app
+        .patch(
+            &format!("/api/v1/databases/{id}"),
+            json!({"retention": {"min_keep": 0}}),
+        )
+        .await;
     assert_eq!(zero.status(), 422);
 }

@@ -163,9 +163,14 @@ async fn mariadb_system_versioned_history_survives() {
     let app = spawn_app().await;
     let src = mysql::TempDb::create("rt_svt_src").await;
     let dst = mysql::TempDb::create("rt_svt_dst").await;
-    let mut c = sqlx::MySqlConnection::connect(&mysql::MYSQL_ADMIN_URL).await.unwrap();
+    let mut c = sqlx::MySqlConnection::connect(&mysql::MYSQL_ADMIN_URL)
+        .await
+        .unwrap();
     for sql in [
-        format!("CREATE TABLE `{}`.t (id INT PRIMARY KEY, v INT) WITH SYSTEM VERSIONING", src.name()),
+        format!(
+            "CREATE TABLE `{}`.t (id INT PRIMARY KEY, v INT) WITH SYSTEM VERSIONING",
+            src.name()
+        ),
         format!("INSERT INTO `{}`.t VALUES (1, 1), (2, 2)", src.name()),
         format!("UPDATE `{}`.t SET v = 10 WHERE id = 1", src.name()),
         format!("DELETE FROM `{}`.t WHERE id = 2", src.name()),
@@ -173,7 +178,9 @@ async fn mariadb_system_versioned_history_survives() {
         sqlx::raw_sql(&sql).execute(&mut c).await.unwrap();
     }
     let history = |db: String| async move {
-        let mut c = sqlx::MySqlConnection::connect(&mysql::MYSQL_ADMIN_URL).await.unwrap();
+        let mut c = sqlx::MySqlConnection::connect(&mysql::MYSQL_ADMIN_URL)
+            .await
+            .unwrap();
         let rows: Vec<(i32, i32)> = sqlx::query_as(&format!(
             "SELECT id, v FROM `{db}`.t FOR SYSTEM_TIME ALL ORDER BY id, v"
         ))
@@ -188,7 +195,65 @@ async fn mariadb_system_versioned_history_survives() {
     let dst_id = app.register(dst.name(), "mysql", &dst.url()).await;
     let b = app.backup(&src_id).await;
     assert_eq!(b["status"], "completed", "{b}");
-    let r = app.restore(b["id"].as_str().unwrap(), json!({"target_database_id": dst_id})).await;
+    let r = app
+        .restore(
+            b["id"].as_str().unwrap(),
+            json!({"target_database_id": dst_id}),
+        )
+        .await;
     assert_eq!(r["status"], "completed", "{r}");
     assert_eq!(history(dst.name().to_string()).await, before);
+}
+
+/// Database-level properties (comment, settings, grants) come back as they were at backup time.
+#[tokio::test]
+async fn postgres_database_properties_survive_a_restore_over_changes() {
+    use sqlx::Connection;
+    let app = spawn_app().await;
+    let db = pg::TempDb::create("rt_props").await;
+    let name = db.name().to_string();
+    let mut admin = sqlx::PgConnection::connect(pg::PG_ADMIN_URL).await.unwrap();
+    let role = format!("{name}_reader");
+    for sql in [
+        format!("CREATE ROLE \"{role}\""),
+        format!("COMMENT ON DATABASE \"{name}\" IS 'version A; with ''quotes'''"),
+        format!("ALTER DATABASE \"{name}\" SET work_mem TO '7MB'"),
+        format!("GRANT CONNECT ON DATABASE \"{name}\" TO \"{role}\""),
+    ] {
+        sqlx::raw_sql(&sql).execute(&mut admin).await.unwrap();
+    }
+    let props = |name: String| async move {
+        let mut c = sqlx::PgConnection::connect(pg::PG_ADMIN_URL).await.unwrap();
+        let row: (Option<String>, Option<Vec<String>>, Option<String>) = sqlx::query_as(
+            "SELECT shobj_description(d.oid, 'pg_database'), \
+             (SELECT setconfig FROM pg_db_role_setting WHERE setdatabase = d.oid AND setrole = 0), \
+             d.datacl::text FROM pg_database d WHERE datname = $1",
+        )
+        .bind(&name)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        row
+    };
+    let before = props(name.clone()).await;
+    assert_eq!(before.0.as_deref(), Some("version A; with 'quotes'"));
+    let id = app.register(&name, "postgres", &db.url()).await;
+    let b = app.backup(&id).await;
+    assert_eq!(b["status"], "completed", "{b}");
+    for sql in [
+        format!("COMMENT ON DATABASE \"{name}\" IS 'version B'"),
+        format!("ALTER DATABASE \"{name}\" SET work_mem TO '9MB'"),
+        format!("REVOKE CONNECT ON DATABASE \"{name}\" FROM \"{role}\""),
+    ] {
+        sqlx::raw_sql(&sql).execute(&mut admin).await.unwrap();
+    }
+    assert_ne!(props(name.clone()).await, before);
+    let r = app.restore(b["id"].as_str().unwrap(), json!({})).await;
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(props(name.clone()).await, before);
+    drop(db);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let _ = sqlx::raw_sql(&format!("DROP ROLE IF EXISTS \"{role}\""))
+        .execute(&mut admin)
+        .await;
 }

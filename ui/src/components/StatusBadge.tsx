@@ -5,6 +5,9 @@ const LABELS: Record<string, string> = {
   abandoned: 'Abandoned',
   never: 'Never backed up',
   removed: 'Removed',
+  pruned: 'Pruned',
+  paused: 'Paused',
+  scheduled: 'Scheduled',
 };
 
 /** Status as text and colour (never colour alone). */

@@ -5,6 +5,7 @@ import { ErrorMessage } from '../components/ErrorMessage';
 import { StageErrorView } from '../components/StageErrorView';
 import { StatusBadge } from '../components/StatusBadge';
 import { Time } from '../components/Time';
+import { PinToggle } from '../components/PinToggle';
 import { engineLabel, formatBytes, formatDuration, toolLabel } from '../format';
 import { useBackup } from '../polling';
 import { Link } from '../router';
@@ -26,14 +27,30 @@ export function BackupPage({ id }: { id: string }) {
       <nav className="crumbs" aria-label="Breadcrumb">
         <Link to="/">Databases</Link> / <Link to={`/databases/${x.database_id}`}>{x.database_name}</Link> / backup
       </nav>
-      <h1>
-        Backup of {x.database_name} <StatusBadge status={x.status} />
-      </h1>
+      <div className="page-head">
+        <h1>
+          Backup of {x.database_name} <StatusBadge status={x.status} />
+        </h1>
+        {(x.status === 'completed' || x.pinned) && (
+          <div className="head-actions">
+            <PinToggle backup={x} />
+          </div>
+        )}
+      </div>
+      {x.status === 'pruned' ? (
+        <p className="alert alert-warn" data-testid="prune-note">
+          Pruned <Time iso={x.pruned_at} />
+          {x.prune_reason ? `: ${x.prune_reason}` : ''}.{' '}
+          {x.artifact_deleted ? 'Its files are deleted; it can no longer be restored.' : 'Its files are being deleted.'}
+        </p>
+      ) : null}
       <dl className="facts card">
         <Fact label="Started"><Time iso={x.started_at} /></Fact>
         <Fact label="Finished"><Time iso={x.finished_at} /></Fact>
         <Fact label="Duration">{formatDuration(x.duration_ms)}</Fact>
-        <Fact label="Trigger">{x.trigger} by {x.actor}</Fact>
+        <Fact label="Trigger">{x.trigger === 'scheduled' ? 'scheduled' : `${x.trigger} by ${x.actor}`}</Fact>
+        {x.slot ? <Fact label="Scheduled slot"><Time iso={x.slot} /></Fact> : null}
+        <Fact label="Pinned">{x.pinned ? 'yes — never pruned' : 'no'}</Fact>
         <Fact label="Engine">{engineLabel(x.engine)}</Fact>
         <Fact label="Stored (compressed)">{formatBytes(x.bytes)}</Fact>
         <Fact label="Raw dump">{formatBytes(x.raw_bytes)}</Fact>

@@ -6,6 +6,7 @@ import { Time } from '../components/Time';
 import { engineLabel, formatAge, formatBytes } from '../format';
 import { healthOf, healthRank } from '../health';
 import { Link } from '../router';
+import { NextRun } from '../components/SchedulePanels';
 
 export function Dashboard() {
   const dbs = useQuery({ queryKey: ['databases'], queryFn: () => api.listDatabases(), refetchInterval: 5_000 });
@@ -91,6 +92,7 @@ function DatabaseTable({ dbs }: { dbs: Database[] }) {
           <th scope="col" className="num">
             Versions
           </th>
+          <th scope="col">Next run</th>
         </tr>
       </thead>
       <tbody>
@@ -121,6 +123,9 @@ function DatabaseTable({ dbs }: { dbs: Database[] }) {
               <td data-label="Versions" className="num">
                 {d.backups_completed}
                 {d.backups_failed > 0 ? <span className="sub bad">{d.backups_failed} failed</span> : null}
+              </td>
+              <td data-label="Next run" data-testid="next-run">
+                <NextRun db={d} />
               </td>
             </tr>
           );

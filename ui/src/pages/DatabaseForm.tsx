@@ -1,12 +1,25 @@
-import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { ApiError, api, type ConnectionTest, type Database, type DatabasePatch, type Engine } from '../api';
+import {
+  ApiError,
+  RETENTION_KEYS,
+  api,
+  type ConnectionTest,
+  type Database,
+  type DatabasePatch,
+  type Engine,
+  type NewDatabase,
+} from '../api';
 import { composeConnection, exampleUrl, splitConnection } from '../connection';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { ConfirmByName } from '../components/ConfirmByName';
+import { Field, invalidProps } from '../components/Field';
+import { ScheduleFields, type ScheduleDraft } from '../components/ScheduleFields';
+import { RetentionFields } from '../components/RetentionFields';
+import { retentionDraft, retentionFromDraft, sameRetention, validateRetention } from '../schedule';
 import { Link, navigate } from '../router';
 
-const KNOWN_FIELDS = ['name', 'engine', 'connection'] as const;
+const KNOWN_FIELDS = ['name', 'engine', 'connection', 'schedule', 'timezone', 'catch_up', 'retention'] as const;
 
 /** Add a database (no `id`) or edit one. */
 export function DatabaseForm({ id }: { id?: string }) {
@@ -32,6 +45,14 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
   const [url, setUrl] = useState(initial.url);
   const [password, setPassword] = useState('');
   const [test, setTest] = useState<{ result?: ConnectionTest; error?: unknown; busy?: boolean } | null>(null);
+  const initialSchedule: ScheduleDraft = {
+    cron: existing?.schedule?.cron ?? '',
+    timezone: existing?.schedule?.timezone ?? '',
+    catchUp: existing?.schedule?.catch_up ?? 'latest',
+  };
+  const [schedule, setSchedule] = useState<ScheduleDraft>(initialSchedule);
+  const [retention, setRetention] = useState(() => retentionDraft(existing?.retention));
+  const retentionErrors = validateRetention(retention);
 
   const connectionChanged = !existing || url.trim() !== initial.url || password !== '';
   const connection = composeConnection(url, password);
@@ -41,10 +62,25 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
 
   const save = useMutation({
     mutationFn: async (): Promise<Database> => {
-      if (!existing) return api.createDatabase({ name: name.trim(), engine, connection });
+      const cron = schedule.cron.trim();
+      const tz = schedule.timezone.trim();
+      const policy = retentionFromDraft(retention);
+      if (!existing) {
+        const body: NewDatabase = { name: name.trim(), engine, connection };
+        if (cron) Object.assign(body, { schedule: cron, timezone: tz || 'UTC', catch_up: schedule.catchUp });
+        if (Object.keys(policy).length) body.retention = policy;
+        return api.createDatabase(body);
+      }
       const patch: DatabasePatch = {};
       if (name.trim() !== existing.name) patch.name = name.trim();
       if (connectionChanged) patch.connection = connection;
+      const was = existing.schedule;
+      if (!cron) {
+        if (was) patch.schedule = null;
+      } else if (!was || cron !== was.cron || (tz || 'UTC') !== was.timezone || schedule.catchUp !== was.catch_up) {
+        Object.assign(patch, { schedule: cron, timezone: tz || 'UTC', catch_up: schedule.catchUp });
+      }
+      if (!sameRetention(policy, existing.retention)) patch.retention = policy;
       return Object.keys(patch).length ? api.updateDatabase(existing.id, patch) : existing;
     },
     onSuccess: (db) => {
@@ -60,7 +96,7 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
   const [edited, setEdited] = useState<Set<string>>(new Set());
   useEffect(() => setEdited(new Set()), [apiError]);
   const touch = (field: string) => setEdited((s) => (s.has(field) ? s : new Set(s).add(field)));
-  const fieldMessages = (field: string) => (edited.has(field) ? [] : (apiError?.fieldErrors(field) ?? []));
+  const fieldMessages = (field: string) => (edited.has(field.split('.')[0]!) ? [] : (apiError?.fieldErrors(field) ?? []));
   const allFieldErrorsEdited =
     !!apiError?.problem.errors?.length && apiError.problem.errors.every((e) => edited.has(e.field.split('.')[0]!));
   const otherFieldErrors = (apiError?.problem.errors ?? []).filter(
@@ -82,6 +118,11 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
 
   function submit(e: FormEvent) {
     e.preventDefault();
+    const firstBad = RETENTION_KEYS.find((k) => retentionErrors[k]);
+    if (firstBad) {
+      document.getElementById(`ret-${firstBad}`)?.focus();
+      return;
+    }
     save.mutate();
   }
 
@@ -209,6 +250,32 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
           </div>
         </div>
 
+        <ScheduleFields
+          value={schedule}
+          onChange={(next, field) => {
+            setSchedule(next);
+            touch(field);
+          }}
+          errors={fieldMessages}
+        />
+
+        <RetentionFields
+          value={retention}
+          onChange={(next) => {
+            setRetention(next);
+            touch('retention');
+          }}
+          showErrors={() => true}
+          serverErrors={(k) => fieldMessages(`retention.${k}`)}
+          generalErrors={
+            edited.has('retention')
+              ? []
+              : (apiError?.problem.errors ?? [])
+                  .filter((e) => e.field === 'retention' || (e.field.startsWith('retention.') && !RETENTION_KEYS.some((k) => e.field === `retention.${k}`)))
+                  .map((e) => e.message)
+          }
+        />
+
         {save.error && !(save.error === apiError && allFieldErrorsEdited) ? (
           <ErrorMessage error={save.error} fieldErrors={otherFieldErrors} />
         ) : null}
@@ -259,39 +326,5 @@ function RemoveDatabase({ db }: { db: Database }) {
       )}
       {remove.error ? <ErrorMessage error={remove.error} /> : null}
     </section>
-  );
-}
-
-function invalidProps(id: string, errors: string[]) {
-  return errors.length ? { 'aria-invalid': true as const, 'aria-describedby': `${id}-error` } : { 'aria-describedby': `${id}-hint` };
-}
-
-function Field({
-  id,
-  label,
-  hint,
-  errors,
-  children,
-}: {
-  id: string;
-  label: string;
-  hint?: string | undefined;
-  errors: string[];
-  children: ReactNode;
-}) {
-  return (
-    <div className={`field${errors.length ? ' has-error' : ''}`}>
-      <label htmlFor={id}>{label}</label>
-      {children}
-      {errors.length > 0 ? (
-        <p id={`${id}-error`} className="field-error">
-          {errors.join(' ')}
-        </p>
-      ) : hint ? (
-        <p id={`${id}-hint`} className="hint">
-          {hint}
-        </p>
-      ) : null}
-    </div>
   );
 }

@@ -1,12 +1,14 @@
 import { useEffect, useRef, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { api, type Backup, type Database, type Restore } from '../api';
+import { ApiError, api, type Backup, type Database, type Restore } from '../api';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { StatusBadge } from '../components/StatusBadge';
 import { Time } from '../components/Time';
 import { Elapsed } from '../components/Elapsed';
 import { StageErrorView } from '../components/StageErrorView';
 import { RestoreDialog } from '../components/RestoreDialog';
+import { PinToggle } from '../components/PinToggle';
+import { RetentionPanel, ScheduleSummary } from '../components/SchedulePanels';
 import { engineLabel, formatBytes, formatDuration, shortSha, toolLabel } from '../format';
 import { useBackup } from '../polling';
 import { Link } from '../router';
@@ -36,6 +38,26 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
       setStartedId(id);
       void qc.invalidateQueries({ queryKey: ['backups', db.id] });
     },
+    onError: (e) => {
+      // 409 "a backup of X is already running: <id>": follow that one instead.
+      const id = e instanceof ApiError && e.status === 409 ? runningIdFrom(e.problem.detail) : null;
+      if (id) {
+        setStartedId(id);
+        void qc.invalidateQueries({ queryKey: ['backups', db.id] });
+      }
+    },
+  });
+  const alreadyRunning = start.error instanceof ApiError && start.error.status === 409 && !!runningIdFrom(start.error.problem.detail);
+
+  const pause = useMutation({
+    mutationFn: () => (db.paused ? api.resumeDatabase(db.id) : api.pauseDatabase(db.id)),
+    onSuccess: (d) => {
+      qc.setQueryData(['database', routeId], d);
+      qc.setQueryData(['database', d.id], d);
+      void qc.invalidateQueries({ queryKey: ['databases'] });
+      void qc.invalidateQueries({ queryKey: ['events'] });
+    },
+    onError: () => void qc.invalidateQueries({ queryKey: ['database', routeId] }),
   });
 
   // When the polled backup leaves "running", refresh everything that shows it.
@@ -51,6 +73,7 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
   }, [runningBackup?.status, qc, db.id, routeId]);
 
   const isRunning = start.isPending || runningBackup?.status === 'running';
+  const prunedCount = (backups.data ?? []).filter((b) => b.status === 'pruned').length;
   const removed = db.status === 'removed';
 
   return (
@@ -61,6 +84,7 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
       <div className="page-head">
         <h1>
           {db.name} {removed && <StatusBadge status="removed" />}
+          {!removed && db.paused && db.schedule ? <StatusBadge status="paused" /> : null}
         </h1>
         <div className="head-actions">
           <Link to={`/timeline?database_id=${db.id}`} className="button">
@@ -71,6 +95,17 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
               Edit
             </Link>
           )}
+          {!removed && (db.schedule || db.paused) ? (
+            <button
+              type="button"
+              onClick={() => pause.mutate()}
+              disabled={pause.isPending}
+              data-testid="pause-toggle"
+              title={db.paused ? 'Start scheduled backups again' : 'Stop scheduled backups; “Back up now” still works'}
+            >
+              {db.paused ? 'Resume schedule' : 'Pause schedule'}
+            </button>
+          ) : null}
           {!removed && (
             <button type="button" className="primary" onClick={() => start.mutate()} disabled={isRunning}>
               {isRunning ? 'Backing up…' : 'Back up now'}
@@ -93,7 +128,8 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
         <div>
           <dt>Versions</dt>
           <dd>
-            {db.backups_completed} completed, {db.backups_failed} failed
+            {db.backups_completed} completed
+            {prunedCount > 0 ? ` (${prunedCount} since pruned)` : ''}, {db.backups_failed} failed
           </dd>
         </div>
         <div>
@@ -114,8 +150,19 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
         </div>
       </dl>
 
+      {pause.error ? <ErrorMessage error={pause.error} /> : null}
+
+      <div className="panels">
+        <ScheduleSummary db={db} />
+        <RetentionPanel db={db} />
+      </div>
+
       <div className="progress-slot" aria-live="polite">
-        {start.error ? <ErrorMessage error={start.error} /> : null}
+        {start.error && alreadyRunning ? (
+          <p className="alert alert-warn">A backup of {db.name} was already running; showing its progress.</p>
+        ) : start.error ? (
+          <ErrorMessage error={start.error} />
+        ) : null}
         {runningBackup && (startedId !== null || runningBackup.status === 'running') ? (
           <BackupProgress backup={runningBackup} />
         ) : start.isPending ? (
@@ -138,6 +185,7 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
               key={b.id}
               backup={runningBackup && runningBackup.id === b.id ? runningBackup : b}
               onRestore={removed ? undefined : () => setRestoring(b)}
+              canPin={!removed}
             />
           ))}
         </ol>
@@ -159,6 +207,9 @@ function BackupProgress({ backup }: { backup: Backup }) {
       <div className="progress card" data-testid="backup-progress" data-status="running">
         <div className="progress-line">
           <StatusBadge status="running" /> Backing up with {backup.tool ?? 'the dump tool'} — <Elapsed since={backup.started_at} />
+          <span className="progress-bytes" data-testid="progress-bytes">
+            {typeof backup.progress_bytes === 'number' ? `${formatBytes(backup.progress_bytes)} dumped so far` : '\u00a0'}
+          </span>
         </div>
         <div className="bar indeterminate" aria-hidden="true">
           <span />
@@ -179,21 +230,59 @@ function BackupProgress({ backup }: { backup: Backup }) {
   );
 }
 
-export function VersionItem({ backup: b, onRestore }: { backup: Backup; onRestore?: (() => void) | undefined }) {
+export function VersionItem({
+  backup: b,
+  onRestore,
+  canPin = true,
+}: {
+  backup: Backup;
+  onRestore?: (() => void) | undefined;
+  canPin?: boolean;
+}) {
   return (
-    <li className={`version card status-${b.status}`} data-testid="version" data-status={b.status} data-backup-id={b.id}>
+    <li
+      className={`version card status-${b.status}${b.pinned ? ' is-pinned' : ''}`}
+      data-testid="version"
+      data-status={b.status}
+      data-pinned={b.pinned ? 'true' : 'false'}
+      data-backup-id={b.id}
+    >
       <div className="version-head">
         <StatusBadge status={b.status} />
         <Link to={`/backups/${b.id}`} className="version-time">
           <Time iso={b.started_at} />
         </Link>
-        <span className="muted">{b.trigger === 'scheduled' ? 'scheduled' : `by ${b.actor}`}</span>
-        {onRestore && b.status === 'completed' && (
-          <button type="button" className="restore-button" onClick={onRestore}>
-            Restore…
-          </button>
-        )}
+        <span className="muted trigger">
+          {b.trigger === 'scheduled' ? (
+            <>
+              <span className="badge badge-scheduled">Scheduled</span>
+              {b.slot ? (
+                <span className="slot">
+                  {' '}
+                  slot <Time iso={b.slot} />
+                </span>
+              ) : null}
+            </>
+          ) : (
+            `by ${b.actor}`
+          )}
+        </span>
+        <span className="version-actions">
+          {canPin && (b.status === 'completed' || b.pinned) && <PinToggle backup={b} />}
+          {onRestore && b.status === 'completed' && (
+            <button type="button" className="restore-button" onClick={onRestore}>
+              Restore…
+            </button>
+          )}
+        </span>
       </div>
+      {b.status === 'pruned' ? (
+        <p className="prune-note" data-testid="prune-note">
+          Pruned <Time iso={b.pruned_at} />
+          {b.prune_reason ? `: ${b.prune_reason}` : ''}.{' '}
+          {b.artifact_deleted ? 'Its files are deleted; it can no longer be restored.' : 'Its files are being deleted.'}
+        </p>
+      ) : null}
       <dl className="version-facts">
         <div>
           <dt>Duration</dt>
@@ -266,4 +355,10 @@ function RestoreList({ restores, dbId }: { restores: Restore[]; dbId: string }) 
       </tbody>
     </table>
   );
+}
+
+/** The running backup's id from a 409 "a backup of X is already running: <id>". */
+export function runningIdFrom(detail: string | undefined): string | null {
+  const m = /already running:?\s*([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/i.exec(detail ?? '');
+  return m ? m[1]! : null;
 }

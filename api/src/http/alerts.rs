@@ -1,0 +1,171 @@
+//! Alerts and the channels they are delivered to.
+
+use super::error::{ApiError, ApiJson, ApiQuery, Problem};
+use super::{Actor, State};
+use crate::app::{ChannelTest, CreatedChannel, NewChannel};
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::Json;
+use backline_projections::{AlertView, ChannelView};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AlertParams {
+    /// `open`, `acknowledged` or `resolved` (default: all).
+    pub state: Option<String>,
+    pub database_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertList {
+    pub items: Vec<AlertView>,
+}
+
+/// Alerts, newest first.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertParams),
+    responses((status = 200, body = AlertList), (status = 422, body = Problem)))]
+pub async fn list(
+    state: State,
+    ApiQuery(p): ApiQuery<AlertParams>,
+) -> Result<Json<AlertList>, ApiError> {
+    if let Some(s) = p.state.as_deref() {
+        if !matches!(s, "open" | "acknowledged" | "resolved") {
+            return Err(ApiError::invalid(
+                "state",
+                format!("state must be open, acknowledged or resolved, not {s:?}"),
+            ));
+        }
+    }
+    let items = state
+        .app
+        .projections
+        .alerts(p.state.as_deref(), p.database_id.as_deref())
+        .await?;
+    Ok(Json(AlertList { items }))
+}
+
+/// One alert, with every delivery attempt.
+#[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts",
+    params(("id" = String, Path)),
+    responses((status = 200, body = AlertView), (status = 404, body = Problem)))]
+pub async fn get(state: State, Path(id): Path<String>) -> Result<Json<AlertView>, ApiError> {
+    state
+        .app
+        .projections
+        .alert(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no alert {id}")))
+}
+
+/// Acknowledge an alert: no more reminders; it is still resolved by the next success.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/acknowledge", tag = "alerts",
+    params(("id" = String, Path)),
+    responses((status = 200, body = AlertView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn acknowledge(
+    state: State,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<AlertView>, ApiError> {
+    Ok(Json(state.app.acknowledge_alert(&actor.0, &id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelInput {
+    pub name: String,
+    /// `email` or `webhook`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Email recipients.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Webhook URL (stored encrypted).
+    pub url: Option<String>,
+    /// `slack`, `discord` or `generic` (default).
+    pub style: Option<String>,
+    /// HMAC signing secret of a generic webhook (made up when absent; shown once).
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelList {
+    pub items: Vec<ChannelView>,
+}
+
+/// Alert channels.
+#[utoipa::path(get, path = "/api/v1/channels", tag = "alerts",
+    responses((status = 200, body = ChannelList)))]
+pub async fn list_channels(state: State) -> Result<Json<ChannelList>, ApiError> {
+    Ok(Json(ChannelList {
+        items: state.app.projections.channels(false).await?,
+    }))
+}
+
+/// Add an alert channel.
+#[utoipa::path(post, path = "/api/v1/channels", tag = "alerts", request_body = ChannelInput,
+    responses((status = 201, body = CreatedChannel), (status = 422, body = Problem)))]
+pub async fn add_channel(
+    state: State,
+    actor: Actor,
+    ApiJson(input): ApiJson<ChannelInput>,
+) -> Result<(StatusCode, Json<CreatedChannel>), ApiError> {
+    let created = state
+        .app
+        .add_channel(
+            &actor.0,
+            NewChannel {
+                name: input.name,
+                kind: input.kind,
+                to: input.to,
+                url: input.url,
+                style: input.style,
+                secret: input.secret,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// One channel, with its delivery record (`failing` when it keeps failing).
+#[utoipa::path(get, path = "/api/v1/channels/{id}", tag = "alerts",
+    params(("id" = String, Path)),
+    responses((status = 200, body = ChannelView), (status = 404, body = Problem)))]
+pub async fn get_channel(
+    state: State,
+    Path(id): Path<String>,
+) -> Result<Json<ChannelView>, ApiError> {
+    state
+        .app
+        .projections
+        .channel(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no channel {id}")))
+}
+
+/// Remove a channel (its URL and secret are crypto-shredded).
+#[utoipa::path(delete, path = "/api/v1/channels/{id}", tag = "alerts",
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn remove_channel(
+    state: State,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.app.remove_channel(&actor.0, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Send a test notification through a channel now.
+#[utoipa::path(post, path = "/api/v1/channels/{id}/test", tag = "alerts",
+    params(("id" = String, Path)),
+    responses((status = 200, body = ChannelTest), (status = 404, body = Problem)))]
+pub async fn test_channel(
+    state: State,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<ChannelTest>, ApiError> {
+    Ok(Json(state.app.test_channel(&actor.0, &id).await?))
+}

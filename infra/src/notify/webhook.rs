@@ -1,0 +1,140 @@
+//! Webhooks: Slack incoming webhooks, Discord webhooks, and a generic signed JSON POST.
+//!
+//! Generic payloads carry `timestamp` (Unix seconds) and are signed with HMAC-SHA256 over the
+//! raw body: `X-Backline-Signature: sha256=<hex>`, with the same timestamp in
+//! `X-Backline-Timestamp`. A receiver checks the signature, that both timestamps agree and
+//! that the timestamp is recent, which rules out replays of old deliveries.
+
+use super::{AlertMessage, Attempt};
+use backline_domain::{Notice, WebhookStyle};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+pub const SIGNATURE_HEADER: &str = "X-Backline-Signature";
+pub const TIMESTAMP_HEADER: &str = "X-Backline-Timestamp";
+
+/// `sha256=<hex of HMAC-SHA256(secret, body)>`.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+        .expect("HMAC accepts keys of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn color(msg: &AlertMessage) -> (&'static str, u32) {
+    match msg.notice {
+        Notice::Resolved => ("#2eb67d", 0x2eb67d),
+        _ => ("#e01e5a", 0xe01e5a),
+    }
+}
+
+pub fn body(style: WebhookStyle, msg: &AlertMessage, timestamp: i64) -> Value {
+    let (hex_color, int_color) = color(msg);
+    let mut fields = vec![
+        ("Database", msg.database_name.clone()),
+        ("What", msg.title.clone()),
+        ("When", msg.raised_at.clone()),
+        ("Times", msg.count.to_string()),
+    ];
+    if let Some(r) = &msg.resolved_by {
+        fields.push(("Resolved by", r.clone()));
+    }
+    let detail = if msg.detail.trim().is_empty() {
+        String::new()
+    } else {
+        let tail: String = msg
+            .detail
+            .chars()
+            .rev()
+            .take(1500)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        format!("\n```{}```", tail.trim_end())
+    };
+    match style {
+        WebhookStyle::Slack => json!({
+            "text": msg.summary(),
+            "attachments": [{
+                "color": hex_color,
+                "title": msg.subject(),
+                "title_link": msg.link,
+                "text": format!("{}{}", msg.message, detail),
+                "fields": fields.iter().map(|(k, v)| json!({"title": k, "value": v, "short": true})).collect::<Vec<_>>(),
+            }],
+        }),
+        WebhookStyle::Discord => json!({
+            "content": msg.summary().chars().take(1900).collect::<String>(),
+            "embeds": [{
+                "title": msg.subject().chars().take(250).collect::<String>(),
+                "url": msg.link,
+                "description": format!("{}{}", msg.message, detail).chars().take(3900).collect::<String>(),
+                "color": int_color,
+                "fields": fields.iter().map(|(k, v)| json!({"name": k, "value": v, "inline": true})).collect::<Vec<_>>(),
+            }],
+        }),
+        WebhookStyle::Generic => {
+            let mut v = serde_json::to_value(msg).unwrap_or(Value::Null);
+            v["timestamp"] = json!(timestamp);
+            v["subject"] = json!(msg.subject());
+            v
+        }
+    }
+}
+
+pub async fn send(
+    http: &reqwest::Client,
+    style: WebhookStyle,
+    url: &str,
+    secret: Option<&str>,
+    msg: &AlertMessage,
+) -> Attempt {
+    let timestamp = chrono::Utc::now().timestamp();
+    let raw = match serde_json::to_vec(&body(style, msg, timestamp)) {
+        Ok(b) => b,
+        Err(e) => return Attempt::failed(None, format!("cannot encode the payload: {e}")),
+    };
+    let mut req = http
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json");
+    if style == WebhookStyle::Generic {
+        req = req.header(TIMESTAMP_HEADER, timestamp.to_string());
+        if let Some(s) = secret {
+            req = req.header(SIGNATURE_HEADER, sign(s, &raw));
+        }
+    }
+    match req.body(raw).send().await {
+        Ok(r) if r.status().is_success() => Attempt::delivered(Some(r.status().as_u16())),
+        Ok(r) => {
+            let status = r.status();
+            let text: String = r
+                .text()
+                .await
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect();
+            Attempt::failed(
+                Some(status.as_u16()),
+                format!("the webhook answered {status}: {}", text.trim()),
+            )
+        }
+        Err(e) => Attempt::failed(
+            None,
+            format!("cannot reach the webhook: {}", error_chain(&e)),
+        ),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

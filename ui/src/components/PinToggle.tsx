@@ -1,0 +1,34 @@
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { api, type Backup } from '../api';
+import { ErrorMessage } from './ErrorMessage';
+
+/** Pins (never pruned) or unpins a version. A toggle button: `aria-pressed` says which. */
+export function PinToggle({ backup, onChanged }: { backup: Backup; onChanged?: (b: Backup) => void }) {
+  const qc = useQueryClient();
+  const pinned = !!backup.pinned;
+  const toggle = useMutation({
+    mutationFn: () => (pinned ? api.unpinBackup(backup.id) : api.pinBackup(backup.id)),
+    onSuccess: (b) => {
+      qc.setQueryData<Backup[]>(['backups', b.database_id], (list) => list?.map((x) => (x.id === b.id ? { ...x, ...b } : x)));
+      qc.setQueryData<Backup>(['backup', b.id], (old) => (old ? { ...old, ...b } : b));
+      void qc.invalidateQueries({ queryKey: ['backups', b.database_id] });
+      void qc.invalidateQueries({ queryKey: ['retention-preview', b.database_id] });
+      onChanged?.(b);
+    },
+  });
+  return (
+    <div className="pin-toggle">
+      <button
+        type="button"
+        className={`pin${pinned ? ' is-pinned' : ''}`}
+        aria-pressed={pinned}
+        onClick={() => toggle.mutate()}
+        disabled={toggle.isPending}
+        title={pinned ? 'Pinned: retention never prunes this version. Press to unpin.' : 'Pin: retention will never prune this version.'}
+      >
+        <span aria-hidden="true">{pinned ? '★' : '☆'}</span> {pinned ? 'Pinned' : 'Pin'}
+      </button>
+      {toggle.error ? <ErrorMessage error={toggle.error} /> : null}
+    </div>
+  );
+}
