@@ -148,10 +148,6 @@ fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 }
 
 impl App {
-    pub(crate) fn alerting(&self) -> &Alerting {
-        &self.alerting
-    }
-
     /// The UI's address in notifications: BACKLINE_PUBLIC_URL, or http://<listen address>.
     pub fn set_listen_address(&self, addr: std::net::SocketAddr) {
         let url = self
@@ -647,6 +643,28 @@ impl App {
         let a = a.clone();
         let channel_id = c.id.clone();
         tokio::spawn(async move {
+            // The scan may have read the alert before an earlier attempt was recorded: check
+            // against the read model as it is now, so an attempt is never made twice.
+            if notice != Notice::Reminder {
+                let fresh = app.projections.alert(&a.id).await.ok().flatten();
+                let base = Duration::from_millis(app.settings.notify_retry_base_ms.max(10));
+                let stale = fresh.as_ref().is_none_or(|f| {
+                    let n = attempts(f, &channel_id, notice);
+                    let early = n > 0
+                        && last_attempt_at(f, &channel_id, notice).is_none_or(|t| {
+                            chrono::Utc::now()
+                                < t + chrono::Duration::from_std(retry_delay(base, RETRY_CAP, n))
+                                    .unwrap_or_default()
+                        });
+                    delivered(f, &channel_id, notice) || n + 1 != attempt || early
+                });
+                if stale {
+                    if let Ok(mut f) = app.alerting.in_flight.lock() {
+                        f.remove(&key);
+                    }
+                    return;
+                }
+            }
             let outcome = match app.open_target(&channel_id).await {
                 Ok(target) => {
                     let msg = app.message(&a, notice);
@@ -665,16 +683,29 @@ impl App {
                 error: outcome.error,
                 attempt,
             };
-            if let Err(e) = app
-                .alerts
-                .execute_with_metadata(
-                    &a.id,
-                    AlertCommand::RecordDelivery(delivery),
-                    app.meta("alerts", &a.id),
-                )
-                .await
-            {
-                tracing::error!(alert_id = a.id, error = %e, "could not record an alert delivery");
+            // Deliveries to several channels record on the same alert at once: a conflict
+            // only means another one committed first, so reload and record again.
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                match app
+                    .alerts
+                    .execute_with_metadata(
+                        &a.id,
+                        AlertCommand::RecordDelivery(delivery.clone()),
+                        app.meta("alerts", &a.id),
+                    )
+                    .await
+                {
+                    Ok(()) => break,
+                    Err(AggregateError::AggregateConflict) if tries < 20 => {
+                        tokio::time::sleep(Duration::from_millis(10 * tries)).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(alert_id = a.id, error = %e, "could not record an alert delivery");
+                        break;
+                    }
+                }
             }
             app.refresh().await;
             if let Ok(mut f) = app.alerting.in_flight.lock() {

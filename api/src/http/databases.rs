@@ -214,7 +214,7 @@ async fn update_others(
         .app
         .update(
             &actor.0,
-            &id,
+            id,
             body.name.as_deref(),
             body.connection.as_deref(),
             &ScheduleInput {

@@ -6,10 +6,12 @@ use crate::helpers::{backline_bin, spawn_app_configured, TestApp};
 use crate::support::{mysql, pg};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+use tokio::process::Command;
 
-/// Runs the `backline` CLI on `data_dir` with extra environment; returns its output.
-fn cli(data_dir: &Path, env: &[(&str, String)], args: &[&str]) -> Output {
+/// Runs the `backline` CLI on `data_dir` with extra environment; returns its output. Async:
+/// the test's runtime (which also runs the server under test) must keep going meanwhile.
+async fn cli(data_dir: &Path, env: &[(&str, String)], args: &[&str]) -> Output {
     let mut c = Command::new(backline_bin());
     c.env("BACKLINE_DATA_DIR", data_dir)
         .env("BACKLINE_LOG", "warn")
@@ -19,7 +21,7 @@ fn cli(data_dir: &Path, env: &[(&str, String)], args: &[&str]) -> Output {
     for (k, v) in env {
         c.env(k, v);
     }
-    c.args(args).output().expect("run backline")
+    c.args(args).output().await.expect("run backline")
 }
 
 fn text(o: &Output) -> String {
@@ -59,7 +61,7 @@ async fn verify_checks_stored_artifacts_and_records_what_it_found() {
     let b2_id = b2["id"].as_str().unwrap();
 
     // Everything intact: `verify --all` passes and records one BackupVerified per backup.
-    let out = cli(app.data_dir.path(), &[], &["verify", "--all"]);
+    let out = cli(app.data_dir.path(), &[], &["verify", "--all"]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("2 backups verified"),
@@ -91,7 +93,7 @@ async fn verify_checks_stored_artifacts_and_records_what_it_found() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x55;
     std::fs::write(&path, bytes).unwrap();
-    let out = cli(app.data_dir.path(), &[], &["verify", "--backup", b1_id]);
+    let out = cli(app.data_dir.path(), &[], &["verify", "--backup", b1_id]).await;
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("FAIL"),
@@ -110,7 +112,7 @@ async fn verify_checks_stored_artifacts_and_records_what_it_found() {
     let v = app.get_json(&format!("/api/v1/backups/{b1_id}")).await;
     assert_eq!(v["verified_ok"], false, "{v}");
     // The other version is unaffected.
-    let out = cli(app.data_dir.path(), &[], &["verify", "--backup", b2_id]);
+    let out = cli(app.data_dir.path(), &[], &["verify", "--backup", b2_id]).await;
     assert!(out.status.success(), "{}", text(&out));
     // Over HTTP too.
     let r = app
@@ -184,7 +186,8 @@ async fn import_from_storage_rebuilds_the_history_after_the_ledger_is_lost() {
             "--connection",
             &format!("{}={}", my_src.name(), my_src.url()),
         ],
-    );
+    )
+    .await;
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
@@ -196,7 +199,7 @@ async fn import_from_storage_rebuilds_the_history_after_the_ledger_is_lost() {
         "{stdout}"
     );
     // A second import into a ledger that is no longer empty is refused.
-    let again = cli(fresh.path(), &env, &["import", "--from-storage"]);
+    let again = cli(fresh.path(), &env, &["import", "--from-storage"]).await;
     assert!(!again.status.success(), "{}", text(&again));
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("empty ledger"),

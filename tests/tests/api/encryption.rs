@@ -28,13 +28,13 @@ pub fn age_keygen(dir: &Path, name: &str) -> (PathBuf, String) {
     (path, public)
 }
 
-/// `bash -c` with pipefail; panics with stderr unless it succeeds.
-fn sh(script: &str) -> std::process::Output {
-    let out = Command::new("bash")
+/// `bash -c` with pipefail. Async, so the server under test (same runtime) keeps running.
+async fn sh(script: &str) -> std::process::Output {
+    tokio::process::Command::new("bash")
         .args(["-c", &format!("set -euo pipefail; {script}")])
         .output()
-        .expect("bash");
-    out
+        .await
+        .expect("bash")
 }
 
 pub async fn spawn_encrypting_app(extra_recipient: &str) -> TestApp {
@@ -106,13 +106,15 @@ async fn encrypted_postgres_backup_opens_with_the_age_cli_and_pg_restore() {
 
     // Not readable as plain zstd, nor by an identity it was not encrypted to.
     assert!(!sh(&format!("zstd -t -q {}", artifact.display()))
+        .await
         .status
         .success());
     let wrong = sh(&format!(
         "age -d -i {} {} > /dev/null",
         stranger_key.display(),
         artifact.display()
-    ));
+    ))
+    .await;
     assert!(!wrong.status.success(), "a stranger's key opened it");
 
     // Outside Backline: age -d | zstd -d | pg_restore.
@@ -123,7 +125,8 @@ async fn encrypted_postgres_backup_opens_with_the_age_cli_and_pg_restore() {
         artifact.display(),
         pg::pg_bin("pg_restore"),
         outside.name()
-    ));
+    ))
+    .await;
     assert!(
         out.status.success(),
         "age | zstd | pg_restore failed: {}",
@@ -168,7 +171,8 @@ async fn encrypted_mariadb_backup_opens_with_the_age_cli_and_mariadb() {
         offline_key.display(),
         artifact.display(),
         outside.name()
-    ));
+    ))
+    .await;
     assert!(
         out.status.success(),
         "age | zstd | mariadb failed: {}",

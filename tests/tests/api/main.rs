@@ -1,6 +1,7 @@
 //! Backline's end-to-end tests: the real server on a free port, against the real PostgreSQL
 //! and MariaDB of the machine. Every test makes its own uniquely named databases.
 
+mod alerts;
 mod disaster;
 mod encryption;
 mod failures;

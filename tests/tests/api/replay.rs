@@ -86,10 +86,12 @@ async fn cli_replay_and_events_read_the_same_ledger() {
     let _db = mixed_history(&app).await;
     let head = app.head().await;
     let live = app.app.projections.snapshot().await.unwrap();
-    let out = std::process::Command::new(crate::helpers::backline_bin())
+    // tokio's Command: the in-process server shares this runtime and must keep running.
+    let out = tokio::process::Command::new(crate::helpers::backline_bin())
         .arg("replay")
         .env("BACKLINE_DATA_DIR", app.data_dir.path())
         .output()
+        .await
         .unwrap();
     assert!(
         out.status.success(),
@@ -98,10 +100,11 @@ async fn cli_replay_and_events_read_the_same_ledger() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("position {head} of {head}")));
     assert_eq!(app.app.projections.snapshot().await.unwrap(), live);
-    let out = std::process::Command::new(crate::helpers::backline_bin())
+    let out = tokio::process::Command::new(crate::helpers::backline_bin())
         .args(["events", "--json", "--type", "BackupFailed"])
         .env("BACKLINE_DATA_DIR", app.data_dir.path())
         .output()
+        .await
         .unwrap();
     assert!(out.status.success());
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)

@@ -163,7 +163,7 @@ async fn mariadb_system_versioned_history_survives() {
     let app = spawn_app().await;
     let src = mysql::TempDb::create("rt_svt_src").await;
     let dst = mysql::TempDb::create("rt_svt_dst").await;
-    let mut c = sqlx::MySqlConnection::connect(&mysql::MYSQL_ADMIN_URL)
+    let mut c = sqlx::MySqlConnection::connect(mysql::MYSQL_ADMIN_URL)
         .await
         .unwrap();
     for sql in [
@@ -178,7 +178,7 @@ async fn mariadb_system_versioned_history_survives() {
         sqlx::raw_sql(&sql).execute(&mut c).await.unwrap();
     }
     let history = |db: String| async move {
-        let mut c = sqlx::MySqlConnection::connect(&mysql::MYSQL_ADMIN_URL)
+        let mut c = sqlx::MySqlConnection::connect(mysql::MYSQL_ADMIN_URL)
             .await
             .unwrap();
         let rows: Vec<(i32, i32)> = sqlx::query_as(&format!(

@@ -349,12 +349,19 @@ async fn killed_process_backup_is_abandoned_and_its_slot_rerun() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(retry["payload"]["slot"], slot.as_str());
-    let rerun = rescuer
-        .wait_for(&format!(
-            "/api/v1/backups/{}",
-            retry["payload"]["backup_id"].as_str().unwrap()
-        ))
-        .await;
+    // The claim is recorded just before its backup starts: wait for the backup to appear.
+    let rerun_path = format!(
+        "/api/v1/backups/{}",
+        retry["payload"]["backup_id"].as_str().unwrap()
+    );
+    while rescuer.get(&rerun_path).await.status() == 404 {
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(40),
+            "the re-run never started"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rerun = rescuer.wait_for(&rerun_path).await;
     assert_eq!(rerun["status"], "completed", "{rerun}");
     assert_eq!(rerun["slot"], slot.as_str());
     // Nothing of the dead run is left half-written.
