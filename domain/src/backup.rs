@@ -109,6 +109,10 @@ pub enum BackupCommand {
     },
     /// The artifact and manifest of a pruned version are gone from storage.
     ConfirmDeleted,
+    /// Deleting a pruned version's files failed; the sweep retries.
+    RecordDeletionFailure {
+        error: String,
+    },
     /// Records a re-read of the stored artifact (`backline verify`).
     Verify {
         ok: bool,
@@ -152,6 +156,9 @@ pub enum BackupEvent {
         reason: String,
     },
     BackupArtifactDeleted {},
+    BackupDeletionFailed {
+        error: String,
+    },
     /// A stored artifact was re-read: its sha256 (and decryptability, when the key is
     /// present) checked out, or not.
     BackupVerified {
@@ -180,6 +187,7 @@ impl DomainEvent for BackupEvent {
             BackupEvent::BackupUnpinned { .. } => "BackupUnpinned",
             BackupEvent::BackupPruned { .. } => "BackupPruned",
             BackupEvent::BackupArtifactDeleted {} => "BackupArtifactDeleted",
+            BackupEvent::BackupDeletionFailed { .. } => "BackupDeletionFailed",
             BackupEvent::BackupVerified { .. } => "BackupVerified",
             BackupEvent::BackupCopyFailed { .. } => "BackupCopyFailed",
         }
@@ -356,6 +364,12 @@ impl Aggregate for Backup {
                 }
                 BackupEvent::BackupArtifactDeleted {}
             }
+            BackupCommand::RecordDeletionFailure { error } => {
+                if self.status != BackupStatus::Pruned || self.artifact_deleted {
+                    return Err(BackupError::NothingToDelete);
+                }
+                BackupEvent::BackupDeletionFailed { error }
+            }
             BackupCommand::Verify {
                 ok,
                 detail,
@@ -396,6 +410,7 @@ impl Aggregate for Backup {
             BackupEvent::BackupUnpinned { .. } => self.pinned = false,
             BackupEvent::BackupPruned { .. } => self.status = BackupStatus::Pruned,
             BackupEvent::BackupArtifactDeleted {} => self.artifact_deleted = true,
+            BackupEvent::BackupDeletionFailed { .. } => {}
             BackupEvent::BackupVerified { .. } | BackupEvent::BackupCopyFailed { .. } => {}
         }
     }

@@ -303,6 +303,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                 pruned_at: None,
                 prune_reason: None,
                 artifact_deleted: false,
+                deletion_error: None,
                 copies: Vec::new(),
                 degraded: false,
                 verified_at: None,
@@ -379,7 +380,11 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                 database_id = Some(b.database_id);
             }
         }
-        "BackupPinned" | "BackupUnpinned" | "BackupPruned" | "BackupArtifactDeleted" => {
+        "BackupPinned"
+        | "BackupUnpinned"
+        | "BackupPruned"
+        | "BackupArtifactDeleted"
+        | "BackupDeletionFailed" => {
             if let Some(mut b) = load::<BackupView>(tx, "rm_backups", id).await? {
                 match e.event_type.as_str() {
                     "BackupPinned" => b.pinned = true,
@@ -389,7 +394,11 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                         b.pruned_at = Some(at.clone());
                         b.prune_reason = os(&f, "reason");
                     }
-                    _ => b.artifact_deleted = true,
+                    "BackupDeletionFailed" => b.deletion_error = os(&f, "error"),
+                    _ => {
+                        b.artifact_deleted = true;
+                        b.deletion_error = None;
+                    }
                 }
                 let pos: i64 = sqlx::query("SELECT started_position FROM rm_backups WHERE id = $1")
                     .bind(id)

@@ -117,6 +117,9 @@ pub struct BackupView {
     /// For pruned versions: whether the files are gone from storage yet.
     #[serde(default)]
     pub artifact_deleted: bool,
+    /// The last error deleting a pruned version's files (retried by the sweep).
+    #[serde(default)]
+    pub deletion_error: Option<String>,
     /// Every copy (`name`, `storage`, `key`, `sha256`, `ok`, `error`) when the backup was
     /// streamed to several destinations; empty for a single one.
     #[serde(default)]

@@ -269,7 +269,7 @@ impl App {
         let fresh = event_at(e).is_none_or(|t| chrono::Utc::now() - t < STALE_CAUSE);
         let cause = format!("position:{}", e.position);
         match e.event_type.as_str() {
-            "BackupFailed" | "BackupAbandoned" | "BackupCopyFailed" => {
+            "BackupFailed" | "BackupAbandoned" | "BackupCopyFailed" | "BackupDeletionFailed" => {
                 let Some(b) = self.projections.backup(&e.aggregate_id).await? else {
                     return Ok(());
                 };
@@ -287,6 +287,15 @@ impl App {
                             field(e, "stderr_tail"),
                         )
                     }
+                    "BackupDeletionFailed" => (
+                        AlertKind::StorageFailure,
+                        format!(
+                            "pruned version {} could not be deleted from storage: {}",
+                            b.id,
+                            field(e, "error")
+                        ),
+                        String::new(),
+                    ),
                     "BackupAbandoned" => (
                         AlertKind::BackupAbandoned,
                         format!("backup {} was abandoned: {}", b.id, field(e, "reason")),

@@ -144,6 +144,17 @@ impl App {
             }
             Err(e) => {
                 tracing::warn!(backup_id, key = a.key, error = %e, "deleting a pruned version failed; the sweep will retry");
+                // Recorded, so it is visible and alerts as a storage failure.
+                let _ = self
+                    .backups
+                    .execute_with_metadata(
+                        backup_id,
+                        BackupCommand::RecordDeletionFailure {
+                            error: format!("deleting {} failed: {e}", a.key),
+                        },
+                        self.meta(actor, backup_id),
+                    )
+                    .await;
             }
         }
     }

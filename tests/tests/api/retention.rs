@@ -191,3 +191,68 @@ async fn retention_runs_after_each_backup_and_keeps_min_keep() {
         .await;
     assert_eq!(zero.status(), 422);
 }
+
+#[tokio::test]
+async fn a_failed_deletion_is_recorded_and_alerts() {
+    let app = spawn_app().await;
+    let db = pg::TempDb::create("ret_delfail").await;
+    let mut c = sqlx::PgConnection::connect(&db.url()).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE t (id int PRIMARY KEY)")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let id = app.register("delfail", "postgres", &db.url()).await;
+    let old = app.backup(&id).await;
+    assert_eq!(app.backup(&id).await["status"], "completed");
+    // Make the old artifact undeletable: a non-empty directory where the file was.
+    let path = app
+        .data_dir
+        .path()
+        .join("artifacts")
+        .join(old["storage_key"].as_str().unwrap());
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    std::fs::write(path.join("keep"), b"x").unwrap();
+    let r = app
+        .patch(
+            &format!("/api/v1/databases/{id}"),
+            json!({"retention": {"keep_last": 1}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let done = app
+        .post(
+            &format!("/api/v1/databases/{id}/retention/prune"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(done.status(), 200);
+    let b = app
+        .get_json(&format!("/api/v1/backups/{}", old["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(b["status"], "pruned");
+    assert_eq!(b["artifact_deleted"], false);
+    assert!(
+        b["deletion_error"].as_str().unwrap().contains("deleting"),
+        "{b}"
+    );
+    assert_eq!(app.events_of("BackupDeletionFailed").await.len(), 1);
+    // The alert reactor turns it into a storage-failure alert.
+    let start = std::time::Instant::now();
+    loop {
+        let alerts = app.get_json("/api/v1/alerts?state=open").await;
+        let found = alerts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "storage_failure" && a["database_id"] == json!(id));
+        if found {
+            break;
+        }
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "no storage-failure alert: {alerts}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
