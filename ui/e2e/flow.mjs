@@ -2,7 +2,12 @@
 //   sign in → add a PostgreSQL database (test connection first) → back up now → restore into a second
 //   registered database → see it all on the timeline → set a schedule in the form (live description
 //   and next runs) → pause/resume → pin a version → preview and apply retention; plus a wrong token,
-//   a bad connection and an invalid name show readable errors. Screenshots go to ui/test-results/.
+//   a bad connection and an invalid name show readable errors. Then alerting: a generic webhook channel
+//   (pointing at a receiver this script runs on 127.0.0.1) shows its secret once and "Send test"
+//   delivers a signed request; a backup of a database that does not exist raises an alert that shows up
+//   in the navigation, on the dashboard and on the Alerts page and reaches the receiver; it is
+//   acknowledged. The timeline gets new events over the live stream (token in a header, not the URL).
+//   Screenshots go to ui/test-results/.
 //
 //   BACKLINE_URL=http://127.0.0.1:18080 BACKLINE_TOKEN=uitoken npm run e2e
 //
@@ -11,6 +16,7 @@
 // If the server does not serve the UI at "/" (e.g. a binary built before ui/dist existed), the
 // script serves ui/dist itself and proxies /api to BACKLINE_URL: the API is still the real one.
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -115,9 +121,36 @@ async function startUiProxy() {
   return { server, url: `http://127.0.0.1:${server.address().port}` };
 }
 
+/** A tiny webhook receiver on 127.0.0.1 (random port): records every request it gets. */
+async function startReceiver() {
+  const received = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end('ok');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { server, received, url: `http://127.0.0.1:${server.address().port}/hook/${run}` };
+}
+
+async function until(what, fn, timeout = 20_000) {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - t0 > timeout) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 let currentPage = null;
 let browser = null;
 let proxy = null;
+let receiver = null;
 
 async function main() {
   // --- preconditions: a reachable server and two fresh PostgreSQL databases ---
@@ -144,6 +177,12 @@ async function main() {
   context.setDefaultTimeout(STEP_TIMEOUT);
   const page = await context.newPage();
   currentPage = page;
+  receiver = await startReceiver();
+  // Every request for the live stream, to check the token travels in a header and never in a URL.
+  const streamRequests = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/events/stream')) streamRequests.push(r);
+  });
   const consoleErrors = [];
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
 
@@ -301,16 +340,29 @@ async function main() {
     await page.locator('[data-testid=restore-facts][data-status=completed]').waitFor();
   });
 
-  await step('live timeline picks up a new event without reload', async () => {
+  await step('live timeline: new events arrive over the event stream without reload', async () => {
     await page.goto(`${uiBase}/timeline`);
     const list = page.getByRole('list', { name: 'Events, newest first' });
     await list.waitFor();
+    await page.locator('[data-testid=live-indicator][data-mode=stream]').waitFor({ timeout: 15_000 });
+    await page.evaluate(() => {
+      window.__noReload = true;
+    });
     const before = await list.locator('[data-testid=event]').count();
     const dst = await api('GET', `/databases/${encodeURIComponent(dstName)}`);
     expect(dst.status === 200, `GET /databases/{name} answered ${dst.status}`);
     const r = await api('POST', `/databases/${dst.json.id}/backups`);
     expect(r.status === 202, `POST backups answered ${r.status}`);
     await list.locator(`[data-testid=event]:nth-child(${before + 1})`).waitFor({ timeout: 15_000 });
+    expect(await page.evaluate(() => window.__noReload === true), 'the page reloaded');
+    expect(streamRequests.length > 0, 'no request to /events/stream');
+    for (const req of streamRequests) {
+      expect(!req.url().includes(TOKEN), `token in the stream URL: ${req.url()}`);
+      const h = await req.allHeaders();
+      expect(h.authorization === `Bearer ${TOKEN}`, 'stream request without the bearer token header');
+    }
+    expect((await page.getByTestId('live-indicator').getAttribute('data-mode')) === 'stream', 'fell back from the stream');
+    await snap(page, 'timeline-live');
   });
 
   await step('schedule in the edit form: a bad cron shows its reason, a good one its description and next runs', async () => {
@@ -469,6 +521,147 @@ async function main() {
     await snap(page, 'dashboard-with-failure');
   });
 
+  const hookName = `e2e-hook-${run}`;
+  let secret = '';
+  await step('channels: a bad webhook URL shows the API error next to the field', async () => {
+    await page.getByRole('link', { name: 'Channels', exact: true }).first().click();
+    await page.getByRole('heading', { name: 'Channels', level: 1 }).waitFor();
+    await page.getByLabel('Name').fill(hookName);
+    await page.getByLabel('Style').selectOption('generic');
+    await page.getByLabel('Webhook URL').fill('ftp://not-a-webhook');
+    await page.getByRole('button', { name: 'Add channel' }).click();
+    await page.locator('#ch-url-error').waitFor();
+    expect((await page.getByLabel('Webhook URL').getAttribute('aria-invalid')) === 'true', 'url field not marked invalid');
+    expect(/http/.test((await page.locator('#ch-url-error').textContent()) ?? ''), 'unhelpful url error');
+    await snap(page, 'channel-invalid-url');
+  });
+
+  await step('add a generic webhook channel: its signing secret is shown once', async () => {
+    await page.getByLabel('Webhook URL').fill(receiver.url);
+    await page.getByRole('button', { name: 'Add channel' }).click();
+    const once = page.getByTestId('secret-once');
+    await once.waitFor();
+    secret = await page.getByTestId('secret-value').inputValue();
+    expect(secret.length >= 16, `secret too short: ${secret.length}`);
+    expect(/shown only this once/.test((await once.textContent()) ?? ''), 'no copy-it-now warning');
+    const card = page.getByTestId('channel').filter({ hasText: hookName });
+    await card.waitFor();
+    expect(!((await card.textContent()) ?? '').includes(`/hook/${run}`), 'full webhook URL shown in the list');
+    await snap(page, 'channel-secret-once');
+    await page.getByRole('button', { name: 'I have copied it' }).click();
+    await once.waitFor({ state: 'detached' });
+    await page.reload();
+    await card.waitFor();
+    expect(!((await page.content()).includes(secret)), 'secret shown again after reload');
+  });
+
+  await step('"Send test" delivers a signed request to the receiver and shows the result', async () => {
+    const card = page.getByTestId('channel').filter({ hasText: hookName });
+    const n = receiver.received.length;
+    await card.getByRole('button', { name: 'Send test' }).click();
+    await card.getByTestId('channel-test-result').getByText(/✓ Test delivered \(HTTP 200\)/).waitFor();
+    const got = await until('the test webhook', () => receiver.received.slice(n).find((r) => r.method === 'POST'));
+    const sig = got.headers['x-backline-signature'];
+    const want = `sha256=${crypto.createHmac('sha256', secret).update(got.body).digest('hex')}`;
+    expect(sig === want, `signature ${sig} does not match HMAC-SHA256(secret, body)`);
+    expect(/test/i.test(got.body), `test webhook body: ${got.body.slice(0, 200)}`);
+    await snap(page, 'channel-test-sent');
+  });
+
+  const missingName = `e2e-missing-${run}`;
+  await step('a backup of a missing database raises an alert: navigation count, dashboard marker, Alerts page, webhook', async () => {
+    await page.goto(`${uiBase}/databases/new`);
+    await page.getByLabel('Name').fill(missingName);
+    await page.getByLabel('Connection URL (without password)').fill(pgUrl(`backline_e2e_missing_${run}`));
+    await page.getByRole('button', { name: 'Add database' }).click();
+    await page.getByRole('heading', { name: missingName }).waitFor();
+    const n = receiver.received.length;
+    await page.getByRole('button', { name: 'Back up now' }).click();
+    await page.locator('[data-testid=version][data-status=failed]').first().waitFor();
+    // The navigation shows the open alerts.
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=nav-alert-count]')?.textContent || 0) >= 1, null, { timeout: 15_000 });
+    // The dashboard marks the row.
+    await page.getByRole('link', { name: 'Databases', exact: true }).first().click();
+    await page.getByTestId(`db-row-${missingName}`).getByTestId('alert-marker').waitFor({ timeout: 15_000 });
+    await snap(page, 'dashboard-alert-marker');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByTestId(`db-row-${missingName}`).getByTestId('alert-marker').waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow <= 0, `dashboard with alert markers scrolls sideways by ${overflow}px at 390 wide`);
+    await snap(page, 'phone-dashboard-alert-marker');
+    await page.setViewportSize({ width: 1280, height: 900 });
+    // The Alerts page lists it with its delivery to the channel.
+    await page.getByTestId('nav-alerts').click();
+    await page.getByRole('heading', { name: 'Alerts', level: 1 }).waitFor();
+    const card = page.getByTestId('alert').filter({ hasText: missingName });
+    await card.waitFor({ timeout: 15_000 });
+    const text = (await card.textContent()) ?? '';
+    expect(/Backup failed/.test(text) && /does not exist/.test(text), `alert text: ${text}`);
+    await card.getByRole('link', { name: missingName }).waitFor();
+    await card.locator('[data-testid=delivery][data-outcome=delivered]').filter({ hasText: hookName }).waitFor({ timeout: 15_000 });
+    // The receiver got the alert.
+    const hook = await until('the alert webhook', () =>
+      receiver.received.slice(n).find((r) => r.body.includes(missingName) && r.body.includes('backup_failed')),
+    );
+    const want = `sha256=${crypto.createHmac('sha256', secret).update(hook.body).digest('hex')}`;
+    expect(hook.headers['x-backline-signature'] === want, 'alert webhook signature does not match');
+    await snap(page, 'alerts-open');
+  });
+
+  await step('acknowledge the alert: it moves to the Acknowledged tab', async () => {
+    const card = page.getByTestId('alert').filter({ hasText: missingName });
+    const id = await card.getAttribute('data-alert-id');
+    await card.getByRole('button', { name: 'Acknowledge' }).click();
+    await card.waitFor({ state: 'detached', timeout: 15_000 });
+    await page.getByRole('tab', { name: 'Acknowledged' }).click();
+    const acked = page.getByTestId('alert').filter({ hasText: missingName });
+    await acked.waitFor();
+    expect((await acked.getAttribute('data-state')) === 'acknowledged', 'not shown as acknowledged');
+    expect(/by admin|by /.test((await acked.textContent()) ?? ''), 'no acknowledged-by');
+    const a = await api('GET', `/alerts/${id}`);
+    expect(a.json.state === 'acknowledged', `server says ${a.json.state}`);
+    await snap(page, 'alerts-acknowledged');
+  });
+
+  await step('the timeline shows the acknowledgement live, without reload', async () => {
+    await page.goto(`${uiBase}/timeline`);
+    const list = page.getByRole('list', { name: 'Events, newest first' });
+    await list.waitFor();
+    await page.locator('[data-testid=live-indicator][data-mode=stream]').waitFor({ timeout: 15_000 });
+    await page.evaluate(() => {
+      window.__noReload = true;
+    });
+    const acks = list.locator('[data-testid=event][data-type=AlertAcknowledged]');
+    const before = await acks.count();
+    const open = await api('GET', '/alerts?state=open');
+    const other = open.json.items.find((a) => a.database_name !== missingName);
+    expect(other, 'no other open alert to acknowledge');
+    // That alert was never acknowledged before, so its acknowledgement can only come in live.
+    expect((await acks.filter({ hasText: other.database_name }).count()) === 0, 'acknowledgement shown before it happened');
+    const r = await api('POST', `/alerts/${other.id}/acknowledge`);
+    expect(r.status === 200, `acknowledge answered ${r.status}`);
+    await acks.filter({ hasText: other.database_name }).first().waitFor({ timeout: 15_000 });
+    expect((await acks.count()) === before + 1, `expected ${before + 1} acknowledgements, see ${await acks.count()}`);
+    expect(await page.evaluate(() => window.__noReload === true), 'the page reloaded');
+    await snap(page, 'timeline-alert-live');
+  });
+
+  await step('phone width: alerts and channels fit without sideways scrolling', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const [p, name, ready] of [
+      ['/alerts?state=acknowledged', 'phone-alerts', '[data-testid=alert]'],
+      ['/channels', 'phone-channels', '[data-testid=channel]'],
+      ['/', 'phone-dashboard-nav', `[data-testid="db-row-${missingName}"]`],
+    ]) {
+      await page.goto(uiBase + p);
+      await page.locator(ready).first().waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow <= 0, `${p} scrolls sideways by ${overflow}px at 390 wide`);
+      await snap(page, name);
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
   await step('no uncaught errors in the page', async () => {
     expect(consoleErrors.length === 0, consoleErrors.join('\n'));
   });
@@ -484,6 +677,7 @@ try {
 } finally {
   await browser?.close().catch(() => {});
   proxy?.server.close();
+  receiver?.server.close();
   try {
     const leftovers = psql('postgres', `SELECT datname FROM pg_database WHERE datname LIKE '%${run}%'`).split('\n').filter(Boolean);
     for (const db of leftovers) psql('postgres', `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);

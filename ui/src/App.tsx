@@ -11,6 +11,9 @@ import { DatabasePage } from './pages/DatabasePage';
 import { BackupPage } from './pages/BackupPage';
 import { RestorePage } from './pages/RestorePage';
 import { Timeline } from './pages/Timeline';
+import { Alerts } from './pages/Alerts';
+import { Channels } from './pages/Channels';
+import { useOpenAlerts } from './alerts';
 import { NotFound } from './pages/NotFound';
 
 export function App({ client }: { client?: QueryClient }) {
@@ -55,7 +58,15 @@ export function App({ client }: { client?: QueryClient }) {
 
 function Shell({ onSignOut }: { onSignOut: () => void }) {
   const { path } = useLocation();
-  const section = path.startsWith('/timeline') ? 'timeline' : 'databases';
+  const section = path.startsWith('/timeline')
+    ? 'timeline'
+    : path.startsWith('/alerts')
+      ? 'alerts'
+      : path.startsWith('/channels')
+        ? 'channels'
+        : 'databases';
+  const open = useOpenAlerts();
+  const openCount = open.data?.length;
   return (
     <div className="app">
       <a className="skip-link" href="#main">
@@ -71,6 +82,20 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
           </Link>
           <Link to="/timeline" aria-current={section === 'timeline' ? 'page' : undefined}>
             Timeline
+          </Link>
+          <Link
+            to="/alerts"
+            aria-current={section === 'alerts' ? 'page' : undefined}
+            aria-label={openCount ? `Alerts, ${openCount} open` : 'Alerts'}
+            data-testid="nav-alerts"
+          >
+            Alerts
+            <span className={`nav-count${openCount ? ' nav-count-bad' : ''}`} aria-hidden="true" data-testid="nav-alert-count">
+              {openCount ?? ''}
+            </span>
+          </Link>
+          <Link to="/channels" aria-current={section === 'channels' ? 'page' : undefined}>
+            Channels
           </Link>
         </nav>
         <button type="button" className="button-link signout" onClick={onSignOut}>
@@ -93,5 +118,7 @@ function Routes({ path }: { path: string }) {
   if ((m = match('/backups/:id', path))) return <BackupPage id={m.id!} />;
   if ((m = match('/restores/:id', path))) return <RestorePage id={m.id!} />;
   if (path === '/timeline') return <Timeline />;
+  if (path === '/alerts') return <Alerts />;
+  if (path === '/channels') return <Channels />;
   return <NotFound />;
 }

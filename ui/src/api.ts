@@ -151,7 +151,7 @@ export interface Restore {
 export interface LedgerEvent {
   position: number;
   type: string;
-  aggregate_type: 'Database' | 'Backup' | 'Restore' | string;
+  aggregate_type: 'Database' | 'Backup' | 'Restore' | 'Alert' | 'Channel' | string;
   aggregate_id: string;
   sequence: number;
   database_id: string | null;
@@ -204,7 +204,110 @@ export const EVENT_TYPES = [
   'RestoreStarted',
   'RestoreCompleted',
   'RestoreFailed',
+  'BackupCopyFailed',
+  'AlertRaised',
+  'AlertRepeated',
+  'AlertNotified',
+  'AlertAcknowledged',
+  'AlertResolved',
+  'ChannelAdded',
+  'ChannelRemoved',
+  'ChannelTested',
 ] as const;
+
+export type AlertState = 'open' | 'acknowledged' | 'resolved';
+
+/** One delivery attempt of one notice to one channel. */
+export interface Delivery {
+  channel_id: string;
+  /** `raised`, `reminder` or `resolved`. */
+  notice: string;
+  outcome: 'delivered' | 'failed' | string;
+  status_code: number | null;
+  error: string | null;
+  attempt: number;
+  at: string;
+  position: number;
+}
+
+export interface Alert {
+  id: string;
+  /** `backup_failed`, `backup_abandoned`, `backup_stalled`, `restore_failed`, `missed_schedule`, `storage_failure`. */
+  kind: string;
+  state: AlertState;
+  database_id: string;
+  database_name: string;
+  message: string;
+  /** Tail of the tool's stderr, when there is one (may be empty). */
+  detail: string;
+  /** How many times it happened while open. */
+  count: number;
+  cause_event: number | null;
+  raised_at: string;
+  raised_position: number;
+  last_seen_at: string;
+  acknowledged_at: string | null;
+  acknowledged_by: string | null;
+  resolved_at: string | null;
+  resolved_position: number | null;
+  resolved_by: string | null;
+  /** Every delivery attempt, oldest first. */
+  deliveries: Delivery[];
+}
+
+export interface ChannelTestRecord {
+  at: string;
+  outcome: string;
+  status_code: number | null;
+  error: string | null;
+}
+
+export type WebhookStyle = 'slack' | 'discord' | 'generic';
+
+export interface Channel {
+  id: string;
+  name: string;
+  type: 'email' | 'webhook';
+  to: string[];
+  style: WebhookStyle | null;
+  /** Shortened: the rest of a webhook URL is a credential. */
+  url: string | null;
+  /** A signing secret is set (generic webhooks). */
+  signed: boolean;
+  status: 'active' | 'removed';
+  created_at: string;
+  created_position: number;
+  removed_at: string | null;
+  deliveries_ok: number;
+  deliveries_failed: number;
+  consecutive_failures: number;
+  failing: boolean;
+  last_error: string | null;
+  last_error_at: string | null;
+  last_delivered_at: string | null;
+  /** The last `POST /channels/{id}/test`, or null. */
+  last_test: ChannelTestRecord | null;
+}
+
+/** The 201 answer: the channel, plus a generic webhook's signing secret — shown only this once. */
+export interface CreatedChannel extends Channel {
+  secret: string | null;
+}
+
+export interface NewChannel {
+  name: string;
+  type: 'email' | 'webhook';
+  to?: string[];
+  url?: string;
+  style?: WebhookStyle;
+  secret?: string;
+}
+
+export interface ChannelTest {
+  ok: boolean;
+  status_code: number | null;
+  error: string | null;
+}
 
 /** A non-2xx answer. `problem` is the parsed problem+json body when the server sent one. */
 export class ApiError extends Error {
@@ -245,6 +348,11 @@ function describeProblem(status: number, p: Problem): string {
 
 type UnauthorizedListener = () => void;
 const unauthorizedListeners = new Set<UnauthorizedListener>();
+
+/** Tells every listener that the server answered 401 (used by the event stream, which bypasses `request`). */
+export function notifyUnauthorized(): void {
+  unauthorizedListeners.forEach((l) => l());
+}
 
 /** Called whenever the server answers 401, so the app can drop the token and ask again. */
 export function onUnauthorized(listener: UnauthorizedListener): () => void {
@@ -396,4 +504,15 @@ export const api = {
   unpinBackup: (id: string) => request<Backup>(`/backups/${enc(id)}/unpin`, { method: 'POST' }),
 
   events: (q: EventQuery) => request<EventPage>(`/events${query({ ...q })}`),
+  /** Path (under the site root) of the live event stream; read it with `streamEvents` (sse.ts). */
+  eventStreamUrl: (databaseId?: string) => `${BASE}/events/stream${query({ database_id: databaseId })}`,
+
+  listAlerts: (state?: AlertState, databaseId?: string) =>
+    request<{ items: Alert[] }>(`/alerts${query({ state, database_id: databaseId })}`).then((r) => r.items),
+  acknowledgeAlert: (id: string) => request<Alert>(`/alerts/${enc(id)}/acknowledge`, { method: 'POST' }),
+
+  listChannels: () => request<{ items: Channel[] }>('/channels').then((r) => r.items),
+  createChannel: (body: NewChannel) => request<CreatedChannel>('/channels', { method: 'POST', body }),
+  removeChannel: (id: string) => request<void>(`/channels/${enc(id)}`, { method: 'DELETE' }),
+  testChannel: (id: string) => request<ChannelTest>(`/channels/${enc(id)}/test`, { method: 'POST' }),
 };

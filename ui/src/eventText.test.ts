@@ -22,7 +22,13 @@ describe('event descriptions', () => {
   });
   it('links an event to what it concerns', () => {
     expect(eventLinks(ev('RestoreStarted', { backup_id: 'b9' }, { aggregate_type: 'Restore', aggregate_id: 'r1' }))).toEqual({
-      databaseId: 'd1', backupId: 'b9', restoreId: 'r1',
+      databaseId: 'd1', backupId: 'b9', restoreId: 'r1', alertId: null, channelId: null,
     });
+    expect(eventLinks(ev('AlertNotified', { channel_id: 'c7', outcome: 'delivered' }, { aggregate_type: 'Alert', aggregate_id: 'a1' }))).toMatchObject({
+      alertId: 'a1', channelId: 'c7',
+    });
+    expect(describeEvent(ev('AlertNotified', { channel_id: 'c7', notice: 'raised', outcome: 'failed', attempt: 3 }))).toBe(
+      'Notification (raised) failed, attempt 3',
+    );
   });
 });

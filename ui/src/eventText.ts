@@ -82,6 +82,38 @@ export function describeEvent(e: LedgerEvent): string {
       const m = errorMessage(p);
       return `Restore failed${m ? ` ${m.startsWith('at ') ? m : `: ${m}`}` : ''}`;
     }
+    case 'BackupCopyFailed': {
+      const st = str(p.storage);
+      const m = str(p.message);
+      return `Copy${st ? ` to ${st}` : ''} failed${m ? `: ${m}` : ''}`;
+    }
+    case 'AlertRaised': {
+      const kind = str(p.kind);
+      const m = str(p.message);
+      return `Alert raised${kind ? ` (${kind.replace(/_/g, ' ')})` : ''}${m ? `: ${m}` : ''}`;
+    }
+    case 'AlertRepeated': {
+      const n = num(p.count);
+      return `Alert repeated${n !== null ? ` (${n} times)` : ''}`;
+    }
+    case 'AlertNotified': {
+      const outcome = str(p.outcome);
+      const notice = str(p.notice);
+      const attempt = num(p.attempt);
+      return `Notification${notice ? ` (${notice})` : ''} ${outcome ?? 'sent'}${attempt !== null && attempt > 1 ? `, attempt ${attempt}` : ''}`;
+    }
+    case 'AlertAcknowledged':
+      return `Alert acknowledged${str(p.actor) ? ` by ${str(p.actor)}` : ''}`;
+    case 'AlertResolved':
+      return `Alert resolved${str(p.by_type) ? ` by ${str(p.by_type)}` : ''}`;
+    case 'ChannelAdded':
+      return `Channel added${str(p.name) ? `: ${str(p.name)}` : ''}`;
+    case 'ChannelRemoved':
+      return 'Channel removed';
+    case 'ChannelTested': {
+      const outcome = str(p.outcome);
+      return `Channel tested${outcome ? `: ${outcome}` : ''}`;
+    }
     default:
       return e.type.replace(/([a-z])([A-Z])/g, '$1 $2');
   }
@@ -89,15 +121,24 @@ export function describeEvent(e: LedgerEvent): string {
 
 /** "bad" for failures, "good" for completions, "" otherwise — for colouring the type label. */
 export function eventTone(type: string): 'bad' | 'good' | 'neutral' {
-  if (/Failed$|Abandoned$|Removed$|Pruned$/.test(type)) return 'bad';
+  if (/Failed$|Abandoned$|Removed$|Pruned$|^AlertRaised$|^AlertRepeated$/.test(type)) return 'bad';
+  if (type === 'AlertResolved') return 'good';
   if (/Completed$/.test(type)) return 'good';
   return 'neutral';
 }
 
 /** The backup and restore this event concerns, found from its aggregate or its payload. */
-export function eventLinks(e: LedgerEvent): { databaseId: string | null; backupId: string | null; restoreId: string | null } {
+export function eventLinks(e: LedgerEvent): {
+  databaseId: string | null;
+  backupId: string | null;
+  restoreId: string | null;
+  alertId: string | null;
+  channelId: string | null;
+} {
   const p = e.payload ?? {};
   return {
+    alertId: e.aggregate_type === 'Alert' ? e.aggregate_id : null,
+    channelId: e.aggregate_type === 'Channel' ? e.aggregate_id : str(p.channel_id),
     databaseId: e.database_id ?? (e.aggregate_type === 'Database' ? e.aggregate_id : str(p.database_id)),
     backupId: e.aggregate_type === 'Backup' ? e.aggregate_id : str(p.backup_id),
     restoreId: e.aggregate_type === 'Restore' ? e.aggregate_id : str(p.restore_id),

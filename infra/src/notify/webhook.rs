@@ -118,13 +118,59 @@ pub async fn send(
                 .collect();
             Attempt::failed(
                 Some(status.as_u16()),
-                format!("the webhook answered {status}: {}", text.trim()),
+                scrub(
+                    &format!("the webhook answered {status}: {}", text.trim()),
+                    url,
+                ),
             )
         }
         Err(e) => Attempt::failed(
             None,
-            format!("cannot reach the webhook: {}", error_chain(&e)),
+            scrub(
+                &format!(
+                    "cannot reach the webhook: {}",
+                    error_chain(&e.without_url())
+                ),
+                url,
+            ),
         ),
+    }
+}
+
+/// Webhook URLs are credentials (Slack's and Discord's paths are the secret): errors that are
+/// recorded and shown name only the scheme, host and port.
+fn scrub(message: &str, url: &str) -> String {
+    let Ok(u) = url::Url::parse(url) else {
+        return message.replace(url, "<webhook URL>");
+    };
+    let shown = format!(
+        "{}://{}{}/…",
+        u.scheme(),
+        u.host_str().unwrap_or(""),
+        u.port().map(|p| format!(":{p}")).unwrap_or_default()
+    );
+    let mut m = message.replace(url, &shown);
+    let path = u.path();
+    if path.len() > 1 {
+        m = m.replace(path, "/…");
+    }
+    if let Some(q) = u.query() {
+        m = m.replace(q, "…");
+    }
+    m
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    #[test]
+    fn urls_are_scrubbed_from_errors() {
+        let url = "https://hooks.slack.com/services/T0/B0/secret-token?x=abc";
+        let m = super::scrub(
+            &format!("error sending request for url ({url}): timed out"),
+            url,
+        );
+        assert!(!m.contains("secret-token") && !m.contains("abc"), "{m}");
+        assert!(m.contains("hooks.slack.com"));
     }
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { screen, within } from '@testing-library/react';
 import { Dashboard } from './Dashboard';
 import { stubFetch } from '../test/fetchStub';
-import { database } from '../test/fixtures';
+import { alert, database } from '../test/fixtures';
 import { renderWithClient } from '../test/render';
 
 describe('Dashboard', () => {
@@ -22,7 +22,7 @@ describe('Dashboard', () => {
       id: 'z', name: 'zulu', backups_failed: 1, engine: 'mysql',
       last_backup: { id: 'b2', status: 'failed', started_at: '2025-01-01T00:00:00Z', finished_at: '2025-01-01T00:00:02Z', bytes: null },
     });
-    stubFetch(() => ({ status: 200, body: { items: [ok, bad] } }));
+    stubFetch((c) => ({ status: 200, body: { items: c.path.startsWith('/api/v1/alerts') ? [] : [ok, bad] } }));
     renderWithClient(<Dashboard />);
     const rows = await screen.findAllByRole('row');
     // rows[0] is the header row
@@ -35,5 +35,24 @@ describe('Dashboard', () => {
     const totals = screen.getByLabelText('Totals');
     expect(within(totals).getByText('Failing').nextSibling).toHaveTextContent('1');
     expect(within(totals).getByText('Databases').nextSibling).toHaveTextContent('2');
+  });
+
+  it('marks the rows of databases with open alerts, linking to the alerts', async () => {
+    const a = database({ id: 'a', name: 'alpha' });
+    const b = database({ id: 'b', name: 'bravo' });
+    const calls = stubFetch((c) =>
+      c.path.startsWith('/api/v1/alerts')
+        ? { status: 200, body: { items: [alert({ id: 'x1', database_id: 'b' }), alert({ id: 'x2', database_id: 'b', kind: 'missed_schedule' })] } }
+        : { status: 200, body: { items: [a, b] } },
+    );
+    renderWithClient(<Dashboard />);
+    const marker = await screen.findByTestId('alert-marker');
+    const row = screen.getByTestId('db-row-bravo');
+    expect(row).toContainElement(marker);
+    expect(row).toHaveClass('has-alert');
+    expect(marker).toHaveTextContent('2 open alerts');
+    expect(marker).toHaveAttribute('href', '/alerts');
+    expect(within(screen.getByTestId('db-row-alpha')).queryByTestId('alert-marker')).toBeNull();
+    expect(calls.some((c) => c.path === '/api/v1/alerts?state=open')).toBe(true);
   });
 });

@@ -7,6 +7,7 @@ import { engineLabel, formatAge, formatBytes } from '../format';
 import { healthOf, healthRank } from '../health';
 import { Link } from '../router';
 import { NextRun } from '../components/SchedulePanels';
+import { openAlertsByDatabase, useOpenAlerts } from '../alerts';
 
 export function Dashboard() {
   const dbs = useQuery({ queryKey: ['databases'], queryFn: () => api.listDatabases(), refetchInterval: 5_000 });
@@ -75,6 +76,8 @@ function Totals({ dbs }: { dbs: Database[] }) {
 }
 
 function DatabaseTable({ dbs }: { dbs: Database[] }) {
+  const alerts = useOpenAlerts();
+  const openByDb = openAlertsByDatabase(alerts.data);
   const sorted = [...dbs].sort(
     (a, b) => healthRank(healthOf(a)) - healthRank(healthOf(b)) || a.name.localeCompare(b.name),
   );
@@ -98,10 +101,17 @@ function DatabaseTable({ dbs }: { dbs: Database[] }) {
       <tbody>
         {sorted.map((d) => {
           const h = healthOf(d);
+          const open = openByDb.get(d.id) ?? 0;
           return (
-            <tr key={d.id} className={`health-${h}`} data-testid={`db-row-${d.name}`}>
+            <tr key={d.id} className={`health-${h}${open ? ' has-alert' : ''}`} data-testid={`db-row-${d.name}`}>
               <th scope="row" data-label="Name">
                 <Link to={`/databases/${d.id}`}>{d.name}</Link>
+                {open > 0 ? (
+                  <Link to="/alerts" className="alert-marker" data-testid="alert-marker">
+                    <span className="dot" aria-hidden="true" />
+                    {open === 1 ? '1 open alert' : `${open} open alerts`}
+                  </Link>
+                ) : null}
               </th>
               <td data-label="Engine">{engineLabel(d.engine)}</td>
               <td data-label="Last backup">

@@ -1,6 +1,8 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useInfiniteQuery, useQuery, useQueryClient, type InfiniteData } from '@tanstack/react-query';
-import { EVENT_TYPES, api, type EventPage, type LedgerEvent } from '../api';
+import { EVENT_TYPES, api, notifyUnauthorized, type EventPage, type LedgerEvent } from '../api';
+import { getToken } from '../auth';
+import { streamEvents } from '../sse';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { Time } from '../components/Time';
 import { describeEvent, eventLinks, eventTone } from '../eventText';
@@ -39,7 +41,7 @@ export function Timeline() {
   const dbs = useQuery({ queryKey: ['databases', 'all'], queryFn: () => api.listDatabases(true) });
   const names = useMemo(() => new Map((dbs.data ?? []).map((d) => [d.id, d.name])), [dbs.data]);
 
-  const { feed, live, fresh } = useEventFeed(filters.database_id, filters.type);
+  const { feed, live, fresh, mode } = useEventFeed(filters.database_id, filters.type);
   const loaded = useMemo(() => feed.data?.pages.flatMap((p) => p.items) ?? [], [feed.data]);
 
   const fromMs = localInputToMs(filters.from);
@@ -56,7 +58,7 @@ export function Timeline() {
     <section className="page">
       <div className="page-head">
         <h1>Timeline</h1>
-        <LiveIndicator ok={!live.error} at={live.dataUpdatedAt} />
+        <LiveIndicator mode={mode} pollOk={!live.error} at={live.dataUpdatedAt} />
       </div>
 
       <form className="filters card" aria-label="Filter events" onSubmit={(e) => e.preventDefault()}>
@@ -142,12 +144,14 @@ export function Timeline() {
 }
 
 /**
- * History pages come from `order=desc&before=`; new events from polling `after=<highest position>`
- * every 2 s, and are put at the top of the first cached page.
+ * History pages come from `order=desc&before=`. New events come from the live stream
+ * (`GET /events/stream`, Server-Sent Events read with `fetch` so the token stays in a header), and are
+ * put at the top of the first cached page. If the stream keeps failing, polling `after=<highest
+ * position>` every 2 s takes over.
  */
 function useEventFeed(databaseId: string, type: string) {
   const qc = useQueryClient();
-  const key = ['events', databaseId, type] as const;
+  const key = useMemo(() => ['events', databaseId, type] as const, [databaseId, type]);
   const feed = useInfiniteQuery({
     queryKey: key,
     queryFn: ({ pageParam }) =>
@@ -167,62 +171,143 @@ function useEventFeed(databaseId: string, type: string) {
     refetchOnWindowFocus: false,
   });
 
-  const highest = useRef<number>(0);
-  useEffect(() => {
-    const first = feed.data?.pages[0]?.items[0];
-    highest.current = first ? Math.max(highest.current, first.position) : highest.current;
-  }, [feed.data]);
-  // A new filter starts a new feed.
-  useEffect(() => {
-    highest.current = 0;
-  }, [databaseId, type]);
+  // Highest position shown for this filter: where polling resumes.
+  const filterKey = `${databaseId}\n${type}`;
+  const highest = useRef({ key: filterKey, pos: 0 });
+  if (highest.current.key !== filterKey) highest.current = { key: filterKey, pos: 0 };
+  const top = feed.data?.pages[0]?.items[0]?.position ?? 0;
+  if (top > highest.current.pos) highest.current.pos = top;
 
   const [fresh, setFresh] = useState<Set<number>>(new Set());
+  const [mode, setMode] = useState<LiveMode>('connecting');
 
+  const addEvents = useCallback(
+    (added: LedgerEvent[]) => {
+      if (added.length === 0) return;
+      highest.current.pos = Math.max(highest.current.pos, ...added.map((e) => e.position));
+      let newOnes: number[] = [];
+      qc.setQueryData<InfiniteData<EventPage, number | null>>(key, (old) => {
+        if (!old) return old;
+        const seen = new Set(old.pages.flatMap((p) => p.items.map((e) => e.position)));
+        const newest = added.filter((e) => !seen.has(e.position)).sort((a, b) => b.position - a.position);
+        newOnes = newest.map((e) => e.position);
+        if (newest.length === 0) return old;
+        const [first, ...rest] = old.pages;
+        return { ...old, pages: [{ ...first!, items: [...newest, ...(first?.items ?? [])] }, ...rest] };
+      });
+      if (newOnes.length > 0) setFresh(new Set(newOnes));
+    },
+    [qc, key],
+  );
+
+  const poll = useCallback(async () => {
+    const added: LedgerEvent[] = [];
+    for (;;) {
+      const page = await api.events({
+        order: 'asc',
+        after: highest.current.pos,
+        limit: 1000,
+        database_id: databaseId || undefined,
+        type: type || undefined,
+      });
+      added.push(...page.items);
+      if (page.items.length === 0) break;
+      highest.current.pos = Math.max(highest.current.pos, ...page.items.map((e) => e.position));
+      if (page.items.length < 1000) break;
+    }
+    addEvents(added);
+    return added.length;
+  }, [addEvents, databaseId, type]);
+
+  // Fallback: polling, only while the stream is down for good.
   const live = useQuery({
     queryKey: [...key, 'live'],
-    enabled: feed.isSuccess,
+    enabled: feed.isSuccess && mode === 'polling',
     refetchInterval: LIVE_MS,
     refetchIntervalInBackground: false,
     gcTime: 0,
-    queryFn: async () => {
-      const added: LedgerEvent[] = [];
-      for (;;) {
-        const page = await api.events({
-          order: 'asc',
-          after: highest.current,
-          limit: 1000,
-          database_id: databaseId || undefined,
-          type: type || undefined,
-        });
-        added.push(...page.items);
-        if (page.items.length === 0) break;
-        highest.current = Math.max(highest.current, ...page.items.map((e) => e.position));
-        if (page.items.length < 1000) break;
-      }
-      if (added.length > 0) {
-        qc.setQueryData<InfiniteData<EventPage, number | null>>(key, (old) => {
-          if (!old) return old;
-          const seen = new Set(old.pages.flatMap((p) => p.items.map((e) => e.position)));
-          const newest = added.filter((e) => !seen.has(e.position)).sort((a, b) => b.position - a.position);
-          const [first, ...rest] = old.pages;
-          return { ...old, pages: [{ ...first!, items: [...newest, ...(first?.items ?? [])] }, ...rest] };
-        });
-        setFresh(new Set(added.map((e) => e.position)));
-      }
-      return added.length;
-    },
+    queryFn: poll,
   });
 
-  return { feed, live, fresh };
+  const ready = feed.isSuccess;
+  useEffect(() => {
+    if (!ready) return;
+    const ctrl = new AbortController();
+    // Without a type filter the stream can resume right after the newest event shown; with one, the
+    // stream (which filters by database only) starts at the head and one catch-up poll fills the gap.
+    const initial = !type && highest.current.pos > 0 ? String(highest.current.pos) : null;
+    let streamId: string | null = initial;
+    let batch: LedgerEvent[] = [];
+    let flush: ReturnType<typeof setTimeout> | undefined;
+    setMode('connecting');
+    void streamEvents({
+      url: api.eventStreamUrl(databaseId || undefined),
+      token: getToken(),
+      lastEventId: initial,
+      signal: ctrl.signal,
+      onUnauthorized: notifyUnauthorized,
+      onState: (st) => {
+        if (ctrl.signal.aborted) return;
+        if (st === 'open') {
+          setMode('stream');
+          if (streamId === null) void poll().catch(() => {});
+        } else if (st === 'failed') {
+          setMode('polling');
+        } else {
+          setMode(st === 'connecting' ? 'connecting' : 'reconnecting');
+        }
+      },
+      onMessage: (m) => {
+        if (m.id !== null) streamId = m.id;
+        let e: LedgerEvent;
+        try {
+          e = JSON.parse(m.data) as LedgerEvent;
+        } catch {
+          return;
+        }
+        if (typeof e.position !== 'number') return;
+        if (databaseId && e.database_id !== databaseId) return;
+        if (type && e.type !== type) return;
+        batch.push(e);
+        if (flush === undefined) {
+          flush = setTimeout(() => {
+            flush = undefined;
+            const b = batch;
+            batch = [];
+            if (!ctrl.signal.aborted) addEvents(b);
+          }, 30);
+        }
+      },
+    });
+    return () => {
+      ctrl.abort();
+      clearTimeout(flush);
+    };
+    // `poll` and `addEvents` change with the filter, as does this effect.
+  }, [ready, databaseId, type]);
+
+  return { feed, live, fresh, mode };
 }
 
-function LiveIndicator({ ok, at }: { ok: boolean; at: number }) {
+type LiveMode = 'connecting' | 'stream' | 'reconnecting' | 'polling';
+
+function LiveIndicator({ mode, pollOk, at }: { mode: LiveMode; pollOk: boolean; at: number }) {
+  const state = mode === 'stream' ? 'ok' : mode === 'polling' ? (pollOk ? 'ok' : 'bad') : 'wait';
+  const text =
+    mode === 'stream'
+      ? 'Live'
+      : mode === 'polling'
+        ? pollOk
+          ? 'Live (polling every 2 s)'
+          : 'Live updates paused (server unreachable)'
+        : mode === 'reconnecting'
+          ? 'Reconnecting…'
+          : 'Connecting…';
   return (
-    <p className={`live ${ok ? 'live-ok' : 'live-bad'}`} role="status">
+    <p className={`live live-${state}`} role="status" data-testid="live-indicator" data-mode={mode}>
       <span className="dot" aria-hidden="true" />
-      {ok ? 'Live' : 'Live updates paused (server unreachable)'}
-      {at > 0 && ok ? <span className="sub"> checked {new Date(at).toLocaleTimeString()}</span> : null}
+      {text}
+      {mode === 'polling' && pollOk && at > 0 ? <span className="sub"> checked {new Date(at).toLocaleTimeString()}</span> : null}
     </p>
   );
 }
@@ -274,6 +359,16 @@ function EventDetail({ id, event: e, dbName }: { id: string; event: LedgerEvent;
         {links.backupId && (
           <Link to={`/backups/${links.backupId}`} className="button">
             Backup
+          </Link>
+        )}
+        {links.alertId && (
+          <Link to="/alerts" className="button">
+            Alerts
+          </Link>
+        )}
+        {links.channelId && (
+          <Link to="/channels" className="button">
+            Channels
           </Link>
         )}
         {links.restoreId && (

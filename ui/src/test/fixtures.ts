@@ -1,4 +1,4 @@
-import type { Backup, Database } from '../api';
+import type { Alert, Backup, Channel, Database } from '../api';
 
 export function database(over: Partial<Database> = {}): Database {
   return {
@@ -43,6 +43,55 @@ export function backup(over: Partial<Backup> = {}): Backup {
     server_version: '15.20',
     node: 'n1',
     error: null,
+    ...over,
+  };
+}
+
+export function alert(over: Partial<Alert> = {}): Alert {
+  return {
+    id: 'al-1',
+    kind: 'backup_failed',
+    state: 'open',
+    database_id: '01900000-0000-7000-8000-000000000001',
+    database_name: 'orders',
+    message: 'cannot connect to PostgreSQL: database "orders" does not exist (connect stage)',
+    detail: '',
+    count: 3,
+    cause_event: 8,
+    raised_at: '2025-03-04T05:06:07Z',
+    raised_position: 9,
+    last_seen_at: '2025-03-04T06:00:00Z',
+    acknowledged_at: null,
+    acknowledged_by: null,
+    resolved_at: null,
+    resolved_position: null,
+    resolved_by: null,
+    deliveries: [],
+    ...over,
+  };
+}
+
+export function channel(over: Partial<Channel> = {}): Channel {
+  return {
+    id: 'ch-1',
+    name: 'ops-hook',
+    type: 'webhook',
+    to: [],
+    style: 'generic',
+    url: 'https://hooks.example.com/backline/***',
+    signed: true,
+    status: 'active',
+    created_at: '2025-03-01T00:00:00Z',
+    created_position: 1,
+    removed_at: null,
+    deliveries_ok: 0,
+    deliveries_failed: 0,
+    consecutive_failures: 0,
+    failing: false,
+    last_error: null,
+    last_error_at: null,
+    last_delivered_at: null,
+    last_test: null,
     ...over,
   };
 }
