@@ -160,6 +160,17 @@ fn scrub(message: &str, url: &str) -> String {
     m
 }
 
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 #[cfg(test)]
 mod scrub_tests {
     #[test]
@@ -172,15 +183,4 @@ mod scrub_tests {
         assert!(!m.contains("secret-token") && !m.contains("abc"), "{m}");
         assert!(m.contains("hooks.slack.com"));
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
