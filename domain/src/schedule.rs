@@ -19,6 +19,16 @@ pub enum ScheduleError {
     Never(String),
 }
 
+impl ScheduleError {
+    /// The request field an error is about (`timezone` or `schedule`).
+    pub fn field(&self) -> &'static str {
+        match self {
+            ScheduleError::TimeZone(_) => "timezone",
+            _ => "schedule",
+        }
+    }
+}
+
 /// What to do with slots that passed while no Backline process was running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

@@ -61,6 +61,27 @@ async fn save_backup(
     Ok(())
 }
 
+/// Updates a backup row; its `started_position` (the history order) never changes.
+async fn update_backup(tx: &mut Tx<'_>, v: &BackupView) -> Result<(), ProjectionError> {
+    sqlx::query("UPDATE rm_backups SET status = $1, body = $2 WHERE id = $3")
+        .bind(&v.status)
+        .bind(to_text(v)?)
+        .bind(&v.id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Updates a restore row; its `started_position` never changes.
+async fn update_restore(tx: &mut Tx<'_>, v: &RestoreView) -> Result<(), ProjectionError> {
+    sqlx::query("UPDATE rm_restores SET body = $1 WHERE id = $2")
+        .bind(to_text(v)?)
+        .bind(&v.id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 async fn save_restore(
     tx: &mut Tx<'_>,
     v: &RestoreView,
@@ -353,12 +374,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                         });
                     }
                 }
-                let pos: i64 = sqlx::query("SELECT started_position FROM rm_backups WHERE id = $1")
-                    .bind(id)
-                    .fetch_one(&mut **tx)
-                    .await?
-                    .try_get("started_position")?;
-                save_backup(tx, &b, pos).await?;
+                update_backup(tx, &b).await?;
                 if let Some(mut d) =
                     load::<DatabaseView>(tx, "rm_databases", &b.database_id).await?
                 {
@@ -400,12 +416,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                         b.deletion_error = None;
                     }
                 }
-                let pos: i64 = sqlx::query("SELECT started_position FROM rm_backups WHERE id = $1")
-                    .bind(id)
-                    .fetch_one(&mut **tx)
-                    .await?
-                    .try_get("started_position")?;
-                save_backup(tx, &b, pos).await?;
+                update_backup(tx, &b).await?;
                 if e.event_type == "BackupPruned" {
                     if let Some(mut d) =
                         load::<DatabaseView>(tx, "rm_databases", &b.database_id).await?
@@ -425,13 +436,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                     b.verified_at = Some(at.clone());
                     b.verified_ok = f.get("ok").and_then(Value::as_bool);
                     b.verification_detail = os(&f, "detail");
-                    let pos: i64 =
-                        sqlx::query("SELECT started_position FROM rm_backups WHERE id = $1")
-                            .bind(id)
-                            .fetch_one(&mut **tx)
-                            .await?
-                            .try_get("started_position")?;
-                    save_backup(tx, &b, pos).await?;
+                    update_backup(tx, &b).await?;
                 }
                 database_id = Some(b.database_id);
             }
@@ -475,13 +480,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                     r.status = "failed".into();
                     r.error = Some(failure(&f));
                 }
-                let pos: i64 =
-                    sqlx::query("SELECT started_position FROM rm_restores WHERE id = $1")
-                        .bind(id)
-                        .fetch_one(&mut **tx)
-                        .await?
-                        .try_get("started_position")?;
-                save_restore(tx, &r, pos).await?;
+                update_restore(tx, &r).await?;
                 database_id = Some(r.target_database_id);
             }
         }

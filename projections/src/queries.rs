@@ -42,11 +42,7 @@ fn with_next_run(v: &mut DatabaseView) {
     if paused {
         return;
     }
-    let Ok(s) = backline_domain::Schedule::parse(
-        &sv.cron,
-        Some(&sv.timezone),
-        backline_domain::CatchUp::parse(&sv.catch_up).unwrap_or_default(),
-    ) else {
+    let Some(s) = sv.schedule() else {
         return;
     };
     if let Some(next) = s.next_runs(chrono::Utc::now(), 1).first() {

@@ -33,6 +33,18 @@ pub struct ScheduleView {
     pub next_run_at_local: Option<String>,
 }
 
+impl ScheduleView {
+    /// The stored schedule, parsed again (it was validated when it was set).
+    pub fn schedule(&self) -> Option<backline_domain::Schedule> {
+        backline_domain::Schedule::parse(
+            &self.cron,
+            Some(&self.timezone),
+            backline_domain::CatchUp::parse(&self.catch_up).unwrap_or_default(),
+        )
+        .ok()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DatabaseView {
     pub id: String,

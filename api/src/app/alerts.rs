@@ -136,15 +136,7 @@ fn field_u64(e: &StoredEvent, k: &str) -> Option<u64> {
 }
 
 fn event_at(e: &StoredEvent) -> Option<chrono::DateTime<chrono::Utc>> {
-    e.meta("at")
-        .and_then(|a| chrono::DateTime::parse_from_rfc3339(a).ok())
-        .map(|t| t.with_timezone(&chrono::Utc))
-}
-
-fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&chrono::Utc))
+    e.meta("at").and_then(parse_time)
 }
 
 impl App {
@@ -525,11 +517,7 @@ impl App {
             if view.paused {
                 continue;
             }
-            let Ok(schedule) = Schedule::parse(
-                &sv.cron,
-                Some(&sv.timezone),
-                CatchUp::parse(&sv.catch_up).unwrap_or_default(),
-            ) else {
+            let Some(schedule) = sv.schedule() else {
                 continue;
             };
             let Some(after) = view

@@ -42,10 +42,8 @@ impl ScheduleInput {
             .timezone
             .clone()
             .or_else(|| current.map(|c| c.timezone.clone()));
-        let schedule = Schedule::parse(&cron, tz.as_deref(), catch_up).map_err(|e| match e {
-            ScheduleError::TimeZone(_) => invalid("timezone", e.to_string()),
-            _ => invalid("schedule", e.to_string()),
-        })?;
+        let schedule = Schedule::parse(&cron, tz.as_deref(), catch_up)
+            .map_err(|e| invalid(e.field(), e.to_string()))?;
         Ok(Some(Some(schedule)))
     }
 }

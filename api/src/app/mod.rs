@@ -53,6 +53,13 @@ impl From<backline_infra::secrets::SecretError> for AppError {
     }
 }
 
+/// An RFC 3339 time from a read model or event metadata, in UTC.
+pub(crate) fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
 fn from_aggregate<E: std::error::Error>(
     e: AggregateError<E>,
     status: impl Fn(&E) -> AppError,

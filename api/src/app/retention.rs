@@ -11,8 +11,7 @@ fn finished(b: &BackupView) -> chrono::DateTime<Utc> {
     b.finished_at
         .as_deref()
         .or(Some(b.started_at.as_str()))
-        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
+        .and_then(parse_time)
         .unwrap_or_else(Utc::now)
 }
 

@@ -64,11 +64,7 @@ impl App {
             if view.paused {
                 continue;
             }
-            let Ok(schedule) = Schedule::parse(
-                &sv.cron,
-                Some(&sv.timezone),
-                CatchUp::parse(&sv.catch_up).unwrap_or_default(),
-            ) else {
+            let Some(schedule) = sv.schedule() else {
                 continue;
             };
             if self.running_backup(&view).await?.is_some() {
@@ -78,8 +74,7 @@ impl App {
                 .last_claimed_slot
                 .as_deref()
                 .or(Some(sv.since.as_str()))
-                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-                .map(|t| t.with_timezone(&Utc))
+                .and_then(parse_time)
                 .unwrap_or(now);
             let due = schedule.due_slots(after, now, GRACE);
             let slot = match schedule.catch_up {
@@ -150,9 +145,7 @@ impl App {
             .await?;
         for b in running {
             let lease = self.leases.get(&b.id).await.map_err(AppError::internal)?;
-            let started = chrono::DateTime::parse_from_rfc3339(&b.started_at)
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or_else(|_| Utc::now());
+            let started = parse_time(&b.started_at).unwrap_or_else(Utc::now);
             let stale_without_lease = Utc::now() - started
                 > chrono::Duration::from_std(self.lease_ttl()).unwrap_or_default();
             let reason = match lease {
@@ -186,8 +179,7 @@ impl App {
                 let slot = db
                     .as_ref()
                     .and_then(|d| d.last_claimed_slot.clone())
-                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
-                    .map(|t| t.with_timezone(&Utc));
+                    .and_then(|s| parse_time(&s));
                 if let (Some(p), Some(slot)) = (policy, slot) {
                     if p != CatchUp::None && db.as_ref().is_some_and(|d| !d.paused) {
                         self.claim_and_start(&b.database_id, slot, Some(b.id.clone()))

@@ -350,12 +350,7 @@ pub async fn schedule_preview(
     ApiQuery(q): ApiQuery<SchedulePreviewParams>,
 ) -> Result<Json<SchedulePreview>, ApiError> {
     let s = backline_domain::Schedule::parse(&q.cron, q.timezone.as_deref(), Default::default())
-        .map_err(|e| match e {
-            backline_domain::ScheduleError::TimeZone(_) => {
-                ApiError::invalid("timezone", e.to_string())
-            }
-            _ => ApiError::invalid("schedule", e.to_string()),
-        })?;
+        .map_err(|e| ApiError::invalid(e.field(), e.to_string()))?;
     let runs = s.next_runs(chrono::Utc::now(), q.count.unwrap_or(5).clamp(1, 20));
     Ok(Json(SchedulePreview {
         description: s.describe(),
