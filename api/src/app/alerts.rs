@@ -208,7 +208,8 @@ impl App {
         }
     }
 
-    async fn checkpoint(&self) -> Result<i64, AppError> {
+    /// The ledger position up to which the alert reactor has reacted.
+    pub async fn reactor_position(&self) -> Result<i64, AppError> {
         let row = sqlx::query("SELECT position FROM reactor_checkpoints WHERE name = $1")
             .bind(REACTOR)
             .fetch_optional(self.ledger.pool())
@@ -237,7 +238,7 @@ impl App {
     async fn react(self: &Arc<Self>) -> Result<(), AppError> {
         // The read models must have seen what the reactor looks up (backups, open alerts).
         let applied = self.projections.catch_up().await?;
-        let mut from = self.checkpoint().await?;
+        let mut from = self.reactor_position().await?;
         loop {
             let events = self
                 .ledger

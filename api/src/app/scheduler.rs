@@ -122,10 +122,42 @@ impl App {
             slot: slot.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         };
         match self
-            .start_backup_as("scheduler", database_id, trigger, backup_id.clone())
+            .start_backup_as("scheduler", database_id, trigger.clone(), backup_id.clone())
             .await
         {
             Ok(_) => tracing::info!(database_id, %slot, backup_id, "scheduled backup started"),
+            // The slot is ours: it must get its backup. Another backup of this database is
+            // still running (a manual one, or the previous slot's on another node that this
+            // node's tick had not seen yet), so this one waits for it instead of being dropped.
+            Err(AppError::Conflict(_)) => {
+                let app = self.clone();
+                let database_id = database_id.to_string();
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(TICK).await;
+                        app.refresh().await;
+                        match app
+                            .start_backup_as(
+                                "scheduler",
+                                &database_id,
+                                trigger.clone(),
+                                backup_id.clone(),
+                            )
+                            .await
+                        {
+                            Ok(_) => {
+                                tracing::info!(database_id, %slot, backup_id, "scheduled backup started after the running one ended");
+                                return;
+                            }
+                            Err(AppError::Conflict(_)) => continue,
+                            Err(e) => {
+                                tracing::warn!(database_id, %slot, error = %e, "scheduled backup did not start");
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
             Err(e) => {
                 tracing::warn!(database_id, %slot, error = %e, "scheduled backup did not start")
             }

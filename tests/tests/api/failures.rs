@@ -455,7 +455,7 @@ async fn restoring_postgres_backup_into_mysql_target_is_422() {
     let backup = app.backup(&src_id).await;
     assert_eq!(backup["status"], "completed", "{backup}");
 
-    let head = app.head().await;
+    let head = app.settled_head().await;
     let r = app
         .post(
             &format!("/api/v1/backups/{}/restore", backup["id"].as_str().unwrap()),
@@ -485,7 +485,7 @@ async fn restoring_a_failed_backup_is_409() {
     let backup = app.backup(&id).await;
     assert_eq!(backup["status"], "failed", "{backup}");
 
-    let head = app.head().await;
+    let head = app.settled_head().await;
     let r = app
         .post(
             &format!("/api/v1/backups/{}/restore", backup["id"].as_str().unwrap()),

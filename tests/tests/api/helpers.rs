@@ -229,6 +229,25 @@ impl TestApp {
     pub async fn head(&self) -> i64 {
         self.app.ledger.head().await.expect("head")
     }
+
+    /// The ledger head once the alert reactor has reacted to everything before it, so that
+    /// "this request appended nothing" is not confused with an alert raised for an earlier
+    /// event.
+    pub async fn settled_head(&self) -> i64 {
+        let start = Instant::now();
+        loop {
+            let head = self.head().await;
+            let reacted = self.app.reactor_position().await.expect("reactor position");
+            if reacted >= head && self.head().await == head {
+                return head;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the alert reactor is stuck at {reacted} of {head}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 /// Path of the `backline` binary built alongside this test.

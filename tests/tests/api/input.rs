@@ -43,7 +43,7 @@ async fn register_rejected(
     status: u16,
     field: Option<&str>,
 ) -> Value {
-    let head = app.head().await;
+    let head = app.settled_head().await;
     let r = app
         .post(
             "/api/v1/databases",
@@ -79,7 +79,7 @@ fn valid_pg_url() -> String {
 #[tokio::test]
 async fn malformed_json_is_400() {
     let app = spawn_app().await;
-    let head = app.head().await;
+    let head = app.settled_head().await;
     let r = app
         .client
         .post(app.url("/api/v1/databases"))
@@ -96,7 +96,7 @@ async fn malformed_json_is_400() {
 #[tokio::test]
 async fn wrong_content_type_is_415() {
     let app = spawn_app().await;
-    let head = app.head().await;
+    let head = app.settled_head().await;
     let body = json!({"name": pg::unique_name("in_ct"), "engine": "postgres", "connection": valid_pg_url()});
     let r = app
         .client
@@ -212,7 +212,7 @@ async fn duplicate_name_is_409() {
     let app = spawn_app().await;
     let db = pg::TempDb::create("in_dup").await;
     app.register(db.name(), "postgres", &db.url()).await;
-    let head = app.head().await;
+    let head = app.settled_head().await;
     let r = app
         .post(
             "/api/v1/databases",
@@ -232,7 +232,7 @@ async fn unknown_database_id_is_404() {
     let db = pg::TempDb::create("in_unknown").await;
     app.register(db.name(), "postgres", &db.url()).await;
     let id = uuid::Uuid::now_v7().to_string();
-    let head = app.head().await;
+    let head = app.settled_head().await;
 
     let r = app.get(&format!("/api/v1/databases/{id}")).await;
     problem(r, 404, "GET database").await;
@@ -278,7 +278,7 @@ async fn unknown_backup_and_restore_ids_are_404() {
     let db = pg::TempDb::create("in_unknown_b").await;
     app.register(db.name(), "postgres", &db.url()).await;
     let id = uuid::Uuid::now_v7().to_string();
-    let head = app.head().await;
+    let head = app.settled_head().await;
 
     let r = app.get(&format!("/api/v1/backups/{id}")).await;
     problem(r, 404, "GET backup").await;
@@ -297,7 +297,7 @@ async fn unknown_backup_and_restore_ids_are_404() {
 #[tokio::test]
 async fn missing_or_wrong_token_is_401() {
     let app = spawn_app().await;
-    let head = app.head().await;
+    let head = app.settled_head().await;
     let body = json!({"name": pg::unique_name("in_auth"), "engine": "postgres", "connection": valid_pg_url()});
 
     let r = app
@@ -342,7 +342,7 @@ async fn missing_or_wrong_token_is_401() {
 #[tokio::test]
 async fn bad_event_queries_are_422() {
     let app = spawn_app().await;
-    let head = app.head().await;
+    let head = app.settled_head().await;
     for query in ["limit=0", "limit=5000", "order=sideways"] {
         let r = app.get(&format!("/api/v1/events?{query}")).await;
         problem(r, 422, query).await;

@@ -50,7 +50,7 @@ async fn preview_equals_prune_and_files_are_gone() {
         )
         .await;
     assert_eq!(r.status(), 200);
-    let head = app.head().await;
+    let head = app.settled_head().await;
     let preview = app
         .get_json(&format!("/api/v1/databases/{id}/retention/preview"))
         .await;

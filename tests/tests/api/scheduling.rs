@@ -43,17 +43,24 @@ async fn three_processes_run_every_slot_exactly_once() {
         .post(&format!("/api/v1/databases/{id}/pause"), json!({}))
         .await;
     assert_eq!(paused.status(), 200);
-    // Let running backups finish.
+    // Let every claimed slot's backup start and finish (a slot claimed just before the pause
+    // still runs: the pause stops later slots, not one already claimed).
     let start = Instant::now();
-    loop {
-        let d = b.get_json(&format!("/api/v1/databases/{id}")).await;
-        if d["running_backup_id"].is_null() {
-            break;
+    let claims = loop {
+        let claims = c.events_of("ScheduledRunClaimed").await;
+        let backups = b.get_json(&format!("/api/v1/databases/{id}/backups")).await;
+        let items = backups["items"].as_array().unwrap();
+        if items.len() >= claims.len() && items.iter().all(|b| b["status"] != "running") {
+            break claims;
         }
-        assert!(start.elapsed() < Duration::from_secs(60));
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{} claims, {} backups: {backups}",
+            claims.len(),
+            items.len()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let claims = c.events_of("ScheduledRunClaimed").await;
+    };
     let mut by_slot: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for e in &claims {
         by_slot
@@ -91,7 +98,7 @@ async fn three_processes_run_every_slot_exactly_once() {
         );
     }
     // Every claimed slot has exactly one backup, and it completed.
-    let backups = a.get_json(&format!("/api/v1/databases/{id}/backups")).await;
+    let backups = b.get_json(&format!("/api/v1/databases/{id}/backups")).await;
     let items = backups["items"].as_array().unwrap();
     assert_eq!(items.len(), by_slot.len(), "one backup per slot");
     for b in items {
@@ -122,7 +129,7 @@ async fn schedules_are_validated_described_paused_and_resumed() {
         for (k, v) in body.as_object().unwrap() {
             b[k] = v.clone();
         }
-        let head = app.head().await;
+        let head = app.settled_head().await;
         let r = app.post("/api/v1/databases", b).await;
         assert_eq!(r.status(), 422, "{body}");
         let p: Value = r.json().await.unwrap();
@@ -210,7 +217,7 @@ async fn a_second_manual_backup_while_one_runs_is_409() {
         .as_str()
         .unwrap()
         .to_string();
-    let head = app.head().await;
+    let head = app.settled_head().await;
     let r = app
         .post(&format!("/api/v1/databases/{id}/backups"), json!({}))
         .await;
