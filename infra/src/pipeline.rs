@@ -250,7 +250,7 @@ pub struct Downloaded {
 /// Streams the artifact at `key` decompressed into `sink`, and checks its sha256 against
 /// `expected_sha256`. The sink receives data before the check completes, so callers restore
 /// into a scratch target and only promote it once this returns Ok.
-pub async fn download<W: AsyncWrite + Unpin>(
+pub async fn download<W: AsyncWrite + Unpin + ?Sized>(
     store: &ArtifactStore,
     key: &str,
     expected_sha256: &str,
@@ -262,7 +262,7 @@ pub async fn download<W: AsyncWrite + Unpin>(
 
 /// `download` of an artifact that may be age-encrypted: with `identity`, the stored bytes
 /// (whose sha256 is checked) are decrypted before they are decompressed.
-pub async fn download_decrypting<W: AsyncWrite + Unpin>(
+pub async fn download_decrypting<W: AsyncWrite + Unpin + ?Sized>(
     store: &ArtifactStore,
     key: &str,
     expected_sha256: &str,
@@ -349,7 +349,7 @@ enum CopyError {
     Write(std::io::Error),
 }
 
-async fn copy_to_sink<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+async fn copy_to_sink<R: AsyncRead + Unpin, W: AsyncWrite + Unpin + ?Sized>(
     r: &mut R,
     w: &mut W,
 ) -> Result<(), CopyError> {
@@ -402,7 +402,7 @@ pub struct ArtifactFeed {
 impl crate::drivers::Feed for ArtifactFeed {
     async fn feed(
         &self,
-        stdin: &mut tokio::process::ChildStdin,
+        sink: &mut (dyn AsyncWrite + Send + Unpin),
     ) -> Result<(), crate::drivers::StageError> {
         use crate::drivers::StageError;
         self.progress.store(0, Ordering::Relaxed);
@@ -411,7 +411,7 @@ impl crate::drivers::Feed for ArtifactFeed {
             &self.key,
             &self.sha256,
             self.identity.as_ref(),
-            stdin,
+            sink,
             self.progress.clone(),
         )
         .await

@@ -156,6 +156,10 @@ impl App {
             .stdout
             .take()
             .ok_or_else(|| StageError::new("dump", "dump tool has no stdout"))?;
+        let stdout = tokio::io::AsyncReadExt::chain(
+            std::io::Cursor::new(std::mem::take(&mut tool.prelude)),
+            stdout,
+        );
         let chosen = match self.ledger.load::<Database>(&db.id).await {
             Ok(Some(d)) => self.destinations_of(&d),
             _ => self.destinations_of(&Database::default()),

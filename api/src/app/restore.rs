@@ -72,7 +72,7 @@ impl App {
             && backup.engine == Some(target_facts.engine)
             && !target_facts.removed;
         let probe = match (&conn, plausible) {
-            (Some(c), true) => Some(drivers::probe(c, &self.tools).await),
+            (Some(c), true) => Some(drivers::probe_target(c, &self.tools).await),
             _ => None,
         };
         let tools = match &probe {

@@ -2,6 +2,7 @@
 //! child processes with credentials passed by environment or a 0600 options file, never argv.
 
 pub mod mysql;
+pub mod mysql_stream;
 pub mod postgres;
 mod process;
 
@@ -70,11 +71,22 @@ pub async fn probe(conn: &ConnectionString, tools: &ToolConfig) -> Result<Probe,
     }
 }
 
+/// `probe` for a restore target, which may not exist yet: the restore creates it.
+pub async fn probe_target(
+    conn: &ConnectionString,
+    tools: &ToolConfig,
+) -> Result<Probe, StageError> {
+    match conn.engine {
+        Engine::Postgres => postgres::probe_target(conn, tools).await,
+        Engine::Mysql => mysql::probe_target(conn, tools).await,
+    }
+}
+
 /// Starts the dump tool; its stdout is the raw dump.
 pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<RunningTool, StageError> {
     match conn.engine {
         Engine::Postgres => postgres::spawn_dump(conn, probe),
-        Engine::Mysql => mysql::spawn_dump(conn, probe),
+        Engine::Mysql => mysql::spawn_dump(conn, probe).await,
     }
 }
 
@@ -134,7 +146,10 @@ pub(crate) fn derived_name(base: &str, suffix: &str, max: usize) -> String {
 #[async_trait::async_trait]
 pub trait Feed: Send + Sync {
     /// Writes the whole decompressed artifact; fails if its checksum does not match.
-    async fn feed(&self, stdin: &mut tokio::process::ChildStdin) -> Result<(), StageError>;
+    async fn feed(
+        &self,
+        sink: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
+    ) -> Result<(), StageError>;
 }
 
 /// How a restore ended.
@@ -170,11 +185,27 @@ pub async fn restore(
 }
 
 /// Runs `tool` fed by `feed` and waits for both; the tool's own error wins over a broken pipe.
-pub(crate) async fn run_fed(mut tool: RunningTool, feed: &dyn Feed) -> Result<(), StageError> {
+/// With `retarget`, the stream goes through [`mysql_stream::RetargetWriter`] on its way.
+pub(crate) async fn run_fed(
+    mut tool: RunningTool,
+    feed: &dyn Feed,
+    retarget: bool,
+) -> Result<(), StageError> {
     let Some(mut stdin) = tool.stdin.take() else {
         return Err(StageError::new("restore", "restore tool has no stdin"));
     };
-    let fed = feed.feed(&mut stdin).await;
+    let fed = if retarget {
+        use tokio::io::AsyncWriteExt;
+        let mut w = mysql_stream::RetargetWriter::new(&mut stdin);
+        match feed.feed(&mut w).await {
+            Ok(()) => w.shutdown().await.map_err(|e| {
+                StageError::new("feed", format!("the restore tool stopped reading: {e}"))
+            }),
+            Err(e) => Err(e),
+        }
+    } else {
+        feed.feed(&mut stdin).await
+    };
     drop(stdin);
     match fed {
         Ok(()) => tool.finish("restore").await.map(|_| ()),

@@ -77,7 +77,11 @@ fn describe(e: &sqlx::Error) -> String {
 }
 
 pub async fn server_version(conn: &ConnectionString) -> Result<String, StageError> {
-    let mut c = connect(conn, Some(&conn.database)).await?;
+    version_of(conn, Some(&conn.database)).await
+}
+
+async fn version_of(conn: &ConnectionString, database: Option<&str>) -> Result<String, StageError> {
+    let mut c = connect(conn, database).await?;
     let row = sqlx::query("SELECT VERSION() AS v")
         .fetch_one(&mut c)
         .await
@@ -109,7 +113,20 @@ async fn pick(names: &[&str], tools: &ToolConfig) -> Result<(PathBuf, String), S
 }
 
 pub async fn probe(conn: &ConnectionString, tools: &ToolConfig) -> Result<Probe, StageError> {
-    let server_version = server_version(conn).await?;
+    let version = server_version(conn).await?;
+    probe_with(version, tools).await
+}
+
+/// `probe` for a restore target, which may not exist yet (the restore creates it).
+pub async fn probe_target(
+    conn: &ConnectionString,
+    tools: &ToolConfig,
+) -> Result<Probe, StageError> {
+    let version = version_of(conn, None).await?;
+    probe_with(version, tools).await
+}
+
+async fn probe_with(server_version: String, tools: &ToolConfig) -> Result<Probe, StageError> {
     let (dump_tool, dump_tool_version) = pick(&["mariadb-dump", "mysqldump"], tools).await?;
     let (restore_tool, restore_tool_version) = pick(&["mariadb", "mysql"], tools).await?;
     Ok(Probe {
@@ -181,7 +198,21 @@ fn is_mariadb(version_line: &str) -> bool {
     version_line.contains("MariaDB") || version_line.starts_with("mariadb")
 }
 
-pub fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<RunningTool, StageError> {
+pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<RunningTool, StageError> {
+    // The source's default character set and collation (what `--databases` would record in
+    // its CREATE DATABASE), so that a restore recreates them; see `mysql_stream`.
+    let prelude = {
+        let mut c = connect(conn, None).await?;
+        let s = schema(&mut c, &conn.database).await?;
+        let _ = c.close().await;
+        let s = s.ok_or_else(|| {
+            StageError::new(
+                "connect",
+                format!("database {} does not exist", conn.database),
+            )
+        })?;
+        super::mysql_stream::defaults_prelude(&s.charset, &s.collation).unwrap_or_default()
+    };
     let opts = options_file(conn)?;
     let mut cmd = command(&probe.dump_tool);
     cmd.arg(format!("--defaults-extra-file={}", opts.path().display()));
@@ -194,6 +225,9 @@ pub fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<RunningTool,
         "--hex-blob",
         "--default-character-set=utf8mb4",
         "--no-tablespaces",
+        // No LOCK TABLES around each table's rows: under it, rows of a table whose default is
+        // NEXTVAL(seq) cannot be loaded (see `mysql_stream`).
+        "--skip-add-locks",
     ]);
     if supports_dump_history(&probe.dump_tool_version) {
         // System-versioned tables keep their history rows.
@@ -206,7 +240,9 @@ pub fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<RunningTool,
         }
     }
     cmd.arg("--").arg(&conn.database);
-    RunningTool::spawn(cmd, "mysqldump", false, true, Some(opts))
+    let mut tool = RunningTool::spawn(cmd, "mysqldump", false, true, Some(opts))?;
+    tool.prelude = prelude;
+    Ok(tool)
 }
 
 async fn exec(c: &mut MySqlConnection, stage: &'static str, sql: &str) -> Result<(), StageError> {
@@ -280,7 +316,8 @@ async fn load(
     ]);
     cmd.arg(format!("--database={database}"));
     let tool = RunningTool::spawn(cmd, "mariadb", true, false, Some(opts))?;
-    run_fed(tool, feed).await
+    // Routines' `ALTER DATABASE \`<source>\`` lines apply to the database being loaded.
+    run_fed(tool, feed, true).await
 }
 
 async fn drop_schema(c: &mut MySqlConnection, name: &str) {

@@ -69,7 +69,11 @@ fn describe(e: &sqlx::Error) -> String {
 
 /// The server's version string and major version.
 pub async fn server_version(conn: &ConnectionString) -> Result<(String, u32), StageError> {
-    let mut c = connect(conn).await?;
+    let c = connect(conn).await?;
+    version_of(c).await
+}
+
+async fn version_of(mut c: PgConnection) -> Result<(String, u32), StageError> {
     let row = sqlx::query("SELECT current_setting('server_version') AS v, current_setting('server_version_num')::int AS n")
         .fetch_one(&mut c)
         .await
@@ -120,7 +124,30 @@ async fn pick_tool(
 }
 
 pub async fn probe(conn: &ConnectionString, tools: &ToolConfig) -> Result<Probe, StageError> {
-    let (server_version, major) = server_version(conn).await?;
+    let version = server_version(conn).await?;
+    probe_with(version, tools).await
+}
+
+/// `probe` for a restore target, which may not exist yet (the restore creates it): the server
+/// is asked through the maintenance database when the target cannot be reached.
+pub async fn probe_target(
+    conn: &ConnectionString,
+    tools: &ToolConfig,
+) -> Result<Probe, StageError> {
+    let version = match connect(conn).await {
+        Ok(c) => version_of(c).await?,
+        Err(first) => match maintenance(conn).await {
+            Ok(c) => version_of(c).await?,
+            Err(_) => return Err(first),
+        },
+    };
+    probe_with(version, tools).await
+}
+
+async fn probe_with(
+    (server_version, major): (String, u32),
+    tools: &ToolConfig,
+) -> Result<Probe, StageError> {
     let (dump_tool, dump_tool_version) = pick_tool("pg_dump", tools, major).await?;
     let (restore_tool, restore_tool_version) = pick_tool("pg_restore", tools, major).await?;
     Ok(Probe {
@@ -272,7 +299,7 @@ pub async fn restore(
     cmd.arg(format!("--dbname={}", conninfo_dbname(&scratch)));
     libpq_env(&mut cmd, conn, &scratch);
     let loaded = match RunningTool::spawn(cmd, "pg_restore", true, false, None) {
-        Ok(tool) => run_fed(tool, feed).await,
+        Ok(tool) => run_fed(tool, feed, false).await,
         Err(e) => Err(e),
     };
     if let Err(e) = loaded {

@@ -14,6 +14,8 @@ pub struct RunningTool {
     child: Child,
     pub stdout: Option<ChildStdout>,
     pub stdin: Option<ChildStdin>,
+    /// Bytes the artifact starts with, before the tool's stdout (see `mysql_stream`).
+    pub prelude: Vec<u8>,
     stderr: Option<JoinHandle<String>>,
     /// Keeps a 0600 options file alive for as long as the tool runs.
     _options: Option<tempfile::NamedTempFile>,
@@ -66,6 +68,7 @@ impl RunningTool {
             name: name.to_string(),
             stdout: child.stdout.take(),
             stdin: child.stdin.take(),
+            prelude: Vec::new(),
             child,
             stderr,
             _options: options,

@@ -20,6 +20,9 @@ async fn round_trip(engine: &str) {
             Db::My(mysql::TempDb::create("rt_my_b").await),
         )
     };
+    // Version B is restored into a registered database that does not exist on the server
+    // yet: the restore creates it.
+    tb.drop_now().await;
     src.load().await;
     let fp_a = src.fingerprint().await;
     let src_id = app.register(&src.name(), engine, &src.url()).await;
@@ -86,7 +89,7 @@ async fn round_trip(engine: &str) {
     );
     fp_b.assert_same(
         &tb.fingerprint().await,
-        "version B restored into a fresh database",
+        "version B restored into a database the restore created",
     );
 
     // Restore A over the original, which changed since: nothing of B may survive.
@@ -124,6 +127,13 @@ impl Db {
         match self {
             Db::Pg(d) => d.url(),
             Db::My(d) => d.url(),
+        }
+    }
+    /// Drops the database now (the guard drops it again, if it exists, at the end).
+    async fn drop_now(&self) {
+        match self {
+            Db::Pg(d) => pg::drop_db(d.name()).await,
+            Db::My(d) => mysql::drop_db(d.name()).await,
         }
     }
     async fn load(&self) {

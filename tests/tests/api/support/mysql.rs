@@ -143,6 +143,17 @@ type TextSample<'a> = (&'a str, Option<&'a str>, Option<&'a [u8]>);
 /// a virtual column, with ~151k rows generated server-side from the SEQUENCE engine.
 pub async fn load_rich_fixture(db: &str) {
     run_statements(db, "loading the MariaDB fixture", RICH_FIXTURE).await;
+    // The database's default changes after its routines were created (they keep the
+    // collation they were created under): a restore must bring back both.
+    run_statements(
+        db,
+        "changing the database default",
+        &[&format!(
+            "ALTER DATABASE {} CHARACTER SET latin1 COLLATE latin1_swedish_ci",
+            quote_ident(db)
+        )],
+    )
+    .await;
 
     let mut conn = connect(&db_url(db)).await;
     let all_bytes: Vec<u8> = (0..=255).collect();
@@ -250,7 +261,11 @@ pub async fn fingerprint(db: &str) -> Fingerprint {
             }
             _ => {
                 let row = show(&mut conn, &format!("SHOW CREATE TABLE {quoted}")).await;
-                schema.push(format!("-- table {name}\n{}", text(&row, "Create Table")));
+                // A sequence default names its database (`nextval(`db`.`seq`)`): the
+                // database's own name reads as `<db>`, any other stays visible.
+                let create =
+                    text(&row, "Create Table").replace(&format!("{}.", quote_ident(db)), "`<db>`.");
+                schema.push(format!("-- table {name}\n{create}"));
                 if let Some(next) = object.get::<Option<u64>, _>("auto_increment") {
                     sequences.insert(name.clone(), i64::try_from(next).unwrap_or(i64::MAX));
                 }
@@ -283,7 +298,8 @@ pub async fn fingerprint(db: &str) -> Fingerprint {
     }
 
     let routines = sqlx::query(
-        "SELECT CAST(ROUTINE_TYPE AS CHAR) AS kind, CAST(ROUTINE_NAME AS CHAR) AS name
+        "SELECT CAST(ROUTINE_TYPE AS CHAR) AS kind, CAST(ROUTINE_NAME AS CHAR) AS name,
+                CAST(DATABASE_COLLATION AS CHAR) AS db_collation
            FROM information_schema.ROUTINES
           WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_TYPE, ROUTINE_NAME",
     )
@@ -301,8 +317,9 @@ pub async fn fingerprint(db: &str) -> Fingerprint {
             &format!("SHOW CREATE {kind} {}", quote_ident(&name)),
         )
         .await;
+        let db_collation: String = routine.get("db_collation");
         schema.push(format!(
-            "-- {} {name} (sql_mode {})\n{}",
+            "-- {} {name} (sql_mode {}, database collation {db_collation})\n{}",
             kind.to_lowercase(),
             text(&row, "sql_mode"),
             text(&row, &column)
@@ -447,8 +464,11 @@ async fn table_digest(conn: &mut MySqlConnection, db: &str, table: &str) -> (i64
     (count, hex::encode(hasher.finalize()))
 }
 
-/// Copies `from` into the (existing, empty) database `to` with `mariadb-dump | mariadb`.
-pub async fn copy_with_mariadb_dump(from: &str, to: &str) {
+/// Dumps `db` with `mariadb-dump --databases` (which records `CREATE DATABASE` with its
+/// defaults), drops it, and loads the dump back with `mariadb`: the raw tools' round trip.
+/// (`--skip-add-locks`: under LOCK TABLES, rows of a table whose default is `NEXTVAL(seq)`
+/// cannot be loaded.)
+pub async fn reload_with_mariadb_dump(db: &str) {
     let dump = tokio::process::Command::new("mariadb-dump")
         .args(["-h", MYSQL_HOST, "-P", MYSQL_PORT, "-u", MYSQL_USER])
         .args([
@@ -456,21 +476,23 @@ pub async fn copy_with_mariadb_dump(from: &str, to: &str) {
             "--routines",
             "--events",
             "--triggers",
+            "--skip-add-locks",
+            "--databases",
         ])
-        .arg(from)
+        .arg(db)
         .kill_on_drop(true)
         .output()
         .await
         .unwrap_or_else(|e| panic!("cannot run mariadb-dump: {e}"));
     assert!(
         dump.status.success(),
-        "mariadb-dump {from} failed ({}): {}",
+        "mariadb-dump {db} failed ({}): {}",
         dump.status,
         String::from_utf8_lossy(&dump.stderr)
     );
+    drop_db(db).await;
     let mut client = tokio::process::Command::new("mariadb")
         .args(["-h", MYSQL_HOST, "-P", MYSQL_PORT, "-u", MYSQL_USER])
-        .arg(to)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -493,7 +515,7 @@ pub async fn copy_with_mariadb_dump(from: &str, to: &str) {
         .expect("mariadb reads the whole dump");
     assert!(
         restored.status.success(),
-        "mariadb restoring into {to} failed ({}): {}",
+        "mariadb reloading {db} failed ({}): {}",
         restored.status,
         String::from_utf8_lossy(&restored.stderr)
     );
@@ -528,6 +550,15 @@ const RICH_FIXTURE: &[&str] = &[
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci COMMENT='People who buy things'"#,
     r#"CREATE SEQUENCE invoice_seq START WITH 100000 INCREMENT BY 7"#,
     r#"CREATE SEQUENCE ticket_seq START WITH 500 INCREMENT BY 1 NOCACHE"#,
+    // A column whose default draws from a sequence: its rows must load, and the restored
+    // table must draw from the restored sequence, not the source database's.
+    r#"CREATE SEQUENCE support_seq START WITH 9000 INCREMENT BY 3"#,
+    r#"CREATE TABLE support_requests (
+        id      BIGINT NOT NULL DEFAULT NEXTVAL(support_seq),
+        subject VARCHAR(100) NOT NULL,
+        PRIMARY KEY (id)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"#,
+    r#"INSERT INTO support_requests (subject) VALUES ('login fails'), ('refund'), ('typo')"#,
     r#"CREATE TABLE orders (
         id          INT UNSIGNED NOT NULL AUTO_INCREMENT,
         customer_id BIGINT UNSIGNED NOT NULL,
