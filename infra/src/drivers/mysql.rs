@@ -320,6 +320,26 @@ async fn load(
     run_fed(tool, feed, true).await
 }
 
+/// How long DDL of a restore waits for other sessions' metadata locks.
+const LOCK_WAIT_SECS: u32 = 60;
+
+/// Ends the other sessions whose current database is `name` (best effort: without the
+/// privilege to kill them, the DROP that follows waits at most `LOCK_WAIT_SECS`).
+async fn end_sessions(c: &mut MySqlConnection, name: &str) {
+    let ids: Vec<u64> = sqlx::query_scalar(
+        "SELECT CAST(ID AS UNSIGNED) FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()",
+    )
+    .bind(name)
+    .fetch_all(&mut *c)
+    .await
+    .unwrap_or_default();
+    for id in ids {
+        if let Err(e) = exec(c, "swap", &format!("KILL CONNECTION {id}")).await {
+            tracing::info!(database = name, session = id, error = %e, "could not end a session");
+        }
+    }
+}
+
 async fn drop_schema(c: &mut MySqlConnection, name: &str) {
     let sql = format!("DROP DATABASE IF EXISTS {}", my_ident(name));
     if let Err(e) = exec(c, "cleanup", &sql).await {
@@ -335,6 +355,12 @@ pub async fn restore(
 ) -> Result<RestoreOutcome, StageError> {
     let target = conn.database.clone();
     let mut admin = connect(conn, None).await?;
+    exec(
+        &mut admin,
+        "prepare",
+        &format!("SET SESSION lock_wait_timeout = {LOCK_WAIT_SECS}"),
+    )
+    .await?;
     let current = schema(&mut admin, &target).await?;
     let has_contents = current.as_ref().is_some_and(|s| s.objects > 0);
 
@@ -359,12 +385,25 @@ pub async fn restore(
             drop_schema(&mut admin, &scratch).await;
             return Err(e);
         }
-        exec(
+        // Like PostgreSQL's swap: sessions using the target are ended, or the DROP would wait
+        // for their metadata locks (lock_wait_timeout defaults to a year).
+        end_sessions(&mut admin, &target).await;
+        let dropped = exec(
             &mut admin,
             "swap",
             &format!("DROP DATABASE {}", my_ident(&target)),
         )
-        .await?;
+        .await;
+        if let Err(e) = dropped {
+            drop_schema(&mut admin, &scratch).await;
+            return Err(StageError {
+                message: format!(
+                    "could not take over {target}: {} (a session outside it holds locks on its tables?)",
+                    e.message
+                ),
+                ..e
+            });
+        }
         exec(&mut admin, "swap", &create_sql(&target, current.as_ref())).await?;
         if let Err(e) = load(conn, probe, &target, feed).await {
             return Err(StageError {

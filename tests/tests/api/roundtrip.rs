@@ -267,3 +267,92 @@ async fn postgres_database_properties_survive_a_restore_over_changes() {
         .execute(&mut admin)
         .await;
 }
+
+/// A restore over a database that a client is using (an open transaction holding locks on
+/// its tables) ends that client's session instead of waiting for it.
+async fn restore_over_a_database_in_use(engine: &str) {
+    use sqlx::Connection;
+    let app = spawn_app().await;
+    let (db, url) = if engine == "postgres" {
+        let d = pg::TempDb::create("rt_busy_pg").await;
+        let url = d.url();
+        (Db::Pg(d), url)
+    } else {
+        let d = mysql::TempDb::create("rt_busy_my").await;
+        let url = d.url();
+        (Db::My(d), url)
+    };
+    let setup = [
+        "CREATE TABLE t (id INT PRIMARY KEY, v TEXT)",
+        "INSERT INTO t VALUES (1, 'backed up')",
+    ];
+    let changes = ["INSERT INTO t VALUES (2, 'after the backup')"];
+    async fn run(engine: &str, url: &str, sql: &[&str]) {
+        if engine == "postgres" {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            for s in sql {
+                sqlx::raw_sql(s).execute(&mut c).await.unwrap();
+            }
+        } else {
+            let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
+            for s in sql {
+                sqlx::raw_sql(s).execute(&mut c).await.unwrap();
+            }
+        }
+    }
+    run(engine, &url, &setup).await;
+    let id = app.register(&db.name(), engine, &url).await;
+    let b = app.backup(&id).await;
+    assert_eq!(b["status"], "completed", "{b}");
+    run(engine, &url, &changes).await;
+
+    // A client in the middle of a transaction that read the table (it holds its locks).
+    let (pg_client, my_client) = if engine == "postgres" {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("BEGIN; SELECT * FROM t")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        (Some(c), None)
+    } else {
+        let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("BEGIN").execute(&mut c).await.unwrap();
+        sqlx::raw_sql("SELECT * FROM t")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        (None, Some(c))
+    };
+    let started = std::time::Instant::now();
+    let r = app.restore(b["id"].as_str().unwrap(), json!({})).await;
+    assert_eq!(r["status"], "completed", "{r}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(50),
+        "the restore waited for the client's locks"
+    );
+    let rows: i64 = if engine == "postgres" {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT count(*) FROM t")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    } else {
+        let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT count(*) FROM t")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    };
+    assert_eq!(rows, 1, "the restored table is the backed-up one");
+    drop((pg_client, my_client));
+}
+
+#[tokio::test]
+async fn postgres_restore_over_a_database_in_use() {
+    restore_over_a_database_in_use("postgres").await;
+}
+
+#[tokio::test]
+async fn mariadb_restore_over_a_database_in_use() {
+    restore_over_a_database_in_use("mysql").await;
+}
