@@ -76,11 +76,9 @@ impl From<backline_projections::ProjectionError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        let status = match &r {
-            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::BAD_REQUEST,
-        };
+        // 415 without a JSON content type, 422 for a well-formed body of the wrong shape,
+        // 413 for a body over the limit, 400 for malformed JSON.
+        let status = r.status();
         ApiError::new(status, format!("invalid request body: {}", r.body_text()))
     }
 }

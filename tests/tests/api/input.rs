@@ -94,6 +94,24 @@ async fn malformed_json_is_400() {
 }
 
 #[tokio::test]
+async fn an_oversized_body_is_413() {
+    let app = spawn_app().await;
+    let head = app.settled_head().await;
+    let padding = " ".repeat(3 * 1024 * 1024);
+    let r = app
+        .client
+        .post(app.url("/api/v1/databases"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"name": "x",{padding} "engine": "postgres"}}"#))
+        .send()
+        .await
+        .expect("request");
+    problem(r, 413, "a 3 MiB body").await;
+    assert_eq!(app.head().await, head);
+}
+
+#[tokio::test]
 async fn wrong_content_type_is_415() {
     let app = spawn_app().await;
     let head = app.settled_head().await;
