@@ -44,6 +44,10 @@ pub struct StoredArtifact {
     /// fields above describe the first healthy copy. Empty in events from before fan-out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub copies: Vec<ArtifactCopy>,
+    /// What the dump tool is known not to keep exactly in this database (e.g. MariaDB FLOAT
+    /// columns, written with 6 significant digits). Empty when nothing is known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One copy of an artifact on one storage.
@@ -466,6 +470,7 @@ mod tests {
             compression: "zstd".into(),
             encrypted: false,
             copies: vec![],
+            warnings: Vec::new(),
         }
     }
 

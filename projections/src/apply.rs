@@ -330,6 +330,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                 verified_at: None,
                 verified_ok: None,
                 verification_detail: None,
+                warnings: Vec::new(),
             };
             save_backup(tx, &b, e.position).await?;
             if let Some(mut d) = load::<DatabaseView>(tx, "rm_databases", &db).await? {
@@ -360,6 +361,15 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                             .cloned()
                             .unwrap_or_default();
                         b.degraded = b.copies.iter().any(|c| c["ok"] == Value::Bool(false));
+                        b.warnings = f
+                            .get("warnings")
+                            .and_then(Value::as_array)
+                            .map(|w| {
+                                w.iter()
+                                    .filter_map(|v| v.as_str().map(str::to_string))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
                     }
                     "BackupFailed" => {
                         b.status = "failed".into();

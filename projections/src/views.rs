@@ -147,6 +147,9 @@ pub struct BackupView {
     pub verified_ok: Option<bool>,
     #[serde(default)]
     pub verification_detail: Option<String>,
+    /// What the dump tool is known not to keep exactly in this version.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -151,6 +151,10 @@ impl App {
             None => (None, Vec::new()),
         };
         let mut tool = drivers::spawn_dump(conn, probe).await?;
+        let warnings = std::mem::take(&mut tool.warnings);
+        for w in &warnings {
+            tracing::warn!(backup_id, warning = %w, "the backup will not keep everything exactly");
+        }
         tracing::info!(backup_id, pid = tool.pid(), tool = %probe.dump_tool.display(), "dump started");
         let stdout = tool
             .stdout
@@ -216,6 +220,7 @@ impl App {
             "encrypted": encrypted,
             "encryption": if encrypted { serde_json::json!({"scheme": "age", "recipients": recipients}) } else { serde_json::Value::Null },
             "created_at": now.to_rfc3339(),
+            "warnings": warnings,
         });
         let manifest_bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
         // Every committed copy gets its manifest beside it; a copy whose manifest cannot be
@@ -277,6 +282,7 @@ impl App {
             } else {
                 copies
             },
+            warnings,
         })
     }
 }

@@ -37,6 +37,8 @@ struct Manifest {
     #[serde(default)]
     encrypted: bool,
     created_at: String,
+    #[serde(default)]
+    warnings: Vec<String>,
 }
 
 /// What an import did, line by line.
@@ -246,6 +248,7 @@ impl App {
                                 compression: m.compression.clone(),
                                 encrypted: m.encrypted,
                                 copies: Vec::new(),
+                                warnings: m.warnings.clone(),
                             },
                             duration_ms: 0,
                         },

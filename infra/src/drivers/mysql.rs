@@ -201,9 +201,14 @@ fn is_mariadb(version_line: &str) -> bool {
 pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<RunningTool, StageError> {
     // The source's default character set and collation (what `--databases` would record in
     // its CREATE DATABASE), so that a restore recreates them; see `mysql_stream`.
-    let prelude = {
+    let (prelude, warnings) = {
         let mut c = connect(conn, None).await?;
         let s = schema(&mut c, &conn.database).await?;
+        let warnings = if is_mariadb(&probe.server_version) {
+            float_warnings(&mut c, &conn.database).await
+        } else {
+            Vec::new()
+        };
         let _ = c.close().await;
         let s = s.ok_or_else(|| {
             StageError::new(
@@ -211,7 +216,10 @@ pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<Runnin
                 format!("database {} does not exist", conn.database),
             )
         })?;
-        super::mysql_stream::defaults_prelude(&s.charset, &s.collation).unwrap_or_default()
+        (
+            super::mysql_stream::defaults_prelude(&s.charset, &s.collation).unwrap_or_default(),
+            warnings,
+        )
     };
     let opts = options_file(conn)?;
     let mut cmd = command(&probe.dump_tool);
@@ -242,7 +250,52 @@ pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<Runnin
     cmd.arg("--").arg(&conn.database);
     let mut tool = RunningTool::spawn(cmd, "mysqldump", false, true, Some(opts))?;
     tool.prelude = prelude;
+    tool.warnings = warnings;
     Ok(tool)
+}
+
+/// MariaDB writes FLOAT values without a declared scale with 6 significant digits (MySQL
+/// writes the shortest exact form), so `mariadb-dump` cannot keep those that need more:
+/// 16777217 comes back as 16777200, 3.1415927 as 3.14159. No dump option changes it; the
+/// backup says so instead of keeping quiet.
+async fn float_warnings(c: &mut MySqlConnection, database: &str) -> Vec<String> {
+    const SHOWN: usize = 10;
+    let columns: Vec<String> = match sqlx::query_scalar(
+        "SELECT CONCAT(CAST(TABLE_NAME AS CHAR), '.', CAST(COLUMN_NAME AS CHAR)) \
+         FROM information_schema.COLUMNS c \
+         WHERE TABLE_SCHEMA = ? AND DATA_TYPE = 'float' AND NUMERIC_SCALE IS NULL \
+         AND EXISTS (SELECT 1 FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = c.TABLE_SCHEMA \
+                     AND t.TABLE_NAME = c.TABLE_NAME AND t.TABLE_TYPE <> 'VIEW') \
+         ORDER BY TABLE_NAME, ORDINAL_POSITION",
+    )
+    .bind(database)
+    .fetch_all(&mut *c)
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            return vec![format!(
+                "could not check for FLOAT columns (whose values mariadb-dump rounds to 6 significant digits): {}",
+                describe(&e)
+            )]
+        }
+    };
+    if columns.is_empty() {
+        return Vec::new();
+    }
+    let mut shown = columns
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if columns.len() > SHOWN {
+        shown.push_str(&format!(" and {} more", columns.len() - SHOWN));
+    }
+    vec![format!(
+        "FLOAT column{} {shown}: mariadb-dump writes FLOAT values with 6 significant digits, so values that need more come back rounded (DOUBLE or DECIMAL columns are kept exactly)",
+        if columns.len() == 1 { "" } else { "s" }
+    )]
 }
 
 async fn exec(c: &mut MySqlConnection, stage: &'static str, sql: &str) -> Result<(), StageError> {

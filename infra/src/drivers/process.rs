@@ -16,6 +16,8 @@ pub struct RunningTool {
     pub stdin: Option<ChildStdin>,
     /// Bytes the artifact starts with, before the tool's stdout (see `mysql_stream`).
     pub prelude: Vec<u8>,
+    /// What this dump is known not to keep exactly (recorded with the backup).
+    pub warnings: Vec<String>,
     stderr: Option<JoinHandle<String>>,
     /// Keeps a 0600 options file alive for as long as the tool runs.
     _options: Option<tempfile::NamedTempFile>,
@@ -69,6 +71,7 @@ impl RunningTool {
             stdout: child.stdout.take(),
             stdin: child.stdin.take(),
             prelude: Vec::new(),
+            warnings: Vec::new(),
             child,
             stderr,
             _options: options,
