@@ -1,5 +1,6 @@
 //! What touches the world: the ledger, secrets, dump drivers, the streaming pipeline, storage.
 
+pub mod claims;
 pub mod destinations;
 pub mod drivers;
 pub mod encryption;

@@ -29,6 +29,74 @@ impl App {
         }
         let (db, conn) = self.database_state(&view.id).await?;
         let facts = Self::facts(&view.id, &db)?;
+        // The read model answered for what it has seen; the claim decides for concurrent
+        // requests, in this process or another on the same ledger.
+        self.claim_run(&view, &id).await?;
+        match self
+            .start_claimed(actor, trigger, id.clone(), facts, conn)
+            .await
+        {
+            Ok(started) => Ok(started),
+            Err(e) => {
+                self.release(Kind::Backup, &view.id, &id).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Claims "the running backup of `view`" for backup `id`, or answers 409 naming the
+    /// running one. A claim whose backup has ended (or never started, a minute on) is stale.
+    async fn claim_run(&self, view: &DatabaseView, id: &str) -> Result<(), AppError> {
+        let busy = |other: &str| {
+            AppError::Conflict(format!(
+                "a backup of {} is already running: {other}",
+                view.name
+            ))
+        };
+        for _ in 0..3 {
+            let Some(holder) = self
+                .claims
+                .claim(Kind::Backup, &view.id, id)
+                .await
+                .map_err(AppError::internal)?
+            else {
+                return Ok(());
+            };
+            let status = self
+                .ledger
+                .load::<Backup>(&holder.id)
+                .await
+                .map_err(AppError::internal)?
+                .map(|b| b.status)
+                .unwrap_or_default();
+            let running = match status {
+                BackupStatus::Running => true,
+                BackupStatus::New => holder.younger_than(IN_FLIGHT_SECS),
+                _ => false,
+            };
+            if running {
+                return Err(busy(&holder.id));
+            }
+            if self
+                .claims
+                .take_over(Kind::Backup, &view.id, &holder.id, id)
+                .await
+                .map_err(AppError::internal)?
+            {
+                return Ok(());
+            }
+        }
+        Err(busy("another backup"))
+    }
+
+    async fn start_claimed(
+        self: &Arc<Self>,
+        actor: &str,
+        trigger: Trigger,
+        id: String,
+        facts: DatabaseFacts,
+        conn: Option<ConnectionString>,
+    ) -> Result<Started, AppError> {
         let probe = match &conn {
             Some(c) => drivers::probe(c, &self.tools).await,
             None => Err(StageError::new("connect", "database removed")),
@@ -122,6 +190,7 @@ impl App {
             if let Err(e) = app.leases.release(&backup_id).await {
                 tracing::warn!(backup_id, error = %e, "could not release the backup's lease");
             }
+            app.release(Kind::Backup, &facts.id, &backup_id).await;
             app.untrack(&backup_id);
             app.refresh().await;
             app.apply_retention_quietly(&facts.id).await;

@@ -82,24 +82,34 @@ impl App {
             )));
         }
         let id = uuid::Uuid::now_v7().to_string();
-        let sealed = match conn.password() {
-            Some(p) => Some(self.keyring.seal(&id, p).await?),
-            None => None,
-        };
-        self.databases
-            .execute_with_metadata(
-                &id,
-                DatabaseCommand::Register {
-                    name,
-                    engine,
-                    connection: conn.to_stored(sealed),
-                    schedule,
-                    retention,
-                },
-                self.meta(actor, &id),
-            )
-            .await
-            .map_err(|e| from_aggregate(e, database_error))?;
+        // The read model answered for what it has seen; the claim decides for concurrent
+        // registrations, in this process or another on the same ledger.
+        self.claim_name(&name, &id).await?;
+        let registered = async {
+            let sealed = match conn.password() {
+                Some(p) => Some(self.keyring.seal(&id, p).await?),
+                None => None,
+            };
+            self.databases
+                .execute_with_metadata(
+                    &id,
+                    DatabaseCommand::Register {
+                        name: name.clone(),
+                        engine,
+                        connection: conn.to_stored(sealed),
+                        schedule,
+                        retention,
+                    },
+                    self.meta(actor, &id),
+                )
+                .await
+                .map_err(|e| from_aggregate(e, database_error))
+        }
+        .await;
+        if let Err(e) = registered {
+            self.release_name(&name, &id).await;
+            return Err(e);
+        }
         self.refresh().await;
         self.projections
             .database(&id)
@@ -160,7 +170,12 @@ impl App {
             }
             None => None,
         };
-        self.databases
+        let renamed = name.clone().filter(|n| n.as_str() != current.name);
+        if let Some(n) = &renamed {
+            self.claim_name(n, &current.id).await?;
+        }
+        let updated = self
+            .databases
             .execute_with_metadata(
                 &current.id,
                 DatabaseCommand::Update {
@@ -172,7 +187,16 @@ impl App {
                 self.meta(actor, &current.id),
             )
             .await
-            .map_err(|e| from_aggregate(e, database_error))?;
+            .map_err(|e| from_aggregate(e, database_error));
+        match (&renamed, updated) {
+            (Some(n), Err(e)) => {
+                self.release_name(n, &current.id).await;
+                return Err(e);
+            }
+            (_, Err(e)) => return Err(e),
+            (Some(_), Ok(())) => self.release_name_str(&current.name, &current.id).await,
+            (None, Ok(())) => {}
+        }
         self.refresh().await;
         self.projections
             .database(&current.id)
@@ -241,9 +265,60 @@ impl App {
             )
             .await
             .map_err(|e| from_aggregate(e, database_error))?;
+        self.release_name_str(&current.name, &current.id).await;
         self.keyring.destroy(&current.id).await?;
         self.refresh().await;
         Ok(())
+    }
+
+    /// Claims `name` for database `id`, or answers 409 when another database has it. A claim
+    /// left by a registration or rename that never reached the ledger (its process died) is
+    /// taken over once it is a minute old; a younger one may be a registration in flight.
+    pub(super) async fn claim_name(&self, name: &DatabaseName, id: &str) -> Result<(), AppError> {
+        let taken = || AppError::Conflict(format!("a database named {name} is already registered"));
+        for _ in 0..3 {
+            let Some(holder) = self
+                .claims
+                .claim(Kind::Name, name.as_str(), id)
+                .await
+                .map_err(AppError::internal)?
+            else {
+                return Ok(());
+            };
+            let held = self
+                .ledger
+                .load::<Database>(&holder.id)
+                .await
+                .map_err(AppError::internal)?
+                .is_some_and(|d| !d.removed && d.name.as_ref() == Some(name));
+            if held || holder.younger_than(IN_FLIGHT_SECS) {
+                return Err(taken());
+            }
+            if self
+                .claims
+                .take_over(Kind::Name, name.as_str(), &holder.id, id)
+                .await
+                .map_err(AppError::internal)?
+            {
+                return Ok(());
+            }
+        }
+        Err(taken())
+    }
+
+    pub(super) async fn release_name(&self, name: &DatabaseName, id: &str) {
+        self.release(Kind::Name, name.as_str(), id).await;
+    }
+
+    async fn release_name_str(&self, name: &str, id: &str) {
+        self.release(Kind::Name, name, id).await;
+    }
+
+    /// Gives up a claim; a failure is harmless (a stale claim is taken over later).
+    pub(super) async fn release(&self, kind: Kind, key: &str, holder: &str) {
+        if let Err(e) = self.claims.release(kind, key, holder).await {
+            tracing::warn!(?kind, key, holder, error = %e, "could not release a claim");
+        }
     }
 
     /// The database aggregate and its connection with the password opened.

@@ -179,6 +179,12 @@ impl App {
                 field: "connection",
                 message: format!("connection for {name}: {e}"),
             })?;
+            if let Err(e) = self.claim_name(&name, &db_id).await {
+                report
+                    .lines
+                    .push(format!("skipped database {name} ({db_id}): {}", e));
+                continue;
+            }
             let sealed = match conn.password() {
                 Some(p) => Some(self.keyring.seal(&db_id, p).await?),
                 None => None,

@@ -3,7 +3,11 @@
 use crate::config::Settings;
 use backline_domain::backup::DatabaseFacts;
 use backline_domain::*;
+use backline_infra::claims::Kind;
 use backline_infra::drivers::{self, Probe, RestoreOptions, StageError, ToolConfig};
+
+/// How long a claim is presumed to belong to a request still on its way to the ledger.
+const IN_FLIGHT_SECS: i64 = 60;
 use backline_infra::ledger::Cqrs;
 use backline_infra::pipeline::{self, ArtifactFeed};
 use backline_infra::secrets::{Keyring, MasterKey};
@@ -132,6 +136,7 @@ pub struct App {
     alerting: alerts::Alerting,
     progress: Mutex<HashMap<String, Arc<AtomicU64>>>,
     leases: backline_infra::leases::Leases,
+    claims: backline_infra::claims::Claims,
     permits: Arc<tokio::sync::Semaphore>,
     /// The server's age identity and extra recipients (absent until encryption is used).
     age: Option<backline_infra::encryption::AgeKeys>,
@@ -191,6 +196,7 @@ impl App {
             },
             node: settings.node(),
             leases: backline_infra::leases::Leases::new(ledger.pool().clone()),
+            claims: backline_infra::claims::Claims::new(ledger.pool().clone()),
             permits: Arc::new(tokio::sync::Semaphore::new(
                 settings.max_concurrent_backups.max(1),
             )),

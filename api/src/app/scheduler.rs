@@ -200,6 +200,7 @@ impl App {
             }
             tracing::warn!(backup_id = b.id, reason, "backup abandoned");
             let _ = self.leases.release(&b.id).await;
+            self.release(Kind::Backup, &b.database_id, &b.id).await;
             self.clean_partial_uploads().await;
             self.refresh().await;
             if b.trigger == "scheduled" {

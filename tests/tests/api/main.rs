@@ -10,6 +10,7 @@ mod fixtures_selftest;
 mod helpers;
 mod input;
 mod ledger;
+mod names;
 mod replay;
 mod retention;
 mod roundtrip;

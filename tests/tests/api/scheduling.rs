@@ -230,6 +230,36 @@ async fn a_second_manual_backup_while_one_runs_is_409() {
     assert_eq!(done["status"], "completed");
 }
 
+#[tokio::test]
+async fn concurrent_manual_backups_start_one_and_the_next_starts_after_it() {
+    let app = spawn_app().await;
+    let db = small_db("sched_race").await;
+    let id = app.register("racing", "postgres", &db.url()).await;
+    let path = format!("/api/v1/databases/{id}/backups");
+    let responses = futures::future::join_all((0..6).map(|_| app.post(&path, json!({})))).await;
+    let mut started = Vec::new();
+    for r in responses {
+        match r.status().as_u16() {
+            202 => started.push(
+                r.json::<Value>().await.unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            ),
+            409 => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(started.len(), 1, "one backup at a time per database");
+    assert_eq!(app.events_of("BackupStarted").await.len(), 1);
+    let done = app
+        .wait_for(&format!("/api/v1/backups/{}", started[0]))
+        .await;
+    assert_eq!(done["status"], "completed");
+    // Its end released the database: the next one starts.
+    assert_eq!(app.backup(&id).await["status"], "completed");
+}
+
 /// A process killed (-9) in the middle of a scheduled backup: another process records the
 /// backup as abandoned once the lease expires, and runs the slot again.
 #[tokio::test]
