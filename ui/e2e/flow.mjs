@@ -7,7 +7,7 @@
 //   delivers a signed request; a backup of a database that does not exist raises an alert that shows up
 //   in the navigation, on the dashboard and on the Alerts page and reaches the receiver; it is
 //   acknowledged. The timeline gets new events over the live stream (token in a header, not the URL).
-//   Screenshots go to ui/test-results/.
+//   The first backup is checked with "Verify now" on its page. Screenshots go to ui/test-results/.
 //
 //   BACKLINE_URL=http://127.0.0.1:18080 BACKLINE_TOKEN=uitoken npm run e2e
 //
@@ -266,6 +266,36 @@ async function main() {
     await snap(page, 'backup-completed');
   });
 
+  let verifiedId = null;
+  await step('verify now on the completed backup\'s page shows a passed check, recorded by the server', async () => {
+    const version = page.locator('[data-testid=version][data-status=completed]').first();
+    verifiedId = await version.getAttribute('data-backup-id');
+    await version.locator('a.version-time').click();
+    await page.getByRole('heading', { name: `Backup of ${srcName}` }).waitFor();
+    const panel = page.getByTestId('verification');
+    await panel.getByText('Never verified').waitFor();
+    await panel.getByRole('button', { name: 'Verify now' }).click();
+    await page.locator('[data-testid=verification][data-state=ok], [data-testid=verification][data-state=failed]').waitFor();
+    const result = panel.getByTestId('verification-result');
+    const text = (await result.textContent()) ?? '';
+    if ((await panel.getAttribute('data-state')) !== 'ok') throw new Error(`verification failed: ${text}`);
+    expect(/Verified/.test(text) && !/Verification failed/.test(text), `no passed verification shown: ${text}`);
+    expect(/sha256 ok/.test(text), `verification detail missing: ${text}`);
+    // The backup is fetched again, so the time comes from the recorded verified_at.
+    await result.locator('time').waitFor();
+    await panel.getByRole('button', { name: 'Verify now' }).waitFor();
+    expect((await panel.getByRole('alert').count()) === 0, 'an error is shown next to the verification');
+    const b = await api('GET', `/backups/${verifiedId}`);
+    expect(b.json.verified_ok === true && !!b.json.verified_at, `server did not record it: ${JSON.stringify({ verified_at: b.json.verified_at, verified_ok: b.json.verified_ok })}`);
+    expect((await result.locator('time').getAttribute('datetime')) === b.json.verified_at, 'page shows another verification time than the server');
+    await snap(page, 'backup-verified');
+    await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: srcName, exact: true }).click();
+    const badge = page.locator(`[data-testid=version][data-backup-id="${verifiedId}"] [data-verified=ok]`);
+    await badge.waitFor();
+    expect(/Verified/.test((await badge.textContent()) ?? ''), 'the version row does not say verified');
+    await snap(page, 'version-verified-badge');
+  });
+
   await step('register the second database through the UI', async () => {
     await page.goto(`${uiBase}/databases/new`);
     await page.getByLabel('Name').fill(dstName);
@@ -488,6 +518,7 @@ async function main() {
     for (const [p, name, ready] of [
       ['/', 'phone-dashboard', `[data-testid="db-row-${srcName}"]`],
       [`/databases/${encodeURIComponent(srcName)}`, 'phone-database', '[data-testid=version]'],
+      [`/backups/${verifiedId}`, 'phone-backup', '[data-testid=verification]'],
       [`/databases/${encodeURIComponent(srcName)}/edit`, 'phone-edit-schedule', '[data-testid=schedule-preview][data-state=ok]'],
       ['/timeline', 'phone-timeline', '[data-testid=event]'],
     ]) {

@@ -128,6 +128,37 @@ export interface Backup {
   artifact_deleted?: boolean;
   /** GET /backups/{id} only: raw bytes dumped so far while running. */
   progress_bytes?: number | null;
+  /** The stored artifact is encrypted (age). */
+  encrypted?: boolean;
+  /** One entry per destination; empty unless the backup was streamed to several. */
+  copies?: BackupCopy[];
+  /** Completed, but at least one destination did not get its copy. */
+  degraded?: boolean;
+  /** The last `POST /backups/{id}/verify`; null when never verified. */
+  verified_at?: string | null;
+  verified_ok?: boolean | null;
+  verification_detail?: string | null;
+  /** A pruned version whose files could not be deleted yet. */
+  deletion_error?: string | null;
+  /** What the dump tool is known not to keep exactly (e.g. MariaDB FLOAT columns). */
+  warnings?: string[];
+}
+
+/** One destination's copy of a backup's artifact. */
+export interface BackupCopy {
+  name: string;
+  storage: string;
+  key: string;
+  sha256: string;
+  ok: boolean;
+  error?: string | null;
+}
+
+/** The answer of `POST /backups/{id}/verify`: `ok: false` is a failed check, not an error. */
+export interface Verification {
+  backup_id: string;
+  ok: boolean;
+  detail: string;
 }
 
 export type RestoreStatus = 'running' | 'completed' | 'failed';
@@ -483,6 +514,8 @@ export const api = {
   listBackups: (databaseId: string) =>
     request<{ items: Backup[] }>(`/databases/${enc(databaseId)}/backups`).then((r) => r.items),
   getBackup: (id: string) => request<Backup>(`/backups/${enc(id)}`),
+  /** Re-reads every healthy copy (sha256, decrypt, decompress) and records the result on the backup. */
+  verifyBackup: (id: string) => request<Verification>(`/backups/${enc(id)}/verify`, { method: 'POST', body: {} }),
 
   startRestore: (backupId: string, targetDatabaseId?: string) =>
     request<{ id: string }>(`/backups/${enc(backupId)}/restore`, {

@@ -6,6 +6,8 @@ import { StageErrorView } from '../components/StageErrorView';
 import { StatusBadge } from '../components/StatusBadge';
 import { Time } from '../components/Time';
 import { PinToggle } from '../components/PinToggle';
+import { BackupWarnings, CopiesTable, DegradedNote } from '../components/BackupNotes';
+import { VerifyPanel } from '../components/VerifyPanel';
 import { engineLabel, formatBytes, formatDuration, toolLabel } from '../format';
 import { useBackup } from '../polling';
 import { Link } from '../router';
@@ -44,6 +46,14 @@ export function BackupPage({ id }: { id: string }) {
           {x.artifact_deleted ? 'Its files are deleted; it can no longer be restored.' : 'Its files are being deleted.'}
         </p>
       ) : null}
+      {x.deletion_error ? (
+        <div className="alert alert-error" data-testid="deletion-error">
+          <strong>Its files could not be deleted yet</strong>
+          <p className="break-text">{x.deletion_error}</p>
+        </div>
+      ) : null}
+      <DegradedNote backup={x} />
+      <BackupWarnings warnings={x.warnings} />
       <dl className="facts card">
         <Fact label="Started"><Time iso={x.started_at} /></Fact>
         <Fact label="Finished"><Time iso={x.finished_at} /></Fact>
@@ -55,6 +65,7 @@ export function BackupPage({ id }: { id: string }) {
         <Fact label="Stored (compressed)">{formatBytes(x.bytes)}</Fact>
         <Fact label="Raw dump">{formatBytes(x.raw_bytes)}</Fact>
         <Fact label="Compression">{x.compression}</Fact>
+        <Fact label="Encrypted">{x.encrypted === undefined ? '—' : x.encrypted ? 'yes' : 'no'}</Fact>
         <Fact label="SHA-256" wide><code className="break">{x.sha256 ?? '—'}</code></Fact>
         <Fact label="Storage" wide><code className="break">{[x.storage, x.storage_key].filter(Boolean).join(' : ') || '—'}</code></Fact>
         <Fact label="Tool">{toolLabel(x.tool, x.tool_version)}</Fact>
@@ -63,6 +74,13 @@ export function BackupPage({ id }: { id: string }) {
         <Fact label="Id" wide><code className="break">{x.id}</code></Fact>
       </dl>
       {x.error && <StageErrorView error={x.error} />}
+      {x.copies && x.copies.length > 0 ? (
+        <>
+          <h2>Copies</h2>
+          <CopiesTable copies={x.copies} />
+        </>
+      ) : null}
+      <VerifyPanel backup={x} />
       <h2>Restores of this version</h2>
       {fromThis.length === 0 ? (
         <p className="muted">Never restored.</p>

@@ -155,6 +155,49 @@ describe('Database page: schedule, pause, retention, progress', () => {
   });
 });
 
+describe('Version list badges', () => {
+  const FLOAT_WARNING =
+    'FLOAT column customers.rating: mariadb-dump writes FLOAT values with 6 significant digits, so values that need more come back rounded (DOUBLE or DECIMAL columns are kept exactly)';
+
+  it('marks versions with warnings (full text in the title), degraded, verified and failed verification', async () => {
+    const db = database({ engine: 'mysql' });
+    const items: Backup[] = [
+      backup({ id: 'v4', warnings: [FLOAT_WARNING, 'FLOAT column customers.weight: same'] }),
+      backup({ id: 'v3', warnings: [FLOAT_WARNING], degraded: true }),
+      backup({ id: 'v2', verified_at: '2025-01-03T00:00:00Z', verified_ok: true, verification_detail: 'fs:///a: sha256 ok (2048 bytes)' }),
+      backup({ id: 'v1', verified_at: '2025-01-03T00:00:00Z', verified_ok: false, verification_detail: 'fs:///a: sha256 mismatch' }),
+      backup({ id: 'v0', warnings: [] }),
+    ];
+    stubFetch((c) => {
+      if (c.path === `/api/v1/databases/${db.id}`) return { status: 200, body: db };
+      if (c.path === `/api/v1/databases/${db.id}/backups`) return { status: 200, body: { items } };
+      if (c.path.startsWith('/api/v1/restores')) return { status: 200, body: { items: [] } };
+      return undefined;
+    });
+    renderWithClient(<DatabasePage id={db.id} />);
+    await screen.findAllByTestId('version');
+    const row = (id: string) => screen.getAllByTestId('version').find((v) => v.getAttribute('data-backup-id') === id)!;
+
+    const two = within(row('v4')).getByTestId('warnings-badge');
+    expect(two).toHaveTextContent('⚠ 2 warnings');
+    expect(two).toHaveAttribute('title', `${FLOAT_WARNING}\nFLOAT column customers.weight: same`);
+    expect(within(row('v4')).queryByText('Degraded')).toBeNull();
+
+    expect(within(row('v3')).getByTestId('warnings-badge')).toHaveTextContent(/^⚠ 1 warning$/);
+    expect(within(row('v3')).getByTestId('warnings-badge')).toHaveAttribute('title', FLOAT_WARNING);
+    expect(within(row('v3')).getByTestId('degraded-badge')).toHaveTextContent('Degraded');
+
+    expect(within(row('v2')).getByText('Verified')).toHaveClass('badge-verified');
+    expect(within(row('v2')).getByText('Verified')).toHaveAttribute('title', expect.stringContaining('sha256 ok'));
+    expect(within(row('v2')).queryByText('Verification failed')).toBeNull();
+    expect(within(row('v1')).getByText('Verification failed')).toHaveClass('badge-verify-failed');
+    expect(within(row('v1')).queryByText('Verified')).toBeNull();
+
+    expect(within(row('v0')).queryByTestId('warnings-badge')).toBeNull();
+    expect(within(row('v0')).queryByText(/Verifi/)).toBeNull();
+  });
+});
+
 describe('Dashboard next run', () => {
   it('shows when each database runs next, "Paused" or "Manual only"', async () => {
     stubFetch(() => ({

@@ -8,6 +8,7 @@ import { Elapsed } from '../components/Elapsed';
 import { StageErrorView } from '../components/StageErrorView';
 import { RestoreDialog } from '../components/RestoreDialog';
 import { PinToggle } from '../components/PinToggle';
+import { VersionBadges } from '../components/BackupNotes';
 import { RetentionPanel, ScheduleSummary } from '../components/SchedulePanels';
 import { engineLabel, formatBytes, formatDuration, shortSha, toolLabel } from '../format';
 import { useBackup } from '../polling';
@@ -267,6 +268,7 @@ export function VersionItem({
             `by ${b.actor}`
           )}
         </span>
+        <VersionBadges backup={b} />
         <span className="version-actions">
           {canPin && (b.status === 'completed' || b.pinned) && <PinToggle backup={b} />}
           {onRestore && b.status === 'completed' && (
@@ -281,6 +283,7 @@ export function VersionItem({
           Pruned <Time iso={b.pruned_at} />
           {b.prune_reason ? `: ${b.prune_reason}` : ''}.{' '}
           {b.artifact_deleted ? 'Its files are deleted; it can no longer be restored.' : 'Its files are being deleted.'}
+          {b.deletion_error ? <span className="bad"> They could not be deleted yet: {b.deletion_error}</span> : null}
         </p>
       ) : null}
       <dl className="version-facts">
