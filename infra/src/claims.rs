@@ -21,6 +21,8 @@ pub enum Kind {
     Name,
     /// Key: a database id; holder: the id of its running backup.
     Backup,
+    /// Key: a database id; holder: the id of the restore running into it.
+    Restore,
 }
 
 impl Kind {
@@ -28,6 +30,7 @@ impl Kind {
         match self {
             Kind::Name => "name",
             Kind::Backup => "backup",
+            Kind::Restore => "restore",
         }
     }
 }

@@ -87,7 +87,15 @@ impl App {
             _ => ToolInfo::default(),
         };
         let id = uuid::Uuid::now_v7().to_string();
-        self.restores
+        // One restore into a database at a time: two would swap or drop it under each other.
+        if plausible {
+            self.claim_restore(&target_id, target_facts.name.as_str(), &id)
+                .await?;
+            // Running here from now on (see `claim_restore`).
+            self.track(&id);
+        }
+        let recorded = self
+            .restores
             .execute_with_metadata(
                 &id,
                 RestoreCommand::Start {
@@ -100,7 +108,12 @@ impl App {
                 self.meta(actor, &id),
             )
             .await
-            .map_err(|e| from_aggregate(e, restore_error))?;
+            .map_err(|e| from_aggregate(e, restore_error));
+        if let Err(e) = recorded {
+            self.untrack(&id);
+            self.release(Kind::Restore, &target_id, &id).await;
+            return Err(e);
+        }
         self.refresh().await;
         let app = self.clone();
         let actor = actor.to_string();
@@ -170,9 +183,63 @@ impl App {
                 tracing::error!(restore_id, error = %e, "could not record the end of a restore");
             }
             app.untrack(&restore_id);
+            app.release(Kind::Restore, &target_id, &restore_id).await;
             app.refresh().await;
         });
         Ok(Started { id, done })
+    }
+
+    /// Claims "the restore running into `target`" for restore `id`, or answers 409 naming the
+    /// running one. A claim is stale once its restore ended, or when it was this process's
+    /// and is no longer running here (the process restarted), or after a day.
+    async fn claim_restore(
+        &self,
+        target: &str,
+        target_name: &str,
+        id: &str,
+    ) -> Result<(), AppError> {
+        const DAY: i64 = 24 * 3600;
+        let busy = |other: &str| {
+            AppError::Conflict(format!(
+                "a restore into {target_name} is already running: {other}"
+            ))
+        };
+        for _ in 0..3 {
+            let Some(holder) = self
+                .claims
+                .claim(Kind::Restore, target, id)
+                .await
+                .map_err(AppError::internal)?
+            else {
+                return Ok(());
+            };
+            let r = self
+                .ledger
+                .load::<Restore>(&holder.id)
+                .await
+                .map_err(AppError::internal)?
+                .unwrap_or_default();
+            let here = self.progress(&holder.id).is_some();
+            let running = match r.status {
+                _ if here => true,
+                RestoreStatus::Running if r.node.as_deref() == Some(self.node.as_str()) => false,
+                RestoreStatus::Running => holder.younger_than(DAY),
+                RestoreStatus::New => holder.younger_than(IN_FLIGHT_SECS),
+                _ => false,
+            };
+            if running {
+                return Err(busy(&holder.id));
+            }
+            if self
+                .claims
+                .take_over(Kind::Restore, target, &holder.id, id)
+                .await
+                .map_err(AppError::internal)?
+            {
+                return Ok(());
+            }
+        }
+        Err(busy("another restore"))
     }
 
     /// The copy a restore reads: the one on `storage` if named, else the first healthy copy

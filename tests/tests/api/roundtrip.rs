@@ -369,3 +369,49 @@ async fn postgres_restore_over_a_database_in_use() {
 async fn mariadb_restore_over_a_database_in_use() {
     restore_over_a_database_in_use("mysql").await;
 }
+
+/// Restores into one database run one at a time (two would swap or drop it under each other);
+/// the next one is accepted once the first has ended.
+#[tokio::test]
+async fn concurrent_restores_into_one_database_run_one_at_a_time() {
+    use sqlx::Connection;
+    let app = spawn_app().await;
+    let src = pg::TempDb::create("rt_conc_src").await;
+    let dst = pg::TempDb::create("rt_conc_dst").await;
+    let mut c = sqlx::PgConnection::connect(&src.url()).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 50000) g")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let src_id = app.register(src.name(), "postgres", &src.url()).await;
+    let dst_id = app.register(dst.name(), "postgres", &dst.url()).await;
+    let b = app.backup(&src_id).await;
+    let path = format!("/api/v1/backups/{}/restore", b["id"].as_str().unwrap());
+    let body = json!({"target_database_id": dst_id});
+    let responses = futures::future::join_all((0..4).map(|_| app.post(&path, body.clone()))).await;
+    let mut accepted = Vec::new();
+    for r in responses {
+        match r.status().as_u16() {
+            202 => accepted.push(
+                r.json::<serde_json::Value>().await.unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            ),
+            409 => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(accepted.len(), 1, "one restore into a database at a time");
+    let done = app
+        .wait_for(&format!("/api/v1/restores/{}", accepted[0]))
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let again = app
+        .restore(
+            b["id"].as_str().unwrap(),
+            json!({"target_database_id": dst_id}),
+        )
+        .await;
+    assert_eq!(again["status"], "completed", "{again}");
+}
