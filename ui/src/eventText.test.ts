@@ -15,6 +15,16 @@ describe('event descriptions', () => {
     expect(describeEvent(ev('BackupFailed', { stage: 'dump', message: 'pg_dump exited 1' }))).toBe('Backup failed at dump: pg_dump exited 1');
     expect(describeEvent(ev('DatabaseRegistered', { name: 'orders', engine: 'postgres' }))).toBe('Database registered: orders (postgres)');
   });
+  it('describes verification, deletion failures and destination changes', () => {
+    expect(describeEvent(ev('BackupVerified', { ok: true, detail: 'sha256 ok' }))).toBe('Verified: sha256 ok');
+    expect(describeEvent(ev('BackupVerified', { ok: false, detail: 'object missing' }))).toBe('Verification failed: object missing');
+    expect(describeEvent(ev('BackupDeletionFailed', { error: 'access denied' }))).toBe(
+      'Deleting a pruned version’s files failed: access denied (retried)',
+    );
+    expect(describeEvent(ev('DestinationsChanged', { destinations: ['local', 'offsite'] }))).toBe('Destinations set to local, offsite');
+    expect(describeEvent(ev('DestinationsChanged', { destinations: null }))).toBe('Destinations set to every storage');
+    expect(eventTone('BackupDeletionFailed')).toBe('bad');
+  });
   it('colours failures and completions', () => {
     expect(eventTone('RestoreFailed')).toBe('bad');
     expect(eventTone('RestoreCompleted')).toBe('good');

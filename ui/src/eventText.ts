@@ -53,6 +53,18 @@ export function describeEvent(e: LedgerEvent): string {
     }
     case 'BackupArtifactDeleted':
       return 'Pruned version’s files deleted';
+    case 'BackupDeletionFailed': {
+      const m = str(p.error);
+      return `Deleting a pruned version’s files failed${m ? `: ${m}` : ''} (retried)`;
+    }
+    case 'BackupVerified': {
+      const d = str(p.detail);
+      return `${p.ok === false ? 'Verification failed' : 'Verified'}${d ? `: ${d}` : ''}`;
+    }
+    case 'DestinationsChanged': {
+      const list = Array.isArray(p.destinations) ? p.destinations.map(String) : null;
+      return list ? `Destinations set to ${list.join(', ')}` : 'Destinations set to every storage';
+    }
     case 'BackupStarted': {
       const trigger = str(p.trigger);
       return `Backup started${trigger ? ` (${trigger})` : ''}`;
@@ -123,6 +135,7 @@ export function describeEvent(e: LedgerEvent): string {
 export function eventTone(type: string): 'bad' | 'good' | 'neutral' {
   if (/Failed$|Abandoned$|Removed$|Pruned$|^AlertRaised$|^AlertRepeated$/.test(type)) return 'bad';
   if (type === 'AlertResolved') return 'good';
+  if (type === 'BackupVerified') return 'neutral';
   if (/Completed$/.test(type)) return 'good';
   return 'neutral';
 }
