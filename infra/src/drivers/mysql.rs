@@ -373,6 +373,29 @@ async fn load(
     run_fed(tool, feed, true).await
 }
 
+/// `name` with the wildcards of a GRANT database pattern (`_`, `%`) escaped.
+fn grant_pattern(name: &str) -> String {
+    name.replace('\\', "\\\\")
+        .replace('_', "\\_")
+        .replace('%', "\\%")
+}
+
+/// The account this connection is, as `'user'@'host'`.
+async fn current_account(c: &mut MySqlConnection) -> String {
+    let who: Option<String> = sqlx::query_scalar("SELECT CAST(CURRENT_USER() AS CHAR)")
+        .fetch_one(&mut *c)
+        .await
+        .ok();
+    match who.as_deref().and_then(|w| w.rsplit_once('@')) {
+        Some((user, host)) => format!(
+            "'{}'@'{}'",
+            user.replace('\'', "''"),
+            host.replace('\'', "''")
+        ),
+        None => "the backup user".to_string(),
+    }
+}
+
 /// How long DDL of a restore waits for other sessions' metadata locks.
 const LOCK_WAIT_SECS: u32 = 60;
 
@@ -421,19 +444,25 @@ pub async fn restore(
         // First load into a scratch database: proves the artifact is intact and loads, while
         // the target is untouched. Only then is the target replaced.
         let scratch = derived_name(&target, &format!("__restore_{}", options.tag), 64);
-        exec(
+        if let Err(e) = exec(
             &mut admin,
             "prepare",
             &create_sql(&scratch, current.as_ref()),
         )
         .await
-        .map_err(|e| StageError {
-            message: format!(
-                "cannot create the scratch database {scratch}: {}",
-                e.message
-            ),
-            ..e
-        })?;
+        {
+            let account = current_account(&mut admin).await;
+            return Err(StageError {
+                message: format!(
+                    "cannot create the scratch database {scratch} (a restore loads the backup there first, \
+                     so that {target} is only replaced by a copy that loaded): {}; let the user create \
+                     such databases with: GRANT ALL ON {}.* TO {account}",
+                    e.message,
+                    my_ident(&format!("{}\\_\\_restore\\_%", grant_pattern(&target))),
+                ),
+                ..e
+            });
+        }
         if let Err(e) = load(conn, probe, &scratch, feed).await {
             drop_schema(&mut admin, &scratch).await;
             return Err(e);

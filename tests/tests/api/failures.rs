@@ -218,6 +218,63 @@ async fn backup_with_wrong_password_fails_with_access_denied() {
     assert_backup_failed_cleanly(&app, &id, &backup).await;
 }
 
+/// A MariaDB user with rights on its own database only: backups work; a restore cannot make
+/// its scratch copy, so it fails before touching the target and says which GRANT fixes it;
+/// with that grant, the restore goes through.
+#[tokio::test]
+async fn mariadb_restore_without_scratch_rights_says_what_to_grant() {
+    let app = spawn_app().await;
+    let db = mysql::TempDb::create("fail_grant").await;
+    let user = MyUser(mysql::unique_name("bl"));
+    let mut c = MySqlConnection::connect(mysql::MYSQL_ADMIN_URL)
+        .await
+        .expect("connect");
+    for sql in [
+        format!("CREATE USER '{}'@'%' IDENTIFIED BY 'pw'", user.0),
+        format!("GRANT ALL ON `{}`.* TO '{}'@'%'", db.name(), user.0),
+        format!("CREATE TABLE `{}`.t (id INT PRIMARY KEY)", db.name()),
+        format!("INSERT INTO `{}`.t VALUES (1), (2)", db.name()),
+    ] {
+        sqlx::raw_sql(&sql).execute(&mut c).await.expect("setup");
+    }
+    let id = app
+        .register(
+            db.name(),
+            "mysql",
+            &format!("mysql://{}:pw@127.0.0.1:3306/{}", user.0, db.name()),
+        )
+        .await;
+    let b = app.backup(&id).await;
+    assert_eq!(b["status"], "completed", "{b}");
+    let insert_third = format!("INSERT INTO `{}`.t VALUES (3)", db.name());
+    sqlx::raw_sql(&insert_third).execute(&mut c).await.unwrap();
+    let count = format!("SELECT COUNT(*) FROM `{}`.t", db.name());
+
+    let r = app.restore(b["id"].as_str().unwrap(), json!({})).await;
+    assert_eq!(r["status"], "failed", "{r}");
+    let message = r["error"]["message"].as_str().unwrap();
+    let grant = message
+        .split("with: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no GRANT in: {message}"));
+    assert!(
+        grant.starts_with("GRANT ALL ON `") && grant.contains(&user.0),
+        "{grant}"
+    );
+    let rows: i64 = sqlx::query_scalar(&count).fetch_one(&mut c).await.unwrap();
+    assert_eq!(rows, 3, "the target was touched");
+
+    sqlx::raw_sql(grant)
+        .execute(&mut c)
+        .await
+        .expect("the suggested GRANT runs");
+    let r = app.restore(b["id"].as_str().unwrap(), json!({})).await;
+    assert_eq!(r["status"], "completed", "{r}");
+    let rows: i64 = sqlx::query_scalar(&count).fetch_one(&mut c).await.unwrap();
+    assert_eq!(rows, 2);
+    // Dropping the user (MyUser) drops its grants too.
+}
+
 #[tokio::test]
 async fn backup_of_unreachable_host_fails_fast() {
     let app = spawn_app().await;
