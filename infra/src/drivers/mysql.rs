@@ -201,14 +201,21 @@ fn is_mariadb(version_line: &str) -> bool {
 pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<RunningTool, StageError> {
     // The source's default character set and collation (what `--databases` would record in
     // its CREATE DATABASE), so that a restore recreates them; see `mysql_stream`.
+    let mut history = supports_dump_history(&probe.dump_tool_version);
     let (prelude, warnings) = {
         let mut c = connect(conn, None).await?;
         let s = schema(&mut c, &conn.database).await?;
-        let warnings = if is_mariadb(&probe.server_version) {
+        let mut warnings = if is_mariadb(&probe.server_version) {
             float_warnings(&mut c, &conn.database).await
         } else {
             Vec::new()
         };
+        if history {
+            if let Some(w) = history_warning(&mut c, &conn.database).await {
+                history = false;
+                warnings.push(w);
+            }
+        }
         let _ = c.close().await;
         let s = s.ok_or_else(|| {
             StageError::new(
@@ -237,7 +244,7 @@ pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<Runnin
         // NEXTVAL(seq) cannot be loaded (see `mysql_stream`).
         "--skip-add-locks",
     ]);
-    if supports_dump_history(&probe.dump_tool_version) {
+    if history {
         // System-versioned tables keep their history rows.
         cmd.arg("--dump-history");
     }
@@ -252,6 +259,39 @@ pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<Runnin
     tool.prelude = prelude;
     tool.warnings = warnings;
     Ok(tool)
+}
+
+/// `mariadb-dump --dump-history` refuses a database with a transaction-precise
+/// system-versioned table (`ROW START` a transaction id): rather than no backup at all, the
+/// dump goes without history, and the backup says whose history it does not keep.
+async fn history_warning(c: &mut MySqlConnection, database: &str) -> Option<String> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT CAST(t.TABLE_NAME AS CHAR), \
+                CAST(EXISTS (SELECT 1 FROM information_schema.COLUMNS c \
+                  WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME \
+                  AND c.GENERATION_EXPRESSION = 'ROW START' AND c.DATA_TYPE = 'bigint') AS SIGNED) \
+         FROM information_schema.TABLES t \
+         WHERE t.TABLE_SCHEMA = ? AND t.TABLE_TYPE = 'SYSTEM VERSIONED' ORDER BY t.TABLE_NAME",
+    )
+    .bind(database)
+    .fetch_all(&mut *c)
+    .await
+    .ok()?;
+    let precise: Vec<&str> = rows
+        .iter()
+        .filter(|(_, p)| *p == 1)
+        .map(|(t, _)| t.as_str())
+        .collect();
+    if precise.is_empty() {
+        return None;
+    }
+    let all: Vec<&str> = rows.iter().map(|(t, _)| t.as_str()).collect();
+    Some(format!(
+        "transaction-precise system-versioned table{} {}: mariadb-dump cannot dump their history, so this backup keeps only the current rows of every system-versioned table ({})",
+        if precise.len() == 1 { "" } else { "s" },
+        precise.join(", "),
+        all.join(", ")
+    ))
 }
 
 /// MariaDB writes FLOAT values without a declared scale with 6 significant digits (MySQL

@@ -415,3 +415,53 @@ async fn concurrent_restores_into_one_database_run_one_at_a_time() {
         .await;
     assert_eq!(again["status"], "completed", "{again}");
 }
+
+/// `mariadb-dump --dump-history` refuses transaction-precise system-versioned tables: the
+/// backup still happens, without history, and says so; the current rows come back.
+#[tokio::test]
+async fn mariadb_transaction_precise_versioning_is_backed_up_without_history_and_says_so() {
+    use sqlx::Connection;
+    let app = spawn_app().await;
+    let src = mysql::TempDb::create("rt_trx_src").await;
+    let mut c = sqlx::MySqlConnection::connect(&src.url()).await.unwrap();
+    for sql in [
+        "CREATE TABLE trx (id INT PRIMARY KEY, v INT, \
+           s BIGINT UNSIGNED GENERATED ALWAYS AS ROW START INVISIBLE, \
+           e BIGINT UNSIGNED GENERATED ALWAYS AS ROW END INVISIBLE, \
+           PERIOD FOR SYSTEM_TIME(s, e)) WITH SYSTEM VERSIONING ENGINE=InnoDB",
+        "CREATE TABLE ts (id INT PRIMARY KEY, v INT) WITH SYSTEM VERSIONING",
+        "INSERT INTO trx (id, v) VALUES (1, 1), (2, 2)",
+        "UPDATE trx SET v = 10 WHERE id = 1",
+        "INSERT INTO ts VALUES (1, 1)",
+    ] {
+        sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+    }
+    let id = app.register(src.name(), "mysql", &src.url()).await;
+    let b = app.backup(&id).await;
+    assert_eq!(b["status"], "completed", "{b}");
+    let warnings = b["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| {
+            let w = w.as_str().unwrap();
+            w.contains("transaction-precise") && w.contains("trx") && w.contains("ts")
+        }),
+        "{warnings:?}"
+    );
+    sqlx::raw_sql("DELETE FROM trx; DELETE FROM ts")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let r = app.restore(b["id"].as_str().unwrap(), json!({})).await;
+    assert_eq!(r["status"], "completed", "{r}");
+    let mut c = sqlx::MySqlConnection::connect(&src.url()).await.unwrap();
+    let rows: Vec<(i32, i32)> = sqlx::query_as("SELECT id, v FROM trx ORDER BY id")
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![(1, 10), (2, 2)]);
+    let ts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ts")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(ts, 1);
+}
