@@ -265,21 +265,39 @@ pub async fn restore(
     let target = conn.database.clone();
     let mut admin = maintenance(conn).await?;
     let props = target_props(&mut admin, &target).await?;
+    // Database-level properties as they were at backup time (reads only the start of the
+    // stream): the encoding and locale the database is created with, then its comment,
+    // settings and grants.
+    let archived = database_properties(probe, feed).await?;
     let scratch = derived_name(&target, &format!("__restore_{}", options.tag), 63);
-    let mut create = format!("CREATE DATABASE {}", pg_ident(&scratch));
-    if let Some(p) = &props {
-        create.push(' ');
-        create.push_str(&p.create_clause);
+    let plain = format!("CREATE DATABASE {}", pg_ident(&scratch));
+    let mut attempts = Vec::new();
+    if let Some(o) = &archived.create_options {
+        attempts.push(format!("{plain} WITH {o}"));
     }
-    exec(&mut admin, "prepare", &create)
-        .await
-        .map_err(|e| StageError {
-            message: format!(
-                "cannot create the scratch database {scratch} (the user needs CREATEDB): {}",
-                e.message
-            ),
-            ..e
-        })?;
+    // The archive's locale may not exist on this server: then the target's, or the defaults.
+    attempts.push(match &props {
+        Some(p) => format!("{plain} {}", p.create_clause),
+        None => plain.clone(),
+    });
+    let mut created = Err(StageError::new("prepare", "no CREATE DATABASE to run"));
+    for (i, create) in attempts.iter().enumerate() {
+        created = exec(&mut admin, "prepare", create).await;
+        match &created {
+            Ok(()) => break,
+            Err(e) if i + 1 < attempts.len() => {
+                tracing::warn!(error = %e, "the archive's encoding/locale is not available here; using the target's")
+            }
+            Err(_) => {}
+        }
+    }
+    created.map_err(|e| StageError {
+        message: format!(
+            "cannot create the scratch database {scratch} (the user needs CREATEDB): {}",
+            e.message
+        ),
+        ..e
+    })?;
     if let Some(p) = &props {
         let alter = format!(
             "ALTER DATABASE {} OWNER TO {}",
@@ -306,18 +324,9 @@ pub async fn restore(
         drop_db(&mut admin, &scratch).await;
         return Err(e);
     }
-    // Database-level properties (comment, settings, grants) as they were at backup time.
-    match database_properties(probe, feed).await {
-        Ok(props) => {
-            for stmt in props.statements(&scratch, options.no_owner) {
-                if let Err(e) = exec(&mut admin, "restore", &stmt).await {
-                    tracing::warn!(error = %e, "a database-level property could not be restored");
-                }
-            }
-        }
-        Err(e) => {
-            drop_db(&mut admin, &scratch).await;
-            return Err(e);
+    for stmt in archived.statements(&scratch, options.no_owner) {
+        if let Err(e) = exec(&mut admin, "restore", &stmt).await {
+            tracing::warn!(error = %e, "a database-level property could not be restored");
         }
     }
 
@@ -397,12 +406,16 @@ pub async fn restore(
 /// `GRANT … ON DATABASE`, `ALTER ROLE … IN DATABASE`), as `pg_restore --create` prints them.
 struct DatabaseProperties {
     source: Option<String>,
+    /// What follows `WITH` in the archive's `CREATE DATABASE` (template, encoding, locale
+    /// provider, collation, ctype, ICU locale).
+    create_options: Option<String>,
     statements: Vec<String>,
 }
 
 impl DatabaseProperties {
     fn parse(sql: &str) -> Self {
         let mut source = None;
+        let mut create_options = None;
         let mut statements = Vec::new();
         for raw in split_statements(sql) {
             let stmt: String = raw
@@ -415,7 +428,12 @@ impl DatabaseProperties {
                 .join("\n");
             let stmt = stmt.trim().to_string();
             if let Some(rest) = stmt.strip_prefix("CREATE DATABASE ") {
-                source = rest.split(" WITH ").next().map(|s| s.trim().to_string());
+                let (name, options) = match rest.split_once(" WITH ") {
+                    Some((n, o)) => (n, Some(o.trim().trim_end_matches(';').trim().to_string())),
+                    None => (rest.trim_end_matches(';'), None),
+                };
+                source = Some(name.trim().to_string());
+                create_options = options.filter(|o| !o.is_empty());
                 continue;
             }
             let upper = stmt.to_ascii_uppercase();
@@ -429,7 +447,11 @@ impl DatabaseProperties {
                 statements.push(stmt);
             }
         }
-        Self { source, statements }
+        Self {
+            source,
+            create_options,
+            statements,
+        }
     }
 
     /// The statements, aimed at `target` instead of the database they were dumped from.
@@ -525,6 +547,10 @@ mod tests {
         let sql = "--\n-- Name: shop; Type: DATABASE\n--\n\nCREATE DATABASE \"Shop\" WITH TEMPLATE = template0 ENCODING = 'UTF8';\n\n\nALTER DATABASE \"Shop\" OWNER TO postgres;\n\\connect \"Shop\"\n\nCOMMENT ON DATABASE \"Shop\" IS 'a; b\nc';\nALTER DATABASE \"Shop\" SET search_path TO 'a', 'b';\nGRANT CONNECT ON DATABASE \"Shop\" TO reader;\nALTER ROLE reader IN DATABASE \"Shop\" SET work_mem TO '8MB';\nCREATE TABLE t (x int);\n";
         let p = DatabaseProperties::parse(sql);
         assert_eq!(p.source.as_deref(), Some("\"Shop\""));
+        assert_eq!(
+            p.create_options.as_deref(),
+            Some("TEMPLATE = template0 ENCODING = 'UTF8'")
+        );
         let s = p.statements("shop__restore_1", false);
         assert_eq!(
             s,

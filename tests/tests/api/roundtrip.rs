@@ -465,3 +465,80 @@ async fn mariadb_transaction_precise_versioning_is_backed_up_without_history_and
         .unwrap();
     assert_eq!(ts, 1);
 }
+
+/// A PostgreSQL database comes back with the encoding and locale it was backed up with: into a
+/// database the restore creates, and over one created with other settings.
+#[tokio::test]
+async fn postgres_encoding_and_locale_come_back() {
+    use sqlx::Connection;
+    let app = spawn_app().await;
+    let admin = || async { sqlx::PgConnection::connect(pg::PG_ADMIN_URL).await.unwrap() };
+    let latin = pg::TempDb::create("rt_latin1").await;
+    let icu = pg::TempDb::create("rt_icu").await;
+    let fresh = pg::TempDb::create("rt_enc_fresh").await;
+    let other = pg::TempDb::create("rt_enc_other").await;
+    let mut c = admin().await;
+    for sql in [
+        format!("DROP DATABASE \"{}\"", latin.name()),
+        format!(
+            "CREATE DATABASE \"{}\" TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'",
+            latin.name()
+        ),
+        format!("DROP DATABASE \"{}\"", icu.name()),
+        format!(
+            "CREATE DATABASE \"{}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'de-DE' LOCALE 'C.UTF-8'",
+            icu.name()
+        ),
+        format!("DROP DATABASE \"{}\"", fresh.name()),
+    ] {
+        sqlx::raw_sql(&sql).execute(&mut c).await.unwrap();
+    }
+    for db in [&latin, &icu] {
+        let mut d = sqlx::PgConnection::connect(&db.url()).await.unwrap();
+        sqlx::raw_sql("CREATE TABLE t (v text); INSERT INTO t VALUES ('b'), ('ä'), ('a')")
+            .execute(&mut d)
+            .await
+            .unwrap();
+    }
+    let props = |name: String| async move {
+        let mut c = sqlx::PgConnection::connect(pg::PG_ADMIN_URL).await.unwrap();
+        let row: (String, String, String, String, Option<String>) = sqlx::query_as(
+            "SELECT pg_encoding_to_char(encoding)::text, datcollate::text, datctype::text, \
+             datlocprovider::text, daticulocale::text FROM pg_database WHERE datname = $1",
+        )
+        .bind(&name)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        row
+    };
+    let sorted = |url: String| async move {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        let v: String = sqlx::query_scalar("SELECT string_agg(v, ',' ORDER BY v) FROM t")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        v
+    };
+    for (src, dst) in [(&latin, &fresh), (&icu, &other)] {
+        let src_id = app.register(src.name(), "postgres", &src.url()).await;
+        let dst_id = app.register(dst.name(), "postgres", &dst.url()).await;
+        let b = app.backup(&src_id).await;
+        assert_eq!(b["status"], "completed", "{b}");
+        let r = app
+            .restore(
+                b["id"].as_str().unwrap(),
+                json!({"target_database_id": dst_id}),
+            )
+            .await;
+        assert_eq!(r["status"], "completed", "{r}");
+        assert_eq!(
+            props(dst.name().to_string()).await,
+            props(src.name().to_string()).await,
+            "{} restored into {}",
+            src.name(),
+            dst.name()
+        );
+        assert_eq!(sorted(dst.url()).await, sorted(src.url()).await);
+    }
+}
