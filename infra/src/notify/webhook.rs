@@ -55,17 +55,21 @@ pub fn body(style: WebhookStyle, msg: &AlertMessage, timestamp: i64) -> Value {
         format!("\n```{}```", tail.trim_end())
     };
     match style {
+        // Slack reads `<…>` as links and mentions (`<!channel>`): text from a database's error
+        // output is escaped, so it can never ping anyone or forge a link.
         WebhookStyle::Slack => json!({
-            "text": msg.summary(),
+            "text": slack_escape(&msg.summary()),
             "attachments": [{
                 "color": hex_color,
-                "title": msg.subject(),
+                "title": slack_escape(&msg.subject()),
                 "title_link": msg.link,
-                "text": format!("{}{}", msg.message, detail),
-                "fields": fields.iter().map(|(k, v)| json!({"title": k, "value": v, "short": true})).collect::<Vec<_>>(),
+                "text": slack_escape(&format!("{}{}", msg.message, detail)),
+                "fields": fields.iter().map(|(k, v)| json!({"title": k, "value": slack_escape(v), "short": true})).collect::<Vec<_>>(),
             }],
         }),
+        // Discord: no @everyone/@here/role/user mention in any of it is acted on.
         WebhookStyle::Discord => json!({
+            "allowed_mentions": {"parse": []},
             "content": msg.summary().chars().take(1900).collect::<String>(),
             "embeds": [{
                 "title": msg.subject().chars().take(250).collect::<String>(),
@@ -82,6 +86,13 @@ pub fn body(style: WebhookStyle, msg: &AlertMessage, timestamp: i64) -> Value {
             v
         }
     }
+}
+
+/// Slack's three control characters as its entities.
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 pub async fn send(
@@ -182,5 +193,50 @@ mod scrub_tests {
         );
         assert!(!m.contains("secret-token") && !m.contains("abc"), "{m}");
         assert!(m.contains("hooks.slack.com"));
+    }
+}
+
+#[cfg(test)]
+mod body_tests {
+    use super::*;
+    use crate::notify::AlertMessage;
+    use backline_domain::Notice;
+
+    fn hostile() -> AlertMessage {
+        AlertMessage {
+            alert_id: "a1".into(),
+            kind: "backup_failed".into(),
+            title: "backup failed".into(),
+            notice: Notice::Raised,
+            state: "open".into(),
+            database_id: "d1".into(),
+            database_name: "shop".into(),
+            message: "relation \"<!channel> @everyone <https://evil|click>\" & more".into(),
+            detail: "ERROR: <!here>".into(),
+            count: 1,
+            raised_at: "2026-01-01T00:00:00Z".into(),
+            resolved_at: None,
+            resolved_by: None,
+            link: "http://127.0.0.1:8080/alerts/a1".into(),
+        }
+    }
+
+    #[test]
+    fn slack_text_cannot_mention_or_link() {
+        let v = body(WebhookStyle::Slack, &hostile(), 0).to_string();
+        assert!(
+            !v.contains("<!channel>") && !v.contains("<!here>") && !v.contains("<https://evil"),
+            "{v}"
+        );
+        assert!(
+            v.contains("&lt;!channel&gt;") && v.contains("&amp; more"),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn discord_acts_on_no_mention() {
+        let v = body(WebhookStyle::Discord, &hostile(), 0);
+        assert_eq!(v["allowed_mentions"]["parse"], serde_json::json!([]));
     }
 }
