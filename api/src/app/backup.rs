@@ -47,46 +47,13 @@ impl App {
     /// Claims "the running backup of `view`" for backup `id`, or answers 409 naming the
     /// running one. A claim whose backup has ended (or never started, a minute on) is stale.
     async fn claim_run(&self, view: &DatabaseView, id: &str) -> Result<(), AppError> {
-        let busy = |other: &str| {
+        self.claim(Kind::Backup, &view.id, id, |other| {
             AppError::Conflict(format!(
                 "a backup of {} is already running: {other}",
                 view.name
             ))
-        };
-        for _ in 0..3 {
-            let Some(holder) = self
-                .claims
-                .claim(Kind::Backup, &view.id, id)
-                .await
-                .map_err(AppError::internal)?
-            else {
-                return Ok(());
-            };
-            let status = self
-                .ledger
-                .load::<Backup>(&holder.id)
-                .await
-                .map_err(AppError::internal)?
-                .map(|b| b.status)
-                .unwrap_or_default();
-            let running = match status {
-                BackupStatus::Running => true,
-                BackupStatus::New => holder.younger_than(IN_FLIGHT_SECS),
-                _ => false,
-            };
-            if running {
-                return Err(busy(&holder.id));
-            }
-            if self
-                .claims
-                .take_over(Kind::Backup, &view.id, &holder.id, id)
-                .await
-                .map_err(AppError::internal)?
-            {
-                return Ok(());
-            }
-        }
-        Err(busy("another backup"))
+        })
+        .await
     }
 
     async fn start_claimed(

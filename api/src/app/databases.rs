@@ -271,39 +271,99 @@ impl App {
         Ok(())
     }
 
-    /// Claims `name` for database `id`, or answers 409 when another database has it. A claim
-    /// left by a registration or rename that never reached the ledger (its process died) is
-    /// taken over once it is a minute old; a younger one may be a registration in flight.
+    /// Claims `name` for database `id`, or answers 409 when another database has it.
     pub(super) async fn claim_name(&self, name: &DatabaseName, id: &str) -> Result<(), AppError> {
-        let taken = || AppError::Conflict(format!("a database named {name} is already registered"));
+        self.claim(Kind::Name, name.as_str(), id, |_| {
+            AppError::Conflict(format!("a database named {name} is already registered"))
+        })
+        .await
+    }
+
+    /// Claims `key` of `kind` for `id` (see `backline_infra::claims`). When another holder has
+    /// it and still does (`holds`), `busy` names the conflict; a stale claim is taken over.
+    pub(super) async fn claim(
+        &self,
+        kind: Kind,
+        key: &str,
+        id: &str,
+        busy: impl Fn(&str) -> AppError,
+    ) -> Result<(), AppError> {
         for _ in 0..3 {
             let Some(holder) = self
                 .claims
-                .claim(Kind::Name, name.as_str(), id)
+                .claim(kind, key, id)
                 .await
                 .map_err(AppError::internal)?
             else {
                 return Ok(());
             };
-            let held = self
-                .ledger
-                .load::<Database>(&holder.id)
-                .await
-                .map_err(AppError::internal)?
-                .is_some_and(|d| !d.removed && d.name.as_ref() == Some(name));
-            if held || holder.younger_than(IN_FLIGHT_SECS) {
-                return Err(taken());
+            if self.holds(kind, key, &holder).await? {
+                return Err(busy(&holder.id));
             }
             if self
                 .claims
-                .take_over(Kind::Name, name.as_str(), &holder.id, id)
+                .take_over(kind, key, &holder.id, id)
                 .await
                 .map_err(AppError::internal)?
             {
                 return Ok(());
             }
         }
-        Err(taken())
+        Err(busy("another holder"))
+    }
+
+    /// Whether `holder` still has its claim, from the ledger. A claim whose event never reached
+    /// the ledger (its process died) is stale a minute on; younger, it may be on its way.
+    async fn holds(&self, kind: Kind, key: &str, holder: &Holder) -> Result<bool, AppError> {
+        const DAY: i64 = 24 * 3600;
+        let in_flight = holder.younger_than(IN_FLIGHT_SECS);
+        Ok(match kind {
+            Kind::Name => {
+                let db = self
+                    .ledger
+                    .load::<Database>(&holder.id)
+                    .await
+                    .map_err(AppError::internal)?;
+                in_flight
+                    || db.is_some_and(|d| {
+                        !d.removed && d.name.as_ref().map(DatabaseName::as_str) == Some(key)
+                    })
+            }
+            Kind::Backup => {
+                let b = self
+                    .ledger
+                    .load::<Backup>(&holder.id)
+                    .await
+                    .map_err(AppError::internal)?
+                    .unwrap_or_default();
+                match b.status {
+                    BackupStatus::Running => true,
+                    BackupStatus::New => in_flight,
+                    _ => false,
+                }
+            }
+            Kind::Restore => {
+                if self.progress(&holder.id).is_some() {
+                    return Ok(true); // running in this process
+                }
+                let r = self
+                    .ledger
+                    .load::<Restore>(&holder.id)
+                    .await
+                    .map_err(AppError::internal)?
+                    .unwrap_or_default();
+                match r.status {
+                    // This process's, and no longer running here: it restarted.
+                    RestoreStatus::Running if r.node.as_deref() == Some(self.node.as_str()) => {
+                        false
+                    }
+                    // Restores hold no lease: another node's counts for a day.
+                    RestoreStatus::Running => holder.younger_than(DAY),
+                    RestoreStatus::New => in_flight,
+                    _ => false,
+                }
+            }
+        })
     }
 
     pub(super) async fn release_name(&self, name: &DatabaseName, id: &str) {

@@ -3,11 +3,8 @@
 use crate::config::Settings;
 use backline_domain::backup::DatabaseFacts;
 use backline_domain::*;
-use backline_infra::claims::Kind;
+use backline_infra::claims::{Holder, Kind};
 use backline_infra::drivers::{self, Probe, RestoreOptions, StageError, ToolConfig};
-
-/// How long a claim is presumed to belong to a request still on its way to the ledger.
-const IN_FLIGHT_SECS: i64 = 60;
 use backline_infra::ledger::Cqrs;
 use backline_infra::pipeline::{self, ArtifactFeed};
 use backline_infra::secrets::{Keyring, MasterKey};
@@ -20,6 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::task::JoinHandle;
+
+/// How long a claim is presumed to belong to a request still on its way to the ledger.
+const IN_FLIGHT_SECS: i64 = 60;
 
 /// What can go wrong with a command, in terms the HTTP layer maps to a status.
 #[derive(Debug, thiserror::Error)]

@@ -190,56 +190,19 @@ impl App {
     }
 
     /// Claims "the restore running into `target`" for restore `id`, or answers 409 naming the
-    /// running one. A claim is stale once its restore ended, or when it was this process's
-    /// and is no longer running here (the process restarted), or after a day.
+    /// running one (see `App::holds` for when a claim is stale).
     async fn claim_restore(
         &self,
         target: &str,
         target_name: &str,
         id: &str,
     ) -> Result<(), AppError> {
-        const DAY: i64 = 24 * 3600;
-        let busy = |other: &str| {
+        self.claim(Kind::Restore, target, id, |other| {
             AppError::Conflict(format!(
                 "a restore into {target_name} is already running: {other}"
             ))
-        };
-        for _ in 0..3 {
-            let Some(holder) = self
-                .claims
-                .claim(Kind::Restore, target, id)
-                .await
-                .map_err(AppError::internal)?
-            else {
-                return Ok(());
-            };
-            let r = self
-                .ledger
-                .load::<Restore>(&holder.id)
-                .await
-                .map_err(AppError::internal)?
-                .unwrap_or_default();
-            let here = self.progress(&holder.id).is_some();
-            let running = match r.status {
-                _ if here => true,
-                RestoreStatus::Running if r.node.as_deref() == Some(self.node.as_str()) => false,
-                RestoreStatus::Running => holder.younger_than(DAY),
-                RestoreStatus::New => holder.younger_than(IN_FLIGHT_SECS),
-                _ => false,
-            };
-            if running {
-                return Err(busy(&holder.id));
-            }
-            if self
-                .claims
-                .take_over(Kind::Restore, target, &holder.id, id)
-                .await
-                .map_err(AppError::internal)?
-            {
-                return Ok(());
-            }
-        }
-        Err(busy("another restore"))
+        })
+        .await
     }
 
     /// The copy a restore reads: the one on `storage` if named, else the first healthy copy

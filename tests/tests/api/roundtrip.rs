@@ -281,61 +281,68 @@ async fn postgres_database_properties_survive_a_restore_over_changes() {
         .await;
 }
 
+/// A client connection of either engine, for tests that do the same on both.
+enum Client {
+    Pg(sqlx::PgConnection),
+    My(sqlx::MySqlConnection),
+}
+
+impl Client {
+    async fn connect(url: &str) -> Client {
+        use sqlx::Connection;
+        if url.starts_with("postgres") {
+            Client::Pg(sqlx::PgConnection::connect(url).await.unwrap())
+        } else {
+            Client::My(sqlx::MySqlConnection::connect(url).await.unwrap())
+        }
+    }
+
+    /// Runs each statement on its own (MariaDB takes one statement per query).
+    async fn exec(&mut self, statements: &[&str]) {
+        for s in statements {
+            match self {
+                Client::Pg(c) => sqlx::raw_sql(s).execute(&mut *c).await.map(|_| ()),
+                Client::My(c) => sqlx::raw_sql(s).execute(&mut *c).await.map(|_| ()),
+            }
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
+        }
+    }
+
+    async fn count(&mut self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        match self {
+            Client::Pg(c) => sqlx::query_scalar(&sql).fetch_one(&mut *c).await,
+            Client::My(c) => sqlx::query_scalar(&sql).fetch_one(&mut *c).await,
+        }
+        .unwrap()
+    }
+}
+
 /// A restore over a database that a client is using (an open transaction holding locks on
 /// its tables) ends that client's session instead of waiting for it.
 async fn restore_over_a_database_in_use(engine: &str) {
-    use sqlx::Connection;
     let app = spawn_app().await;
-    let (db, url) = if engine == "postgres" {
-        let d = pg::TempDb::create("rt_busy_pg").await;
-        let url = d.url();
-        (Db::Pg(d), url)
+    let db: Db = if engine == "postgres" {
+        pg::TempDb::create("rt_busy_pg").await.into()
     } else {
-        let d = mysql::TempDb::create("rt_busy_my").await;
-        let url = d.url();
-        (Db::My(d), url)
+        Db::My(mysql::TempDb::create("rt_busy_my").await)
     };
-    let setup = [
+    let url = db.url();
+    let mut c = Client::connect(&url).await;
+    c.exec(&[
         "CREATE TABLE t (id INT PRIMARY KEY, v TEXT)",
         "INSERT INTO t VALUES (1, 'backed up')",
-    ];
-    let changes = ["INSERT INTO t VALUES (2, 'after the backup')"];
-    async fn run(engine: &str, url: &str, sql: &[&str]) {
-        if engine == "postgres" {
-            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-            for s in sql {
-                sqlx::raw_sql(s).execute(&mut c).await.unwrap();
-            }
-        } else {
-            let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
-            for s in sql {
-                sqlx::raw_sql(s).execute(&mut c).await.unwrap();
-            }
-        }
-    }
-    run(engine, &url, &setup).await;
+    ])
+    .await;
     let id = app.register(&db.name(), engine, &url).await;
     let b = app.backup(&id).await;
     assert_eq!(b["status"], "completed", "{b}");
-    run(engine, &url, &changes).await;
+    c.exec(&["INSERT INTO t VALUES (2, 'after the backup')"])
+        .await;
 
     // A client in the middle of a transaction that read the table (it holds its locks).
-    let (pg_client, my_client) = if engine == "postgres" {
-        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::raw_sql("BEGIN; SELECT * FROM t")
-            .execute(&mut c)
-            .await
-            .unwrap();
-        (Some(c), None)
-    } else {
-        let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
-        sqlx::raw_sql("BEGIN").execute(&mut c).await.unwrap();
-        sqlx::raw_sql("SELECT * FROM t")
-            .execute(&mut c)
-            .await
-            .unwrap();
-        (None, Some(c))
-    };
+    let mut client = Client::connect(&url).await;
+    client.exec(&["BEGIN", "SELECT * FROM t"]).await;
     let started = std::time::Instant::now();
     let r = app.restore(b["id"].as_str().unwrap(), json!({})).await;
     assert_eq!(r["status"], "completed", "{r}");
@@ -343,21 +350,9 @@ async fn restore_over_a_database_in_use(engine: &str) {
         started.elapsed() < std::time::Duration::from_secs(50),
         "the restore waited for the client's locks"
     );
-    let rows: i64 = if engine == "postgres" {
-        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
-        sqlx::query_scalar("SELECT count(*) FROM t")
-            .fetch_one(&mut c)
-            .await
-            .unwrap()
-    } else {
-        let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
-        sqlx::query_scalar("SELECT count(*) FROM t")
-            .fetch_one(&mut c)
-            .await
-            .unwrap()
-    };
+    let rows = Client::connect(&url).await.count("t").await;
     assert_eq!(rows, 1, "the restored table is the backed-up one");
-    drop((pg_client, my_client));
+    drop(client);
 }
 
 #[tokio::test]
