@@ -315,7 +315,6 @@ impl App {
     /// Whether `holder` still has its claim, from the ledger. A claim whose event never reached
     /// the ledger (its process died) is stale a minute on; younger, it may be on its way.
     async fn holds(&self, kind: Kind, key: &str, holder: &Holder) -> Result<bool, AppError> {
-        const DAY: i64 = 24 * 3600;
         let in_flight = holder.younger_than(IN_FLIGHT_SECS);
         Ok(match kind {
             Kind::Name => {
@@ -343,9 +342,6 @@ impl App {
                 }
             }
             Kind::Restore => {
-                if self.progress(&holder.id).is_some() {
-                    return Ok(true); // running in this process
-                }
                 let r = self
                     .ledger
                     .load::<Restore>(&holder.id)
@@ -353,12 +349,16 @@ impl App {
                     .map_err(AppError::internal)?
                     .unwrap_or_default();
                 match r.status {
-                    // This process's, and no longer running here: it restarted.
-                    RestoreStatus::Running if r.node.as_deref() == Some(self.node.as_str()) => {
-                        false
-                    }
-                    // Restores hold no lease: another node's counts for a day.
-                    RestoreStatus::Running => holder.younger_than(DAY),
+                    // Running while its node renews the lease (see `reap_abandoned`).
+                    RestoreStatus::Running => match self
+                        .leases
+                        .get(&holder.id)
+                        .await
+                        .map_err(AppError::internal)?
+                    {
+                        Some((_, expired)) => !expired,
+                        None => in_flight,
+                    },
                     RestoreStatus::New => in_flight,
                     _ => false,
                 }

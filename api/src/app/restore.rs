@@ -1,5 +1,11 @@
 use super::*;
 
+/// The short unique tag of a restore's scratch database name.
+pub(super) fn restore_tag(restore_id: &str) -> String {
+    let compact = restore_id.replace('-', "");
+    compact[compact.len().saturating_sub(12)..].to_string()
+}
+
 impl App {
     /// Records `RestoreStarted` and runs the restore in the background, from the first healthy
     /// copy of the backup.
@@ -119,6 +125,24 @@ impl App {
         let actor = actor.to_string();
         let restore_id = id.clone();
         let artifact = backup.artifact.clone();
+        // Like a backup's: if this process dies, another (or this one restarted) records the
+        // restore as failed once the lease expires (see `reap_abandoned`).
+        let lease = {
+            let app = app.clone();
+            let restore_id = restore_id.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Err(e) = app
+                        .leases
+                        .renew(&restore_id, &app.node, app.lease_ttl())
+                        .await
+                    {
+                        tracing::warn!(restore_id, error = %e, "could not renew the restore's lease");
+                    }
+                    tokio::time::sleep(app.lease_ttl() / 3).await;
+                }
+            })
+        };
         let done = tokio::spawn(async move {
             let started = Instant::now();
             let result = match (probe, conn, artifact) {
@@ -153,7 +177,7 @@ impl App {
                     let opts = RestoreOptions {
                         keep_previous,
                         no_owner,
-                        tag: restore_id.replace('-', "")[20..].to_string(),
+                        tag: restore_tag(&restore_id),
                     };
                     drivers::restore(&c, &p, &opts, &feed).await
                     }
@@ -182,6 +206,8 @@ impl App {
             {
                 tracing::error!(restore_id, error = %e, "could not record the end of a restore");
             }
+            lease.abort();
+            let _ = app.leases.release(&restore_id).await;
             app.untrack(&restore_id);
             app.release(Kind::Restore, &target_id, &restore_id).await;
             app.refresh().await;

@@ -165,8 +165,10 @@ impl App {
     }
 
     /// Records running backups whose lease expired as abandoned, cleans up after them, and
-    /// re-runs their slot when the catch-up policy asks for it.
+    /// re-runs their slot when the catch-up policy asks for it; records running restores whose
+    /// lease expired as failed.
     pub async fn reap_abandoned(self: &Arc<Self>) -> Result<(), AppError> {
+        self.reap_restores().await?;
         let running = self
             .projections
             .backups(&BackupFilter {
@@ -222,6 +224,72 @@ impl App {
             }
         }
         Ok(())
+    }
+
+    /// A restore whose process died is failed (stage `abandoned`) once its lease expires; its
+    /// scratch database is left for the operator, because a restore that died in the middle of
+    /// replacing the target may hold the only complete copy there.
+    async fn reap_restores(self: &Arc<Self>) -> Result<(), AppError> {
+        let running: Vec<_> = self
+            .projections
+            .restores(None, 1000)
+            .await?
+            .into_iter()
+            .filter(|r| r.status == "running")
+            .collect();
+        for r in running {
+            let lease = self.leases.get(&r.id).await.map_err(AppError::internal)?;
+            let started = parse_time(&r.started_at).unwrap_or_else(Utc::now);
+            let age = Utc::now() - started;
+            let stale_without_lease =
+                age > chrono::Duration::from_std(self.lease_ttl()).unwrap_or_default();
+            let who = match lease {
+                Some((node, true)) => format!("node {node} stopped renewing its lease"),
+                None if stale_without_lease => "its node never took a lease".to_string(),
+                _ => continue,
+            };
+            let engine = backline_domain::Engine::parse(&r.engine).unwrap_or(Engine::Postgres);
+            let scratch = drivers::scratch_name(
+                engine,
+                &self.connection_database(&r.target_database_id).await,
+                &super::restore::restore_tag(&r.id),
+            );
+            let failed = self
+                .restores
+                .execute_with_metadata(
+                    &r.id,
+                    RestoreCommand::Fail {
+                        failure: backline_domain::Failure {
+                            stage: "abandoned".into(),
+                            message: format!(
+                                "the restore was abandoned: {who}; check {}: a scratch database {scratch} may be left on its server, holding the backup's data",
+                                r.target_database_name
+                            ),
+                            stderr_tail: String::new(),
+                        },
+                        duration_ms: age.num_milliseconds().max(0) as u64,
+                    },
+                    self.meta("reaper", &r.id),
+                )
+                .await;
+            if failed.is_err() {
+                continue; // someone else recorded it, or it ended meanwhile
+            }
+            tracing::warn!(restore_id = r.id, who, "restore abandoned");
+            let _ = self.leases.release(&r.id).await;
+            self.release(Kind::Restore, &r.target_database_id, &r.id)
+                .await;
+            self.refresh().await;
+        }
+        Ok(())
+    }
+
+    /// The server-side database name of a registered database (its connection's), or its id.
+    async fn connection_database(&self, id: &str) -> String {
+        match self.database_state(id).await {
+            Ok((_, Some(c))) => c.database,
+            _ => id.to_string(),
+        }
     }
 
     /// Removes partial uploads a dead process left behind (local storage keeps them in

@@ -142,6 +142,15 @@ pub(crate) fn derived_name(base: &str, suffix: &str, max: usize) -> String {
     format!("{b}{suffix}")
 }
 
+/// The scratch database a restore tagged `tag` loads into before it replaces `target`.
+pub fn scratch_name(engine: Engine, target: &str, tag: &str) -> String {
+    let max = match engine {
+        Engine::Postgres => 63,
+        Engine::Mysql => 64,
+    };
+    derived_name(target, &format!("__restore_{tag}"), max)
+}
+
 /// Something that streams a verified artifact into a restore tool's stdin.
 #[async_trait::async_trait]
 pub trait Feed: Send + Sync {

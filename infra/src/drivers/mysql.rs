@@ -3,10 +3,10 @@
 
 use super::process::{command, tool_version, RunningTool};
 use super::{
-    derived_name, find_tools, my_ident, run_fed, Feed, Probe, RestoreOptions, RestoreOutcome,
-    StageError, ToolConfig, CONNECT_TIMEOUT_SECS,
+    find_tools, my_ident, run_fed, Feed, Probe, RestoreOptions, RestoreOutcome, StageError,
+    ToolConfig, CONNECT_TIMEOUT_SECS,
 };
-use backline_domain::ConnectionString;
+use backline_domain::{ConnectionString, Engine};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlSslMode};
 use sqlx::{Connection, Row};
 use std::io::Write;
@@ -483,7 +483,7 @@ pub async fn restore(
     if has_contents {
         // First load into a scratch database: proves the artifact is intact and loads, while
         // the target is untouched. Only then is the target replaced.
-        let scratch = derived_name(&target, &format!("__restore_{}", options.tag), 64);
+        let scratch = super::scratch_name(Engine::Mysql, &target, &options.tag);
         if let Err(e) = exec(
             &mut admin,
             "prepare",

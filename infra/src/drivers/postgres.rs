@@ -5,7 +5,7 @@ use super::{
     derived_name, find_tools, pg_ident, run_fed, Feed, Probe, RestoreOptions, RestoreOutcome,
     StageError, ToolConfig, CONNECT_TIMEOUT_SECS,
 };
-use backline_domain::ConnectionString;
+use backline_domain::{ConnectionString, Engine};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::{Connection, Row};
 use std::path::PathBuf;
@@ -269,7 +269,7 @@ pub async fn restore(
     // stream): the encoding and locale the database is created with, then its comment,
     // settings and grants.
     let archived = database_properties(probe, feed).await?;
-    let scratch = derived_name(&target, &format!("__restore_{}", options.tag), 63);
+    let scratch = super::scratch_name(Engine::Postgres, &target, &options.tag);
     let plain = format!("CREATE DATABASE {}", pg_ident(&scratch));
     let mut attempts = Vec::new();
     if let Some(o) = &archived.create_options {

@@ -408,3 +408,146 @@ async fn killed_process_backup_is_abandoned_and_its_slot_rerun() {
         assert!(left.is_empty(), "partial uploads left behind: {left:?}");
     }
 }
+
+/// A process killed (-9) in the middle of a restore: once its lease expires, another process
+/// records the restore as failed (stage `abandoned`, naming the scratch database that may be
+/// left), and restores into that database are accepted again.
+#[tokio::test]
+async fn killed_process_restore_is_recorded_as_abandoned() {
+    use crate::support::mysql;
+    let src = mysql::TempDb::create("sched_rkill").await;
+    let ledger = pg::TempDb::create("bl_rkill_ledger").await;
+    let shared = tempfile::tempdir().unwrap();
+    let mut admin = sqlx::MySqlConnection::connect(mysql::MYSQL_ADMIN_URL)
+        .await
+        .unwrap();
+    sqlx::raw_sql(&format!(
+        "CREATE TABLE `{0}`.t (id INT PRIMARY KEY); INSERT INTO `{0}`.t VALUES (1), (2)",
+        src.name()
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut victim = std::process::Command::new(crate::helpers::backline_bin())
+        .arg("serve")
+        .env("BACKLINE_DATA_DIR", data.path())
+        .env("BACKLINE_LEDGER_URL", ledger.url())
+        .env(
+            "BACKLINE_STORAGE_URL",
+            format!("fs://{}", shared.path().join("artifacts").display()),
+        )
+        .env("BACKLINE_MASTER_KEY_FILE", shared.path().join("master.key"))
+        .env("BACKLINE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BACKLINE_ADMIN_TOKEN", TOKEN)
+        .env("BACKLINE_LEASE_TTL_SECS", "3")
+        .env("BACKLINE_NODE", "victim")
+        .stderr(std::fs::File::create(data.path().join("log")).unwrap())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let post = |path: String| {
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            client
+                .post(format!("{base}{path}"))
+                .bearer_auth(TOKEN)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = client
+        .post(format!("{base}/api/v1/databases"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"name": "rkill", "engine": "mysql", "connection": src.url()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b: Value = post(format!("/api/v1/databases/{id}/backups?wait=true"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b["status"], "completed", "{b}");
+    let backup = b["id"].as_str().unwrap().to_string();
+
+    // A session outside the database holds a lock on its table: the restore loads its scratch
+    // copy, then waits to drop the target. That is when the process dies.
+    let mut locker = sqlx::MySqlConnection::connect(mysql::MYSQL_ADMIN_URL)
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::raw_sql(&format!("SELECT * FROM `{}`.t", src.name()))
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let r = post(format!("/api/v1/backups/{backup}/restore")).await;
+    assert_eq!(r.status(), 202);
+    let restore = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    victim.kill().unwrap(); // SIGKILL
+    victim.wait().unwrap();
+    let killed_at = Instant::now();
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+
+    let rescuer = spawn_node("rescuer", &ledger.url(), shared.path(), 3).await;
+    let failed = loop {
+        let r = rescuer
+            .get_json(&format!("/api/v1/restores/{restore}"))
+            .await;
+        if r["status"] != "running" {
+            break r;
+        }
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(30),
+            "never recorded as abandoned"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["error"]["stage"], "abandoned", "{failed}");
+    let message = failed["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("victim") && message.contains("__restore_"),
+        "{message}"
+    );
+    // The database is free again: a new restore goes through (and the scratch copy the dead
+    // one left is the operator's to drop: its name is in the message).
+    let again = rescuer.restore(&backup, json!({})).await;
+    assert_eq!(again["status"], "completed", "{again}");
+    let scratch = message
+        .split("scratch database ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .unwrap()
+        .to_string();
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS `{scratch}`"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
