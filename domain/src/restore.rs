@@ -105,9 +105,6 @@ pub struct Restore {
     pub status: RestoreStatus,
     pub backup_id: Option<String>,
     pub target_database_id: Option<String>,
-    /// The process that runs (or ran) it.
-    #[serde(default)]
-    pub node: Option<String>,
 }
 
 impl Restore {
@@ -204,13 +201,11 @@ impl Aggregate for Restore {
             RestoreEvent::RestoreStarted {
                 backup_id,
                 target_database_id,
-                node,
                 ..
             } => {
                 self.status = RestoreStatus::Running;
                 self.backup_id = Some(backup_id);
                 self.target_database_id = Some(target_database_id);
-                self.node = Some(node);
             }
             RestoreEvent::RestoreCompleted { .. } => self.status = RestoreStatus::Completed,
             RestoreEvent::RestoreFailed { .. } => self.status = RestoreStatus::Failed,
