@@ -520,10 +520,13 @@ export const api = {
   /** Re-reads every healthy copy (sha256, decrypt, decompress) and records the result on the backup. */
   verifyBackup: (id: string) => request<Verification>(`/backups/${enc(id)}/verify`, { method: 'POST', body: {} }),
 
-  startRestore: (backupId: string, targetDatabaseId?: string) =>
+  startRestore: (backupId: string, targetDatabaseId?: string, options: { noOwner?: boolean } = {}) =>
     request<{ id: string }>(`/backups/${enc(backupId)}/restore`, {
       method: 'POST',
-      body: targetDatabaseId ? { target_database_id: targetDatabaseId } : {},
+      body: {
+        ...(targetDatabaseId ? { target_database_id: targetDatabaseId } : {}),
+        ...(options.noOwner ? { no_owner: true } : {}),
+      },
     }),
   listRestores: (databaseId: string) =>
     request<{ items: Restore[] }>(`/restores${query({ database_id: databaseId })}`).then((r) => r.items),

@@ -320,8 +320,15 @@ pub async fn restore(
         Ok(tool) => run_fed(tool, feed, false).await,
         Err(e) => Err(e),
     };
-    if let Err(e) = loaded {
+    if let Err(mut e) = loaded {
         drop_db(&mut admin, &scratch).await;
+        let text = format!("{} {}", e.message, e.stderr_tail);
+        if !options.no_owner && text.contains("role \"") && text.contains("does not exist") {
+            e.message.push_str(
+                " (the backup names roles this server does not have: create them, or restore \
+                 without ownership and grants: \"no_owner\": true in the API, --no-owner in the CLI)",
+            );
+        }
         return Err(e);
     }
     for stmt in archived.statements(&scratch, options.no_owner) {

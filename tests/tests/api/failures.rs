@@ -554,3 +554,53 @@ async fn restoring_a_failed_backup_is_409() {
     let restores = app.get_json("/api/v1/restores").await;
     assert_eq!(restores["items"].as_array().unwrap().len(), 0, "{restores}");
 }
+
+/// A PostgreSQL backup whose objects belong to a role this server no longer has: the restore
+/// fails before touching the target and says how to go on; with `no_owner` it goes through.
+#[tokio::test]
+async fn postgres_restore_with_a_missing_role_says_to_use_no_owner() {
+    let app = spawn_app().await;
+    let db = pg::TempDb::create("fail_role").await;
+    let role = pg::unique_name("bl_role");
+    let renamed = format!("{role}_gone");
+    let admin = || async { PgConnection::connect(pg::PG_ADMIN_URL).await.unwrap() };
+    let mut c = admin().await;
+    sqlx::raw_sql(&format!("CREATE ROLE \"{role}\" NOLOGIN"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    pg_exec(
+        db.name(),
+        &format!(
+            "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2); \
+             ALTER TABLE t OWNER TO \"{role}\"; GRANT SELECT ON t TO \"{role}\""
+        ),
+    )
+    .await;
+    let id = app.register(db.name(), "postgres", &db.url()).await;
+    let b = app.backup(&id).await;
+    assert_eq!(b["status"], "completed", "{b}");
+    // The role goes away under its name (as on another server).
+    sqlx::raw_sql(&format!("ALTER ROLE \"{role}\" RENAME TO \"{renamed}\""))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    pg_exec(db.name(), "INSERT INTO t VALUES (3)").await;
+
+    let r = app.restore(b["id"].as_str().unwrap(), json!({})).await;
+    assert_eq!(r["status"], "failed", "{r}");
+    let message = r["error"]["message"].as_str().unwrap();
+    assert!(message.contains("no_owner"), "{message}");
+    assert_eq!(pg_count(db.name(), "t").await, 3, "the target was touched");
+
+    let r = app
+        .restore(b["id"].as_str().unwrap(), json!({"no_owner": true}))
+        .await;
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(pg_count(db.name(), "t").await, 2);
+    drop(db);
+    sqlx::raw_sql(&format!("DROP ROLE IF EXISTS \"{renamed}\""))
+        .execute(&mut c)
+        .await
+        .unwrap();
+}

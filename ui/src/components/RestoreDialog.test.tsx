@@ -72,6 +72,29 @@ describe('RestoreDialog', () => {
     expect(post?.body).toEqual({ target_database_id: 'target-id' });
   });
 
+  it('sends no_owner only when "Skip ownership and grants" is ticked, and offers it for PostgreSQL only', async () => {
+    const calls = stubFetch((c) => {
+      if (c.path === '/api/v1/databases') return { status: 200, body: { items: [source] } };
+      if (c.path.endsWith('/restore')) return { status: 202, body: { id: 'r2' } };
+      return undefined;
+    });
+    renderWithClient(<RestoreDialog backup={backup()} source={source} onClose={() => {}} />);
+    const box = await screen.findByRole('checkbox', { name: /Skip ownership and grants/ });
+    expect(box).not.toBeChecked();
+    await userEvent.click(box);
+    await userEvent.type(screen.getByLabelText(/type the target database's name/), source.name);
+    await userEvent.click(screen.getByRole('button', { name: 'Restore' }));
+    await vi.waitFor(() => expect(calls.some((c) => c.method === 'POST')).toBe(true));
+    expect(calls.find((c) => c.method === 'POST')?.body).toEqual({ no_owner: true });
+  });
+
+  it('has no ownership option for MySQL/MariaDB', async () => {
+    stubFetch(() => ({ status: 200, body: { items: [mysql] } }));
+    renderWithClient(<RestoreDialog backup={backup({ engine: 'mysql', database_id: 'my' })} source={mysql} onClose={() => {}} />);
+    await screen.findByLabelText('Restore into');
+    expect(screen.queryByRole('checkbox', { name: /Skip ownership/ })).toBeNull();
+  });
+
   it('closes on Escape', async () => {
     stubFetch(() => ({ status: 200, body: { items: [source] } }));
     const onClose = vi.fn();

@@ -25,10 +25,14 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
   const [targetId, setTargetId] = useState(source.id);
   const target = targets.find((d) => d.id === targetId) ?? source;
   const [restoreId, setRestoreId] = useState<string | null>(null);
+  const [noOwner, setNoOwner] = useState(false);
   const restore = useRestore(restoreId);
 
   const start = useMutation({
-    mutationFn: () => api.startRestore(backup.id, target.id === backup.database_id ? undefined : target.id),
+    mutationFn: () =>
+      api.startRestore(backup.id, target.id === backup.database_id ? undefined : target.id, {
+        noOwner: source.engine === 'postgres' && noOwner,
+      }),
     onSuccess: ({ id }) => setRestoreId(id),
   });
 
@@ -106,6 +110,20 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
               </select>
               <p className="hint">Only registered {engineLabel(source.engine)} databases can be targets.</p>
             </div>
+            {source.engine === 'postgres' && (
+              <div className="field">
+                <label className="checkbox">
+                  <input
+                    type="checkbox"
+                    checked={noOwner}
+                    onChange={(e) => setNoOwner(e.target.checked)}
+                    disabled={start.isPending}
+                  />{' '}
+                  Skip ownership and grants
+                </label>
+                <p className="hint">For a server that does not have the roles the backup names.</p>
+              </div>
+            )}
             <p className="alert alert-warn">
               This replaces the current contents of <strong>{target.name}</strong> (
               <code className="break">{target.connection}</code>) with this version.
