@@ -97,23 +97,7 @@ impl App {
         let app = self.clone();
         let actor = actor.to_string();
         let backup_id = id.clone();
-        // The lease says this node is alive and working on it; see `reap_abandoned`.
-        let lease = {
-            let app = app.clone();
-            let backup_id = backup_id.clone();
-            tokio::spawn(async move {
-                loop {
-                    if let Err(e) = app
-                        .leases
-                        .renew(&backup_id, &app.node, app.lease_ttl())
-                        .await
-                    {
-                        tracing::warn!(backup_id, error = %e, "could not renew the backup's lease");
-                    }
-                    tokio::time::sleep(app.lease_ttl() / 3).await;
-                }
-            })
-        };
+        let lease = self.hold_lease(&backup_id);
         // Cancelled by the stall watchdog (see alerts.rs) when the dump writes nothing.
         let cancel = app.cancel_token(&backup_id);
         let done = tokio::spawn(async move {

@@ -107,7 +107,7 @@ impl App {
         }
         .await;
         if let Err(e) = registered {
-            self.release_name(&name, &id).await;
+            self.release(Kind::Name, name.as_str(), &id).await;
             return Err(e);
         }
         self.refresh().await;
@@ -190,11 +190,11 @@ impl App {
             .map_err(|e| from_aggregate(e, database_error));
         match (&renamed, updated) {
             (Some(n), Err(e)) => {
-                self.release_name(n, &current.id).await;
+                self.release(Kind::Name, n.as_str(), &current.id).await;
                 return Err(e);
             }
             (_, Err(e)) => return Err(e),
-            (Some(_), Ok(())) => self.release_name_str(&current.name, &current.id).await,
+            (Some(_), Ok(())) => self.release(Kind::Name, &current.name, &current.id).await,
             (None, Ok(())) => {}
         }
         self.refresh().await;
@@ -265,7 +265,7 @@ impl App {
             )
             .await
             .map_err(|e| from_aggregate(e, database_error))?;
-        self.release_name_str(&current.name, &current.id).await;
+        self.release(Kind::Name, &current.name, &current.id).await;
         self.keyring.destroy(&current.id).await?;
         self.refresh().await;
         Ok(())
@@ -364,14 +364,6 @@ impl App {
                 }
             }
         })
-    }
-
-    pub(super) async fn release_name(&self, name: &DatabaseName, id: &str) {
-        self.release(Kind::Name, name.as_str(), id).await;
-    }
-
-    async fn release_name_str(&self, name: &str, id: &str) {
-        self.release(Kind::Name, name, id).await;
     }
 
     /// Gives up a claim; a failure is harmless (a stale claim is taken over later).

@@ -134,9 +134,12 @@ impl App {
         }
         let mut taken: Vec<String> = Vec::new();
         for db_id in order {
-            let versions = &by_db[&db_id];
-            let latest = versions.last().expect("a group has a manifest");
-            let first = versions.first().expect("a group has a manifest");
+            let Some(versions) = by_db.get(&db_id) else {
+                continue;
+            };
+            let (Some(first), Some(latest)) = (versions.first(), versions.last()) else {
+                continue;
+            };
             let engine = Engine::parse(&latest.engine).ok_or_else(|| {
                 AppError::Internal(format!("manifest engine {:?} is unknown", latest.engine))
             })?;

@@ -126,23 +126,8 @@ impl App {
         let restore_id = id.clone();
         let artifact = backup.artifact.clone();
         // Like a backup's: if this process dies, another (or this one restarted) records the
-        // restore as failed once the lease expires (see `reap_abandoned`).
-        let lease = {
-            let app = app.clone();
-            let restore_id = restore_id.clone();
-            tokio::spawn(async move {
-                loop {
-                    if let Err(e) = app
-                        .leases
-                        .renew(&restore_id, &app.node, app.lease_ttl())
-                        .await
-                    {
-                        tracing::warn!(restore_id, error = %e, "could not renew the restore's lease");
-                    }
-                    tokio::time::sleep(app.lease_ttl() / 3).await;
-                }
-            })
-        };
+        // restore as failed once the lease expires.
+        let lease = self.hold_lease(&restore_id);
         let done = tokio::spawn(async move {
             let started = Instant::now();
             let result = match (probe, conn, artifact) {

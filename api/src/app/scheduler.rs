@@ -12,9 +12,44 @@ pub const GRACE: chrono::Duration = chrono::Duration::seconds(60);
 const TICK: Duration = Duration::from_millis(500);
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
+/// How a lease shows that the process running the work is gone.
+enum Lapse {
+    Expired { node: String },
+    NeverTaken,
+}
+
 impl App {
     pub(crate) fn lease_ttl(&self) -> Duration {
         Duration::from_secs(self.settings.lease_ttl_secs.max(3))
+    }
+
+    /// Renews the lease on running work `id` (a backup or a restore) until the returned task
+    /// is aborted: it says this node is alive and working on it (see `reap_abandoned`).
+    pub(crate) fn hold_lease(self: &Arc<Self>, id: &str) -> tokio::task::JoinHandle<()> {
+        let app = self.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = app.leases.renew(&id, &app.node, app.lease_ttl()).await {
+                    tracing::warn!(id, error = %e, "could not renew a lease");
+                }
+                tokio::time::sleep(app.lease_ttl() / 3).await;
+            }
+        })
+    }
+
+    /// Whether the lease of running work `id`, started at `started_at`, shows that its process
+    /// is gone: it expired, or none was taken within a lease's time.
+    async fn lease_lapse(&self, id: &str, started_at: &str) -> Result<Option<Lapse>, AppError> {
+        let lease = self.leases.get(id).await.map_err(AppError::internal)?;
+        let started = parse_time(started_at).unwrap_or_else(Utc::now);
+        let stale_without_lease =
+            Utc::now() - started > chrono::Duration::from_std(self.lease_ttl()).unwrap_or_default();
+        Ok(match lease {
+            Some((node, true)) => Some(Lapse::Expired { node }),
+            None if stale_without_lease => Some(Lapse::NeverTaken),
+            _ => None,
+        })
     }
 
     /// The id of the backup of `view` that is running now, if any.
@@ -178,14 +213,10 @@ impl App {
             })
             .await?;
         for b in running {
-            let lease = self.leases.get(&b.id).await.map_err(AppError::internal)?;
-            let started = parse_time(&b.started_at).unwrap_or_else(Utc::now);
-            let stale_without_lease = Utc::now() - started
-                > chrono::Duration::from_std(self.lease_ttl()).unwrap_or_default();
-            let reason = match lease {
-                Some((node, true)) => format!("node {node} stopped renewing its lease"),
-                None if stale_without_lease => format!("node {} never took a lease", b.node),
-                _ => continue,
+            let reason = match self.lease_lapse(&b.id, &b.started_at).await? {
+                Some(Lapse::Expired { node }) => format!("node {node} stopped renewing its lease"),
+                Some(Lapse::NeverTaken) => format!("node {} never took a lease", b.node),
+                None => continue,
             };
             let abandoned = self
                 .backups
@@ -238,16 +269,12 @@ impl App {
             .filter(|r| r.status == "running")
             .collect();
         for r in running {
-            let lease = self.leases.get(&r.id).await.map_err(AppError::internal)?;
-            let started = parse_time(&r.started_at).unwrap_or_else(Utc::now);
-            let age = Utc::now() - started;
-            let stale_without_lease =
-                age > chrono::Duration::from_std(self.lease_ttl()).unwrap_or_default();
-            let who = match lease {
-                Some((node, true)) => format!("node {node} stopped renewing its lease"),
-                None if stale_without_lease => "its node never took a lease".to_string(),
-                _ => continue,
+            let who = match self.lease_lapse(&r.id, &r.started_at).await? {
+                Some(Lapse::Expired { node }) => format!("node {node} stopped renewing its lease"),
+                Some(Lapse::NeverTaken) => "its node never took a lease".to_string(),
+                None => continue,
             };
+            let age = Utc::now() - parse_time(&r.started_at).unwrap_or_else(Utc::now);
             let engine = backline_domain::Engine::parse(&r.engine).unwrap_or(Engine::Postgres);
             let scratch = drivers::scratch_name(
                 engine,

@@ -18,6 +18,51 @@ async fn small_db(prefix: &str) -> pg::TempDb {
     db
 }
 
+/// A `backline serve` child process (node "victim", 3 s leases) on `ledger_url` with the
+/// shared storage and master key, answering on `base`; tests kill it with -9.
+struct Victim {
+    child: std::process::Child,
+    base: String,
+    _data: tempfile::TempDir,
+}
+
+async fn spawn_victim(ledger_url: &str, shared: &std::path::Path) -> Victim {
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(crate::helpers::backline_bin())
+        .arg("serve")
+        .env("BACKLINE_DATA_DIR", data.path())
+        .env("BACKLINE_LEDGER_URL", ledger_url)
+        .env(
+            "BACKLINE_STORAGE_URL",
+            format!("fs://{}", shared.join("artifacts").display()),
+        )
+        .env("BACKLINE_MASTER_KEY_FILE", shared.join("master.key"))
+        .env("BACKLINE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BACKLINE_ADMIN_TOKEN", TOKEN)
+        .env("BACKLINE_LEASE_TTL_SECS", "3")
+        .env("BACKLINE_NODE", "victim")
+        .stderr(std::fs::File::create(data.path().join("log")).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Victim {
+        child,
+        base,
+        _data: data,
+    }
+}
+
 #[tokio::test]
 async fn three_processes_run_every_slot_exactly_once() {
     let ledger = pg::TempDb::create("bl_sched_ledger").await;
@@ -272,35 +317,10 @@ async fn killed_process_backup_is_abandoned_and_its_slot_rerun() {
         .execute(&mut locker)
         .await
         .unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut victim = std::process::Command::new(crate::helpers::backline_bin())
-        .arg("serve")
-        .env("BACKLINE_DATA_DIR", data.path())
-        .env("BACKLINE_LEDGER_URL", ledger.url())
-        .env(
-            "BACKLINE_STORAGE_URL",
-            format!("fs://{}", shared.path().join("artifacts").display()),
-        )
-        .env("BACKLINE_MASTER_KEY_FILE", shared.path().join("master.key"))
-        .env("BACKLINE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("BACKLINE_ADMIN_TOKEN", TOKEN)
-        .env("BACKLINE_LEASE_TTL_SECS", "3")
-        .env("BACKLINE_NODE", "victim")
-        .stderr(std::fs::File::create(data.path().join("log")).unwrap())
-        .spawn()
-        .unwrap();
+    let mut victim = spawn_victim(&ledger.url(), shared.path()).await;
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
+    let base = victim.base.clone();
     let start = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let r = client
         .post(format!("{base}/api/v1/databases"))
         .bearer_auth(TOKEN)
@@ -337,8 +357,8 @@ async fn killed_process_backup_is_abandoned_and_its_slot_rerun() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
-    victim.kill().unwrap(); // SIGKILL
-    victim.wait().unwrap();
+    victim.child.kill().unwrap(); // SIGKILL
+    victim.child.wait().unwrap();
     let killed_at = Instant::now();
     sqlx::raw_sql("ROLLBACK")
         .execute(&mut locker)
@@ -428,35 +448,9 @@ async fn killed_process_restore_is_recorded_as_abandoned() {
     .execute(&mut admin)
     .await
     .unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut victim = std::process::Command::new(crate::helpers::backline_bin())
-        .arg("serve")
-        .env("BACKLINE_DATA_DIR", data.path())
-        .env("BACKLINE_LEDGER_URL", ledger.url())
-        .env(
-            "BACKLINE_STORAGE_URL",
-            format!("fs://{}", shared.path().join("artifacts").display()),
-        )
-        .env("BACKLINE_MASTER_KEY_FILE", shared.path().join("master.key"))
-        .env("BACKLINE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("BACKLINE_ADMIN_TOKEN", TOKEN)
-        .env("BACKLINE_LEASE_TTL_SECS", "3")
-        .env("BACKLINE_NODE", "victim")
-        .stderr(std::fs::File::create(data.path().join("log")).unwrap())
-        .spawn()
-        .unwrap();
+    let mut victim = spawn_victim(&ledger.url(), shared.path()).await;
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let base = victim.base.clone();
     let post = |path: String| {
         let client = client.clone();
         let base = base.clone();
@@ -507,8 +501,8 @@ async fn killed_process_restore_is_recorded_as_abandoned() {
         .unwrap()
         .to_string();
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    victim.kill().unwrap(); // SIGKILL
-    victim.wait().unwrap();
+    victim.child.kill().unwrap(); // SIGKILL
+    victim.child.wait().unwrap();
     let killed_at = Instant::now();
     sqlx::raw_sql("ROLLBACK")
         .execute(&mut locker)
