@@ -14,10 +14,12 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins
 cargo nextest run --workspace --no-fail-fast
 
-# Browser end-to-end: the real server (UI embedded) driven by headless Chromium.
+# Browser end-to-end: the real server (UI embedded) driven by headless Chromium. Its webhook
+# receiver listens on 127.0.0.1, which webhooks may reach only when private addresses are allowed.
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 BACKLINE_DATA_DIR="$data" BACKLINE_LISTEN="127.0.0.1:$port" BACKLINE_ADMIN_TOKEN=e2e-token \
+  BACKLINE_ALLOW_PRIVATE_WEBHOOKS=true \
   "$CARGO_TARGET_DIR/debug/backline" serve >"$data/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT

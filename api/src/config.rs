@@ -115,12 +115,24 @@ pub struct Settings {
         global = true
     )]
     pub alert_remind_secs: u64,
+    /// Let webhooks go to loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7),
+    /// unspecified and CGNAT (100.64/10) addresses. Link-local and cloud metadata addresses
+    /// (169.254/16, fe80::/10) stay refused.
+    #[arg(long, env = "BACKLINE_ALLOW_PRIVATE_WEBHOOKS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub allow_private_webhooks: bool,
     /// Run scheduled backups in this process (false: an API/alerting-only node).
     #[arg(long, env = "BACKLINE_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub scheduler: bool,
 }
 
 impl Settings {
+    /// Where webhooks may be sent.
+    pub fn webhook_policy(&self) -> backline_domain::channel::WebhookPolicy {
+        backline_domain::channel::WebhookPolicy {
+            allow_private: self.allow_private_webhooks,
+        }
+    }
+
     pub fn ledger_url(&self) -> String {
         self.ledger_url
             .clone()

@@ -39,7 +39,11 @@ pub struct Alerting {
 impl Alerting {
     pub fn new(settings: &Settings) -> Self {
         Self {
-            notifier: Notifier::new(settings.smtp_url.as_deref(), settings.alert_from.as_deref()),
+            notifier: Notifier::new(
+                settings.smtp_url.as_deref(),
+                settings.alert_from.as_deref(),
+                settings.webhook_policy(),
+            ),
             public_url: OnceLock::new(),
             metrics: Metrics::new(),
             in_flight: Mutex::new(HashSet::new()),
@@ -95,7 +99,7 @@ fn channel_error(e: &ChannelError) -> AppError {
             field: "to",
             message: e.to_string(),
         },
-        ChannelError::BadUrl(_) => AppError::Invalid {
+        ChannelError::BadUrl(_) | ChannelError::RefusedAddress { .. } => AppError::Invalid {
             field: "url",
             message: e.to_string(),
         },
@@ -805,6 +809,10 @@ impl App {
                     message: "a webhook channel needs a url".into(),
                 })?;
                 let url_redacted = redact_webhook_url(&url).map_err(|e| channel_error(&e))?;
+                self.settings
+                    .webhook_policy()
+                    .check_url(&url)
+                    .map_err(|e| channel_error(&e))?;
                 let secret = match style {
                     WebhookStyle::Generic => {
                         let s = new.secret.filter(|s| !s.is_empty()).unwrap_or_else(|| {

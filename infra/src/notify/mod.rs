@@ -4,6 +4,7 @@
 pub mod email;
 pub mod webhook;
 
+use backline_domain::channel::WebhookPolicy;
 use backline_domain::{Notice, Outcome, WebhookStyle};
 use serde::Serialize;
 
@@ -116,12 +117,17 @@ impl Attempt {
 pub struct Notifier {
     mailer: Option<email::Mailer>,
     http: reqwest::Client,
+    policy: WebhookPolicy,
 }
 
 impl Notifier {
     /// `smtp_url` and `from` enable email; without them email channels fail with a message
-    /// saying what to set.
-    pub fn new(smtp_url: Option<&str>, from: Option<&str>) -> Result<Self, String> {
+    /// saying what to set. `policy` says which addresses webhooks may go to.
+    pub fn new(
+        smtp_url: Option<&str>,
+        from: Option<&str>,
+        policy: WebhookPolicy,
+    ) -> Result<Self, String> {
         let mailer = match smtp_url.filter(|u| !u.trim().is_empty()) {
             Some(url) => Some(email::Mailer::new(
                 url,
@@ -129,12 +135,21 @@ impl Notifier {
             )?),
             None => None,
         };
+        // No redirects and no proxy: either would take the request to an address that the
+        // resolver never checked.
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(15))
             .user_agent(concat!("backline/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(webhook::GuardedResolver { policy })
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Self { mailer, http })
+        Ok(Self {
+            mailer,
+            http,
+            policy,
+        })
     }
 
     pub async fn deliver(&self, target: &Target, msg: &AlertMessage) -> Attempt {
@@ -147,7 +162,7 @@ impl Notifier {
                 ),
             },
             Target::Webhook { style, url, secret } => {
-                webhook::send(&self.http, *style, url, secret.as_deref(), msg).await
+                webhook::send(&self.http, self.policy, *style, url, secret.as_deref(), msg).await
             }
         }
     }

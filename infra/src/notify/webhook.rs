@@ -6,10 +6,12 @@
 //! that the timestamp is recent, which rules out replays of old deliveries.
 
 use super::{AlertMessage, Attempt};
+use backline_domain::channel::{ChannelError, WebhookPolicy};
 use backline_domain::{Notice, WebhookStyle};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
+use std::net::SocketAddr;
 
 pub const SIGNATURE_HEADER: &str = "X-Backline-Signature";
 pub const TIMESTAMP_HEADER: &str = "X-Backline-Timestamp";
@@ -95,13 +97,22 @@ fn slack_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// One delivery. A 3xx is not followed (the client has no redirect policy): a receiver could
+/// otherwise send Backline on to an address the checks refused. The receiver's answer is never
+/// read: only its status is recorded, so nothing it says ends up in events, responses or logs.
 pub async fn send(
     http: &reqwest::Client,
+    policy: WebhookPolicy,
     style: WebhookStyle,
     url: &str,
     secret: Option<&str>,
     msg: &AlertMessage,
 ) -> Attempt {
+    // A host name is checked by the client's resolver; an IP address is never resolved, so it
+    // is checked here (again: the rules may have changed since the channel was made).
+    if let Err(e) = policy.check_url(url) {
+        return Attempt::failed(None, scrub(&e.to_string(), url));
+    }
     let timestamp = chrono::Utc::now().timestamp();
     let raw = match serde_json::to_vec(&body(style, msg, timestamp)) {
         Ok(b) => b,
@@ -119,21 +130,8 @@ pub async fn send(
     match req.body(raw).send().await {
         Ok(r) if r.status().is_success() => Attempt::delivered(Some(r.status().as_u16())),
         Ok(r) => {
-            let status = r.status();
-            let text: String = r
-                .text()
-                .await
-                .unwrap_or_default()
-                .chars()
-                .take(300)
-                .collect();
-            Attempt::failed(
-                Some(status.as_u16()),
-                scrub(
-                    &format!("the webhook answered {status}: {}", text.trim()),
-                    url,
-                ),
-            )
+            let status = r.status().as_u16();
+            Attempt::failed(Some(status), format!("HTTP {status}"))
         }
         Err(e) => Attempt::failed(
             None,
@@ -145,6 +143,61 @@ pub async fn send(
                 url,
             ),
         ),
+    }
+}
+
+/// Resolves webhook host names and keeps only the addresses the policy allows, so that the
+/// connection goes to an address that was checked (a name that resolves to 169.254.169.254, or
+/// that answers differently the second time, cannot slip through).
+pub struct GuardedResolver {
+    pub policy: WebhookPolicy,
+}
+
+/// A host name none of whose addresses may receive webhooks.
+#[derive(Debug, thiserror::Error)]
+#[error("{host} resolves only to refused addresses: {reason}")]
+pub struct RefusedHost {
+    host: String,
+    reason: ChannelError,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy;
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs = allowed(policy, &host, resolved)?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The addresses of `host` that `policy` allows; an error naming the rule when there is none.
+pub fn allowed(
+    policy: WebhookPolicy,
+    host: &str,
+    resolved: Vec<SocketAddr>,
+) -> Result<Vec<SocketAddr>, RefusedHost> {
+    let mut refusal = None;
+    let mut ok = Vec::new();
+    for a in resolved {
+        match policy.check(a.ip()) {
+            Ok(()) => ok.push(a),
+            Err(e) => refusal = refusal.or(Some(e)),
+        }
+    }
+    match (ok.is_empty(), refusal) {
+        (true, Some(reason)) => Err(RefusedHost {
+            host: host.to_string(),
+            reason,
+        }),
+        (true, None) => Err(RefusedHost {
+            host: host.to_string(),
+            reason: ChannelError::BadUrl(host.to_string()),
+        }),
+        (false, _) => Ok(ok),
     }
 }
 
@@ -193,6 +246,56 @@ mod scrub_tests {
         );
         assert!(!m.contains("secret-token") && !m.contains("abc"), "{m}");
         assert!(m.contains("hooks.slack.com"));
+    }
+}
+
+#[cfg(test)]
+mod resolver_tests {
+    use super::*;
+
+    fn addrs(ips: &[&str]) -> Vec<SocketAddr> {
+        ips.iter()
+            .map(|ip| SocketAddr::new(ip.parse().unwrap(), 0))
+            .collect()
+    }
+
+    #[test]
+    fn a_name_resolving_to_metadata_is_refused_even_when_private_ones_are_allowed() {
+        let lax = WebhookPolicy {
+            allow_private: true,
+        };
+        let e = allowed(lax, "metadata.example", addrs(&["169.254.169.254"])).unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("metadata.example") && m.contains("link-local"),
+            "{m}"
+        );
+        let e = allowed(lax, "m6.example", addrs(&["::ffff:169.254.169.254"])).unwrap_err();
+        assert!(e.to_string().contains("link-local"), "{e}");
+    }
+
+    #[test]
+    fn only_allowed_addresses_are_kept() {
+        let strict = WebhookPolicy::default();
+        let e = allowed(strict, "localhost", addrs(&["127.0.0.1", "::1"])).unwrap_err();
+        assert!(
+            e.to_string().contains("BACKLINE_ALLOW_PRIVATE_WEBHOOKS"),
+            "{e}"
+        );
+        let kept = allowed(
+            strict,
+            "mixed.example",
+            addrs(&["10.0.0.1", "93.184.215.14"]),
+        )
+        .unwrap();
+        assert_eq!(kept, addrs(&["93.184.215.14"]));
+        let lax = WebhookPolicy {
+            allow_private: true,
+        };
+        assert_eq!(
+            allowed(lax, "localhost", addrs(&["127.0.0.1"])).unwrap(),
+            addrs(&["127.0.0.1"])
+        );
     }
 }
 

@@ -928,6 +928,7 @@ fn serve(data: &std::path::Path, port: u16) -> Proc {
             .env("BACKLINE_LISTEN", format!("127.0.0.1:{port}"))
             .env("BACKLINE_ADMIN_TOKEN", TOKEN)
             .env("BACKLINE_NOTIFY_RETRY_BASE_MS", "200")
+            .env("BACKLINE_ALLOW_PRIVATE_WEBHOOKS", "true")
             .env("BACKLINE_LOG", "warn")
             .env_remove("BACKLINE_STORAGE_URL")
             .env_remove("BACKLINE_LEDGER_URL")

@@ -48,6 +48,8 @@ pub fn settings(
         missed_schedule_grace_secs: 600,
         notify_retry_base_ms: 5000,
         alert_remind_secs: 86400,
+        // The tests' webhook receivers listen on 127.0.0.1.
+        allow_private_webhooks: true,
         scheduler: true,
     }
 }

@@ -7,6 +7,7 @@ mod encryption;
 mod failures;
 mod fanout;
 mod fixtures_selftest;
+mod hardening;
 mod helpers;
 mod input;
 mod ledger;

@@ -1,0 +1,276 @@
+//! Hardening end to end: webhooks that cannot be turned against the server's own network
+//! (no redirects, no private or metadata addresses, no receiver text recorded), connection
+//! strings that cannot name a Unix socket, a token-protected `/metrics`, a `/readyz` that does
+//! not write on every call, secrets hidden from `--help`, long admin tokens, throttled wrong
+//! tokens, and private file permissions.
+
+use crate::helpers::{spawn_app_configured, TestApp};
+use crate::support::pg;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+// ---------- a real webhook peer that answers what it is told ----------
+
+/// One scripted answer: a status, a body and maybe a `Location`.
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    body: &'static str,
+    location: Option<String>,
+}
+
+#[derive(Clone, Default)]
+struct Peer {
+    /// Paths requested, in order.
+    hits: Arc<Mutex<Vec<String>>>,
+    /// Path → answer; 200 "ok" for any other path.
+    answers: Arc<Mutex<Vec<(String, Answer)>>>,
+}
+
+impl Peer {
+    async fn start() -> (Peer, String) {
+        let peer = Peer::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let router = axum::Router::new()
+            .fallback(answer)
+            .with_state(peer.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.ok() });
+        (peer, format!("http://127.0.0.1:{port}"))
+    }
+
+    fn answer(&self, path: &str, a: Answer) {
+        self.answers.lock().unwrap().push((path.to_string(), a));
+    }
+
+    fn hits(&self, path: &str) -> usize {
+        self.hits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| *p == path)
+            .count()
+    }
+}
+
+async fn answer(
+    axum::extract::State(p): axum::extract::State<Peer>,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    p.hits.lock().unwrap().push(uri.path().to_string());
+    let a = p
+        .answers
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(path, _)| path == uri.path())
+        .map(|(_, a)| a.clone());
+    let Some(a) = a else {
+        return (StatusCode::OK, "ok").into_response();
+    };
+    let mut headers = HeaderMap::new();
+    if let Some(l) = a.location {
+        headers.insert(header::LOCATION, l.parse().unwrap());
+    }
+    (StatusCode::from_u16(a.status).unwrap(), headers, a.body).into_response()
+}
+
+async fn eventually<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn add_channel(app: &TestApp, body: Value) -> (u16, Value) {
+    let r = app.post("/api/v1/channels", body).await;
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+async fn test_channel(app: &TestApp, id: &str) -> (String, Value) {
+    let r = app
+        .post(&format!("/api/v1/channels/{id}/test"), json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let v = serde_json::from_str(&text).unwrap();
+    (text, v)
+}
+
+const RECEIVER_SECRET: &str = "RECEIVER-SAYS-internal-hostname-db7.corp-and-a-stack-trace";
+
+// ---------- 1. webhooks ----------
+
+#[tokio::test]
+async fn hardening_webhooks_follow_no_redirect_and_record_only_the_status() {
+    let app = spawn_app_configured(|s| s.notify_retry_base_ms = 200).await;
+    let (peer, base) = Peer::start().await;
+    peer.answer(
+        "/redirect",
+        Answer {
+            status: 302,
+            body: RECEIVER_SECRET,
+            location: Some(format!("{base}/landed")),
+        },
+    );
+    peer.answer(
+        "/broken",
+        Answer {
+            status: 500,
+            body: RECEIVER_SECRET,
+            location: None,
+        },
+    );
+    let (status, redirect) = add_channel(
+        &app,
+        json!({"name": "redirect", "type": "webhook", "url": format!("{base}/redirect")}),
+    )
+    .await;
+    assert_eq!(status, 201, "{redirect}");
+    let (text, t) = test_channel(&app, redirect["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (&t["ok"], &t["status_code"], &t["error"]),
+        (&json!(false), &json!(302), &json!("HTTP 302")),
+        "{t}"
+    );
+    assert!(!text.contains("RECEIVER-SAYS"), "{text}");
+    assert_eq!(peer.hits("/redirect"), 1);
+    assert_eq!(peer.hits("/landed"), 0, "the redirect was followed");
+
+    let (_, broken) = add_channel(
+        &app,
+        json!({"name": "broken", "type": "webhook", "style": "slack", "url": format!("{base}/broken")}),
+    )
+    .await;
+    let broken_id = broken["id"].as_str().unwrap();
+    let (text, t) = test_channel(&app, broken_id).await;
+    assert_eq!(t["error"], "HTTP 500", "{t}");
+    assert!(!text.contains("RECEIVER-SAYS"), "{text}");
+
+    // A real alert: its deliveries record the status only.
+    let pg_name = pg::unique_name("hard_hook");
+    let db = app
+        .register(
+            &pg_name.replace('_', "-"),
+            "postgres",
+            &pg::db_url(&pg_name),
+        )
+        .await;
+    assert_eq!(app.backup(&db).await["status"], "failed");
+    let notified = eventually("two failed deliveries to the broken hook", 30, async || {
+        let ev: Vec<Value> = app
+            .events_of("AlertNotified")
+            .await
+            .into_iter()
+            .filter(|e| e["payload"]["channel_id"] == broken_id)
+            .collect();
+        (ev.len() >= 2).then_some(ev)
+    })
+    .await;
+    for e in &notified {
+        assert_eq!(e["payload"]["error"], "HTTP 500", "{e}");
+        assert_eq!(e["payload"]["status_code"], 500, "{e}");
+    }
+    let everything = app
+        .get("/api/v1/events?limit=1000")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !everything.contains("RECEIVER-SAYS"),
+        "the ledger holds the receiver's text"
+    );
+    let channel = app.get(&format!("/api/v1/channels/{broken_id}")).await;
+    let channel = channel.text().await.unwrap();
+    assert!(
+        channel.contains("HTTP 500") && !channel.contains("RECEIVER-SAYS"),
+        "{channel}"
+    );
+    assert_eq!(peer.hits("/landed"), 0);
+}
+
+#[tokio::test]
+async fn hardening_private_webhook_addresses_are_refused_unless_allowed() {
+    let app = spawn_app_configured(|s| s.allow_private_webhooks = false).await;
+    let (peer, base) = Peer::start().await;
+    let port = base.rsplit(':').next().unwrap().to_string();
+    for (url, rule) in [
+        (format!("{base}/hook"), "loopback"),
+        ("http://[::1]:9/hook".to_string(), "loopback"),
+        ("http://10.1.2.3/hook".to_string(), "private"),
+        ("http://192.168.0.10/hook".to_string(), "private"),
+        ("http://0.0.0.0:9/hook".to_string(), "unspecified"),
+        ("http://100.64.0.1/hook".to_string(), "carrier-grade NAT"),
+        (
+            "http://169.254.169.254/latest/meta-data/".to_string(),
+            "link-local",
+        ),
+        ("http://2852039166/latest".to_string(), "link-local"),
+        ("http://[::ffff:169.254.169.254]/".to_string(), "link-local"),
+        ("http://[fe80::1]/".to_string(), "link-local"),
+    ] {
+        let (status, p) =
+            add_channel(&app, json!({"name": "x", "type": "webhook", "url": url})).await;
+        assert_eq!(status, 422, "{url}: {p}");
+        assert_eq!(p["errors"][0]["field"], "url", "{url}: {p}");
+        let detail = p["detail"].as_str().unwrap();
+        assert!(detail.contains(rule), "{url}: {detail}");
+    }
+    assert!(
+        app.events_of("ChannelAdded").await.is_empty(),
+        "a refused channel records nothing"
+    );
+    // A name is checked when it is resolved: localhost is loopback.
+    let (status, c) = add_channel(
+        &app,
+        json!({"name": "by-name", "type": "webhook", "url": format!("http://localhost:{port}/hook")}),
+    )
+    .await;
+    assert_eq!(status, 201, "{c}");
+    let (_, t) = test_channel(&app, c["id"].as_str().unwrap()).await;
+    assert_eq!(t["ok"], false, "{t}");
+    let error = t["error"].as_str().unwrap();
+    assert!(
+        error.contains("localhost resolves only to refused addresses")
+            && error.contains("BACKLINE_ALLOW_PRIVATE_WEBHOOKS=true"),
+        "{error}"
+    );
+    assert_eq!(peer.hits("/hook"), 0, "the request went out");
+}
+
+#[tokio::test]
+async fn hardening_metadata_addresses_are_refused_even_when_private_ones_are_allowed() {
+    let app = spawn_app_configured(|s| s.allow_private_webhooks = true).await;
+    let (peer, base) = Peer::start().await;
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::ffff:a9fe:a9fe]/",
+        "http://[fd00:ec2::254]/",
+    ] {
+        let (status, p) =
+            add_channel(&app, json!({"name": "x", "type": "webhook", "url": url})).await;
+        assert_eq!(status, 422, "{url}: {p}");
+        assert!(p["detail"].as_str().unwrap().contains("never"), "{p}");
+    }
+    let (status, c) = add_channel(
+        &app,
+        json!({"name": "local", "type": "webhook", "url": format!("{base}/ok")}),
+    )
+    .await;
+    assert_eq!(status, 201, "{c}");
+    let (_, t) = test_channel(&app, c["id"].as_str().unwrap()).await;
+    assert_eq!(t["ok"], true, "{t}");
+    assert_eq!(peer.hits("/ok"), 1);
+}
