@@ -18,6 +18,10 @@ pub enum ConnectionError {
     },
     #[error("connection string has no host (expected e.g. {0})")]
     NoHost(&'static str),
+    #[error("connection host {0:?} is a path: Unix sockets are not supported (a socket skips the server's network authentication); connect over TCP, e.g. 127.0.0.1")]
+    UnixSocket(String),
+    #[error("connection host {0:?} is not a host name or IP address (letters, digits, '.', '-' and '_')")]
+    BadHost(String),
     #[error("connection string has no user name (expected e.g. {0})")]
     NoUser(&'static str),
     #[error("connection string names no database (expected e.g. {0})")]
@@ -145,6 +149,23 @@ fn decode(s: &str, what: &'static str) -> Result<String, ConnectionError> {
     Ok(d)
 }
 
+/// A decoded host that is a name, nothing else. The tools read more into a host than a name:
+/// libpq takes `/dir` (or `@name`) as a Unix socket, where `peer` or `trust` authentication may
+/// let anyone in as anyone, and `a,b` as a list of hosts.
+fn host_name(host: String) -> Result<String, ConnectionError> {
+    if host.starts_with('/') || host.contains('/') {
+        return Err(ConnectionError::UnixSocket(host));
+    }
+    let valid = host
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        && !host.starts_with(['.', '-']);
+    if !valid {
+        return Err(ConnectionError::BadHost(host));
+    }
+    Ok(host)
+}
+
 impl ConnectionString {
     pub fn parse(engine: Engine, raw: &str) -> Result<Self, ConnectionError> {
         let raw = raw.trim();
@@ -161,7 +182,7 @@ impl ConnectionString {
             });
         }
         let host = match url.host() {
-            Some(url::Host::Domain(d)) if !d.is_empty() => decode(d, "host")?,
+            Some(url::Host::Domain(d)) if !d.is_empty() => host_name(decode(d, "host")?)?,
             Some(url::Host::Ipv4(a)) => a.to_string(),
             Some(url::Host::Ipv6(a)) => a.to_string(),
             _ => return Err(ConnectionError::NoHost(example)),
@@ -302,6 +323,57 @@ mod tests {
         assert!(matches!(p("postgres://u%0A@h/db"), Err(ControlChars(_))));
         assert!(matches!(
             p("postgres://u@h/db?host=/tmp"),
+            Err(UnknownParam { .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_hosts_that_name_a_socket_or_several_hosts() {
+        use ConnectionError::*;
+        let p = |s| ConnectionString::parse(Engine::Postgres, s);
+        for s in [
+            "postgres://u@%2Fvar%2Frun%2Fpostgresql/db",
+            "postgres://u@%2ftmp/db",
+            "postgresql://u:pw@%2Fvar%2Frun%2Fpostgresql:5432/db",
+            "postgres://u@h%2F..%2Fx/db",
+        ] {
+            let e = p(s).unwrap_err();
+            assert!(matches!(e, UnixSocket(_)), "{s}: {e}");
+            assert!(
+                e.to_string().contains("Unix sockets are not supported"),
+                "{e}"
+            );
+        }
+        let e = ConnectionString::parse(
+            Engine::Mysql,
+            "mysql://root@%2Frun%2Fmysqld%2Fmysqld.sock/db",
+        )
+        .unwrap_err();
+        assert!(matches!(e, UnixSocket(_)), "{e}");
+        for s in [
+            "postgres://u@%40abstract/db",
+            "postgres://u@h1%2Ch2/db",
+            "postgres://u@h%20x/db",
+            "postgres://u@h%3Dx/db",
+            "postgres://u@-h/db",
+        ] {
+            assert!(matches!(p(s), Err(BadHost(_))), "{s}: {:?}", p(s));
+        }
+        for s in [
+            "postgres://u@db.example.com/x",
+            "postgres://u@db_1/x",
+            "postgres://u@localhost/x",
+            "postgres://u@127.0.0.1/x",
+            "postgres://u@[::1]/x",
+        ] {
+            assert!(p(s).is_ok(), "{s}: {:?}", p(s));
+        }
+        assert!(matches!(
+            p("mysql://u@h/db?socket=/tmp/x"),
+            Err(SchemeMismatch { .. })
+        ));
+        assert!(matches!(
+            ConnectionString::parse(Engine::Mysql, "mysql://u@h/db?socket=/tmp/x"),
             Err(UnknownParam { .. })
         ));
     }

@@ -274,3 +274,42 @@ async fn hardening_metadata_addresses_are_refused_even_when_private_ones_are_all
     assert_eq!(t["ok"], true, "{t}");
     assert_eq!(peer.hits("/ok"), 1);
 }
+
+// ---------- 2. connection strings ----------
+
+#[tokio::test]
+async fn hardening_a_connection_host_that_is_a_socket_path_is_refused() {
+    let app = spawn_app_configured(|_| {}).await;
+    for (engine, connection) in [
+        (
+            "postgres",
+            "postgres://postgres@%2Fvar%2Frun%2Fpostgresql/postgres",
+        ),
+        ("postgres", "postgres://postgres@%2Ftmp:5432/postgres"),
+        ("mysql", "mysql://root@%2Frun%2Fmysqld%2Fmysqld.sock/mysql"),
+    ] {
+        for (path, body) in [
+            (
+                "/api/v1/databases",
+                json!({"name": "sock", "engine": engine, "connection": connection}),
+            ),
+            (
+                "/api/v1/databases/test",
+                json!({"engine": engine, "connection": connection}),
+            ),
+        ] {
+            let r = app.post(path, body).await;
+            assert_eq!(r.status(), 422, "{path} {connection}");
+            let p: Value = r.json().await.unwrap();
+            assert_eq!(p["errors"][0]["field"], "connection", "{p}");
+            assert!(
+                p["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Unix sockets are not supported"),
+                "{p}"
+            );
+        }
+    }
+    assert!(app.events_of("DatabaseRegistered").await.is_empty());
+}
