@@ -120,6 +120,15 @@ pub struct Settings {
     /// (169.254/16, fe80::/10) stay refused.
     #[arg(long, env = "BACKLINE_ALLOW_PRIVATE_WEBHOOKS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub allow_private_webhooks: bool,
+    /// Bearer token that `GET /metrics` requires (the admin token is accepted too). Unset:
+    /// `/metrics` answers without a token.
+    #[arg(
+        long,
+        env = "BACKLINE_METRICS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub metrics_token: Option<String>,
     /// Run scheduled backups in this process (false: an API/alerting-only node).
     #[arg(long, env = "BACKLINE_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub scheduler: bool,

@@ -1,15 +1,35 @@
 //! Prometheus metrics.
 
 use super::error::ApiError;
-use super::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use super::{bearer, constant_time_eq, unauthorized, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 
 /// Prometheus text exposition: backups by database and engine, bytes, durations, last
-/// success, alerts, notification failures, ledger position.
+/// success, alerts, notification failures, ledger position. With `BACKLINE_METRICS_TOKEN`
+/// set, it needs `Authorization: Bearer` with that token (or the admin token).
 #[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, content_type = "text/plain", body = String)))]
-pub async fn metrics(state: State) -> Result<impl IntoResponse, ApiError> {
+    responses((status = 200, content_type = "text/plain", body = String),
+        (status = 401, body = super::error::Problem)))]
+pub async fn metrics(state: State, headers: HeaderMap) -> Result<Response, ApiError> {
+    let wanted = state
+        .app
+        .settings
+        .metrics_token
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if let Some(wanted) = wanted {
+        let allowed = bearer(&headers).is_some_and(|t| {
+            constant_time_eq(t.as_bytes(), wanted.as_bytes())
+                || constant_time_eq(t.as_bytes(), state.token.as_bytes())
+        });
+        if !allowed {
+            return Ok(unauthorized(
+                "/metrics needs Authorization: Bearer <BACKLINE_METRICS_TOKEN>",
+            ));
+        }
+    }
     let text = state.app.render_metrics().await?;
     Ok((
         [(
@@ -17,5 +37,6 @@ pub async fn metrics(state: State) -> Result<impl IntoResponse, ApiError> {
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         text,
-    ))
+    )
+        .into_response())
 }

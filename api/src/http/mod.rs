@@ -52,46 +52,40 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn require_token(
-    axum::extract::State(state): axum::extract::State<Arc<HttpState>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let presented = req
-        .headers()
+/// The token of `Authorization: Bearer <token>`, if the request sends one.
+fn bearer(headers: &header::HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .map(str::trim);
-    match presented {
-        None => {
-            let mut r = ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "missing bearer token: send Authorization: Bearer <admin token>",
-            )
-            .into_response();
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-            r
-        }
+        .map(str::trim)
+}
+
+/// 401 problem+json with `WWW-Authenticate: Bearer`.
+fn unauthorized(detail: &str) -> Response {
+    let mut r = ApiError::new(StatusCode::UNAUTHORIZED, detail).into_response();
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    r
+}
+
+async fn require_token(
+    axum::extract::State(state): axum::extract::State<Arc<HttpState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    match bearer(req.headers()) {
+        None => unauthorized("missing bearer token: send Authorization: Bearer <admin token>"),
         Some(t) if constant_time_eq(t.as_bytes(), state.token.as_bytes()) => {
             req.extensions_mut().insert(Actor("admin".into()));
             next.run(req).await
         }
-        Some(_) => {
-            let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "the bearer token is not valid")
-                .into_response();
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-            r
-        }
+        Some(_) => unauthorized("the bearer token is not valid"),
     }
 }
 

@@ -313,3 +313,52 @@ async fn hardening_a_connection_host_that_is_a_socket_path_is_refused() {
     }
     assert!(app.events_of("DatabaseRegistered").await.is_empty());
 }
+
+// ---------- 3. /metrics ----------
+
+#[tokio::test]
+async fn hardening_metrics_need_the_metrics_token_once_one_is_set() {
+    const METRICS_TOKEN: &str = "scrape-me-with-this-long-token";
+    let app = spawn_app_configured(|s| s.metrics_token = Some(METRICS_TOKEN.into())).await;
+    let get = |token: Option<&'static str>| {
+        let mut r = app.client.get(app.url("/metrics"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        async move { r.send().await.unwrap() }
+    };
+    for (token, what) in [
+        (None, "no token"),
+        (Some("not-the-metrics-token"), "a wrong token"),
+    ] {
+        let r = get(token).await;
+        assert_eq!(r.status(), 401, "{what}");
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("backline_ledger_position"), "{body}");
+        assert!(body.contains("BACKLINE_METRICS_TOKEN"), "{body}");
+    }
+    for token in [METRICS_TOKEN, crate::helpers::TOKEN] {
+        let r = get(Some(token)).await;
+        assert_eq!(r.status(), 200);
+        assert!(r.text().await.unwrap().contains("backline_ledger_position"));
+    }
+    // The metrics token opens nothing else.
+    let r = app
+        .client
+        .get(app.url("/api/v1/databases"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Unset, /metrics answers without a token as before.
+    let open = spawn_app_configured(|_| {}).await;
+    let r = open.client.get(open.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -50,6 +50,7 @@ pub fn settings(
         alert_remind_secs: 86400,
         // The tests' webhook receivers listen on 127.0.0.1.
         allow_private_webhooks: true,
+        metrics_token: None,
         scheduler: true,
     }
 }
