@@ -80,6 +80,7 @@ impl Server {
         let state = Arc::new(HttpState {
             app: self.app,
             token: self.token,
+            storage_probe: Default::default(),
         });
         let served = axum::serve(self.listener, router(state))
             .with_graceful_shutdown(shutdown())

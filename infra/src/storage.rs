@@ -3,6 +3,8 @@
 use opendal::layers::{RetryLayer, TimeoutLayer};
 use opendal::Operator;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +23,8 @@ pub struct ArtifactStore {
     op: Operator,
     /// What the ledger records as `storage` (the URL without credentials).
     label: String,
+    /// Write probes run so far (each one writes and deletes an object).
+    probes: Arc<AtomicU64>,
 }
 
 pub const CHUNK_SIZE: usize = 8 * 1024 * 1024;
@@ -63,6 +67,7 @@ impl ArtifactStore {
         Ok(Self {
             op,
             label: format!("fs://{root}"),
+            probes: Arc::default(),
         })
     }
 
@@ -142,6 +147,7 @@ impl ArtifactStore {
         Ok(Self {
             op,
             label: redact_url(raw),
+            probes: Arc::default(),
         })
     }
 
@@ -151,6 +157,11 @@ impl ArtifactStore {
 
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// How many write probes this store (and its clones) has run.
+    pub fn probes_run(&self) -> u64 {
+        self.probes.load(Ordering::Relaxed)
     }
 
     /// Writes a small object in one go (manifests).
@@ -165,6 +176,7 @@ impl ArtifactStore {
 
     /// Checks that the store accepts writes (for readiness).
     pub async fn probe_writable(&self) -> Result<(), StorageError> {
+        self.probes.fetch_add(1, Ordering::Relaxed);
         let key = ".backline-probe";
         self.op.write(key, b"ok".to_vec()).await?;
         self.op.delete(key).await?;

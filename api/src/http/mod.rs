@@ -26,6 +26,37 @@ use utoipa_axum::routes;
 pub struct HttpState {
     pub app: Arc<App>,
     pub token: String,
+    /// The last storage write probe of `/readyz`.
+    pub storage_probe: StorageProbe,
+}
+
+/// `/readyz` writes an object to check that storage accepts writes: done on every call, a
+/// load balancer polling every second would write (and pay for, on S3) an object a second.
+/// The outcome is kept for `STORAGE_PROBE_TTL`.
+#[derive(Default)]
+pub struct StorageProbe {
+    last: tokio::sync::Mutex<Option<(std::time::Instant, String)>>,
+}
+
+const STORAGE_PROBE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl StorageProbe {
+    /// "ok", or what went wrong: the cached outcome while it is fresh, else a new probe.
+    async fn outcome(&self, app: &App) -> String {
+        // Held across the probe: concurrent calls wait for one probe instead of each running one.
+        let mut last = self.last.lock().await;
+        if let Some((at, outcome)) = last.as_ref() {
+            if at.elapsed() < STORAGE_PROBE_TTL {
+                return outcome.clone();
+            }
+        }
+        let outcome = match app.store.probe_writable().await {
+            Ok(()) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        };
+        *last = Some((std::time::Instant::now(), outcome.clone()));
+        outcome
+    }
 }
 
 pub type State = axum::extract::State<Arc<HttpState>>;
@@ -134,7 +165,7 @@ pub struct Readiness {
     pub ledger_position: i64,
 }
 
-/// Ledger reachable, storage writable, read models caught up.
+/// Ledger reachable, storage writable (checked at most every 5 s), read models caught up.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(state: State) -> (StatusCode, Json<Readiness>) {
@@ -144,10 +175,7 @@ async fn readyz(state: State) -> (StatusCode, Json<Readiness>) {
         Ok(_) => "ok".to_string(),
         Err(e) => e.to_string(),
     };
-    let storage = match app.store.probe_writable().await {
-        Ok(()) => "ok".to_string(),
-        Err(e) => e.to_string(),
-    };
+    let storage = state.storage_probe.outcome(app).await;
     let applied = match app.projections.catch_up().await {
         Ok(p) => Ok(p),
         Err(e) => Err(e.to_string()),

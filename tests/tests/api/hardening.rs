@@ -362,3 +362,27 @@ async fn hardening_metrics_need_the_metrics_token_once_one_is_set() {
     let r = open.client.get(open.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+// ---------- 4. /readyz ----------
+
+#[tokio::test]
+async fn hardening_readyz_probes_storage_at_most_every_few_seconds() {
+    let app = spawn_app_configured(|_| {}).await;
+    let before = app.app.store.probes_run();
+    for _ in 0..5 {
+        let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["storage"], "ok", "{v}");
+    }
+    assert_eq!(
+        app.app.store.probes_run() - before,
+        1,
+        "five quick calls wrote one probe object"
+    );
+    // Once the outcome is older than 5 s the next call probes again.
+    tokio::time::sleep(Duration::from_millis(5200)).await;
+    let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.app.store.probes_run() - before, 2);
+}
