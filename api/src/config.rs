@@ -1,4 +1,6 @@
 //! Typed settings: flags or `BACKLINE_*` environment variables, with the defaults of DESIGN.md.
+//! Options that can carry a secret (a password in a ledger, SMTP or storage URL, a token) are
+//! `hide_env_values`: `--help` names their variable but never prints its value.
 
 use clap::Args;
 use std::path::PathBuf;
@@ -14,10 +16,20 @@ pub struct Settings {
     )]
     pub data_dir: PathBuf,
     /// Ledger URL: sqlite://<file> (default: <data dir>/ledger.db) or postgres://…
-    #[arg(long, env = "BACKLINE_LEDGER_URL", global = true)]
+    #[arg(
+        long,
+        env = "BACKLINE_LEDGER_URL",
+        hide_env_values = true,
+        global = true
+    )]
     pub ledger_url: Option<String>,
     /// Storage URL: fs:///path (default: <data dir>/artifacts) or s3://bucket/prefix?endpoint=…&region=…
-    #[arg(long, env = "BACKLINE_STORAGE_URL", global = true)]
+    #[arg(
+        long,
+        env = "BACKLINE_STORAGE_URL",
+        hide_env_values = true,
+        global = true
+    )]
     pub storage_url: Option<String>,
     /// Master key file (default: <data dir>/master.key, created 0600 on first start).
     #[arg(long, env = "BACKLINE_MASTER_KEY_FILE", global = true)]
@@ -52,6 +64,7 @@ pub struct Settings {
     #[arg(
         long = "storage",
         env = "BACKLINE_STORAGES",
+        hide_env_values = true,
         global = true,
         value_delimiter = ','
     )]
@@ -66,6 +79,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "BACKLINE_AGE_RECIPIENTS",
+        hide_env_values = true,
         global = true,
         value_delimiter = ','
     )]
@@ -75,7 +89,7 @@ pub struct Settings {
     pub node: Option<String>,
     /// SMTP server for email alerts: smtp://host:port (plain; add ?tls=required for
     /// STARTTLS) or smtps://user:pass@host:465. No email until set.
-    #[arg(long, env = "BACKLINE_SMTP_URL", global = true)]
+    #[arg(long, env = "BACKLINE_SMTP_URL", hide_env_values = true, global = true)]
     pub smtp_url: Option<String>,
     /// Sender of alert emails.
     #[arg(long, env = "BACKLINE_ALERT_FROM", global = true)]

@@ -386,3 +386,57 @@ async fn hardening_readyz_probes_storage_at_most_every_few_seconds() {
     assert_eq!(r.status(), 200);
     assert_eq!(app.app.store.probes_run() - before, 2);
 }
+
+// ---------- 5. secrets in --help ----------
+
+#[test]
+fn hardening_help_names_secret_variables_but_never_their_values() {
+    let secrets = [
+        (
+            "BACKLINE_SMTP_URL",
+            "smtps://mailer:SECRET-smtp-pw@smtp.example.com:465",
+        ),
+        (
+            "BACKLINE_LEDGER_URL",
+            "postgres://ledger:SECRET-ledger-pw@db:5432/ledger",
+        ),
+        (
+            "BACKLINE_STORAGE_URL",
+            "s3://bucket/x?endpoint=http://SECRET-storage-host:9000",
+        ),
+        ("BACKLINE_STORAGES", "offsite=s3://SECRET-offsite-bucket/x"),
+        (
+            "BACKLINE_ADMIN_TOKEN",
+            "SECRET-admin-token-0123456789abcdef",
+        ),
+        (
+            "BACKLINE_METRICS_TOKEN",
+            "SECRET-metrics-token-0123456789abcdef",
+        ),
+        ("BACKLINE_AGE_RECIPIENTS", "age1SECRETrecipient"),
+    ];
+    for args in [&["--help"][..], &["serve", "--help"], &["backup", "--help"]] {
+        let mut cmd = std::process::Command::new(crate::helpers::backline_bin());
+        cmd.args(args);
+        for (k, v) in secrets {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("backline --help runs");
+        assert!(out.status.success(), "{args:?}");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !text.contains("SECRET"),
+            "{args:?} printed a secret:\n{text}"
+        );
+        // The variables are still named, so the test reads the help that would show them.
+        for (k, _) in secrets {
+            if k != "BACKLINE_ADMIN_TOKEN" || args[0] == "serve" {
+                assert!(text.contains(k), "{args:?} does not name {k}:\n{text}");
+            }
+        }
+    }
+}
