@@ -45,7 +45,7 @@ BENCH_MY_PORT=${BENCH_MY_PORT:-3306}
 BENCH_MY_USER=${BENCH_MY_USER:-root}
 BACKLINE_BIN=${BACKLINE_BIN:-${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/backline}
 DB=${BENCH_DB:-backline_bench}
-ADMIN_TOKEN=benchtoken
+ADMIN_TOKEN=bench-admin-token-0123456789abcdef
 
 # targets: backline / raw
 TARGET_WALL=1.10

@@ -18,10 +18,10 @@ cargo nextest run --workspace --no-fail-fast
 # receiver listens on 127.0.0.1, which webhooks may reach only when private addresses are allowed.
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-BACKLINE_DATA_DIR="$data" BACKLINE_LISTEN="127.0.0.1:$port" BACKLINE_ADMIN_TOKEN=e2e-token \
+BACKLINE_DATA_DIR="$data" BACKLINE_LISTEN="127.0.0.1:$port" BACKLINE_ADMIN_TOKEN=e2e-admin-token-0123456789abcdef \
   BACKLINE_ALLOW_PRIVATE_WEBHOOKS=true \
   "$CARGO_TARGET_DIR/debug/backline" serve >"$data/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-(cd ui && BACKLINE_URL="http://127.0.0.1:$port" BACKLINE_TOKEN=e2e-token npm run e2e)
+(cd ui && BACKLINE_URL="http://127.0.0.1:$port" BACKLINE_TOKEN=e2e-admin-token-0123456789abcdef npm run e2e)

@@ -39,6 +39,10 @@ pub fn admin_token(given: Option<String>, data_dir: &Path) -> std::io::Result<St
     }
 }
 
+/// The shortest admin token accepted: a guessable token would let anyone read every
+/// database through a restore.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 24;
+
 pub struct Server {
     pub app: Arc<App>,
     listener: TcpListener,
@@ -51,6 +55,10 @@ impl Server {
         listen: &str,
         token: String,
     ) -> Result<Self, BuildError> {
+        let chars = token.trim().chars().count();
+        if chars < MIN_ADMIN_TOKEN_CHARS {
+            return Err(BuildError::ShortAdminToken(chars));
+        }
         let app = App::open(settings).await?;
         let listener = TcpListener::bind(listen)
             .await
@@ -112,4 +120,6 @@ pub enum BuildError {
     Start(#[from] StartError),
     #[error("cannot listen on {0}: {1}")]
     Bind(String, #[source] std::io::Error),
+    #[error("the admin token has {0} characters; at least {MIN_ADMIN_TOKEN_CHARS} are required: set BACKLINE_ADMIN_TOKEN (or --admin-token) to a longer one (e.g. `openssl rand -hex 24`), or remove <data dir>/admin.token to have one made")]
+    ShortAdminToken(usize),
 }

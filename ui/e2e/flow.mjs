@@ -9,7 +9,7 @@
 //   acknowledged. The timeline gets new events over the live stream (token in a header, not the URL).
 //   The first backup is checked with "Verify now" on its page. Screenshots go to ui/test-results/.
 //
-//   BACKLINE_URL=http://127.0.0.1:18080 BACKLINE_TOKEN=uitoken npm run e2e
+//   BACKLINE_URL=http://127.0.0.1:18080 BACKLINE_TOKEN=ui-e2e-admin-token-0123456789abcdef npm run e2e
 //
 // Needs psql reaching PostgreSQL at E2E_PG (default postgres://postgres@127.0.0.1:5432, trust auth)
 // and Debian's chromium at /usr/bin/chromium (CHROMIUM to override). Never downloads a browser.

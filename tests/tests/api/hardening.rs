@@ -440,3 +440,88 @@ fn hardening_help_names_secret_variables_but_never_their_values() {
         }
     }
 }
+
+// ---------- 6. admin token length ----------
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `backline serve` on a data directory, with the admin token from `token` (or none).
+fn serve(data: &std::path::Path, port: u16, token: Option<&str>) -> std::process::Child {
+    let mut c = std::process::Command::new(crate::helpers::backline_bin());
+    c.arg("serve")
+        .env("BACKLINE_DATA_DIR", data)
+        .env("BACKLINE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BACKLINE_LOG", "warn")
+        .env_remove("BACKLINE_ADMIN_TOKEN")
+        .env_remove("BACKLINE_STORAGE_URL")
+        .env_remove("BACKLINE_LEDGER_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some(t) = token {
+        c.env("BACKLINE_ADMIN_TOKEN", t);
+    }
+    c.spawn().expect("backline serve")
+}
+
+/// Waits for a process that must fail, and returns what it printed.
+fn refused(child: std::process::Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "the server started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn hardening_a_short_admin_token_is_refused_at_start() {
+    let data = tempfile::tempdir().unwrap();
+    let s = crate::helpers::settings(data.path().to_path_buf(), None, None);
+    let e = backline_api::startup::Server::build(s, "127.0.0.1:0", "short-token".into())
+        .await
+        .err()
+        .expect("a short token is refused");
+    let m = e.to_string();
+    assert!(
+        m.contains("11 characters") && m.contains("at least 24"),
+        "{m}"
+    );
+
+    // From the environment …
+    let m = refused(serve(data.path(), free_port(), Some("e2e-token")));
+    assert!(
+        m.contains("at least 24") && m.contains("BACKLINE_ADMIN_TOKEN"),
+        "{m}"
+    );
+    // … and from an admin.token file left by an older version.
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("admin.token"), "change-me\n").unwrap();
+    let m = refused(serve(data.path(), free_port(), None));
+    assert!(
+        m.contains("9 characters") && m.contains("at least 24"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn hardening_a_generated_admin_token_is_long_enough() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = serve(data.path(), port, None);
+    let healthz = format!("http://127.0.0.1:{port}/healthz");
+    let up = eventually("the server", 30, async || {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("backline serve exited: {status}");
+        }
+        reqwest::get(&healthz).await.ok().map(|r| r.status())
+    })
+    .await;
+    child.kill().ok();
+    child.wait().ok();
+    assert_eq!(up, 200);
+    let token = std::fs::read_to_string(data.path().join("admin.token")).unwrap();
+    assert!(token.trim().len() >= 24, "{token:?}");
+}
