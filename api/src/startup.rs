@@ -89,10 +89,15 @@ impl Server {
             app: self.app,
             token: self.token,
             storage_probe: Default::default(),
+            auth_throttle: Default::default(),
         });
-        let served = axum::serve(self.listener, router(state))
-            .with_graceful_shutdown(shutdown())
-            .await;
+        // The peer address keys the wrong-token throttle.
+        let served = axum::serve(
+            self.listener,
+            router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown())
+        .await;
         scheduler.abort();
         alerts.abort();
         served

@@ -1,8 +1,8 @@
 //! Prometheus metrics.
 
 use super::error::ApiError;
-use super::{bearer, constant_time_eq, unauthorized, State};
-use axum::http::{header, HeaderMap};
+use super::{bearer, check_token, client_ip, constant_time_eq, unauthorized, State};
+use axum::http::{header, Extensions, HeaderMap};
 use axum::response::{IntoResponse, Response};
 
 /// Prometheus text exposition: backups by database and engine, bytes, durations, last
@@ -11,7 +11,11 @@ use axum::response::{IntoResponse, Response};
 #[utoipa::path(get, path = "/metrics", tag = "health",
     responses((status = 200, content_type = "text/plain", body = String),
         (status = 401, body = super::error::Problem)))]
-pub async fn metrics(state: State, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn metrics(
+    state: State,
+    headers: HeaderMap,
+    extensions: Extensions,
+) -> Result<Response, ApiError> {
     let wanted = state
         .app
         .settings
@@ -20,14 +24,18 @@ pub async fn metrics(state: State, headers: HeaderMap) -> Result<Response, ApiEr
         .map(str::trim)
         .filter(|t| !t.is_empty());
     if let Some(wanted) = wanted {
-        let allowed = bearer(&headers).is_some_and(|t| {
+        const NEEDED: &str = "/metrics needs Authorization: Bearer <BACKLINE_METRICS_TOKEN>";
+        let Some(presented) = bearer(&headers) else {
+            return Ok(unauthorized(NEEDED));
+        };
+        let valid = |t: &str| {
             constant_time_eq(t.as_bytes(), wanted.as_bytes())
                 || constant_time_eq(t.as_bytes(), state.token.as_bytes())
-        });
-        if !allowed {
-            return Ok(unauthorized(
-                "/metrics needs Authorization: Bearer <BACKLINE_METRICS_TOKEN>",
-            ));
+        };
+        if let Err(refused) =
+            check_token(&state, client_ip(&extensions), presented, valid, NEEDED).await
+        {
+            return Ok(refused);
         }
     }
     let text = state.app.render_metrics().await?;

@@ -8,6 +8,7 @@ mod metrics;
 mod runs;
 mod storage;
 mod stream;
+mod throttle;
 mod ui;
 
 use crate::app::App;
@@ -28,6 +29,8 @@ pub struct HttpState {
     pub token: String,
     /// The last storage write probe of `/readyz`.
     pub storage_probe: StorageProbe,
+    /// Wrong tokens by client address.
+    pub auth_throttle: throttle::AuthThrottle,
 }
 
 /// `/readyz` writes an object to check that storage accepts writes: done on every call, a
@@ -105,18 +108,77 @@ fn unauthorized(detail: &str) -> Response {
     r
 }
 
+/// The client's address (the peer of the TCP connection), when the server recorded it.
+fn client_ip(extensions: &axum::http::Extensions) -> std::net::IpAddr {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+        // Served without connection info, every client counts as one.
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
+/// 429 problem+json with `Retry-After`.
+fn too_many_wrong_tokens(wait: std::time::Duration) -> Response {
+    let secs = throttle::retry_after_secs(wait);
+    let mut r = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("too many wrong tokens from this address: try again in {secs} s"),
+    )
+    .into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    r
+}
+
+/// Checks a presented token against `valid` under the wrong-token throttle: `Ok` when it is
+/// valid, else the 401 or 429 to answer (after the delay every wrong token waits).
+async fn check_token(
+    state: &HttpState,
+    client: std::net::IpAddr,
+    presented: &str,
+    valid: impl Fn(&str) -> bool,
+    wrong: &str,
+) -> Result<(), Response> {
+    if let Err(wait) = state.auth_throttle.check(client, std::time::Instant::now()) {
+        return Err(too_many_wrong_tokens(wait));
+    }
+    if valid(presented) {
+        return Ok(());
+    }
+    let backoff = state
+        .auth_throttle
+        .failed(client, std::time::Instant::now());
+    tokio::time::sleep(throttle::FAILURE_DELAY).await;
+    Err(match backoff {
+        Some(wait) => too_many_wrong_tokens(wait),
+        None => unauthorized(wrong),
+    })
+}
+
 async fn require_token(
     axum::extract::State(state): axum::extract::State<Arc<HttpState>>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    match bearer(req.headers()) {
-        None => unauthorized("missing bearer token: send Authorization: Bearer <admin token>"),
-        Some(t) if constant_time_eq(t.as_bytes(), state.token.as_bytes()) => {
+    let Some(presented) = bearer(req.headers()).map(str::to_string) else {
+        return unauthorized("missing bearer token: send Authorization: Bearer <admin token>");
+    };
+    let client = client_ip(req.extensions());
+    let valid = |t: &str| constant_time_eq(t.as_bytes(), state.token.as_bytes());
+    match check_token(
+        &state,
+        client,
+        &presented,
+        valid,
+        "the bearer token is not valid",
+    )
+    .await
+    {
+        Ok(()) => {
             req.extensions_mut().insert(Actor("admin".into()));
             next.run(req).await
         }
-        Some(_) => unauthorized("the bearer token is not valid"),
+        Err(refused) => refused,
     }
 }
 

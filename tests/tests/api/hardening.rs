@@ -525,3 +525,75 @@ async fn hardening_a_generated_admin_token_is_long_enough() {
     let token = std::fs::read_to_string(data.path().join("admin.token")).unwrap();
     assert!(token.trim().len() >= 24, "{token:?}");
 }
+
+// ---------- 7. wrong tokens ----------
+
+#[tokio::test]
+async fn hardening_wrong_tokens_are_slowed_then_refused_until_the_back_off_ends() {
+    let app = spawn_app_configured(|_| {}).await;
+    let send = |token: &'static str| {
+        let r = app
+            .client
+            .get(app.url("/api/v1/databases"))
+            .bearer_auth(token)
+            .send();
+        async move { r.await.unwrap() }
+    };
+    let start = Instant::now();
+    let mut statuses = Vec::new();
+    let mut last = None;
+    for _ in 0..50 {
+        let r = send("a-wrong-token-of-the-right-length-0000").await;
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            assert_eq!(
+                r.headers()[header::CONTENT_TYPE],
+                "application/problem+json"
+            );
+            let secs: u64 = r.headers()[header::RETRY_AFTER]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=60).contains(&secs), "Retry-After {secs}");
+            last = Some(secs);
+        }
+    }
+    assert_eq!(
+        statuses[..10],
+        [401; 10],
+        "ten wrong tokens are answered 401"
+    );
+    assert!(
+        statuses[10..].iter().all(|s| *s == 429),
+        "then 429: {statuses:?}"
+    );
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "each wrong token waits: 50 answered in {:?}",
+        start.elapsed()
+    );
+    // While it backs off, the address gets 429 whatever the token: the right one would
+    // otherwise tell a guesser which guess was right.
+    let r = send(crate::helpers::TOKEN).await;
+    assert_eq!(r.status(), 429);
+    let wait = r.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        .max(last.unwrap());
+    // Once it has ended, the right token works, again and again.
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    for _ in 0..3 {
+        assert_eq!(send(crate::helpers::TOKEN).await.status(), 200);
+    }
+    // Requests without a token are not guesses: they stay 401.
+    let r = app
+        .client
+        .get(app.url("/api/v1/databases"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
