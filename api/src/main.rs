@@ -156,6 +156,7 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init();
+    backline_api::startup::restrict_umask();
     let settings = cli.settings;
     match cli.command {
         Command::Serve {

@@ -12,10 +12,11 @@ use tokio::net::TcpListener;
 /// The admin token: given, or read from `<data dir>/admin.token`, or made there (0600) and
 /// printed once.
 pub fn admin_token(given: Option<String>, data_dir: &Path) -> std::io::Result<String> {
+    let path = data_dir.join("admin.token");
+    backline_infra::secrets::keep_private(&path, 0o600, "the admin token file");
     if let Some(t) = given.filter(|t| !t.trim().is_empty()) {
         return Ok(t.trim().to_string());
     }
-    let path = data_dir.join("admin.token");
     match std::fs::read_to_string(&path) {
         Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_string()),
         _ => {
@@ -39,6 +40,16 @@ pub fn admin_token(given: Option<String>, data_dir: &Path) -> std::io::Result<St
     }
 }
 
+/// Files and directories this process creates are its own: 0600 and 0700 (umask 077). That
+/// covers what no code of ours opens with a mode: artifacts and manifests on fs storage
+/// (OpenDAL creates them), their partial uploads, the SQLite ledger, local copies.
+pub fn restrict_umask() {
+    // SAFETY: umask only swaps the process's file mode creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 /// The shortest admin token accepted: a guessable token would let anyone read every
 /// database through a restore.
 pub const MIN_ADMIN_TOKEN_CHARS: usize = 24;
@@ -59,6 +70,7 @@ impl Server {
         if chars < MIN_ADMIN_TOKEN_CHARS {
             return Err(BuildError::ShortAdminToken(chars));
         }
+        restrict_umask();
         let app = App::open(settings).await?;
         let listener = TcpListener::bind(listen)
             .await

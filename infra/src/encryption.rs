@@ -6,7 +6,7 @@ pub use age;
 use age::secrecy::ExposeSecret;
 use age::x25519;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -60,10 +60,7 @@ impl AgeKeys {
                     .ok_or_else(|| EncryptionError::BadIdentityFile(path.display().to_string()))?;
                 let identity = x25519::Identity::from_str(line)
                     .map_err(|_| EncryptionError::BadIdentityFile(path.display().to_string()))?;
-                let mode = std::fs::metadata(path).map_err(err)?.permissions().mode();
-                if mode & 0o077 != 0 {
-                    tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "age identity file is readable by others; chmod 600 it");
-                }
+                crate::secrets::keep_private(path, 0o600, "the age identity file");
                 (identity, false)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -148,6 +145,7 @@ pub fn looks_encrypted(bytes: &[u8]) -> bool {
 mod tests {
     use super::*;
     use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn identity_is_made_once_0600_and_encrypts_to_every_recipient() {

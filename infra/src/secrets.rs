@@ -31,6 +31,38 @@ pub enum SecretError {
     Query(#[from] sqlx::Error),
 }
 
+/// Takes group and other permissions away from `path` (giving it `mode`: 0o600 for a file,
+/// 0o700 for a directory) when it has any. Returns the mode it had when it was changed.
+pub fn make_private(path: &Path, mode: u32) -> std::io::Result<Option<u32>> {
+    let had = std::fs::metadata(path)?.permissions().mode() & 0o777;
+    if had & 0o077 == 0 {
+        return Ok(None);
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(Some(had))
+}
+
+/// `make_private`, checked at every start: a key file or data directory that others can read
+/// is fixed, with a warning saying so (or saying what to do when it cannot be changed, e.g.
+/// on a read-only mount). A missing file is left to its owner.
+pub fn keep_private(path: &Path, mode: u32, what: &str) {
+    match make_private(path, mode) {
+        Ok(None) => {}
+        Ok(Some(had)) => tracing::warn!(
+            path = %path.display(),
+            was = format!("{had:o}"),
+            now = format!("{mode:o}"),
+            "{what} was readable by group or others: its mode is now {mode:o}"
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(
+            path = %path.display(),
+            error = %e,
+            "{what} may be readable by group or others and its mode cannot be changed: chmod {mode:o} it"
+        ),
+    }
+}
+
 /// The 256-bit master key, read from (or created in) a 0600 file.
 #[derive(Clone)]
 pub struct MasterKey([u8; 32]);
@@ -56,10 +88,7 @@ impl MasterKey {
                 let key: [u8; 32] = bytes
                     .try_into()
                     .map_err(|_| SecretError::BadKeyFile(path.display().to_string()))?;
-                let mode = std::fs::metadata(path).map_err(err)?.permissions().mode();
-                if mode & 0o077 != 0 {
-                    tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "master key file is readable by others; chmod 600 it");
-                }
+                keep_private(path, 0o600, "the master key file");
                 Ok((Self(key), false))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -200,5 +229,31 @@ impl Keyring {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod permission_tests {
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn readable_key_files_are_made_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        MasterKey::load_or_create(&path).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        MasterKey::load_or_create(&path).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(make_private(&path, 0o600).unwrap(), None);
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(make_private(dir.path(), 0o700).unwrap(), Some(0o755));
+        assert_eq!(mode(dir.path()), 0o700);
+        // Nothing to do for a file that is not there.
+        keep_private(&dir.path().join("absent"), 0o600, "nothing");
     }
 }

@@ -172,6 +172,8 @@ impl App {
             path: settings.data_dir.display().to_string(),
             source,
         })?;
+        // Keys, the ledger and (by default) the artifacts live here: the owner's alone.
+        backline_infra::secrets::keep_private(&settings.data_dir, 0o700, "the data directory");
         let ledger = Ledger::open(&settings.ledger_url()).await?;
         let (master, created) = MasterKey::load_or_create(&settings.master_key_file())?;
         if created {

@@ -597,3 +597,107 @@ async fn hardening_wrong_tokens_are_slowed_then_refused_until_the_back_off_ends(
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+// ---------- 8. permissions ----------
+
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+fn chmod(p: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Every file and directory under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
+#[tokio::test]
+async fn hardening_the_data_dir_and_artifacts_are_the_owners_alone() {
+    // A data directory Backline makes itself, and a master key someone left readable.
+    let keys = tempfile::tempdir().unwrap();
+    let master_key = keys.path().join("master.key");
+    std::fs::write(&master_key, "ab".repeat(32)).unwrap();
+    chmod(&master_key, 0o644);
+    let app = spawn_app_configured(|s| {
+        s.data_dir = s.data_dir.join("fresh");
+        s.master_key_file = Some(master_key.clone());
+    })
+    .await;
+    assert_eq!(mode(&master_key), 0o600, "master.key fixed at start");
+    let data = app.settings.data_dir.clone();
+    assert_eq!(mode(&data), 0o700);
+
+    let db = pg::TempDb::create("hard_perm").await;
+    let id = app
+        .register(&db.name().replace('_', "-"), "postgres", &db.url())
+        .await;
+    let b = app.backup(&id).await;
+    assert_eq!(b["status"], "completed", "{b}");
+    let key = b["storage_key"].as_str().unwrap();
+    let artifact = data.join("artifacts").join(key);
+    assert_eq!(mode(&artifact), 0o600, "{}", artifact.display());
+    for p in walk(&data) {
+        let m = mode(&p);
+        if p.is_dir() {
+            assert_eq!(m, 0o700, "{}", p.display());
+        } else {
+            assert_eq!(m & 0o077, 0, "{} is {m:o}", p.display());
+        }
+    }
+    // A data directory someone opened up is closed again at the next start.
+    chmod(&data, 0o755);
+    let again = spawn_app_configured(|s| {
+        s.data_dir = data.clone();
+        s.master_key_file = Some(master_key.clone());
+    })
+    .await;
+    assert_eq!(mode(&again.settings.data_dir), 0o700);
+}
+
+#[tokio::test]
+async fn hardening_admin_token_and_age_identity_files_are_made_private_at_start() {
+    // age.key: made by a first start with encryption on, opened up, fixed by the next start.
+    let app = spawn_app_configured(|s| s.encrypt = "all".into()).await;
+    let age_key = app.settings.age_identity_file();
+    assert_eq!(mode(&age_key), 0o600);
+    chmod(&age_key, 0o640);
+    let again = spawn_app_configured(|s| {
+        s.encrypt = "all".into();
+        s.age_identity_file = Some(age_key.clone());
+    })
+    .await;
+    assert_eq!(mode(&again.settings.age_identity_file()), 0o600);
+
+    // admin.token is read by `backline serve`.
+    let data = tempfile::tempdir().unwrap();
+    let token_file = data.path().join("admin.token");
+    std::fs::write(&token_file, "a-long-enough-admin-token-for-this-test\n").unwrap();
+    chmod(&token_file, 0o644);
+    let port = free_port();
+    let mut child = serve(data.path(), port, None);
+    let healthz = format!("http://127.0.0.1:{port}/healthz");
+    eventually("the server", 30, async || {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("backline serve exited: {status}");
+        }
+        reqwest::get(&healthz).await.ok().map(|r| r.status())
+    })
+    .await;
+    child.kill().ok();
+    child.wait().ok();
+    assert_eq!(mode(&token_file), 0o600);
+    assert_eq!(mode(&data.path().join("master.key")), 0o600);
+    assert_eq!(mode(&data.path().join("ledger.db")), 0o600);
+}
