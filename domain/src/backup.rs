@@ -48,6 +48,11 @@ pub struct StoredArtifact {
     /// columns, written with 6 significant digits). Empty when nothing is known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The database's own properties (encoding, locale, comment, settings, grants…), read
+    /// from the catalogs while the dump ran; a restore re-creates them from this, never from
+    /// the archive's text. Absent in versions from before 2026-11-30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_properties: Option<crate::properties::DatabaseProperties>,
 }
 
 /// One copy of an artifact on one storage.
@@ -471,6 +476,7 @@ mod tests {
             encrypted: false,
             copies: vec![],
             warnings: Vec::new(),
+            database_properties: None,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod backup;
 pub mod channel;
 pub mod connection;
 pub mod database;
+pub mod properties;
 pub mod restore;
 pub mod retention;
 pub mod schedule;
@@ -27,6 +28,10 @@ pub use channel::{
 };
 pub use connection::{ConnectionError, ConnectionString, SealedSecret, StoredConnection};
 pub use database::{Database, DatabaseCommand, DatabaseError, DatabaseEvent};
+pub use properties::{
+    DatabaseProperties, MyDatabaseProperties, PgDatabaseGrant, PgDatabasePrivilege,
+    PgDatabaseProperties, PgLocaleProvider, PgSecurityLabel, PgSetting,
+};
 pub use restore::{
     BackupFacts, Restore, RestoreCommand, RestoreError, RestoreEvent, RestoreStatus,
 };

@@ -23,10 +23,13 @@ pub enum RestoreCommand {
         actor: String,
         tools: ToolInfo,
         node: String,
+        /// Local space the verified copy of the artifact takes (its stored size).
+        local_copy_bytes: Option<u64>,
     },
     Complete {
         duration_ms: u64,
         previous_kept_as: Option<String>,
+        warnings: Vec<String>,
     },
     Fail {
         failure: Failure,
@@ -46,10 +49,18 @@ pub enum RestoreEvent {
         #[serde(flatten)]
         tools: ToolInfo,
         node: String,
+        /// Local space the verified copy of the artifact takes while the restore runs (the
+        /// stored size). Absent in restores from before 2026-11-30.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        local_copy_bytes: Option<u64>,
     },
     RestoreCompleted {
         duration_ms: u64,
         previous_kept_as: Option<String>,
+        /// What the restore could not bring back exactly (e.g. database-level properties of a
+        /// version from before they were recorded, or a role this server lacks).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
     },
     RestoreFailed {
         #[serde(flatten)]
@@ -137,6 +148,7 @@ impl Aggregate for Restore {
                 actor,
                 tools,
                 node,
+                local_copy_bytes,
             } => {
                 if self.status != RestoreStatus::New {
                     return Err(RestoreError::AlreadyStarted);
@@ -169,16 +181,19 @@ impl Aggregate for Restore {
                     actor,
                     tools,
                     node,
+                    local_copy_bytes,
                 }
             }
             RestoreCommand::Complete {
                 duration_ms,
                 previous_kept_as,
+                warnings,
             } => {
                 self.require_running()?;
                 RestoreEvent::RestoreCompleted {
                     duration_ms,
                     previous_kept_as,
+                    warnings,
                 }
             }
             RestoreCommand::Fail {
@@ -245,6 +260,7 @@ mod tests {
             actor: "admin".into(),
             tools: ToolInfo::default(),
             node: "n1".into(),
+            local_copy_bytes: Some(42),
         }
     }
 
@@ -258,6 +274,7 @@ mod tests {
             actor: "admin".into(),
             tools: ToolInfo::default(),
             node: "n1".into(),
+            local_copy_bytes: Some(42),
         }
     }
 
@@ -310,12 +327,14 @@ mod tests {
         let done = RestoreEvent::RestoreCompleted {
             duration_ms: 3,
             previous_kept_as: None,
+            warnings: vec![],
         };
         T::with(())
             .given(vec![started()])
             .when(RestoreCommand::Complete {
                 duration_ms: 3,
                 previous_kept_as: None,
+                warnings: vec![],
             })
             .then_expect_events(vec![done.clone()]);
         T::with(())

@@ -25,6 +25,26 @@ impl Engine {
         }
     }
 
+    /// The server's own databases: never a restore target (restoring into `template1` would
+    /// seed every later database, into `mysql` would replace the accounts). Backing them up
+    /// is allowed. MySQL/MariaDB names are compared without case (they may be case-insensitive).
+    pub fn is_system_database(self, name: &str) -> bool {
+        match self {
+            Engine::Postgres => matches!(name, "postgres" | "template0" | "template1"),
+            Engine::Mysql => ["mysql", "sys", "information_schema", "performance_schema"]
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(name)),
+        }
+    }
+
+    /// The names [`is_system_database`](Self::is_system_database) refuses, for messages.
+    pub fn system_databases(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres, template0, template1",
+            Engine::Mysql => "mysql, sys, information_schema, performance_schema",
+        }
+    }
+
     /// Extension of an artifact produced by this engine's dump tool, before compression.
     pub fn artifact_ext(self) -> &'static str {
         match self {
@@ -116,6 +136,17 @@ pub struct Failure {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn system_databases() {
+        use super::Engine;
+        assert!(Engine::Postgres.is_system_database("template1"));
+        assert!(!Engine::Postgres.is_system_database("Template1"));
+        assert!(!Engine::Postgres.is_system_database("shop"));
+        assert!(Engine::Mysql.is_system_database("MySQL"));
+        assert!(Engine::Mysql.is_system_database("performance_schema"));
+        assert!(!Engine::Mysql.is_system_database("postgres"));
+    }
+
     use super::*;
 
     #[test]

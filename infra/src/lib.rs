@@ -6,9 +6,11 @@ pub mod drivers;
 pub mod encryption;
 pub mod leases;
 pub mod ledger;
+pub mod local_copy;
 pub mod notify;
 pub mod pipeline;
 pub mod secrets;
+pub mod sql;
 pub mod storage;
 
 pub use ledger::{EventMeta, Ledger, LedgerError, LedgerKind, StoredEvent};

@@ -1,6 +1,7 @@
 //! The streaming pipeline. Backup: dump stdout ▸ zstd (multi-threaded) ▸ sha256 ▸ OpenDAL
-//! writer (chunked, concurrent parts). Restore: OpenDAL reader ▸ sha256 ▸ zstd decoder ▸ tool
-//! stdin. No temporary file; memory is bounded by the chunk size and the part concurrency.
+//! writer (chunked, concurrent parts); no temporary file, memory bounded by the chunk size and
+//! the part concurrency. Restore: OpenDAL reader ▸ sha256 ▸ a private local copy, checked
+//! before anything reads it ▸ [age] ▸ zstd decoder ▸ tool stdin, once per pass.
 
 use async_compression::tokio::bufread::ZstdDecoder;
 use futures::TryStreamExt;
@@ -344,12 +345,12 @@ pub async fn download_decrypting<W: AsyncWrite + Unpin + ?Sized>(
     })
 }
 
-enum CopyError {
+pub(crate) enum CopyError {
     Read(std::io::Error),
     Write(std::io::Error),
 }
 
-async fn copy_to_sink<R: AsyncRead + Unpin, W: AsyncWrite + Unpin + ?Sized>(
+pub(crate) async fn copy_to_sink<R: AsyncRead + Unpin, W: AsyncWrite + Unpin + ?Sized>(
     r: &mut R,
     w: &mut W,
 ) -> Result<(), CopyError> {
@@ -386,46 +387,6 @@ pub async fn checksum(store: &ArtifactStore, key: &str) -> Result<(String, u64),
         n += chunk.len() as u64;
     }
     Ok((hex::encode(hasher.finalize()), n))
-}
-
-/// Feeds a stored artifact, decompressed and checksum-verified, into a restore tool.
-pub struct ArtifactFeed {
-    pub store: ArtifactStore,
-    pub key: String,
-    pub sha256: String,
-    pub progress: Arc<AtomicU64>,
-    /// Opens an encrypted artifact; `None` for a plain one.
-    pub identity: Option<age::x25519::Identity>,
-}
-
-#[async_trait::async_trait]
-impl crate::drivers::Feed for ArtifactFeed {
-    async fn feed(
-        &self,
-        sink: &mut (dyn AsyncWrite + Send + Unpin),
-    ) -> Result<(), crate::drivers::StageError> {
-        use crate::drivers::StageError;
-        self.progress.store(0, Ordering::Relaxed);
-        download_decrypting(
-            &self.store,
-            &self.key,
-            &self.sha256,
-            self.identity.as_ref(),
-            sink,
-            self.progress.clone(),
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| match e {
-            PipelineError::Sink(e) => {
-                StageError::new("feed", format!("the restore tool stopped reading: {e}"))
-            }
-            PipelineError::Corrupt(m) => {
-                StageError::new("verify", format!("artifact {} is corrupt: {m}", self.key))
-            }
-            other => StageError::new("download", other.to_string()),
-        })
-    }
 }
 
 #[cfg(test)]

@@ -120,6 +120,17 @@ fn ou(v: &Value, k: &str) -> Option<u64> {
     v.get(k).and_then(Value::as_u64)
 }
 
+fn strings(v: &Value, k: &str) -> Vec<String> {
+    v.get(k)
+        .and_then(Value::as_array)
+        .map(|w| {
+            w.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn failure(v: &Value) -> FailureView {
     FailureView {
         stage: s(v, "stage"),
@@ -361,15 +372,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                             .cloned()
                             .unwrap_or_default();
                         b.degraded = b.copies.iter().any(|c| c["ok"] == Value::Bool(false));
-                        b.warnings = f
-                            .get("warnings")
-                            .and_then(Value::as_array)
-                            .map(|w| {
-                                w.iter()
-                                    .filter_map(|v| v.as_str().map(str::to_string))
-                                    .collect()
-                            })
-                            .unwrap_or_default();
+                        b.warnings = strings(&f, "warnings");
                     }
                     "BackupFailed" => {
                         b.status = "failed".into();
@@ -469,6 +472,8 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                 tool_version: os(&f, "tool_version"),
                 server_version: os(&f, "server_version"),
                 error: None,
+                local_copy_bytes: ou(&f, "local_copy_bytes"),
+                warnings: Vec::new(),
             };
             save_restore(tx, &r, e.position).await?;
             if let Some(mut d) =
@@ -486,6 +491,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &StoredEvent) -> Result<(), Projec
                 if e.event_type == "RestoreCompleted" {
                     r.status = "completed".into();
                     r.previous_kept_as = os(&f, "previous_kept_as");
+                    r.warnings = strings(&f, "warnings");
                 } else {
                     r.status = "failed".into();
                     r.error = Some(failure(&f));

@@ -171,6 +171,12 @@ pub struct RestoreView {
     pub tool_version: Option<String>,
     pub server_version: Option<String>,
     pub error: Option<FailureView>,
+    /// Local space the verified copy of the artifact takes while the restore runs.
+    #[serde(default)]
+    pub local_copy_bytes: Option<u64>,
+    /// What the restore could not bring back exactly.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

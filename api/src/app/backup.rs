@@ -172,6 +172,7 @@ impl App {
         };
         let mut tool = drivers::spawn_dump(conn, probe).await?;
         let warnings = std::mem::take(&mut tool.warnings);
+        let database_properties = tool.properties.take();
         for w in &warnings {
             tracing::warn!(backup_id, warning = %w, "the backup will not keep everything exactly");
         }
@@ -241,6 +242,7 @@ impl App {
             "encryption": if encrypted { serde_json::json!({"scheme": "age", "recipients": recipients}) } else { serde_json::Value::Null },
             "created_at": now.to_rfc3339(),
             "warnings": warnings,
+            "database_properties": database_properties,
         });
         let manifest_bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
         // Every committed copy gets its manifest beside it; a copy whose manifest cannot be
@@ -303,6 +305,7 @@ impl App {
                 copies
             },
             warnings,
+            database_properties,
         })
     }
 }

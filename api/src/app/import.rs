@@ -39,6 +39,8 @@ struct Manifest {
     created_at: String,
     #[serde(default)]
     warnings: Vec<String>,
+    #[serde(default)]
+    database_properties: Option<backline_domain::DatabaseProperties>,
 }
 
 /// What an import did, line by line.
@@ -258,6 +260,7 @@ impl App {
                                 encrypted: m.encrypted,
                                 copies: Vec::new(),
                                 warnings: m.warnings.clone(),
+                                database_properties: m.database_properties.clone(),
                             },
                             duration_ms: 0,
                         },

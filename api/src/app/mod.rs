@@ -6,7 +6,8 @@ use backline_domain::*;
 use backline_infra::claims::{Holder, Kind};
 use backline_infra::drivers::{self, Probe, RestoreOptions, StageError, ToolConfig};
 use backline_infra::ledger::Cqrs;
-use backline_infra::pipeline::{self, ArtifactFeed};
+use backline_infra::local_copy::{LocalArtifact, LocalCopyError, StoredObject};
+use backline_infra::pipeline;
 use backline_infra::secrets::{Keyring, MasterKey};
 use backline_infra::storage::{artifact_key, manifest_key, ArtifactStore};
 use backline_infra::{EventMeta, Ledger};
@@ -190,6 +191,11 @@ impl App {
         let storages = storages::open(&settings, &store)?;
         let projections = Arc::new(Projections::new(ledger.clone()));
         projections.catch_up().await?;
+        // Verified copies left by restores of a process that died.
+        let swept = backline_infra::local_copy::sweep(&settings.data_dir.join("restore-tmp"));
+        if swept > 0 {
+            tracing::info!(swept, "removed local copies left by interrupted restores");
+        }
         Ok(Arc::new(Self {
             keyring: Keyring::new(master, ledger.pool().clone()),
             tools: ToolConfig {

@@ -67,6 +67,9 @@ impl App {
                 .ok_or_else(|| AppError::Internal("backup has no database".into()))?,
         };
         let (target_db, conn) = self.database_state(&target_id).await?;
+        if let Some(c) = &conn {
+            self.refuse_protected_target(c).await?;
+        }
         let target_facts = Self::facts(&target_id, &target_db)?;
         let backup_facts = BackupFacts {
             id: backup_id.to_string(),
@@ -110,6 +113,7 @@ impl App {
                     actor: actor.to_string(),
                     tools,
                     node: self.node.clone(),
+                    local_copy_bytes: backup.artifact.as_ref().map(|a| a.bytes),
                 },
                 self.meta(actor, &id),
             )
@@ -146,25 +150,17 @@ impl App {
                 {
                     Err(e) => Err(e),
                     Ok((store, copy)) => {
-                    tracing::info!(restore_id, storage = store.label(), key = copy.key, "restoring from this copy");
-                    let progress = app.track(&restore_id);
-                    let feed = ArtifactFeed {
-                        store,
-                        key: copy.key.clone(),
-                        sha256: copy.sha256.clone(),
-                        progress,
-                        identity: if a.encrypted {
-                            app.age_identity()
-                        } else {
-                            None
-                        },
-                    };
-                    let opts = RestoreOptions {
-                        keep_previous,
-                        no_owner,
-                        tag: restore_tag(&restore_id),
-                    };
-                    drivers::restore(&c, &p, &opts, &feed).await
+                        tracing::info!(restore_id, storage = store.label(), key = copy.key, "restoring from this copy");
+                        let progress = app.track(&restore_id);
+                        let identity = if a.encrypted { app.age_identity() } else { None };
+                        let opts = RestoreOptions {
+                            keep_previous,
+                            no_owner,
+                            tag: restore_tag(&restore_id),
+                            properties: a.database_properties.clone(),
+                        };
+                        app.restore_verified(&restore_id, &store, &copy, a.bytes, identity, progress, &c, &p, &opts)
+                            .await
                     }
                 },
                 (Some(Err(e)), _, _) => Err(e),
@@ -172,10 +168,16 @@ impl App {
             };
             let duration_ms = started.elapsed().as_millis() as u64;
             let command = match result {
-                Ok(outcome) => RestoreCommand::Complete {
-                    duration_ms,
-                    previous_kept_as: outcome.previous_kept_as,
-                },
+                Ok(outcome) => {
+                    for w in &outcome.warnings {
+                        tracing::warn!(restore_id, warning = %w, "the restore could not bring back everything exactly");
+                    }
+                    RestoreCommand::Complete {
+                        duration_ms,
+                        previous_kept_as: outcome.previous_kept_as,
+                        warnings: outcome.warnings,
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(restore_id, stage = e.stage, message = %e.message, "restore failed");
                     RestoreCommand::Fail {
@@ -198,6 +200,101 @@ impl App {
             app.refresh().await;
         });
         Ok(Started { id, done })
+    }
+
+    /// First the verified local copy (a mismatch fails here, before any database is created
+    /// or dropped), then the restore, whose every pass reads that copy.
+    #[allow(clippy::too_many_arguments)]
+    async fn restore_verified(
+        &self,
+        restore_id: &str,
+        store: &ArtifactStore,
+        copy: &backline_domain::ArtifactCopy,
+        bytes: u64,
+        identity: Option<backline_infra::encryption::age::x25519::Identity>,
+        progress: Arc<AtomicU64>,
+        conn: &ConnectionString,
+        probe: &Probe,
+        options: &RestoreOptions,
+    ) -> Result<drivers::RestoreOutcome, StageError> {
+        let object = StoredObject {
+            store,
+            key: &copy.key,
+            sha256: &copy.sha256,
+            bytes,
+        };
+        let local =
+            LocalArtifact::fetch(object, &self.restore_dir(), restore_id, identity, progress)
+                .await
+                .map_err(|e| match e {
+                    LocalCopyError::Mismatch { .. } => {
+                        StageError::new("verify", format!("{e}; nothing was changed"))
+                    }
+                    LocalCopyError::Download { .. } => StageError::new("download", e.to_string()),
+                    LocalCopyError::Local { .. } | LocalCopyError::NoSpace { .. } => {
+                        StageError::new("prepare", e.to_string())
+                    }
+                })?;
+        tracing::info!(
+            restore_id,
+            bytes = local.bytes(),
+            "the local copy of the artifact is verified"
+        );
+        drivers::restore(conn, probe, options, &local).await
+    }
+
+    /// Where restores keep their verified local copies.
+    pub(super) fn restore_dir(&self) -> std::path::PathBuf {
+        self.settings.data_dir.join("restore-tmp")
+    }
+
+    /// 422 for a system database or the ledger's own database as a restore target.
+    async fn refuse_protected_target(&self, conn: &ConnectionString) -> Result<(), AppError> {
+        if conn.engine.is_system_database(&conn.database) {
+            return Err(AppError::Unprocessable(format!(
+                "{:?} is a system database of its server: system databases ({}) are never restore targets",
+                conn.database,
+                conn.engine.system_databases()
+            )));
+        }
+        if self.is_ledger_database(conn).await {
+            return Err(AppError::Unprocessable(format!(
+                "{:?} on {}:{} is Backline's own ledger database (BACKLINE_LEDGER_URL): it is never a restore target",
+                conn.database, conn.host, conn.port
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether `conn` names the PostgreSQL database the ledger lives in (same name, port, and
+    /// host — by name or by any address the two names resolve to).
+    async fn is_ledger_database(&self, conn: &ConnectionString) -> bool {
+        let url = self.settings.ledger_url();
+        if conn.engine != Engine::Postgres
+            || !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return false;
+        }
+        let Ok(ledger) = ConnectionString::parse(Engine::Postgres, &url) else {
+            return false;
+        };
+        if ledger.database != conn.database || ledger.port != conn.port {
+            return false;
+        }
+        if ledger.host.eq_ignore_ascii_case(&conn.host) {
+            return true;
+        }
+        let resolve = |host: String, port: u16| async move {
+            tokio::net::lookup_host((host.as_str(), port))
+                .await
+                .map(|a| a.map(|s| s.ip()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        let (a, b) = tokio::join!(
+            resolve(ledger.host.clone(), ledger.port),
+            resolve(conn.host.clone(), conn.port)
+        );
+        a.iter().any(|ip| b.contains(ip))
     }
 
     /// Claims "the restore running into `target`" for restore `id`, or answers 409 naming the

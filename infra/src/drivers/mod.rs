@@ -2,11 +2,15 @@
 //! child processes with credentials passed by environment or a 0600 options file, never argv.
 
 pub mod mysql;
+mod mysql_block;
 pub mod mysql_stream;
+mod pg_properties;
+mod pg_restore;
 pub mod postgres;
 mod process;
+pub mod scrub;
 
-use backline_domain::{ConnectionString, Engine, Failure};
+use backline_domain::{ConnectionString, DatabaseProperties, Engine, Failure};
 use std::path::PathBuf;
 
 pub use process::RunningTool;
@@ -85,7 +89,7 @@ pub async fn probe_target(
 /// Starts the dump tool; its stdout is the raw dump.
 pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<RunningTool, StageError> {
     match conn.engine {
-        Engine::Postgres => postgres::spawn_dump(conn, probe),
+        Engine::Postgres => postgres::spawn_dump(conn, probe).await,
         Engine::Mysql => mysql::spawn_dump(conn, probe).await,
     }
 }
@@ -123,15 +127,7 @@ pub(crate) fn find_tools(name: &str, dir: Option<&PathBuf>, extra_roots: &[&str]
     out
 }
 
-/// `SQL identifier` quoting for PostgreSQL.
-pub(crate) fn pg_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// Identifier quoting for MySQL/MariaDB.
-pub(crate) fn my_ident(s: &str) -> String {
-    format!("`{}`", s.replace('`', "``"))
-}
+pub(crate) use crate::sql::{my_ident, pg_ident};
 
 /// A name for a scratch or kept database derived from `base`, within `max` bytes.
 pub(crate) fn derived_name(base: &str, suffix: &str, max: usize) -> String {
@@ -151,10 +147,11 @@ pub fn scratch_name(engine: Engine, target: &str, tag: &str) -> String {
     derived_name(target, &format!("__restore_{tag}"), max)
 }
 
-/// Something that streams a verified artifact into a restore tool's stdin.
+/// Something that streams a verified artifact into a restore tool's stdin (a local copy whose
+/// sha256 was checked before any tool started: `pipeline::LocalArtifact`).
 #[async_trait::async_trait]
 pub trait Feed: Send + Sync {
-    /// Writes the whole decompressed artifact; fails if its checksum does not match.
+    /// Writes the whole decompressed artifact, once per call.
     async fn feed(
         &self,
         sink: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
@@ -166,6 +163,8 @@ pub trait Feed: Send + Sync {
 pub struct RestoreOutcome {
     /// The name under which the target's previous contents were kept, if they were.
     pub previous_kept_as: Option<String>,
+    /// What could not be restored exactly (recorded with the restore).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -176,11 +175,14 @@ pub struct RestoreOptions {
     pub no_owner: bool,
     /// A short unique tag for scratch names.
     pub tag: String,
+    /// The source database's own properties, as recorded with the version (`None` for
+    /// versions from before they were recorded: the restore says what it could not bring back).
+    pub properties: Option<DatabaseProperties>,
 }
 
 /// Restores into the target named by `conn` so that it ends exactly equal to the artifact:
 /// the data is loaded into a scratch database first and the target is replaced only once the
-/// load succeeded and the checksum matched.
+/// load succeeded. `feed` reads a local copy whose checksum was verified before this is called.
 pub async fn restore(
     conn: &ConnectionString,
     probe: &Probe,
@@ -188,9 +190,18 @@ pub async fn restore(
     feed: &dyn Feed,
 ) -> Result<RestoreOutcome, StageError> {
     match conn.engine {
-        Engine::Postgres => postgres::restore(conn, probe, options, feed).await,
+        Engine::Postgres => pg_restore::restore(conn, probe, options, feed).await,
         Engine::Mysql => mysql::restore(conn, probe, options, feed).await,
     }
+}
+
+/// Whether a tool may stop reading its input before the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FedEnd {
+    /// The tool must read everything: a broken pipe is a failure even if it exits 0.
+    ReadsAll,
+    /// The tool reads what it needs (`pg_restore` of one section): its exit status decides.
+    ToolDecides,
 }
 
 /// Runs `tool` fed by `feed` and waits for both; the tool's own error wins over a broken pipe.
@@ -199,6 +210,7 @@ pub(crate) async fn run_fed(
     mut tool: RunningTool,
     feed: &dyn Feed,
     retarget: bool,
+    end: FedEnd,
 ) -> Result<(), StageError> {
     let Some(mut stdin) = tool.stdin.take() else {
         return Err(StageError::new("restore", "restore tool has no stdin"));
@@ -218,9 +230,10 @@ pub(crate) async fn run_fed(
     drop(stdin);
     match fed {
         Ok(()) => tool.finish("restore").await.map(|_| ()),
-        Err(e) if e.stage == "feed" => match tool.finish("restore").await {
-            Err(tool_err) => Err(tool_err),
-            Ok(_) => Err(e),
+        Err(e) if e.stage == "feed" => match (tool.finish("restore").await, end) {
+            (Err(tool_err), _) => Err(tool_err),
+            (Ok(_), FedEnd::ToolDecides) => Ok(()),
+            (Ok(_), FedEnd::ReadsAll) => Err(e),
         },
         Err(e) => {
             let tail = tool.kill().await;
@@ -242,7 +255,7 @@ mod send_checks {
     fn is_send<T: Send>(_: T) {}
     #[allow(dead_code)]
     fn restore_futures_are_send(c: &ConnectionString, p: &Probe, o: &RestoreOptions, f: &dyn Feed) {
-        is_send(postgres::restore(c, p, o, f));
+        is_send(pg_restore::restore(c, p, o, f));
         is_send(mysql::restore(c, p, o, f));
         is_send(restore(c, p, o, f));
     }

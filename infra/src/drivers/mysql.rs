@@ -3,10 +3,11 @@
 
 use super::process::{command, tool_version, RunningTool};
 use super::{
-    find_tools, my_ident, run_fed, Feed, Probe, RestoreOptions, RestoreOutcome, StageError,
+    find_tools, my_ident, run_fed, FedEnd, Feed, Probe, RestoreOptions, RestoreOutcome, StageError,
     ToolConfig, CONNECT_TIMEOUT_SECS,
 };
-use backline_domain::{ConnectionString, Engine};
+use crate::sql::my_option_value;
+use backline_domain::{ConnectionString, DatabaseProperties, Engine, MyDatabaseProperties};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlSslMode};
 use sqlx::{Connection, Row};
 use std::io::Write;
@@ -138,12 +139,51 @@ async fn probe_with(server_version: String, tools: &ToolConfig) -> Result<Probe,
     })
 }
 
-fn quote_option(v: &str) -> String {
-    format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+/// The client options file's text for `conn`, for a client tool whose `--version` line is
+/// `tool_version` (MariaDB's and MySQL's clients spell certificate checks differently).
+fn options_text(conn: &ConnectionString, tool_version: &str) -> String {
+    let mut text = String::from("[client]\n");
+    text.push_str(&format!("host={}\n", my_option_value(&conn.host)));
+    text.push_str(&format!("port={}\n", conn.port));
+    text.push_str(&format!("user={}\n", my_option_value(&conn.user)));
+    text.push_str("protocol=TCP\n");
+    if let Some(p) = conn.password() {
+        text.push_str(&format!("password={}\n", my_option_value(p)));
+    }
+    let mode = conn
+        .params
+        .get("ssl-mode")
+        .or(conn.params.get("sslmode"))
+        .map(|m| m.to_ascii_uppercase().replace('-', "_"));
+    let verify = matches!(mode.as_deref(), Some("VERIFY_CA" | "VERIFY_IDENTITY"));
+    match mode.as_deref() {
+        None => {}
+        Some("DISABLED") => text.push_str("skip-ssl\n"),
+        Some(m) if !is_mariadb(tool_version) => {
+            // MySQL's clients take the mode itself.
+            text.push_str(&format!("ssl-mode={m}\n"));
+        }
+        Some(_) => {
+            text.push_str("ssl\n");
+            if verify {
+                // MariaDB's clients check the chain against the CA and the host name.
+                text.push_str("ssl-verify-server-cert\n");
+            }
+        }
+    }
+    for key in ["ssl-ca", "ssl-cert", "ssl-key"] {
+        if let Some(v) = conn.params.get(key) {
+            text.push_str(&format!("{key}={}\n", my_option_value(v)));
+        }
+    }
+    text
 }
 
-/// A 0600 options file with host, port, user and password for the client tools.
-fn options_file(conn: &ConnectionString) -> Result<tempfile::NamedTempFile, StageError> {
+/// A 0600 options file with host, port, user, password and TLS options for the client tools.
+fn options_file(
+    conn: &ConnectionString,
+    tool_version: &str,
+) -> Result<tempfile::NamedTempFile, StageError> {
     let err = |e: std::io::Error| {
         StageError::new("tool", format!("cannot write the client options file: {e}"))
     };
@@ -153,29 +193,8 @@ fn options_file(conn: &ConnectionString) -> Result<tempfile::NamedTempFile, Stag
         .suffix(".cnf")
         .tempfile()
         .map_err(err)?;
-    let mut text = String::from("[client]\n");
-    text.push_str(&format!("host={}\n", quote_option(&conn.host)));
-    text.push_str(&format!("port={}\n", conn.port));
-    text.push_str(&format!("user={}\n", quote_option(&conn.user)));
-    text.push_str("protocol=TCP\n");
-    if let Some(p) = conn.password() {
-        text.push_str(&format!("password={}\n", quote_option(p)));
-    }
-    let mode = conn.params.get("ssl-mode").or(conn.params.get("sslmode"));
-    if let Some(m) = mode {
-        let m = m.to_ascii_uppercase();
-        if m == "DISABLED" {
-            text.push_str("skip-ssl\n");
-        } else {
-            text.push_str("ssl\n");
-        }
-    }
-    for key in ["ssl-ca", "ssl-cert", "ssl-key"] {
-        if let Some(v) = conn.params.get(key) {
-            text.push_str(&format!("{key}={}\n", quote_option(v)));
-        }
-    }
-    f.write_all(text.as_bytes()).map_err(err)?;
+    f.write_all(options_text(conn, tool_version).as_bytes())
+        .map_err(err)?;
     f.flush().map_err(err)?;
     Ok(f)
 }
@@ -202,7 +221,7 @@ pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<Runnin
     // The source's default character set and collation (what `--databases` would record in
     // its CREATE DATABASE), so that a restore recreates them; see `mysql_stream`.
     let mut history = supports_dump_history(&probe.dump_tool_version);
-    let (prelude, warnings) = {
+    let (prelude, warnings, properties) = {
         let mut c = connect(conn, None).await?;
         let s = schema(&mut c, &conn.database).await?;
         let mut warnings = if is_mariadb(&probe.server_version) {
@@ -223,12 +242,17 @@ pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<Runnin
                 format!("database {} does not exist", conn.database),
             )
         })?;
+        let properties = MyDatabaseProperties::parse(&s.charset, &s.collation);
         (
-            super::mysql_stream::defaults_prelude(&s.charset, &s.collation).unwrap_or_default(),
+            properties
+                .as_ref()
+                .map(super::mysql_stream::defaults_prelude)
+                .unwrap_or_default(),
             warnings,
+            properties,
         )
     };
-    let opts = options_file(conn)?;
+    let opts = options_file(conn, &probe.dump_tool_version)?;
     let mut cmd = command(&probe.dump_tool);
     cmd.arg(format!("--defaults-extra-file={}", opts.path().display()));
     cmd.args([
@@ -258,6 +282,7 @@ pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<Runnin
     let mut tool = RunningTool::spawn(cmd, "mysqldump", false, true, Some(opts))?;
     tool.prelude = prelude;
     tool.warnings = warnings;
+    tool.properties = properties.map(DatabaseProperties::Mysql);
     Ok(tool)
 }
 
@@ -377,20 +402,35 @@ async fn schema(c: &mut MySqlConnection, name: &str) -> Result<Option<Schema>, S
     }))
 }
 
-fn create_sql(name: &str, s: Option<&Schema>) -> String {
-    match s {
-        Some(s) if is_word(&s.charset) && is_word(&s.collation) => format!(
+/// `CREATE DATABASE` for `name` with the character set and collation of `p` (checked to be
+/// plain words, as they are SQL keywords), else the server's defaults.
+fn create_sql(name: &str, p: Option<&MyDatabaseProperties>) -> String {
+    match p.filter(|p| p.is_valid()) {
+        Some(p) => format!(
             "CREATE DATABASE {} CHARACTER SET {} COLLATE {}",
             my_ident(name),
-            s.charset,
-            s.collation
+            p.charset,
+            p.collation
         ),
-        _ => format!("CREATE DATABASE {}", my_ident(name)),
+        None => format!("CREATE DATABASE {}", my_ident(name)),
     }
 }
 
-fn is_word(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+/// Whether the client `tool` has `--sandbox` (MariaDB 10.5.25, 10.6.18, 10.11.8, 11.0.6 and
+/// later): with it, a dump cannot run shell or file commands (`\!`, `source`) on this host.
+async fn supports_sandbox(tool: &std::path::Path) -> bool {
+    static SEEN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, bool>>> =
+        std::sync::OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some(known) = seen.lock().ok().and_then(|m| m.get(tool).copied()) {
+        return known;
+    }
+    let help = command(tool).arg("--help").output().await;
+    let yes = help.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--sandbox"));
+    if let Ok(mut m) = seen.lock() {
+        m.insert(tool.to_path_buf(), yes);
+    }
+    yes
 }
 
 async fn load(
@@ -399,18 +439,24 @@ async fn load(
     database: &str,
     feed: &dyn Feed,
 ) -> Result<(), StageError> {
-    let opts = options_file(conn)?;
+    let opts = options_file(conn, &probe.restore_tool_version)?;
     let mut cmd = command(&probe.restore_tool);
     cmd.arg(format!("--defaults-extra-file={}", opts.path().display()));
     cmd.args([
         "--binary-mode",
         "--default-character-set=utf8mb4",
         "--batch",
+        // Comments inside routine, trigger and event bodies are part of them: without this
+        // the client strips them and the restored routine differs from its source.
+        "--comments",
     ]);
+    if supports_sandbox(&probe.restore_tool).await {
+        cmd.arg("--sandbox");
+    }
     cmd.arg(format!("--database={database}"));
     let tool = RunningTool::spawn(cmd, "mariadb", true, false, Some(opts))?;
     // Routines' `ALTER DATABASE \`<source>\`` lines apply to the database being loaded.
-    run_fed(tool, feed, true).await
+    run_fed(tool, feed, true, FedEnd::ReadsAll).await
 }
 
 /// `name` with the wildcards of a GRANT database pattern (`_`, `%`) escaped.
@@ -479,6 +525,21 @@ pub async fn restore(
     .await?;
     let current = schema(&mut admin, &target).await?;
     let has_contents = current.as_ref().is_some_and(|s| s.objects > 0);
+    // The version's character set and collation, else the target's own.
+    let recorded = options.properties.as_ref().and_then(|p| p.mysql()).cloned();
+    let mut warnings = Vec::new();
+    if recorded.is_none() {
+        warnings.push(
+            "this version was taken before Backline recorded the database's default character \
+             set and collation: the restored database has the target's (or the server's)"
+                .to_string(),
+        );
+    }
+    let defaults = recorded.or_else(|| {
+        current
+            .as_ref()
+            .and_then(|s| MyDatabaseProperties::parse(&s.charset, &s.collation))
+    });
 
     if has_contents {
         // First load into a scratch database: proves the artifact is intact and loads, while
@@ -487,7 +548,7 @@ pub async fn restore(
         if let Err(e) = exec(
             &mut admin,
             "prepare",
-            &create_sql(&scratch, current.as_ref()),
+            &create_sql(&scratch, defaults.as_ref()),
         )
         .await
         {
@@ -526,7 +587,7 @@ pub async fn restore(
                 ..e
             });
         }
-        exec(&mut admin, "swap", &create_sql(&target, current.as_ref())).await?;
+        exec(&mut admin, "swap", &create_sql(&target, defaults.as_ref())).await?;
         if let Err(e) = load(conn, probe, &target, feed).await {
             return Err(StageError {
                 message: format!(
@@ -539,7 +600,12 @@ pub async fn restore(
         drop_schema(&mut admin, &scratch).await;
     } else {
         if current.is_none() {
-            exec(&mut admin, "prepare", &create_sql(&target, None)).await?;
+            exec(
+                &mut admin,
+                "prepare",
+                &create_sql(&target, defaults.as_ref()),
+            )
+            .await?;
         }
         if let Err(e) = load(conn, probe, &target, feed).await {
             // Leave the (previously empty or missing) target empty again.
@@ -547,7 +613,7 @@ pub async fn restore(
             let _ = exec(
                 &mut admin,
                 "cleanup",
-                &create_sql(&target, current.as_ref()),
+                &create_sql(&target, defaults.as_ref()),
             )
             .await;
             return Err(e);
@@ -556,6 +622,7 @@ pub async fn restore(
     let _ = admin.close().await;
     Ok(RestoreOutcome {
         previous_kept_as: None,
+        warnings,
     })
 }
 
@@ -579,9 +646,55 @@ mod tests {
         ));
     }
 
+    fn conn(url: &str) -> ConnectionString {
+        ConnectionString::parse(Engine::Mysql, url).unwrap()
+    }
+
+    const MARIADB: &str = "mariadb  Ver 15.1 Distrib 10.11.19-MariaDB, for debian-linux-gnu";
+    const MYSQL: &str = "mysql  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)";
+
     #[test]
-    fn option_values_are_quoted() {
-        assert_eq!(quote_option(r#"p"a\ss"#), r#""p\"a\\ss""#);
-        assert_eq!(my_ident("a`b"), "`a``b`");
+    fn options_file_quotes_values() {
+        let t = options_text(&conn("mysql://u%22x:p%22a%5Css@db:3307/shop"), MARIADB);
+        assert_eq!(
+            t,
+            "[client]\nhost=\"db\"\nport=3307\nuser=\"u\\\"x\"\nprotocol=TCP\npassword=\"p\\\"a\\\\ss\"\n"
+        );
+    }
+
+    #[test]
+    fn verify_modes_check_the_server_certificate() {
+        for mode in ["VERIFY_CA", "VERIFY_IDENTITY", "verify_identity"] {
+            let c = conn(&format!(
+                "mysql://u:p@db/shop?ssl-mode={mode}&ssl-ca=%2Fetc%2Fca.pem"
+            ));
+            let t = options_text(&c, MARIADB);
+            assert!(t.contains("\nssl\nssl-verify-server-cert\n"), "{t}");
+            assert!(t.contains("ssl-ca=\"/etc/ca.pem\"\n"), "{t}");
+            let t = options_text(&c, MYSQL);
+            assert!(
+                t.contains(&format!("ssl-mode={}\n", mode.to_ascii_uppercase())),
+                "{t}"
+            );
+            assert!(!t.contains("\nssl\n"), "{t}");
+        }
+        let t = options_text(&conn("mysql://u:p@db/shop?ssl-mode=REQUIRED"), MARIADB);
+        assert!(t.contains("\nssl\n") && !t.contains("verify"), "{t}");
+        let t = options_text(&conn("mysql://u:p@db/shop?ssl-mode=DISABLED"), MARIADB);
+        assert!(t.contains("skip-ssl\n"), "{t}");
+    }
+
+    #[test]
+    fn create_sql_takes_plain_words_only() {
+        let p = MyDatabaseProperties::parse("latin1", "latin1_swedish_ci");
+        assert_eq!(
+            create_sql("a`b", p.as_ref()),
+            "CREATE DATABASE `a``b` CHARACTER SET latin1 COLLATE latin1_swedish_ci"
+        );
+        let forged = MyDatabaseProperties {
+            charset: "latin1; DROP DATABASE x".into(),
+            collation: "c".into(),
+        };
+        assert_eq!(create_sql("d", Some(&forged)), "CREATE DATABASE `d`");
     }
 }

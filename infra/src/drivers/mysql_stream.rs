@@ -12,22 +12,36 @@
 //!   [`Retarget`] drops the source's name from exactly those lines.
 //! * `LOCK TABLES … WRITE;` / `UNLOCK TABLES;` around each table's rows are dropped (see
 //!   [`rewrite`](Retarget::rewrite)).
+//!
+//! Nothing inside a `DELIMITER` block (the bodies of routines, triggers and events: the
+//! owner's text) is ever changed: the block is passed through byte for byte, and where it
+//! ends is decided as the client decides it (`mysql_block`).
 
+use super::mysql_block::Block;
+use backline_domain::MyDatabaseProperties;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use tokio::io::AsyncWrite;
 
-/// The first line of a MariaDB/MySQL backup: the source database's defaults.
-pub fn defaults_prelude(charset: &str, collation: &str) -> Option<Vec<u8>> {
-    let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    (word(charset) && word(collation)).then(|| {
-        format!("/*!40101 ALTER DATABASE CHARACTER SET {charset} COLLATE {collation} */;\n")
-            .into_bytes()
-    })
+/// The first line of a MariaDB/MySQL backup: the source database's defaults (empty unless
+/// both names are plain words).
+pub fn defaults_prelude(p: &MyDatabaseProperties) -> Vec<u8> {
+    if !p.is_valid() {
+        return Vec::new();
+    }
+    format!(
+        "/*!40101 ALTER DATABASE CHARACTER SET {} COLLATE {} */;\n",
+        p.charset, p.collation
+    )
+    .into_bytes()
 }
 
-/// Lines that may be rewritten start with one of these.
-const PREFIXES: [&[u8]; 5] = [
+/// Lines that may be rewritten, or that change how the rest is read, start with one of these.
+const PREFIXES: [&[u8]; 7] = [
+    // `DELIMITER ;;`: a block of routine, trigger or event bodies follows.
+    b"DELIMITER ",
+    // The SQL mode a block is read in (whether `\` escapes in strings).
+    b"/*!50003 SET sql_mode = ",
     b"ALTER DATABASE `",
     b"LOCK TABLES `",
     b"UNLOCK TABLES;",
@@ -46,6 +60,8 @@ enum State {
     Pass,
     /// Inside a line that began with one of [`PREFIXES`].
     Capture(Vec<u8>),
+    /// Inside a `DELIMITER` block: passed through unchanged until it ends.
+    Block(Box<Block>),
 }
 
 /// Rewrites the lines of a dump that name the source database or lock tables (see the module
@@ -54,6 +70,10 @@ pub struct Retarget {
     state: State,
     /// The source database's name, quoted, from the dump's header.
     source: Option<String>,
+    /// The SQL mode last set by the dump has `NO_BACKSLASH_ESCAPES`.
+    no_backslash_escapes: bool,
+    /// The delimiter of a block that starts after the line just captured.
+    entering: Option<Vec<u8>>,
 }
 
 impl Default for Retarget {
@@ -61,6 +81,8 @@ impl Default for Retarget {
         Self {
             state: State::Start(Vec::new()),
             source: None,
+            no_backslash_escapes: false,
+            entering: None,
         }
     }
 }
@@ -74,6 +96,17 @@ impl Retarget {
                     Some(i) => {
                         out.extend_from_slice(&input[..=i]);
                         input = &input[i + 1..];
+                        self.state = State::Start(Vec::new());
+                    }
+                    None => {
+                        out.extend_from_slice(input);
+                        input = &[];
+                    }
+                },
+                State::Block(block) => match block.feed(input) {
+                    Some(n) => {
+                        out.extend_from_slice(&input[..n]);
+                        input = &input[n..];
                         self.state = State::Start(Vec::new());
                     }
                     None => {
@@ -107,7 +140,12 @@ impl Retarget {
                         input = &input[i + 1..];
                         let line = std::mem::take(line);
                         out.extend_from_slice(&self.rewrite(&line));
-                        self.state = State::Start(Vec::new());
+                        self.state = match self.entering.take() {
+                            Some(d) => {
+                                State::Block(Box::new(Block::new(&d, self.no_backslash_escapes)))
+                            }
+                            None => State::Start(Vec::new()),
+                        };
                     }
                     None if line.len() + input.len() > MAX_CAPTURE => {
                         out.extend_from_slice(line);
@@ -126,7 +164,7 @@ impl Retarget {
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         match std::mem::replace(&mut self.state, State::Start(Vec::new())) {
             State::Start(held) | State::Capture(held) => out.extend_from_slice(&held),
-            State::Pass => {}
+            State::Pass | State::Block(_) => {}
         }
     }
 }
@@ -221,6 +259,21 @@ impl Retarget {
         };
         let body = text.trim_end_matches(['\n', '\r']);
         let eol = &text[body.len()..];
+        if let Some(arg) = body.strip_prefix("DELIMITER ") {
+            let arg = arg.trim();
+            if !arg.is_empty() && arg != ";" && !arg.contains(char::is_whitespace) {
+                self.entering = Some(arg.as_bytes().to_vec());
+            }
+            return line.to_vec();
+        }
+        if let Some(mode) = body.strip_prefix("/*!50003 SET sql_mode = ") {
+            // `'A,B' */ ;` sets a mode; `@saved_sql_mode */ ;` goes back to the dump's own.
+            self.no_backslash_escapes = mode.starts_with('\'')
+                && mode
+                    .split(['\'', ','])
+                    .any(|m| m.trim() == "NO_BACKSLASH_ESCAPES");
+            return line.to_vec();
+        }
         if let Some(rest) = body.strip_prefix("-- Host: ") {
             if let Some((_, name)) = rest.rsplit_once("    Database: ") {
                 self.source = Some(format!("`{}`", name.replace('`', "``")));
@@ -427,11 +480,49 @@ UNLOCK TABLES; -- not ours\n";
 
     #[test]
     fn prelude_refuses_anything_but_plain_names() {
+        let p = MyDatabaseProperties::parse("latin1", "latin1_swedish_ci").unwrap();
         assert_eq!(
-            defaults_prelude("latin1", "latin1_swedish_ci").unwrap(),
+            defaults_prelude(&p),
             b"/*!40101 ALTER DATABASE CHARACTER SET latin1 COLLATE latin1_swedish_ci */;\n"
         );
-        assert!(defaults_prelude("latin1; DROP", "x").is_none());
-        assert!(defaults_prelude("", "x").is_none());
+        let forged = MyDatabaseProperties {
+            charset: "latin1 */; DROP DATABASE x; /*".into(),
+            collation: "x".into(),
+        };
+        assert!(defaults_prelude(&forged).is_empty());
+    }
+
+    #[test]
+    fn bodies_in_delimiter_blocks_pass_through_unchanged() {
+        let input = concat!(
+            "-- Host: 127.0.0.1    Database: src\n",
+            "/*!50003 SET sql_mode = 'STRICT_TRANS_TABLES' */ ;\n",
+            "DELIMITER ;;\n",
+            "CREATE DEFINER=`u`@`%` PROCEDURE `p`()\n",
+            "BEGIN\n",
+            "  SELECT 'x\n",
+            "DELIMITER ;\n",
+            "LOCK TABLES `t` WRITE;\n",
+            "UNLOCK TABLES;\n",
+            "ALTER DATABASE `src` CHARACTER SET latin1 COLLATE latin1_bin ;\n",
+            "  `c` int DEFAULT nextval(`src`.`s`),\n",
+            "';\n",
+            "END ;;\n",
+            "DELIMITER ;\n",
+            "ALTER DATABASE `src` CHARACTER SET latin1 COLLATE latin1_bin ;\n",
+            "LOCK TABLES `t` WRITE;\n",
+        );
+        let body_end = input.find("END ;;\nDELIMITER ;\n").unwrap() + "END ;;\nDELIMITER ;\n".len();
+        let expected = format!(
+            "{}ALTER DATABASE CHARACTER SET latin1 COLLATE latin1_bin ;\n",
+            &input[..body_end]
+        );
+        for chunk in [1, 2, 5, 13, 64, 100_000] {
+            assert_eq!(
+                String::from_utf8(run(input.as_bytes(), chunk)).unwrap(),
+                expected,
+                "chunk {chunk}"
+            );
+        }
     }
 }

@@ -18,6 +18,10 @@ pub struct RunningTool {
     pub prelude: Vec<u8>,
     /// What this dump is known not to keep exactly (recorded with the backup).
     pub warnings: Vec<String>,
+    /// The database's own properties, read from the catalogs with the dump's snapshot.
+    pub properties: Option<backline_domain::DatabaseProperties>,
+    /// Dropped when the tool is done: ends the transaction whose snapshot it imported.
+    pub(crate) keepalive: Option<tokio::sync::oneshot::Sender<()>>,
     stderr: Option<JoinHandle<String>>,
     /// Keeps a 0600 options file alive for as long as the tool runs.
     _options: Option<tempfile::NamedTempFile>,
@@ -53,25 +57,18 @@ impl RunningTool {
         let mut child = cmd
             .spawn()
             .map_err(|e| StageError::new("tool", format!("cannot start {name}: {e}")))?;
-        let stderr = child.stderr.take().map(|err| {
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(err).lines();
-                let mut tail = VecDeque::new();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if tail.len() == TAIL_LINES {
-                        tail.pop_front();
-                    }
-                    tail.push_back(line);
-                }
-                Vec::from(tail).join("\n")
-            })
-        });
+        let stderr = child
+            .stderr
+            .take()
+            .map(|err| tokio::spawn(collect_stderr(err)));
         Ok(Self {
             name: name.to_string(),
             stdout: child.stdout.take(),
             stdin: child.stdin.take(),
             prelude: Vec::new(),
             warnings: Vec::new(),
+            properties: None,
+            keepalive: None,
             child,
             stderr,
             _options: options,
@@ -133,6 +130,49 @@ impl RunningTool {
         let _ = self.child.wait().await;
         self.stderr_tail().await
     }
+}
+
+/// Reads a tool's stderr to its end (so the tool never blocks on a full pipe, whatever it
+/// writes) and returns its last lines, scrubbed (see `scrub`): rows and statements the tool
+/// echoes never leave this function. Lines are read as bytes (not every server speaks UTF-8)
+/// and at most `MAX_HELD` bytes of one line are held.
+async fn collect_stderr(err: tokio::process::ChildStderr) -> String {
+    const MAX_HELD: usize = 4 * super::scrub::MAX_LINE;
+    let mut reader = BufReader::new(err);
+    let mut tail = VecDeque::new();
+    let mut scrubber = super::scrub::Scrubber::default();
+    let mut line: Vec<u8> = Vec::new();
+    let mut push = |line: &mut Vec<u8>, tail: &mut VecDeque<String>| {
+        let text = String::from_utf8_lossy(line).into_owned();
+        line.clear();
+        if let Some(kept) = scrubber.line(&text) {
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(kept);
+        }
+    };
+    loop {
+        let chunk = match reader.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(c) => c,
+        };
+        let (used, ends_line) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = MAX_HELD.saturating_sub(line.len());
+        let body = if ends_line { &chunk[..used - 1] } else { chunk };
+        line.extend_from_slice(&body[..body.len().min(room)]);
+        reader.consume(used);
+        if ends_line {
+            push(&mut line, &mut tail);
+        }
+    }
+    if !line.is_empty() {
+        push(&mut line, &mut tail);
+    }
+    Vec::from(tail).join("\n")
 }
 
 /// Runs `tool --version` and returns its first line.

@@ -1,0 +1,491 @@
+//! PostgreSQL restores: `pg_restore` into a scratch database created with the version's
+//! encoding and locale, the database's own properties re-created from the version's typed
+//! record, then the scratch database swapped into the target's place.
+//!
+//! Who runs what, so that a backup can never act with more rights than its owners had:
+//! * With a superuser restoring, the schema is created as that user (ownership set with
+//!   `ALTER … OWNER TO`, as `pg_restore` does), but the *data* is loaded as each table's
+//!   owner (`--use-set-session-authorization` on the data section): a CHECK constraint or
+//!   domain that calls a function of the owner's runs with the owner's rights, not the
+//!   superuser's. (Loading everything that way fails on schemas whose CREATE grants come later.)
+//! * Without ownership (`no_owner`), every object belongs to whoever creates it: the whole load
+//!   runs as the database's owner (`--role`) when that owner is not a superuser. When it is
+//!   one, the schema is created as it, the data is loaded by a temporary role with no rights
+//!   beyond reading and writing the new tables (`backline_load_<tag>`, dropped afterwards),
+//!   and `SECURITY DEFINER` routines of the backup, which would now run with a superuser's
+//!   rights, lose `EXECUTE` for `PUBLIC` (the restore says which).
+
+use super::pg_properties;
+use super::postgres::{describe, exec, libpq_env, maintenance, server_major};
+use super::process::{command, RunningTool};
+use super::{derived_name, pg_ident, run_fed, Feed, Probe, RestoreOptions, RestoreOutcome};
+use super::{FedEnd, StageError};
+use crate::sql::conninfo_value;
+use backline_domain::{ConnectionString, Engine, PgDatabaseProperties};
+use sqlx::postgres::PgConnection;
+use sqlx::Connection;
+use std::time::Duration;
+
+/// What the restoring role is.
+struct Restorer {
+    superuser: bool,
+}
+
+async fn restorer(admin: &mut PgConnection) -> Result<Restorer, StageError> {
+    let superuser: bool =
+        sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            .fetch_optional(&mut *admin)
+            .await
+            .map_err(|e| StageError::new("prepare", describe(&e)))?
+            .unwrap_or(false);
+    Ok(Restorer { superuser })
+}
+
+async fn is_superuser(admin: &mut PgConnection, role: &str) -> bool {
+    sqlx::query_scalar::<_, bool>("SELECT rolsuper FROM pg_roles WHERE rolname = $1")
+        .bind(role)
+        .fetch_optional(&mut *admin)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(true)
+}
+
+async fn drop_db(admin: &mut PgConnection, name: &str) {
+    let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", pg_ident(name));
+    if let Err(e) = exec(admin, "cleanup", &sql).await {
+        tracing::warn!(database = name, error = %e, "could not drop scratch database");
+    }
+}
+
+pub async fn restore(
+    conn: &ConnectionString,
+    probe: &Probe,
+    options: &RestoreOptions,
+    feed: &dyn Feed,
+) -> Result<RestoreOutcome, StageError> {
+    let target = conn.database.clone();
+    let mut admin = maintenance(conn).await?;
+    let version_num: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+        .fetch_one(&mut admin)
+        .await
+        .map_err(|e| StageError::new("prepare", describe(&e)))?;
+    let major = server_major(&probe.server_version).max((version_num / 10000) as u32);
+    let me = restorer(&mut admin).await?;
+    let current = pg_properties::read(&mut admin, version_num, Some(&target))
+        .await
+        .map_err(|e| StageError {
+            stage: "prepare",
+            ..e
+        })?;
+    let archived = options.properties.as_ref().and_then(|p| p.postgres());
+    let mut warnings = Vec::new();
+    if archived.is_none() {
+        warnings.push(
+            "this version was taken before Backline recorded database-level properties: the \
+             database's comment, settings, grants and connection limit were not restored, and \
+             it was created with the target's encoding and locale (or the server's defaults)"
+                .to_string(),
+        );
+    }
+    let scratch = super::scratch_name(Engine::Postgres, &target, &options.tag);
+    create_scratch(&mut admin, &scratch, archived, current.as_ref(), major).await?;
+
+    // The owner: the target's if it exists, else the version's when that role exists here.
+    let owner = match (&current, archived) {
+        (Some(t), _) => Some(t.owner.clone()),
+        (None, Some(a)) if role_exists(&mut admin, &a.owner).await => Some(a.owner.clone()),
+        (None, Some(a)) => {
+            if !options.no_owner {
+                warnings.push(format!(
+                    "the database's owner {} does not exist on this server: the restoring user owns it",
+                    a.owner
+                ));
+            }
+            None
+        }
+        (None, None) => None,
+    };
+    if let Some(o) = &owner {
+        let alter = format!(
+            "ALTER DATABASE {} OWNER TO {}",
+            pg_ident(&scratch),
+            pg_ident(o)
+        );
+        if let Err(e) = exec(&mut admin, "prepare", &alter).await {
+            tracing::info!(error = %e, "restored database keeps the restoring user as owner");
+            warnings.push(format!(
+                "the database could not be given to {o}: {}",
+                e.message
+            ));
+        }
+    }
+    let owner_now = owner.clone().unwrap_or_else(|| conn.user.clone());
+    let plan = match (me.superuser, options.no_owner) {
+        (false, _) => Plan::AsRestorer,
+        (true, false) => Plan::DataAsOwners,
+        (true, true) if !is_superuser(&mut admin, &owner_now).await => {
+            Plan::AsOwner(owner_now.clone())
+        }
+        (true, true) => Plan::DataAsStandIn(format!("backline_load_{}", options.tag)),
+    };
+
+    let loaded = load(conn, probe, &scratch, options, feed, &plan).await;
+    if let Err(mut e) = loaded {
+        if let Plan::DataAsStandIn(role) = &plan {
+            drop_stand_in(conn, &mut admin, &scratch, role).await;
+        }
+        drop_db(&mut admin, &scratch).await;
+        let text = format!("{} {}", e.message, e.stderr_tail);
+        if !options.no_owner && text.contains("role \"") && text.contains("does not exist") {
+            e.message.push_str(
+                " (the backup names roles this server does not have: create them, or restore \
+                 without ownership and grants: \"no_owner\": true in the API, --no-owner in the CLI)",
+            );
+        }
+        if let Plan::AsOwner(o) = &plan {
+            if text.contains("must be superuser") || text.contains("permission denied") {
+                e.message.push_str(&format!(
+                    " (without ownership, the restore runs as the database's owner {o}, which \
+                     cannot create objects that need a superuser: create them in the target \
+                     first, or restore into a database owned by a superuser)"
+                ));
+            }
+        }
+        return Err(e);
+    }
+    if let Plan::DataAsStandIn(role) = &plan {
+        drop_stand_in(conn, &mut admin, &scratch, role).await;
+        warnings.extend(withhold_definer_routines(conn, &scratch).await);
+    }
+    if let Some(p) = archived {
+        for stmt in pg_properties::statements(p, &scratch, &owner_now, options.no_owner) {
+            if let Err(e) = exec(&mut admin, "restore", &stmt).await {
+                tracing::warn!(error = %e, "a database-level property could not be restored");
+                warnings.push(format!(
+                    "a database-level property could not be restored: {}",
+                    e.message
+                ));
+            }
+        }
+    }
+    let kept = swap(&mut admin, &target, &scratch, current.is_some(), options).await?;
+    let _ = admin.close().await;
+    Ok(RestoreOutcome {
+        previous_kept_as: kept,
+        warnings,
+    })
+}
+
+/// Creates the scratch database with the version's encoding and locale; where this server
+/// lacks them (or the tablespace), with the target's, else the server's defaults.
+async fn create_scratch(
+    admin: &mut PgConnection,
+    scratch: &str,
+    archived: Option<&PgDatabaseProperties>,
+    current: Option<&PgDatabaseProperties>,
+    major: u32,
+) -> Result<(), StageError> {
+    let plain = format!("CREATE DATABASE {}", pg_ident(scratch));
+    let mut attempts = Vec::new();
+    if let Some(a) = archived {
+        if a.tablespace.is_some() {
+            attempts.push(format!(
+                "{plain} {}",
+                pg_properties::create_options(a, major, true)
+            ));
+        }
+        attempts.push(format!(
+            "{plain} {}",
+            pg_properties::create_options(a, major, false)
+        ));
+    }
+    if let Some(t) = current {
+        attempts.push(format!(
+            "{plain} {}",
+            pg_properties::create_options(t, major, false)
+        ));
+    }
+    attempts.push(plain);
+    let mut last = None;
+    for (i, create) in attempts.iter().enumerate() {
+        match exec(admin, "prepare", create).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                if i + 1 < attempts.len() {
+                    tracing::warn!(error = %e, "the version's encoding/locale/tablespace is not available here; trying the next option");
+                }
+                last = Some(e);
+            }
+        }
+    }
+    let e = last.unwrap_or_else(|| StageError::new("prepare", "no CREATE DATABASE to run"));
+    Err(StageError {
+        message: format!(
+            "cannot create the scratch database {scratch} (the user needs CREATEDB): {}",
+            e.message
+        ),
+        ..e
+    })
+}
+
+/// Who runs which part of a load (see the module docs).
+enum Plan {
+    /// A restoring user that is not a superuser: everything as that user.
+    AsRestorer,
+    /// Schema as the superuser restoring, each table's data as the table's owner.
+    DataAsOwners,
+    /// Without ownership, everything as the database's (unprivileged) owner.
+    AsOwner(String),
+    /// Without ownership into a superuser's database: schema as the superuser, data as a
+    /// temporary role with rights on the new tables only.
+    DataAsStandIn(String),
+}
+
+/// Runs `pg_restore` into `scratch` following `plan`.
+async fn load(
+    conn: &ConnectionString,
+    probe: &Probe,
+    scratch: &str,
+    options: &RestoreOptions,
+    feed: &dyn Feed,
+    plan: &Plan,
+) -> Result<(), StageError> {
+    let base: Vec<String> = if options.no_owner {
+        vec!["--no-owner".into(), "--no-privileges".into()]
+    } else {
+        Vec::new()
+    };
+    let with = |extra: &[String]| [base.clone(), extra.to_vec()].concat();
+    let passes: Vec<Vec<String>> = match plan {
+        Plan::AsRestorer => vec![with(&[])],
+        Plan::AsOwner(role) => vec![with(&[format!("--role={role}")])],
+        Plan::DataAsOwners => vec![
+            with(&["--section=pre-data".into()]),
+            with(&[
+                "--section=data".into(),
+                "--use-set-session-authorization".into(),
+            ]),
+            with(&["--section=post-data".into()]),
+        ],
+        Plan::DataAsStandIn(role) => vec![
+            with(&["--section=pre-data".into()]),
+            with(&["--section=data".into(), format!("--role={role}")]),
+            with(&["--section=post-data".into()]),
+        ],
+    };
+    for (i, args) in passes.iter().enumerate() {
+        if let (Plan::DataAsStandIn(role), 1) = (plan, i) {
+            prepare_stand_in(conn, scratch, role).await?;
+        }
+        let mut cmd = command(&probe.restore_tool);
+        cmd.args(["--no-password", "--exit-on-error"]);
+        cmd.args(args);
+        cmd.arg(format!("--dbname=dbname={}", conninfo_value(scratch)));
+        libpq_env(&mut cmd, conn, scratch);
+        let tool = RunningTool::spawn(cmd, "pg_restore", true, false, None)?;
+        // pg_restore may stop reading once it has what a section needs.
+        run_fed(tool, feed, false, FedEnd::ToolDecides).await?;
+    }
+    Ok(())
+}
+
+async fn role_exists(admin: &mut PgConnection, role: &str) -> bool {
+    sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+        .bind(role)
+        .fetch_one(&mut *admin)
+        .await
+        .unwrap_or(false)
+}
+
+/// Creates the stand-in role that loads the data: no login, no attributes, and in `scratch`
+/// only the rights a data load needs (use of its schemas, reading and writing its tables and
+/// sequences, writing large objects).
+async fn prepare_stand_in(
+    conn: &ConnectionString,
+    scratch: &str,
+    role: &str,
+) -> Result<(), StageError> {
+    let r = pg_ident(role);
+    let mut admin = maintenance(conn).await?;
+    exec(
+        &mut admin,
+        "prepare",
+        &format!("CREATE ROLE {r} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS"),
+    )
+    .await?;
+    exec(
+        &mut admin,
+        "prepare",
+        &format!("ALTER ROLE {r} SET lo_compat_privileges = on"),
+    )
+    .await?;
+    let _ = admin.close().await;
+    let mut db = super::postgres::connect(&conn.with_database(scratch)).await?;
+    let schemas: Vec<String> = sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') \
+         AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp%'",
+    )
+    .fetch_all(&mut db)
+    .await
+    .map_err(|e| StageError::new("prepare", describe(&e)))?;
+    for s in schemas {
+        let s = pg_ident(&s);
+        for grant in [
+            format!("GRANT USAGE ON SCHEMA {s} TO {r}"),
+            format!("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA {s} TO {r}"),
+            format!("GRANT SELECT, UPDATE, USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {r}"),
+        ] {
+            exec(&mut db, "prepare", &grant).await?;
+        }
+    }
+    let _ = db.close().await;
+    Ok(())
+}
+
+/// Drops a stand-in role: first what it was granted in `scratch`, then the role.
+async fn drop_stand_in(
+    conn: &ConnectionString,
+    admin: &mut PgConnection,
+    scratch: &str,
+    role: &str,
+) {
+    let r = pg_ident(role);
+    if let Ok(mut db) = super::postgres::connect(&conn.with_database(scratch)).await {
+        if let Err(e) = exec(&mut db, "cleanup", &format!("DROP OWNED BY {r}")).await {
+            tracing::warn!(role, error = %e, "could not revoke the stand-in role's rights");
+        }
+        let _ = db.close().await;
+    }
+    if let Err(e) = exec(admin, "cleanup", &format!("DROP ROLE IF EXISTS {r}")).await {
+        tracing::warn!(role, error = %e, "could not drop the restore's stand-in role");
+    }
+}
+
+/// After a load without ownership into a superuser's database: `SECURITY DEFINER` routines of
+/// the backup would run with that superuser's rights for anyone allowed to call them. They
+/// keep their definition but lose `EXECUTE` for `PUBLIC`; the warnings name them.
+async fn withhold_definer_routines(conn: &ConnectionString, scratch: &str) -> Vec<String> {
+    let mut db = match super::postgres::connect(&conn.with_database(scratch)).await {
+        Ok(c) => c,
+        Err(e) => {
+            return vec![format!(
+                "could not check SECURITY DEFINER routines: {}",
+                e.message
+            )]
+        }
+    };
+    // Routines owned by a superuser, not part of an extension.
+    const PICK: &str = "SELECT p.oid FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner \
+        WHERE p.prosecdef AND r.rolsuper \
+        AND p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) \
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass \
+                        AND d.objid = p.oid AND d.deptype = 'e')";
+    let names: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT oid::regprocedure::text FROM ({PICK}) AS s ORDER BY 1"
+    ))
+    .fetch_all(&mut db)
+    .await
+    .unwrap_or_default();
+    if names.is_empty() {
+        let _ = db.close().await;
+        return Vec::new();
+    }
+    // The server quotes each routine's name itself (format %s of a regprocedure).
+    let revoke = format!(
+        "DO $backline$ DECLARE f regprocedure; BEGIN FOR f IN {PICK} LOOP \
+         EXECUTE format('REVOKE EXECUTE ON ROUTINE %s FROM PUBLIC', f); END LOOP; END $backline$"
+    );
+    let done = exec(&mut db, "restore", &revoke).await;
+    let _ = db.close().await;
+    match done {
+        Ok(()) => vec![format!(
+            "restored without ownership into a database owned by a superuser: the SECURITY \
+             DEFINER routines {} would run with a superuser's rights, so PUBLIC may not execute \
+             them; grant EXECUTE to the roles that should call them",
+            names.join(", ")
+        )],
+        Err(e) => vec![format!(
+            "the SECURITY DEFINER routines {} run with a superuser's rights and EXECUTE could not \
+             be withheld from PUBLIC: {}",
+            names.join(", "),
+            e.message
+        )],
+    }
+}
+
+/// The target's current contents step aside (kept or dropped), the scratch takes its name.
+async fn swap(
+    admin: &mut PgConnection,
+    target: &str,
+    scratch: &str,
+    target_exists: bool,
+    options: &RestoreOptions,
+) -> Result<Option<String>, StageError> {
+    let mut kept = None;
+    if target_exists {
+        let keep_name = derived_name(
+            target,
+            &format!(
+                "_before_restore_{}",
+                chrono::Utc::now().format("%Y%m%d%H%M%S")
+            ),
+            63,
+        );
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let _ = sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            )
+            .bind(target)
+            .execute(&mut *admin)
+            .await;
+            let sql = format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                pg_ident(target),
+                pg_ident(&keep_name)
+            );
+            match exec(admin, "swap", &sql).await {
+                Ok(()) => break,
+                Err(e) if attempt < 20 => {
+                    tracing::debug!(error = %e, "target busy, retrying the swap");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => {
+                    drop_db(admin, scratch).await;
+                    return Err(StageError {
+                        message: format!(
+                            "could not take over {target}: {} (clients keep reconnecting to it?)",
+                            e.message
+                        ),
+                        ..e
+                    });
+                }
+            }
+        }
+        kept = Some(keep_name);
+    }
+    let promote = format!(
+        "ALTER DATABASE {} RENAME TO {}",
+        pg_ident(scratch),
+        pg_ident(target)
+    );
+    if let Err(e) = exec(admin, "swap", &promote).await {
+        if let Some(k) = &kept {
+            let back = format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                pg_ident(k),
+                pg_ident(target)
+            );
+            let _ = exec(admin, "swap", &back).await;
+        }
+        drop_db(admin, scratch).await;
+        return Err(e);
+    }
+    if let (Some(k), false) = (&kept, options.keep_previous) {
+        drop_db(admin, k).await;
+        kept = None;
+    }
+    Ok(kept)
+}
