@@ -13,6 +13,7 @@ mod input;
 mod ledger;
 mod names;
 mod replay;
+mod restore_safety;
 mod retention;
 mod roundtrip;
 mod s3;
