@@ -17,5 +17,7 @@ export default defineConfig({
     setupFiles: ['src/test/setup.ts'],
     restoreMocks: true,
     unstubGlobals: true,
+    // Times are shown in the viewer's zone: the tests are a viewer in UTC, wherever they run.
+    env: { TZ: 'UTC' },
   },
 });

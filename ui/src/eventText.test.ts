@@ -15,6 +15,10 @@ describe('event descriptions', () => {
     expect(describeEvent(ev('BackupFailed', { stage: 'dump', message: 'pg_dump exited 1' }))).toBe('Backup failed at dump: pg_dump exited 1');
     expect(describeEvent(ev('DatabaseRegistered', { name: 'orders', engine: 'postgres' }))).toBe('Database registered: orders (postgres)');
   });
+  it('counts in the singular and plural correctly', () => {
+    expect(describeEvent(ev('AlertRepeated', { count: 2 }))).toBe('Alert repeated (2 times)');
+    expect(describeEvent(ev('AlertRepeated', { count: 1 }))).toBe('Alert repeated (once)');
+  });
   it('describes verification, deletion failures and destination changes', () => {
     expect(describeEvent(ev('BackupVerified', { ok: true, detail: 'sha256 ok' }))).toBe('Verified: sha256 ok');
     expect(describeEvent(ev('BackupVerified', { ok: false, detail: 'object missing' }))).toBe('Verification failed: object missing');

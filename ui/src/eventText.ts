@@ -1,5 +1,5 @@
 import type { LedgerEvent } from './api';
-import { formatBytes, formatDuration } from './format';
+import { formatBytes, formatDuration, formatTime, plural } from './format';
 
 function str(v: unknown): string | null {
   return typeof v === 'string' && v ? v : null;
@@ -41,7 +41,7 @@ export function describeEvent(e: LedgerEvent): string {
       return 'Scheduled backups resumed';
     case 'ScheduledRunClaimed': {
       const slot = str(p.slot);
-      return `Scheduled run claimed${slot ? ` for slot ${slot}` : ''}${str(p.retry_of) ? ' (retry)' : ''}`;
+      return `Scheduled run claimed${slot ? ` for slot ${formatTime(slot)}` : ''}${str(p.retry_of) ? ' (retry)' : ''}`;
     }
     case 'BackupPinned':
       return 'Version pinned';
@@ -106,7 +106,7 @@ export function describeEvent(e: LedgerEvent): string {
     }
     case 'AlertRepeated': {
       const n = num(p.count);
-      return `Alert repeated${n !== null ? ` (${n} times)` : ''}`;
+      return `Alert repeated${n !== null ? ` (${n === 1 ? 'once' : plural(n, 'time')})` : ''}`;
     }
     case 'AlertNotified': {
       const outcome = str(p.outcome);

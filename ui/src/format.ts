@@ -41,11 +41,35 @@ export function formatAge(iso: string | null | undefined, now: number = Date.now
   return `${d} days ago`;
 }
 
-/** Viewer's local time, e.g. "25 Nov 2025, 23:44:01". */
-export function formatLocal(iso: string, locale?: string, timeZone?: string): string {
+/**
+ * A point in time as the UI shows it everywhere: "2026-11-30 14:05:03 UTC", in the viewer's time
+ * zone (or `timeZone`), always with that zone's name as the browser abbreviates it ("CET",
+ * "EST", "GMT+1"…). Date and time are ISO-ordered so that they read the same in every locale;
+ * `locale` only picks the zone's abbreviation.
+ */
+export function formatTime(iso: string, opts: { timeZone?: string; locale?: string; seconds?: boolean } = {}): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'medium', timeZone }).format(d);
+  const parts = new Intl.DateTimeFormat(opts.locale, {
+    timeZone: opts.timeZone,
+    timeZoneName: 'short',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(d);
+  const get = (t: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === t)?.value ?? '';
+  const time = opts.seconds === false ? `${get('hour')}:${get('minute')}` : `${get('hour')}:${get('minute')}:${get('second')}`;
+  return `${get('year')}-${get('month')}-${get('day')} ${time} ${get('timeZoneName')}`.trim();
+}
+
+/** The viewer's time zone as the browser abbreviates it now, e.g. "UTC", "CET", "GMT+1". */
+export function zoneName(opts: { timeZone?: string; locale?: string; at?: Date } = {}): string {
+  const parts = new Intl.DateTimeFormat(opts.locale, { timeZone: opts.timeZone, timeZoneName: 'short' }).formatToParts(opts.at ?? new Date());
+  return parts.find((p) => p.type === 'timeZoneName')?.value ?? 'local time';
 }
 
 /** Unambiguous UTC for the hover title, e.g. "2025-11-25 22:44:01 UTC". */
@@ -55,12 +79,18 @@ export function formatUtc(iso: string): string {
   return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
 
-export function shortSha(sha: string | null | undefined): string {
-  return sha ? sha.slice(0, 12) : '—';
+/** "1 version", "3 versions", "0 versions"; `many` for irregular plurals ("1 delivery", "2 deliveries"). */
+export function plural(n: number, one: string, many: string = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
 }
 
-export function shortId(id: string): string {
-  return id.length > 13 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id;
+/** A version in words: its database's name and when it was taken, e.g. "orders, 2026-11-30 14:05:03 UTC". */
+export function versionLabel(databaseName: string, startedAt: string): string {
+  return `${databaseName}, ${formatTime(startedAt)}`;
+}
+
+export function shortSha(sha: string | null | undefined): string {
+  return sha ? sha.slice(0, 12) : '—';
 }
 
 /** Converts a `<input type="datetime-local">` value (viewer's local time) to epoch ms. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeRetention, formatUntil, formatUtcShort, formatZoned, retentionIsEmpty, sameRetention } from './schedule';
+import { describeRetention, formatUntil, formatUtcShort, formatZoned, naturalSchedule, nothingToPrune, retentionIsEmpty, sameRetention } from './schedule';
 import { describeEvent } from './eventText';
 import type { LedgerEvent } from './api';
 
@@ -20,7 +20,32 @@ describe('schedule formatting', () => {
   });
 });
 
+describe('schedule in words', () => {
+  it("turns the server's cron description into plain words", () => {
+    // What the server's parser says for common schedules (backline schedule check …).
+    expect(naturalSchedule('At every 2 minutes. (UTC)')).toBe('Every 2 minutes (UTC)');
+    expect(naturalSchedule('At every 30 seconds. (UTC)')).toBe('Every 30 seconds (UTC)');
+    expect(naturalSchedule('Every minute. (UTC)')).toBe('Every minute (UTC)');
+    expect(naturalSchedule('At 03:00. (Europe/Berlin)')).toBe('Every day at 03:00 (Europe/Berlin)');
+    expect(naturalSchedule('At minute 0 past every hour. (UTC)')).toBe('Every hour, on the hour (UTC)');
+    expect(naturalSchedule('At minute 5 past every hour. (UTC)')).toBe('Every hour at 5 minutes past (UTC)');
+    expect(naturalSchedule('At minute 0, of every 6 hours. (UTC)')).toBe('Every 6 hours, on the hour (UTC)');
+    expect(naturalSchedule('At 01:00, on day 1. (UTC)')).toBe('At 01:00 on day 1 of every month (UTC)');
+    expect(naturalSchedule('At 02:30, on Monday, Tuesday, Wednesday, Thursday, and Friday. (UTC)')).toBe(
+      'At 02:30 on Monday, Tuesday, Wednesday, Thursday and Friday (UTC)',
+    );
+    expect(naturalSchedule('At 04:00, on Sunday. (America/New_York)')).toBe('At 04:00 on Sunday (America/New_York)');
+    expect(naturalSchedule('0 3 * * *')).toBe('0 3 * * *');
+  });
+});
+
 describe('retention in words', () => {
+  it('says what is kept when nothing is pruned, in the singular for one', () => {
+    expect(nothingToPrune(1)).toBe('Nothing to prune now: the only completed version is kept.');
+    expect(nothingToPrune(3)).toBe('Nothing to prune now: all 3 completed versions are kept.');
+    expect(nothingToPrune(0)).toBe('Nothing to prune now: there is no completed version yet.');
+  });
+
   it('lists the keep rules and the floor', () => {
     expect(describeRetention({})).toBe('Keeps every version (no retention policy).');
     expect(describeRetention(null)).toBe('Keeps every version (no retention policy).');
@@ -47,7 +72,7 @@ describe('scheduling and retention events', () => {
       'Version pruned: not kept by retention policy (keep_last=1)',
     );
     expect(describeEvent(ev('ScheduledRunClaimed', { slot: '2025-01-01T03:00:00Z', backup_id: 'b' }))).toBe(
-      'Scheduled run claimed for slot 2025-01-01T03:00:00Z',
+      'Scheduled run claimed for slot 2025-01-01 03:00:00 UTC',
     );
   });
 });

@@ -112,6 +112,41 @@ export function formatUtcShort(iso: string, locale?: string): string {
   return `${day}, ${hms.endsWith(':00') ? hms.slice(0, 5) : hms} UTC`;
 }
 
+/**
+ * The server's description of a schedule (croner's English, e.g. "At every 2 minutes. (UTC)")
+ * in plainer words: "Every 2 minutes (UTC)", "Every day at 03:00 (Europe/Berlin)". Phrasings it
+ * does not know keep their words, without the odd comma and full stop.
+ */
+export function naturalSchedule(description: string): string {
+  const m = /^(.*?)\.?\s*(\([^()]+\))?$/.exec(description.trim());
+  let text = (m?.[1] ?? description).trim();
+  const zone = m?.[2] ? ` ${m[2]}` : '';
+  text = text.replace(/, (on|of|in|at) /g, ' $1 ').replace(/, and /g, ' and ');
+  const rules: [RegExp, string][] = [
+    [/^At every (\d+) (seconds|minutes|hours)\b/, 'Every $1 $2'],
+    [/^At minute 0 past every hour$/, 'Every hour, on the hour'],
+    [/^At minute (\d+) past every hour$/, 'Every hour at $1 minutes past'],
+    [/^At minute 0 of every (\d+) hours/, 'Every $1 hours, on the hour'],
+    [/^At minute (\d+) of every (\d+) hours/, 'Every $2 hours at $1 minutes past'],
+    [/^At (\d{2}:\d{2}(?::\d{2})?)$/, 'Every day at $1'],
+    [/^At (\d{2}:\d{2}(?::\d{2})?) on day (\d+)$/, 'At $1 on day $2 of every month'],
+  ];
+  for (const [re, to] of rules) {
+    if (re.test(text)) {
+      text = text.replace(re, to);
+      break;
+    }
+  }
+  return `${text}${zone}`;
+}
+
+/** What stays when nothing is to be pruned, singular and plural alike. */
+export function nothingToPrune(kept: number): string {
+  if (kept === 0) return 'Nothing to prune now: there is no completed version yet.';
+  if (kept === 1) return 'Nothing to prune now: the only completed version is kept.';
+  return `Nothing to prune now: all ${kept} completed versions are kept.`;
+}
+
 export const RETENTION_LABELS: Record<RetentionKey, string> = {
   keep_last: 'Keep last',
   keep_daily: 'Daily',

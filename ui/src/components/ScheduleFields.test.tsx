@@ -51,7 +51,7 @@ describe('Schedule fields', () => {
     await userEvent.type(screen.getByLabelText('Schedule (cron)'), '0 3 * * *');
     await userEvent.type(screen.getByLabelText('Time zone'), 'Europe/Berlin');
 
-    expect(await screen.findByText('At 03:00. (Europe/Berlin)')).toBeInTheDocument();
+    expect(await screen.findByText('Every day at 03:00 (Europe/Berlin)')).toBeInTheDocument();
     const rows = within(preview).getAllByTestId('next-run');
     expect(rows).toHaveLength(5);
     expect(rows[0]).toHaveTextContent(/03:00 \(UTC\+01:00\)/);
@@ -81,7 +81,7 @@ describe('Schedule fields', () => {
 
     await userEvent.clear(cron);
     await userEvent.type(cron, '0 3 * * *');
-    expect(await screen.findByText('At 03:00. (Europe/Berlin)')).toBeInTheDocument();
+    expect(await screen.findByText('Every day at 03:00 (Europe/Berlin)')).toBeInTheDocument();
     expect(cron).not.toHaveAttribute('aria-invalid');
     expect(screen.queryByText(reason)).toBeNull();
   });
@@ -137,7 +137,7 @@ describe('Schedule fields', () => {
     const calls = previewServer((c) => (c.method === 'PATCH' ? { status: 200, body: { ...db, schedule: null } } : undefined));
     renderWithClient(<DatabaseFormFields existing={db} />);
     // The saved schedule is previewed straight away.
-    expect(await screen.findByText('At 03:00. (Europe/Berlin)')).toBeInTheDocument();
+    expect(await screen.findByText('Every day at 03:00 (Europe/Berlin)')).toBeInTheDocument();
     await userEvent.clear(screen.getByLabelText('Schedule (cron)'));
     await userEvent.click(screen.getByRole('button', { name: 'Save changes' }));
     await waitFor(() => expect(calls.some((c) => c.method === 'PATCH')).toBe(true));

@@ -1,7 +1,7 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { ApiError, api, type CatchUp } from '../api';
 import { useDebounced } from '../hooks';
-import { CATCH_UP_LABELS, COMMON_TIMEZONES, CRON_EXAMPLES, browserTimeZone, formatUtcShort, formatZoned } from '../schedule';
+import { CATCH_UP_LABELS, COMMON_TIMEZONES, CRON_EXAMPLES, browserTimeZone, formatUtcShort, formatZoned, naturalSchedule } from '../schedule';
 import { Field, invalidProps } from './Field';
 
 export interface ScheduleDraft {
@@ -162,7 +162,7 @@ export function ScheduleFields({
         ) : data ? (
           <>
             <p className="schedule-description" data-testid="schedule-description">
-              {data.description}
+              {naturalSchedule(data.description)}
             </p>
             <table className="runs" aria-label="Next 5 runs">
               <thead>

@@ -1,10 +1,10 @@
 import { useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, type Database, type PrunePlan } from '../api';
-import { formatBytes } from '../format';
+import { formatBytes, plural } from '../format';
 import { useNow } from '../hooks';
 import { Link } from '../router';
-import { CATCH_UP_LABELS, describeRetention, formatUntil, formatZoned, retentionIsEmpty } from '../schedule';
+import { CATCH_UP_LABELS, describeRetention, formatUntil, formatZoned, naturalSchedule, nothingToPrune, retentionIsEmpty } from '../schedule';
 import { ErrorMessage } from './ErrorMessage';
 import { Time } from './Time';
 
@@ -44,7 +44,7 @@ export function ScheduleSummary({ db }: { db: Database }) {
         </p>
       ) : (
         <>
-          <p className="schedule-description">{s.description}</p>
+          <p className="schedule-description">{naturalSchedule(s.description)}</p>
           <dl className="mini-facts">
             <div>
               <dt>Cron</dt>
@@ -143,7 +143,7 @@ export function RetentionPanel({ db }: { db: Database }) {
           {preview.error ? <ErrorMessage error={preview.error} /> : null}
           {applied ? (
             <p className="ok" role="status">
-              Pruned {applied.prune.length} version{applied.prune.length === 1 ? '' : 's'}; {applied.kept} kept.
+              Pruned {plural(applied.prune.length, 'version')}; {applied.kept} kept.
             </p>
           ) : null}
           {!plan && preview.isFetching ? <p className="muted">Working out what the policy would prune…</p> : null}
@@ -153,8 +153,8 @@ export function RetentionPanel({ db }: { db: Database }) {
                 {empty
                   ? 'No retention rules: nothing is pruned.'
                   : n === 0
-                    ? `Nothing to prune now: all ${plan.kept} completed versions are kept.`
-                    : `Would prune ${n} version${n === 1 ? '' : 's'} and keep ${plan.kept}:`}
+                    ? nothingToPrune(plan.kept)
+                    : `Would prune ${plural(n, 'version')} and keep ${plan.kept}:`}
               </p>
               {n > 0 && (
                 <ul className="prune-list" aria-label="Versions that would be pruned">
@@ -177,12 +177,12 @@ export function RetentionPanel({ db }: { db: Database }) {
               {n > 0 && confirming && (
                 <div className="confirm-inline" role="group" aria-label="Confirm pruning">
                   <p>
-                    <strong>Delete {n} version{n === 1 ? '' : 's'}?</strong> Their stored files are removed and they can no
+                    <strong>Delete {plural(n, 'version')}?</strong> Their stored files are removed and they can no
                     longer be restored. The history stays on the timeline.
                   </p>
                   <div className="actions">
                     <button type="button" className="danger" onClick={() => apply.mutate()} disabled={apply.isPending} autoFocus>
-                      {apply.isPending ? 'Pruning…' : `Prune ${n} version${n === 1 ? '' : 's'}`}
+                      {apply.isPending ? 'Pruning…' : `Prune ${plural(n, 'version')}`}
                     </button>
                     <button type="button" onClick={() => setConfirming(false)} disabled={apply.isPending}>
                       Cancel

@@ -108,7 +108,7 @@ describe('Channels page', () => {
     renderWithClient(<Channels />);
     const card = await screen.findByTestId('channel');
     expect(within(card).getByTestId('channel-failing')).toHaveTextContent('Failing');
-    expect(within(card).getByTestId('channel-last-error')).toHaveTextContent('Last 3 deliveries failed.');
+    expect(within(card).getByTestId('channel-last-error')).toHaveTextContent('The last 3 deliveries failed.');
     expect(within(card).getByTestId('channel-last-error')).not.toHaveTextContent('zzz');
 
     await userEvent.click(within(card).getByRole('button', { name: 'Remove…' }));

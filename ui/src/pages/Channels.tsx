@@ -120,7 +120,7 @@ function ChannelCard({ channel: c }: { channel: Channel }) {
       </dl>
       {c.last_error ? (
         <p className={`channel-error${c.failing ? '' : ' muted'}`} data-testid="channel-last-error">
-          <span className="label">{c.failing ? `Last ${c.consecutive_failures} deliveries failed.` : 'Last error'}</span>{' '}
+          <span className="label">{c.failing ? (c.consecutive_failures === 1 ? 'The last delivery failed.' : `The last ${c.consecutive_failures} deliveries failed.`) : 'Last error'}</span>{' '}
           {c.last_error_at ? (
             <>
               (<Time iso={c.last_error_at} />){' '}
