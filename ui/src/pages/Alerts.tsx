@@ -1,46 +1,63 @@
 import { useMemo, useRef, type KeyboardEvent } from 'react';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { api, type Alert, type AlertState, type Channel } from '../api';
+import { useMutation, useQuery, useQueryClient, type UseQueryResult } from '@tanstack/react-query';
+import { api, type Alert, type Channel } from '../api';
 import { alertKindLabel, groupDeliveries, redactUrls, useOpenAlerts } from '../alerts';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { Time } from '../components/Time';
-import { shortId } from '../format';
+import { plural } from '../format';
+import { DatabaseLink } from '../components/Refs';
 import { Link, navigate, useLocation } from '../router';
 
-const TABS: { state: AlertState; label: string; empty: string }[] = [
-  { state: 'open', label: 'Open', empty: 'No open alerts: every backup and restore is fine.' },
-  { state: 'acknowledged', label: 'Acknowledged', empty: 'No acknowledged alerts.' },
-  { state: 'resolved', label: 'Resolved', empty: 'No resolved alerts yet.' },
+type View = 'unresolved' | 'resolved';
+
+const TABS: { view: View; label: string }[] = [
+  { view: 'unresolved', label: 'Unresolved' },
+  { view: 'resolved', label: 'Resolved' },
 ];
 
-/** Alerts by state, with what was delivered where; open ones can be acknowledged. */
+/** Acknowledged alerts: someone is on it, but what failed has not succeeded since. */
+function useAcknowledgedAlerts() {
+  return useQuery({
+    queryKey: ['alerts', 'acknowledged'],
+    queryFn: () => api.listAlerts('acknowledged'),
+    refetchInterval: 5_000,
+  });
+}
+
+/**
+ * Alerts that are not resolved (open ones first, then the acknowledged ones under their own
+ * heading: acknowledging is not fixing) and the resolved ones, with what was delivered where.
+ * The page says "fine" only when nothing is open or acknowledged.
+ */
 export function Alerts() {
   const { params } = useLocation();
-  const raw = params.get('state');
-  const state: AlertState = raw === 'acknowledged' || raw === 'resolved' ? raw : 'open';
+  // `?state=acknowledged` (old links) shows the unresolved view, where the acknowledged ones are.
+  const view: View = params.get('state') === 'resolved' ? 'resolved' : 'unresolved';
   const open = useOpenAlerts();
-  const list = useQuery({
-    queryKey: ['alerts', state],
-    queryFn: () => api.listAlerts(state),
+  const acknowledged = useAcknowledgedAlerts();
+  const resolved = useQuery({
+    queryKey: ['alerts', 'resolved'],
+    queryFn: () => api.listAlerts('resolved'),
     refetchInterval: 5_000,
-    enabled: state !== 'open',
+    enabled: view === 'resolved',
   });
-  const current = state === 'open' ? open : list;
   const channels = useQuery({ queryKey: ['channels'], queryFn: api.listChannels, staleTime: 30_000 });
   const channelNames = useMemo(() => new Map((channels.data ?? []).map((c: Channel) => [c.id, c.name])), [channels.data]);
 
   const tabRefs = useRef<(HTMLButtonElement | null)[]>([]);
-  const select = (s: AlertState) => navigate(s === 'open' ? '/alerts' : `/alerts?state=${s}`, { replace: true });
+  const select = (v: View) => navigate(v === 'unresolved' ? '/alerts' : `/alerts?state=${v}`, { replace: true });
   function onKey(e: KeyboardEvent<HTMLButtonElement>, i: number) {
     const last = TABS.length - 1;
     const next = e.key === 'ArrowRight' ? (i === last ? 0 : i + 1) : e.key === 'ArrowLeft' ? (i === 0 ? last : i - 1) : e.key === 'Home' ? 0 : e.key === 'End' ? last : null;
     if (next === null) return;
     e.preventDefault();
-    select(TABS[next]!.state);
+    select(TABS[next]!.view);
     tabRefs.current[next]?.focus();
   }
 
-  const tab = TABS.find((t) => t.state === state)!;
+  const openCount = open.data?.length;
+  const ackCount = acknowledged.data?.length;
+  const unresolvedCount = openCount !== undefined && ackCount !== undefined ? openCount + ackCount : undefined;
   return (
     <section className="page">
       <div className="page-head">
@@ -49,46 +66,122 @@ export function Alerts() {
           Channels
         </Link>
       </div>
-      <div role="tablist" aria-label="Alert state" className="tabs">
+      <div role="tablist" aria-label="Alerts" className="tabs">
         {TABS.map((t, i) => (
           <button
-            key={t.state}
+            key={t.view}
             ref={(el) => {
               tabRefs.current[i] = el;
             }}
             type="button"
             role="tab"
-            id={`tab-${t.state}`}
-            aria-selected={t.state === state}
+            id={`tab-${t.view}`}
+            aria-selected={t.view === view}
             aria-controls="alerts-panel"
-            tabIndex={t.state === state ? 0 : -1}
+            tabIndex={t.view === view ? 0 : -1}
             className="tab"
-            onClick={() => select(t.state)}
+            onClick={() => select(t.view)}
             onKeyDown={(e) => onKey(e, i)}
           >
             {t.label}
-            {t.state === 'open' && (
-              <span className={`count${(open.data?.length ?? 0) > 0 ? ' count-bad' : ''}`} data-testid="open-tab-count">
-                {open.data ? open.data.length : '…'}
+            {t.view === 'unresolved' && (
+              <span
+                className={`count${(openCount ?? 0) > 0 ? ' count-bad' : (ackCount ?? 0) > 0 ? ' count-warn' : ''}`}
+                data-testid="unresolved-tab-count"
+              >
+                {unresolvedCount ?? '…'}
               </span>
             )}
           </button>
         ))}
       </div>
-      <div role="tabpanel" id="alerts-panel" aria-labelledby={`tab-${state}`} className="tab-panel">
-        {current.error ? <ErrorMessage error={current.error} /> : null}
-        {current.isPending ? <p className="placeholder">Loading alerts…</p> : null}
-        {current.data && current.data.length === 0 ? <p className="empty card">{tab.empty}</p> : null}
-        {current.data && current.data.length > 0 ? (
-          <ul className="alerts" aria-label={`${tab.label} alerts`}>
-            {current.data.map((a) => (
-              <AlertCard key={a.id} alert={a} channelNames={channelNames} />
-            ))}
-          </ul>
-        ) : null}
+      <div role="tabpanel" id="alerts-panel" aria-labelledby={`tab-${view}`} className="tab-panel">
+        {view === 'unresolved' ? (
+          <Unresolved open={open} acknowledged={acknowledged} channelNames={channelNames} />
+        ) : (
+          <>
+            {resolved.error ? <ErrorMessage error={resolved.error} /> : null}
+            {resolved.isPending ? <p className="placeholder">Loading alerts…</p> : null}
+            {resolved.data && resolved.data.length === 0 ? <p className="empty card">No resolved alerts yet.</p> : null}
+            {resolved.data && resolved.data.length > 0 ? (
+              <AlertList label="Resolved alerts" alerts={resolved.data} channelNames={channelNames} />
+            ) : null}
+          </>
+        )}
       </div>
     </section>
   );
+}
+
+function Unresolved({
+  open,
+  acknowledged,
+  channelNames,
+}: {
+  open: UseQueryResult<Alert[]>;
+  acknowledged: UseQueryResult<Alert[]>;
+  channelNames: Map<string, string>;
+}) {
+  const error = open.error ?? acknowledged.error;
+  if (error) return <ErrorMessage error={error} />;
+  if (!open.data || !acknowledged.data) return <p className="placeholder">Loading alerts…</p>;
+  const o = open.data;
+  const a = acknowledged.data;
+  if (o.length === 0 && a.length === 0) {
+    return (
+      <p className="empty card" data-testid="alerts-summary">
+        No open or acknowledged alerts: every backup and restore is fine.
+      </p>
+    );
+  }
+  const failing = [...new Set(a.map((x) => x.database_name))];
+  return (
+    <>
+      <p className={`alerts-summary card${o.length > 0 ? ' summary-bad' : ' summary-warn'}`} data-testid="alerts-summary" role="status">
+        {o.length > 0 ? `${plural(o.length, 'open alert')} to look at` : 'No new alerts'}
+        {a.length > 0
+          ? `${o.length > 0 ? ', and' : ', but'} ${plural(a.length, 'acknowledged alert')} ${a.length === 1 ? 'is' : 'are'} not resolved: ${new Intl.ListFormat('en', { type: 'conjunction' }).format(failing)} ${failing.length === 1 ? 'is' : 'are'} still failing.`
+          : '.'}
+      </p>
+      <section aria-labelledby="open-h" className="alerts-section">
+        <h2 id="open-h">
+          Open <span className="heading-count">({o.length})</span>
+        </h2>
+        {o.length === 0 ? (
+          <p className="muted">Nothing new since the last acknowledgement.</p>
+        ) : (
+          <AlertList label="Open alerts" alerts={o} channelNames={channelNames} />
+        )}
+      </section>
+      {a.length > 0 ? (
+        <section aria-labelledby="ack-h" className="alerts-section">
+          <h2 id="ack-h">
+            Acknowledged, still failing <span className="heading-count">({a.length})</span>
+          </h2>
+          <p className="muted">Acknowledging stops the reminders; the alert resolves by itself once what failed succeeds.</p>
+          <AlertList label="Acknowledged alerts" alerts={a} channelNames={channelNames} />
+        </section>
+      ) : null}
+    </>
+  );
+}
+
+function AlertList({ label, alerts, channelNames }: { label: string; alerts: Alert[]; channelNames: Map<string, string> }) {
+  return (
+    <ul className="alerts" aria-label={label}>
+      {alerts.map((a) => (
+        <AlertCard key={a.id} alert={a} channelNames={channelNames} />
+      ))}
+    </ul>
+  );
+}
+
+/** What makes an alert resolve, in words. */
+function resolvesWhen(a: Alert): string {
+  if (a.kind === 'restore_failed') return `It resolves when a restore into ${a.database_name} completes.`;
+  if (a.kind.startsWith('backup_') || a.kind === 'missed_schedule' || a.kind === 'storage_failure')
+    return `It resolves when a backup of ${a.database_name} completes.`;
+  return 'It resolves when what failed succeeds.';
 }
 
 function AlertCard({ alert: a, channelNames }: { alert: Alert; channelNames: Map<string, string> }) {
@@ -106,7 +199,7 @@ function AlertCard({ alert: a, channelNames }: { alert: Alert; channelNames: Map
       <div className="alert-head">
         <h2 id={titleId} className="alert-title">
           <span className="alert-kind">{alertKindLabel(a.kind)}</span>{' '}
-          <span className="muted">on</span> <Link to={`/databases/${a.database_id}`}>{a.database_name || shortId(a.database_id)}</Link>
+          <span className="muted">on</span> <DatabaseLink id={a.database_id} name={a.database_name} />
         </h2>
         <span className={`badge badge-alert-${a.state}`}>{a.state === 'open' ? 'Open' : a.state === 'acknowledged' ? 'Acknowledged' : 'Resolved'}</span>
         {a.count > 1 ? (
@@ -120,12 +213,24 @@ function AlertCard({ alert: a, channelNames }: { alert: Alert; channelNames: Map
           </button>
         ) : null}
       </div>
+      {a.state === 'acknowledged' ? (
+        <p className="ack-line" data-testid="acknowledged-by">
+          Acknowledged{a.acknowledged_by ? ` by ${a.acknowledged_by}` : ''}
+          {a.acknowledged_at ? (
+            <>
+              {' '}
+              on <Time iso={a.acknowledged_at} />
+            </>
+          ) : null}
+          . Not resolved: {resolvesWhen(a)}
+        </p>
+      ) : null}
       <p className="alert-message">{a.message}</p>
       {a.detail ? <pre className="stderr">{a.detail}</pre> : null}
       <dl className="mini-facts alert-facts">
         <div>
           <dt>Happened</dt>
-          <dd>{a.count === 1 ? 'once' : `${a.count} times`}</dd>
+          <dd>{a.count === 1 ? 'once' : plural(a.count, 'time')}</dd>
         </div>
         <div>
           <dt>Raised</dt>
@@ -181,7 +286,7 @@ function AlertCard({ alert: a, channelNames }: { alert: Alert; channelNames: Map
             {groups.map((g) => (
               <tr key={`${g.channelId}-${g.notice}`} data-testid="delivery" data-outcome={g.outcome}>
                 <th scope="row" data-label="Channel">
-                  {channelNames.get(g.channelId) ?? <span title={g.channelId}>{shortId(g.channelId)} (removed)</span>}
+                  {channelNames.get(g.channelId) ?? <span title={`Channel id ${g.channelId}`}>A removed channel</span>}
                 </th>
                 <td data-label="Notice">{g.notice}</td>
                 <td data-label="Outcome">
