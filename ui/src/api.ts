@@ -177,6 +177,13 @@ export interface Restore {
   duration_ms: number | null;
   previous_kept_as: string | null;
   error: StageError | null;
+  tool?: string | null;
+  tool_version?: string | null;
+  server_version?: string | null;
+  /** Local space the verified copy of the artifact takes while the restore runs. */
+  local_copy_bytes?: number | null;
+  /** What the restore could not bring back exactly. */
+  warnings?: string[];
 }
 
 export interface LedgerEvent {

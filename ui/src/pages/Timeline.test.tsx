@@ -4,7 +4,7 @@ import userEvent from '@testing-library/user-event';
 import { Timeline } from './Timeline';
 import type { LedgerEvent } from '../api';
 import { stubFetch, type StubCall } from '../test/fetchStub';
-import { database } from '../test/fixtures';
+import { backup, database } from '../test/fixtures';
 import { renderWithClient } from '../test/render';
 import { streamSettings } from '../sse';
 
@@ -29,6 +29,7 @@ describe('Timeline', () => {
     const calls: StubCall[] = stubFetch((c) => {
       if (c.path.startsWith('/api/v1/events/stream')) return { status: 503, body: { title: 'Service Unavailable', status: 503 } };
       if (c.path.startsWith('/api/v1/databases')) return { status: 200, body: { items: [database({ id: 'db1', name: 'orders' })] } };
+      if (c.path === '/api/v1/backups/bk1') return { status: 200, body: backup({ id: 'bk1' }) };
       if (c.path.startsWith('/api/v1/events')) {
         const q = new URL(c.path, 'http://x').searchParams;
         if (q.get('order') === 'desc') return { status: 200, body: { items: [ev(2, 'BackupStarted', { trigger: 'manual' }), ev(1, 'DatabaseRegistered', { name: 'orders', engine: 'postgres' })], next: null } };
@@ -47,11 +48,17 @@ describe('Timeline', () => {
 
     const time = items[0]!.querySelector('time')!;
     expect(time).toHaveAttribute('title', '2025-03-04 05:06:07 UTC');
+    // Every time shows its zone (the viewer's; the tests run in UTC), and so do the range filters.
+    expect(time).toHaveTextContent('2025-03-04 05:06:07 UTC');
+    expect(screen.getByLabelText('From (UTC)')).toHaveAttribute('type', 'datetime-local');
+    expect(screen.getByLabelText('To (UTC)')).toHaveAttribute('type', 'datetime-local');
 
     await userEvent.click(within(items[0]!).getByRole('button'));
     expect(within(items[0]!).getByRole('button')).toHaveAttribute('aria-expanded', 'true');
     expect(screen.getByText(/"trigger": "manual"/)).toBeInTheDocument();
-    expect(screen.getByRole('link', { name: 'Backup' })).toHaveAttribute('href', '/backups/bk1');
+    // The version by its database and time, not by an id.
+    const version = await screen.findByRole('link', { name: 'orders, 2025-01-02 03:04:05 UTC' });
+    expect(version).toHaveAttribute('href', '/backups/bk1');
     expect(screen.getByRole('link', { name: /Database orders/ })).toHaveAttribute('href', '/databases/db1');
     expect(window.location.search).toContain('event=2');
 

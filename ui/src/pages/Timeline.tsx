@@ -6,7 +6,8 @@ import { streamEvents } from '../sse';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { Time } from '../components/Time';
 import { describeEvent, eventLinks, eventTone } from '../eventText';
-import { formatUtc, localInputToMs } from '../format';
+import { formatTime, formatUtc, localInputToMs, zoneName } from '../format';
+import { VersionLink } from '../components/Refs';
 import { Link, navigate, useLocation } from '../router';
 
 const PAGE = 50;
@@ -53,6 +54,7 @@ export function Timeline() {
   const oldest = loaded[loaded.length - 1];
   const reachedFrom = fromMs !== null && oldest !== undefined && Date.parse(oldest.at) < fromMs;
   const canLoadOlder = feed.hasNextPage && !reachedFrom;
+  const zone = zoneName();
 
   return (
     <section className="page">
@@ -92,11 +94,11 @@ export function Timeline() {
           </select>
         </div>
         <div className="field">
-          <label htmlFor="f-from">From (local time)</label>
+          <label htmlFor="f-from">From ({zone})</label>
           <input id="f-from" type="datetime-local" value={filters.from} onChange={(e) => setParam('from', e.target.value)} />
         </div>
         <div className="field">
-          <label htmlFor="f-to">To (local time)</label>
+          <label htmlFor="f-to">To ({zone})</label>
           <input id="f-to" type="datetime-local" value={filters.to} onChange={(e) => setParam('to', e.target.value)} />
         </div>
         <div className="field filter-clear">
@@ -307,7 +309,7 @@ function LiveIndicator({ mode, pollOk, at }: { mode: LiveMode; pollOk: boolean; 
     <p className={`live live-${state}`} role="status" data-testid="live-indicator" data-mode={mode}>
       <span className="dot" aria-hidden="true" />
       {text}
-      {mode === 'polling' && pollOk && at > 0 ? <span className="sub"> checked {new Date(at).toLocaleTimeString()}</span> : null}
+      {mode === 'polling' && pollOk && at > 0 ? <span className="sub"> checked {formatTime(new Date(at).toISOString())}</span> : null}
     </p>
   );
 }
@@ -337,7 +339,7 @@ function EventRow({
           <span className="event-desc">{describeEvent(e)}</span>
         </span>
         <span className="event-who">
-          {dbName ?? (e.database_id ? e.database_id.slice(0, 8) : '—')}
+          {dbName ?? (e.database_id ? <span title={`Database id ${e.database_id}`}>a database no longer listed</span> : '—')}
           <span className="sub">by {e.actor}</span>
         </span>
       </button>
@@ -357,9 +359,9 @@ function EventDetail({ id, event: e, dbName }: { id: string; event: LedgerEvent;
           </Link>
         )}
         {links.backupId && (
-          <Link to={`/backups/${links.backupId}`} className="button">
-            Backup
-          </Link>
+          <span className="event-version">
+            Version: <VersionLink id={links.backupId} />
+          </span>
         )}
         {links.alertId && (
           <Link to="/alerts" className="button">
