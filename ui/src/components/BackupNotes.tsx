@@ -1,5 +1,4 @@
 import type { Backup, BackupCopy } from '../api';
-import { formatUtc } from '../format';
 
 /** "1 warning", "3 warnings". */
 export function warningCount(n: number): string {
@@ -7,12 +6,18 @@ export function warningCount(n: number): string {
 }
 
 /** What the dump tool is known not to keep exactly, each in full (backup page). */
-export function BackupWarnings({ warnings }: { warnings: string[] | undefined }) {
+export function BackupWarnings({
+  warnings,
+  what = 'this version may not keep everything exactly',
+}: {
+  warnings: string[] | undefined;
+  what?: string;
+}) {
   if (!warnings?.length) return null;
   return (
     <div className="alert alert-warn backup-warnings" role="note" data-testid="backup-warnings">
       <strong>
-        <span aria-hidden="true">⚠</span> {warningCount(warnings.length)}: this version may not keep everything exactly
+        <span aria-hidden="true">⚠</span> {warningCount(warnings.length)}: {what}
       </strong>
       <ul>
         {warnings.map((w, i) => (
@@ -88,31 +93,6 @@ export function VerifiedBadge({ ok, title }: { ok: boolean | null | undefined; t
   ) : (
     <span className="badge badge-verify-failed" data-verified="failed" title={title}>
       <span aria-hidden="true">✗</span> Verification failed
-    </span>
-  );
-}
-
-/** Compact markers on a version row: warnings (full text on hover), degraded, last verification. */
-export function VersionBadges({ backup: b }: { backup: Backup }) {
-  const warnings = b.warnings ?? [];
-  const verified = b.verified_ok === true || b.verified_ok === false;
-  if (warnings.length === 0 && !b.degraded && !verified) return null;
-  const verifyTitle = verified
-    ? [b.verified_at ? `Checked ${formatUtc(b.verified_at)}` : null, b.verification_detail].filter(Boolean).join(': ')
-    : undefined;
-  return (
-    <span className="version-badges">
-      {warnings.length > 0 ? (
-        <span className="badge badge-warn" title={warnings.join('\n')} data-testid="warnings-badge">
-          <span aria-hidden="true">⚠</span> {warningCount(warnings.length)}
-        </span>
-      ) : null}
-      {b.degraded ? (
-        <span className="badge badge-degraded" title="Completed, but at least one destination did not get its copy" data-testid="degraded-badge">
-          Degraded
-        </span>
-      ) : null}
-      <VerifiedBadge ok={b.verified_ok} title={verifyTitle || undefined} />
     </span>
   );
 }

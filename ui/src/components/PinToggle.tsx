@@ -3,7 +3,16 @@ import { api, type Backup } from '../api';
 import { ErrorMessage } from './ErrorMessage';
 
 /** Pins (never pruned) or unpins a version. A toggle button: `aria-pressed` says which. */
-export function PinToggle({ backup, onChanged }: { backup: Backup; onChanged?: (b: Backup) => void }) {
+export function PinToggle({
+  backup,
+  onChanged,
+  describedBy,
+}: {
+  backup: Backup;
+  onChanged?: (b: Backup) => void;
+  /** Id of what names the version (e.g. its time in a table row). */
+  describedBy?: string;
+}) {
   const qc = useQueryClient();
   const pinned = !!backup.pinned;
   const toggle = useMutation({
@@ -24,6 +33,7 @@ export function PinToggle({ backup, onChanged }: { backup: Backup; onChanged?: (
         aria-pressed={pinned}
         onClick={() => toggle.mutate()}
         disabled={toggle.isPending}
+        aria-describedby={describedBy}
         title={pinned ? 'Pinned: retention never prunes this version. Press to unpin.' : 'Pin: retention will never prune this version.'}
       >
         <span aria-hidden="true">{pinned ? '★' : '☆'}</span> {pinned ? 'Pinned' : 'Pin'}

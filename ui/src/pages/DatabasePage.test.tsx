@@ -2,10 +2,11 @@ import { useState } from 'react';
 import { describe, expect, it } from 'vitest';
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { DatabasePage, VersionItem, runningIdFrom } from './DatabasePage';
+import { DatabasePage, restoreCounts, runningIdFrom } from './DatabasePage';
+import { VersionRow, VersionsTable } from '../components/VersionsTable';
 import { Dashboard } from './Dashboard';
 import { PinToggle } from '../components/PinToggle';
-import type { Backup, Database } from '../api';
+import type { Backup, Database, Restore } from '../api';
 import { stubFetch } from '../test/fetchStub';
 import { backup, database } from '../test/fixtures';
 import { renderWithClient } from '../test/render';
@@ -50,15 +51,16 @@ describe('Pin toggle', () => {
     });
     stubFetch(() => undefined);
     renderWithClient(
-      <ol>
-        <VersionItem backup={pruned} onRestore={() => {}} />
-      </ol>,
+      <table>
+        <tbody>
+          <VersionRow backup={pruned} onRestore={() => {}} />
+        </tbody>
+      </table>,
     );
     const item = screen.getByTestId('version');
     expect(item).toHaveAttribute('data-status', 'pruned');
     expect(within(item).getByText('Pruned')).toHaveClass('badge-pruned');
-    expect(within(item).getByText('Scheduled')).toBeInTheDocument();
-    expect(within(item).getByText(/slot/)).toBeInTheDocument();
+    expect(within(item).getByText(/^Scheduled \(slot 2025-01-02 02:00 UTC\)$/)).toBeInTheDocument();
     expect(screen.getByTestId('prune-note')).toHaveTextContent('not kept by retention policy (keep_last=1)');
     expect(screen.getByTestId('prune-note')).toHaveTextContent('can no longer be restored');
     expect(within(item).queryByRole('button', { name: /Restore/ })).toBeNull();
@@ -78,7 +80,7 @@ describe('Database page: schedule, pause, retention, progress', () => {
     });
     renderWithClient(<DatabasePage id={db.id} />);
     const summary = await screen.findByTestId('schedule-summary');
-    expect(summary).toHaveTextContent('At 03:00. (Europe/Berlin)');
+    expect(summary).toHaveTextContent('Every day at 03:00 (Europe/Berlin)');
     expect(within(summary).getByText('Active')).toBeInTheDocument();
     await userEvent.click(screen.getByRole('button', { name: 'Pause schedule' }));
     expect(await screen.findByRole('button', { name: 'Resume schedule' })).toBeInTheDocument();
@@ -215,5 +217,106 @@ describe('Dashboard next run', () => {
     expect(await cell('alpha')).toHaveTextContent(/^in \d+ days$/);
     expect(await cell('bravo')).toHaveTextContent('Paused');
     expect(await cell('charlie')).toHaveTextContent('Manual only');
+  });
+});
+
+describe('Versions table', () => {
+  const many = (n: number): Backup[] =>
+    Array.from({ length: n }, (_, i) =>
+      backup({
+        id: `01900000-0000-7000-8000-${String(1000 + i).padStart(12, '0')}`,
+        started_at: new Date(Date.UTC(2025, 0, 31, 12, 0, 0) - i * 3_600_000).toISOString(),
+        tool_version: 'pg_dump (PostgreSQL) 17.6 (Debian 17.6-1.pgdg120+1) with a very long build string',
+      }),
+    );
+
+  it('shows one compact row per version: status, time with its zone, size, duration, verification, actions', () => {
+    stubFetch(() => undefined);
+    const restored: Backup[] = [];
+    renderWithClient(<VersionsTable backups={many(1)} onRestore={(b) => restored.push(b)} />);
+    const table = screen.getByTestId('versions');
+    const headers = within(table).getAllByRole('columnheader').map((h) => h.textContent);
+    expect(headers).toEqual(['Status', 'Time', 'Size', 'Duration', 'Verification', 'Actions']);
+    const row = screen.getByTestId('version');
+    expect(within(row).getByRole('rowheader')).toHaveTextContent('2025-01-31 12:00:00 UTC');
+    expect(row).toHaveTextContent('2.0 KiB');
+    expect(row).toHaveTextContent('2.0 s');
+    expect(row).toHaveTextContent('Not verified');
+    // The tool version and the rest are on the details page, not in the row.
+    expect(row).not.toHaveTextContent('pg_dump');
+    expect(row).not.toHaveTextContent('SHA-256');
+    const details = within(row).getByRole('link', { name: 'Details' });
+    expect(details).toHaveAttribute('href', `/backups/${many(1)[0]!.id}`);
+    expect(within(row).getByRole('button', { name: 'Restore…' })).toHaveAccessibleDescription(/2025-01-31 12:00:00 UTC/);
+    expect(within(row).getByRole('button', { name: 'Pin' })).toBeInTheDocument();
+    // No download: its API does not exist yet.
+    expect(within(row).queryByText(/Download/)).toBeNull();
+  });
+
+  it('pages through many versions, newest first', async () => {
+    stubFetch(() => undefined);
+    renderWithClient(<VersionsTable backups={many(23)} />);
+    const pager = screen.getByTestId('versions-pager');
+    expect(screen.getAllByTestId('version')).toHaveLength(10);
+    expect(pager).toHaveTextContent('1–10 of 23 versions');
+    expect(within(pager).getByRole('button', { name: /Newer/ })).toBeDisabled();
+    await userEvent.click(within(pager).getByRole('button', { name: /Older/ }));
+    expect(pager).toHaveTextContent('11–20 of 23 versions');
+    expect(screen.getAllByTestId('version')[0]).toHaveAttribute('data-backup-id', many(23)[10]!.id);
+    await userEvent.click(within(pager).getByRole('button', { name: /Older/ }));
+    expect(screen.getAllByTestId('version')).toHaveLength(3);
+    expect(within(pager).getByRole('button', { name: /Older/ })).toBeDisabled();
+    await userEvent.click(within(pager).getByRole('button', { name: /Newer/ }));
+    expect(pager).toHaveTextContent('11–20 of 23 versions');
+  });
+
+  it('has no pager for a single page', () => {
+    stubFetch(() => undefined);
+    renderWithClient(<VersionsTable backups={many(10)} />);
+    expect(screen.queryByTestId('versions-pager')).toBeNull();
+  });
+});
+
+describe('Database page restores', () => {
+  const other = '01900000-0000-7000-8000-000000000002';
+  const third = '01900000-0000-7000-8000-000000000003';
+  const mk = (id: string, source: string, target: string, targetName: string, backupId: string): Restore => ({
+    id, backup_id: backupId, source_database_id: source, target_database_id: target, target_database_name: targetName,
+    engine: 'postgres', status: 'completed', actor: 'admin', started_at: '2025-01-05T10:00:00Z', finished_at: '2025-01-05T10:00:03Z',
+    duration_ms: 3000, previous_kept_as: null, error: null,
+  });
+
+  it('counts what it lists: restores into it and of its versions into others, each labelled', async () => {
+    // The server's restores_total says 0 although restores are listed: the page counts its own list.
+    const db = database({ restores_total: 0 });
+    const own = backup({ id: 'b-own' });
+    const restores = [
+      mk('r1', db.id, other, 'orders_copy', 'b-own'),
+      mk('r2', db.id, db.id, 'orders', 'b-own'),
+      mk('r3', third, db.id, 'orders', 'b-third'),
+    ];
+    stubFetch((c) => {
+      if (c.path === `/api/v1/databases/${db.id}`) return { status: 200, body: db };
+      if (c.path === `/api/v1/databases/${db.id}/backups`) return { status: 200, body: { items: [own] } };
+      if (c.path.startsWith('/api/v1/restores?')) return { status: 200, body: { items: restores } };
+      if (c.path === `/api/v1/databases/${third}`) return { status: 200, body: database({ id: third, name: 'invoices' }) };
+      if (c.path === '/api/v1/backups/b-third')
+        return { status: 200, body: backup({ id: 'b-third', database_id: third, database_name: 'invoices', started_at: '2025-01-04T08:00:00Z' }) };
+      return undefined;
+    });
+    renderWithClient(<DatabasePage id={db.id} />);
+    const counts = await screen.findByTestId('restore-counts');
+    await waitFor(() => expect(counts).toHaveTextContent('2 restores into it'));
+    expect(counts).toHaveTextContent('1 restore of its versions into other databases');
+    expect(counts).not.toHaveTextContent(/^0/);
+
+    const rows = await screen.findAllByTestId('restore');
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toHaveTextContent('From this database, into orders_copy');
+    expect(rows[0]).toHaveTextContent('orders, 2025-01-02 03:04:05 UTC');
+    expect(rows[1]).toHaveTextContent('Into this database, from its own version');
+    await waitFor(() => expect(rows[2]).toHaveTextContent('Into this database, from invoices'));
+    await waitFor(() => expect(rows[2]).toHaveTextContent('invoices, 2025-01-04 08:00:00 UTC'));
+    expect(restoreCounts(restores, db.id)).toEqual({ into: 2, fromVersions: 1 });
   });
 });

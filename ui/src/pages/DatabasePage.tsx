@@ -7,10 +7,10 @@ import { Time } from '../components/Time';
 import { Elapsed } from '../components/Elapsed';
 import { StageErrorView } from '../components/StageErrorView';
 import { RestoreDialog } from '../components/RestoreDialog';
-import { PinToggle } from '../components/PinToggle';
-import { VersionBadges } from '../components/BackupNotes';
+import { VersionsTable } from '../components/VersionsTable';
+import { DatabaseLink, VersionLink } from '../components/Refs';
 import { RetentionPanel, ScheduleSummary } from '../components/SchedulePanels';
-import { engineLabel, formatBytes, formatDuration, shortSha, toolLabel } from '../format';
+import { engineLabel, formatBytes, formatDuration, plural } from '../format';
 import { useBackup } from '../polling';
 import { Link } from '../router';
 
@@ -75,6 +75,8 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
 
   const isRunning = start.isPending || runningBackup?.status === 'running';
   const prunedCount = (backups.data ?? []).filter((b) => b.status === 'pruned').length;
+  // Counted from the list below, so that the numbers and the list agree.
+  const restoreCount = restores.data ? restoreCounts(restores.data, db.id) : null;
   const removed = db.status === 'removed';
 
   return (
@@ -141,7 +143,18 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
         </div>
         <div>
           <dt>Restores</dt>
-          <dd>{db.restores_total}</dd>
+          <dd data-testid="restore-counts">
+            {restoreCount ? (
+              <>
+                {plural(restoreCount.into, 'restore')} into it
+                <span className="sub">
+                  {plural(restoreCount.fromVersions, 'restore')} of its versions into other databases
+                </span>
+              </>
+            ) : (
+              '…'
+            )}
+          </dd>
         </div>
         <div>
           <dt>Registered</dt>
@@ -180,22 +193,17 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
         <p className="empty card">No versions yet. Use “Back up now” to make the first one.</p>
       ) : null}
       {backups.data && backups.data.length > 0 ? (
-        <ol className="versions" aria-label="Versions, newest first">
-          {backups.data.map((b) => (
-            <VersionItem
-              key={b.id}
-              backup={runningBackup && runningBackup.id === b.id ? runningBackup : b}
-              onRestore={removed ? undefined : () => setRestoring(b)}
-              canPin={!removed}
-            />
-          ))}
-        </ol>
+        <VersionsTable
+          backups={backups.data.map((b) => (runningBackup && runningBackup.id === b.id ? runningBackup : b))}
+          onRestore={removed ? undefined : setRestoring}
+          canPin={!removed}
+        />
       ) : null}
 
       <h2>Restores</h2>
       {restores.error ? <ErrorMessage error={restores.error} /> : null}
       {restores.data && restores.data.length === 0 ? <p className="muted">No restores from or into this database.</p> : null}
-      {restores.data && restores.data.length > 0 ? <RestoreList restores={restores.data} dbId={db.id} /> : null}
+      {restores.data && restores.data.length > 0 ? <RestoreList restores={restores.data} db={db} backups={backups.data ?? []} /> : null}
 
       {restoring && <RestoreDialog backup={restoring} source={db} onClose={() => setRestoring(null)} />}
     </section>
@@ -231,101 +239,23 @@ function BackupProgress({ backup }: { backup: Backup }) {
   );
 }
 
-export function VersionItem({
-  backup: b,
-  onRestore,
-  canPin = true,
-}: {
-  backup: Backup;
-  onRestore?: (() => void) | undefined;
-  canPin?: boolean;
-}) {
-  return (
-    <li
-      className={`version card status-${b.status}${b.pinned ? ' is-pinned' : ''}`}
-      data-testid="version"
-      data-status={b.status}
-      data-pinned={b.pinned ? 'true' : 'false'}
-      data-backup-id={b.id}
-    >
-      <div className="version-head">
-        <StatusBadge status={b.status} />
-        <Link to={`/backups/${b.id}`} className="version-time">
-          <Time iso={b.started_at} />
-        </Link>
-        <span className="muted trigger">
-          {b.trigger === 'scheduled' ? (
-            <>
-              <span className="badge badge-scheduled">Scheduled</span>
-              {b.slot ? (
-                <span className="slot">
-                  {' '}
-                  slot <Time iso={b.slot} />
-                </span>
-              ) : null}
-            </>
-          ) : (
-            `by ${b.actor}`
-          )}
-        </span>
-        <VersionBadges backup={b} />
-        <span className="version-actions">
-          {canPin && (b.status === 'completed' || b.pinned) && <PinToggle backup={b} />}
-          {onRestore && b.status === 'completed' && (
-            <button type="button" className="restore-button" onClick={onRestore}>
-              Restore…
-            </button>
-          )}
-        </span>
-      </div>
-      {b.status === 'pruned' ? (
-        <p className="prune-note" data-testid="prune-note">
-          Pruned <Time iso={b.pruned_at} />
-          {b.prune_reason ? `: ${b.prune_reason}` : ''}.{' '}
-          {b.artifact_deleted ? 'Its files are deleted; it can no longer be restored.' : 'Its files are being deleted.'}
-          {b.deletion_error ? <span className="bad"> They could not be deleted yet: {b.deletion_error}</span> : null}
-        </p>
-      ) : null}
-      <dl className="version-facts">
-        <div>
-          <dt>Duration</dt>
-          <dd>{b.status === 'running' ? <Elapsed since={b.started_at} /> : formatDuration(b.duration_ms)}</dd>
-        </div>
-        <div>
-          <dt>Stored</dt>
-          <dd>{formatBytes(b.bytes)}</dd>
-        </div>
-        <div>
-          <dt>Raw dump</dt>
-          <dd>{formatBytes(b.raw_bytes)}</dd>
-        </div>
-        <div>
-          <dt>SHA-256</dt>
-          <dd>
-            <code title={b.sha256 ?? undefined}>{shortSha(b.sha256)}</code>
-          </dd>
-        </div>
-        <div>
-          <dt>Tool</dt>
-          <dd>{toolLabel(b.tool, b.tool_version)}</dd>
-        </div>
-        <div>
-          <dt>Server</dt>
-          <dd>{b.server_version ?? '—'}</dd>
-        </div>
-      </dl>
-      {b.error && <StageErrorView error={b.error} />}
-    </li>
-  );
+/** Restores into this database, and restores of its versions into other databases. */
+export function restoreCounts(restores: Restore[], dbId: string): { into: number; fromVersions: number } {
+  const into = restores.filter((r) => r.target_database_id === dbId).length;
+  const fromVersions = restores.filter((r) => r.source_database_id === dbId && r.target_database_id !== dbId).length;
+  return { into, fromVersions };
 }
 
-function RestoreList({ restores, dbId }: { restores: Restore[]; dbId: string }) {
+function RestoreList({ restores, db, backups }: { restores: Restore[]; db: Database; backups: Backup[] }) {
+  const byId = new Map(backups.map((b) => [b.id, b]));
   return (
-    <table className="table responsive">
+    <table className="table responsive restores-table" data-testid="restores">
+      <caption className="visually-hidden">Restores into {db.name} and of its versions, newest first</caption>
       <thead>
         <tr>
           <th scope="col">Started</th>
           <th scope="col">Direction</th>
+          <th scope="col">Version restored</th>
           <th scope="col">Status</th>
           <th scope="col" className="num">
             Duration
@@ -333,28 +263,44 @@ function RestoreList({ restores, dbId }: { restores: Restore[]; dbId: string }) 
         </tr>
       </thead>
       <tbody>
-        {restores.map((r) => (
-          <tr key={r.id}>
-            <td data-label="Started">
-              <Link to={`/restores/${r.id}`}>
-                <Time iso={r.started_at} />
-              </Link>
-            </td>
-            <td data-label="Direction">
-              {r.target_database_id === dbId && r.source_database_id === dbId
-                ? 'into itself'
-                : r.target_database_id === dbId
-                  ? 'into this database, from another'
-                  : `into ${r.target_database_name}`}
-            </td>
-            <td data-label="Status">
-              <StatusBadge status={r.status} />
-            </td>
-            <td data-label="Duration" className="num">
-              {formatDuration(r.duration_ms)}
-            </td>
-          </tr>
-        ))}
+        {restores.map((r) => {
+          const into = r.target_database_id === db.id;
+          const own = r.source_database_id === db.id;
+          return (
+            <tr key={r.id} data-testid="restore" data-direction={into ? (own ? 'itself' : 'into') : 'from'}>
+              <th scope="row" data-label="Started">
+                <Link to={`/restores/${r.id}`} title={`Restore id ${r.id}`}>
+                  <Time iso={r.started_at} />
+                </Link>
+              </th>
+              <td data-label="Direction">
+                {into && own ? (
+                  'Into this database, from its own version'
+                ) : into ? (
+                  <>
+                    Into this database, from <DatabaseLink id={r.source_database_id} />
+                  </>
+                ) : (
+                  <>
+                    From this database, into{' '}
+                    <Link to={`/databases/${r.target_database_id}`} title={`Database id ${r.target_database_id}`}>
+                      {r.target_database_name}
+                    </Link>
+                  </>
+                )}
+              </td>
+              <td data-label="Version restored">
+                <VersionLink id={r.backup_id} backup={byId.get(r.backup_id)} />
+              </td>
+              <td data-label="Status">
+                <StatusBadge status={r.status} />
+              </td>
+              <td data-label="Duration" className="num">
+                {formatDuration(r.duration_ms)}
+              </td>
+            </tr>
+          );
+        })}
       </tbody>
     </table>
   );
