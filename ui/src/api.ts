@@ -371,6 +371,20 @@ export class ApiError extends Error {
 }
 
 /**
+ * Every field error of a failed request. A 409 carries no `errors` (e.g. "a database named … is
+ * already registered"): with `conflictField` it becomes that field's error, so that it shows
+ * beside the field it is about.
+ */
+export function fieldErrorsOf(error: unknown, conflictField?: string): FieldError[] {
+  if (!(error instanceof ApiError)) return [];
+  if (error.problem.errors?.length) return error.problem.errors;
+  if (error.status === 409 && conflictField) {
+    return [{ field: conflictField, message: error.problem.detail || error.problem.title || 'is already taken' }];
+  }
+  return [];
+}
+
+/**
  * A request body the server could not deserialize (e.g. an unknown `retention` key or a negative
  * number) comes back as 422 with the JSON path only in `detail`:
  * "invalid request body: Failed to deserialize …: retention.keep_last: invalid value: … at line 1 column 9".

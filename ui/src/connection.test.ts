@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkConnectionUrl, composeConnection, splitConnection } from './connection';
+import { checkConnectionUrl, checkDatabaseName, composeConnection, splitConnection } from './connection';
 
 describe('connection URL and password', () => {
   it('puts a percent-encoded password into the userinfo', () => {
@@ -25,5 +25,13 @@ describe('connection URL and password', () => {
   it('flags a URL of the wrong engine', () => {
     expect(checkConnectionUrl('mysql://x@y/z', 'postgres')).toMatch(/postgres:\/\//);
     expect(checkConnectionUrl('mariadb://x@y/z', 'mysql')).toBeNull();
+  });
+  it('checks a database name as the server does', () => {
+    expect(checkDatabaseName('orders-2.eu_west')).toBeNull();
+    expect(checkDatabaseName('  ')).toBe('Enter a name.');
+    expect(checkDatabaseName('_x')).toMatch(/start with a letter or a digit/);
+    expect(checkDatabaseName('bad name!')).toMatch(/it has “ ”/);
+    expect(checkDatabaseName('a'.repeat(64))).toMatch(/64 characters long; at most 63/);
+    expect(checkDatabaseName('a'.repeat(63))).toBeNull();
   });
 });

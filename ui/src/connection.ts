@@ -51,6 +51,21 @@ export function checkConnectionUrl(url: string, engine: 'postgres' | 'mysql'): s
   return null;
 }
 
+/**
+ * The server's rules for a database name (domain/src/values.rs, `DatabaseName::parse`), checked
+ * before sending so that every field's problem shows at once; null if fine. The server checks again.
+ */
+export function checkDatabaseName(name: string): string | null {
+  const s = name.trim();
+  if (!s) return 'Enter a name.';
+  const n = [...s].length;
+  if (n > 63) return `The name is ${n} characters long; at most 63 are allowed.`;
+  if (!/^[A-Za-z0-9]/.test(s)) return 'The name must start with a letter or a digit.';
+  const bad = [...s].find((c) => !/[A-Za-z0-9_.-]/.test(c));
+  if (bad !== undefined) return `The name may only contain letters, digits, “_”, “-” and “.”; it has “${bad}”.`;
+  return null;
+}
+
 export function exampleUrl(engine: 'postgres' | 'mysql'): string {
   return engine === 'postgres'
     ? 'postgres://backup_user@db.internal:5432/app?sslmode=require'

@@ -13,7 +13,7 @@ async function fill(name: string, url: string, password = '') {
 }
 
 describe('Add database form', () => {
-  it('shows the API field errors next to their fields', async () => {
+  it('shows every API field error next to its field, and no banner for them', async () => {
     stubFetch((c) =>
       c.path === '/api/v1/databases' && c.method === 'POST'
         ? {
@@ -29,26 +29,67 @@ describe('Add database form', () => {
         : undefined,
     );
     renderWithClient(<DatabaseFormFields />);
-    await fill('-bad', 'postgres://u@h:x/db');
+    await fill('orders', 'postgres://u@h:x/db');
     await userEvent.click(screen.getByRole('button', { name: 'Add database' }));
     const name = screen.getByLabelText('Name');
     expect(await screen.findByText('must start with a letter or digit')).toBeInTheDocument();
     expect(name).toHaveAttribute('aria-invalid', 'true');
     expect(name).toHaveAccessibleDescription('must start with a letter or digit');
     expect(screen.getByLabelText('Connection URL (without password)')).toHaveAccessibleDescription('port must be a number');
-    expect(screen.getByRole('alert')).toHaveTextContent('2 fields are invalid');
+    // Each beside its field: nothing repeated at the top or bottom, and the focus is on the first.
+    expect(screen.queryByRole('alert')).toBeNull();
+    await waitFor(() => expect(name).toHaveFocus());
   });
 
-  it('shows a 409 name conflict', async () => {
+  it('shows a 409 name conflict (no errors array) beside the name, not at the bottom', async () => {
     stubFetch(() => ({
       status: 409,
-      body: { title: 'Conflict', status: 409, detail: 'a database named "orders" is already registered', errors: [{ field: 'name', message: 'is taken' }] },
+      body: { type: 'about:blank', title: 'Conflict', status: 409, detail: 'a database named "orders" is already registered' },
     }));
     renderWithClient(<DatabaseFormFields />);
     await fill('orders', 'postgres://u@h/db');
     await userEvent.click(screen.getByRole('button', { name: 'Add database' }));
-    expect(await screen.findByText('is taken')).toBeInTheDocument();
-    expect(screen.getByRole('alert')).toHaveTextContent('already registered');
+    const name = screen.getByLabelText('Name');
+    await waitFor(() => expect(name).toHaveAccessibleDescription('a database named "orders" is already registered'));
+    expect(name).toHaveAttribute('aria-invalid', 'true');
+    expect(name).toHaveFocus();
+    expect(screen.queryByRole('alert')).toBeNull();
+    // Editing the name clears it.
+    await userEvent.type(name, '2');
+    expect(name).not.toHaveAttribute('aria-invalid');
+  });
+
+  it('shows every problem it can see at once, each beside its field, without asking the server', async () => {
+    const calls = stubFetch(() => undefined);
+    renderWithClient(<DatabaseFormFields />);
+    await fill('bad name!', 'mysql://u@h/db');
+    await userEvent.clear(screen.getByLabelText('Keep last'));
+    await userEvent.type(screen.getByLabelText('Keep last'), '-1');
+    await userEvent.click(screen.getByRole('button', { name: 'Add database' }));
+    const name = screen.getByLabelText('Name');
+    expect(name).toHaveAccessibleDescription(/may only contain letters, digits/);
+    expect(screen.getByLabelText('Connection URL (without password)')).toHaveAccessibleDescription(/starts with postgres:\/\/ or postgresql:\/\//);
+    expect(screen.getByLabelText('Keep last')).toHaveAccessibleDescription('must not be negative');
+    expect(name).toHaveFocus();
+    expect(calls.filter((c) => c.method === 'POST')).toHaveLength(0);
+    // Fixing one leaves the others.
+    await userEvent.clear(name);
+    await userEvent.type(name, 'orders');
+    expect(name).not.toHaveAttribute('aria-invalid');
+    expect(screen.getByLabelText('Connection URL (without password)')).toHaveAttribute('aria-invalid', 'true');
+  });
+
+  it('keeps a general error, at the top, for a failure that names no field', async () => {
+    stubFetch(() => ({ status: 500, body: { title: 'Internal Server Error', status: 500, detail: 'internal error (request 7f3a)' } }));
+    renderWithClient(<DatabaseFormFields />);
+    await fill('orders', 'postgres://u@h/db');
+    await userEvent.click(screen.getByRole('button', { name: 'Add database' }));
+    const alert = await screen.findByRole('alert');
+    expect(alert).toHaveTextContent('internal error (request 7f3a)');
+    const form = screen.getByRole('form', { name: 'Add database' });
+    expect(form.firstElementChild).toBe(screen.getByTestId('form-error'));
+    await waitFor(() => expect(screen.getByTestId('form-error')).toHaveFocus());
+    expect(screen.getByLabelText('Name')).not.toHaveAttribute('aria-invalid');
   });
 
   it('tests the connection with the password composed in, and shows the server version', async () => {

@@ -1,16 +1,17 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import {
   ApiError,
   RETENTION_KEYS,
   api,
+  fieldErrorsOf,
   type ConnectionTest,
   type Database,
   type DatabasePatch,
   type Engine,
   type NewDatabase,
 } from '../api';
-import { composeConnection, exampleUrl, splitConnection } from '../connection';
+import { checkConnectionUrl, checkDatabaseName, composeConnection, exampleUrl, splitConnection } from '../connection';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { ConfirmByName } from '../components/ConfirmByName';
 import { Field, invalidProps } from '../components/Field';
@@ -20,6 +21,20 @@ import { retentionDraft, retentionFromDraft, sameRetention, validateRetention } 
 import { Link, navigate } from '../router';
 
 const KNOWN_FIELDS = ['name', 'engine', 'connection', 'schedule', 'timezone', 'catch_up', 'retention'] as const;
+
+/** The input a field's error belongs to, in the order of the form (the first gets the focus). */
+const FIELD_INPUTS: [field: string, inputId: string][] = [
+  ['name', 'db-name'],
+  ['engine', 'db-engine'],
+  ['connection', 'db-connection'],
+  ['schedule', 'db-schedule'],
+  ['timezone', 'db-timezone'],
+  ['catch_up', 'db-catchup'],
+  ...RETENTION_KEYS.map((k): [string, string] => [`retention.${k}`, `ret-${k}`]),
+  ['retention', 'ret-keep_last'],
+];
+
+const matches = (errorField: string, field: string) => errorField === field || errorField.startsWith(`${field}.`);
 
 /** Add a database (no `id`) or edit one. */
 export function DatabaseForm({ id }: { id?: string }) {
@@ -60,6 +75,8 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
   // A test result describes the connection it was run with; editing it makes the result stale.
   useEffect(() => setTest(null), [url, password, engine]);
 
+  // Whether the last save sent a name: a 409 then means the name is taken.
+  const nameSent = useRef(false);
   const save = useMutation({
     mutationFn: async (): Promise<Database> => {
       const cron = schedule.cron.trim();
@@ -69,6 +86,7 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
         const body: NewDatabase = { name: name.trim(), engine, connection };
         if (cron) Object.assign(body, { schedule: cron, timezone: tz || 'UTC', catch_up: schedule.catchUp });
         if (Object.keys(policy).length) body.retention = policy;
+        nameSent.current = true;
         return api.createDatabase(body);
       }
       const patch: DatabasePatch = {};
@@ -81,6 +99,7 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
         Object.assign(patch, { schedule: cron, timezone: tz || 'UTC', catch_up: schedule.catchUp });
       }
       if (!sameRetention(policy, existing.retention)) patch.retention = policy;
+      nameSent.current = patch.name !== undefined;
       return Object.keys(patch).length ? api.updateDatabase(existing.id, patch) : existing;
     },
     onSuccess: (db) => {
@@ -91,17 +110,42 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
     },
   });
 
-  const apiError = save.error instanceof ApiError ? save.error : test?.error instanceof ApiError ? test.error : null;
+  const saveError = save.error instanceof ApiError ? save.error : null;
+  const testError = test?.error instanceof ApiError ? test.error : null;
+  const apiError = saveError ?? testError;
+  // Every field error the server sent; a 409 on saving a name is about the name.
+  const serverErrors = saveError ? fieldErrorsOf(saveError, nameSent.current ? 'name' : undefined) : fieldErrorsOf(testError);
   // A field's error from the server stays until that field is edited (or the next answer replaces it).
   const [edited, setEdited] = useState<Set<string>>(new Set());
   useEffect(() => setEdited(new Set()), [apiError]);
   const touch = (field: string) => setEdited((s) => (s.has(field) ? s : new Set(s).add(field)));
-  const fieldMessages = (field: string) => (edited.has(field.split('.')[0]!) ? [] : (apiError?.fieldErrors(field) ?? []));
-  const allFieldErrorsEdited =
-    !!apiError?.problem.errors?.length && apiError.problem.errors.every((e) => edited.has(e.field.split('.')[0]!));
-  const otherFieldErrors = (apiError?.problem.errors ?? []).filter(
-    (e) => !KNOWN_FIELDS.some((f) => e.field === f || e.field.startsWith(`${f}.`)),
-  );
+  // The form's own checks, shown (all at once) from the first attempt to save on.
+  const [submitted, setSubmitted] = useState(false);
+  const local: Record<string, string | null> = {
+    name: checkDatabaseName(name),
+    connection: connectionChanged ? checkConnectionUrl(url, engine) : null,
+  };
+  const fieldMessages = (field: string): string[] => {
+    const mine = submitted && local[field] ? [local[field]!] : [];
+    const server = edited.has(field.split('.')[0]!)
+      ? []
+      : serverErrors.filter((e) => e.field === field || e.field.startsWith(`${field}.`)).map((e) => e.message);
+    return [...new Set([...mine, ...server])];
+  };
+  const otherFieldErrors = serverErrors.filter((e) => !KNOWN_FIELDS.some((f) => matches(e.field, f)));
+  // The general error (at the top) is for what no field shows: no field named, or an unknown one.
+  const general = save.error && (serverErrors.length === 0 || otherFieldErrors.length > 0) ? save.error : null;
+
+  // After a failed save, the focus goes to the first field that says why, or to the general error.
+  const generalRef = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!save.error) return;
+    const errs = fieldErrorsOf(save.error, nameSent.current ? 'name' : undefined);
+    const first = FIELD_INPUTS.find(([f]) => errs.some((e) => matches(e.field, f)));
+    if (first && otherFieldErrors.length === 0) document.getElementById(first[1])?.focus();
+    else generalRef.current?.focus();
+    // Only when a new answer arrives.
+  }, [save.error]);
 
   async function runTest() {
     setTest({ busy: true });
@@ -118,9 +162,11 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
 
   function submit(e: FormEvent) {
     e.preventDefault();
-    const firstBad = RETENTION_KEYS.find((k) => retentionErrors[k]);
-    if (firstBad) {
-      document.getElementById(`ret-${firstBad}`)?.focus();
+    setSubmitted(true);
+    // Every problem the form can see shows at once; the focus goes to the first.
+    const firstLocal = FIELD_INPUTS.find(([f]) => local[f] || (f.startsWith('retention.') && retentionErrors[f.slice(10) as keyof typeof retentionErrors]));
+    if (firstLocal) {
+      document.getElementById(firstLocal[1])?.focus();
       return;
     }
     save.mutate();
@@ -149,6 +195,11 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
       </nav>
       <h1>{title}</h1>
       <form className="card form" onSubmit={submit} noValidate aria-label={title}>
+        {general ? (
+          <div ref={generalRef} tabIndex={-1} className="form-error" data-testid="form-error">
+            <ErrorMessage error={general} fieldErrors={otherFieldErrors} />
+          </div>
+        ) : null}
         <Field id="db-name" label="Name" errors={fieldMessages('name')} hint="Letters, digits, _ - . (up to 63), starting with a letter or digit.">
           <input
             id="db-name"
@@ -270,15 +321,11 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
           generalErrors={
             edited.has('retention')
               ? []
-              : (apiError?.problem.errors ?? [])
+              : serverErrors
                   .filter((e) => e.field === 'retention' || (e.field.startsWith('retention.') && !RETENTION_KEYS.some((k) => e.field === `retention.${k}`)))
                   .map((e) => e.message)
           }
         />
-
-        {save.error && !(save.error === apiError && allFieldErrorsEdited) ? (
-          <ErrorMessage error={save.error} fieldErrors={otherFieldErrors} />
-        ) : null}
 
         <div className="actions">
           <button type="submit" className="primary" disabled={save.isPending}>
