@@ -22,7 +22,7 @@ describe('Channels page', () => {
               errors: [{ field: 'url', message: 'webhook url "ftp://x" is not an http(s) URL' }],
             },
           };
-        // No field named: the detail is shown.
+        // No field named: a general error.
         return { status: 422, body: { title: 'Unprocessable Entity', status: 422, detail: 'email is not configured on this server' } };
       }
       return undefined;
@@ -37,6 +37,7 @@ describe('Channels page', () => {
     const url = screen.getByLabelText('Webhook URL');
     await waitFor(() => expect(url).toHaveAttribute('aria-invalid', 'true'));
     expect(url).toHaveAccessibleDescription('webhook url "ftp://x" is not an http(s) URL');
+    expect(url).toHaveFocus();
     expect(screen.getByLabelText('Name')).not.toHaveAttribute('aria-invalid');
     // Shown next to the field only, not repeated in a banner.
     expect(screen.queryByRole('alert')).toBeNull();
@@ -49,8 +50,38 @@ describe('Channels page', () => {
     await userEvent.click(screen.getByLabelText('Email'));
     await userEvent.type(screen.getByLabelText('Recipients'), 'a@example.com, b@example.com');
     await userEvent.click(screen.getByRole('button', { name: 'Add channel' }));
-    expect(await screen.findByRole('alert')).toHaveTextContent('email is not configured on this server');
+    const general = await screen.findByRole('alert');
+    expect(general).toHaveTextContent('email is not configured on this server');
+    // At the top of the form, where the focus goes.
+    expect(screen.getByRole('form', { name: 'Add a channel' }).children[1]).toBe(screen.getByTestId('form-error'));
+    expect(screen.getByTestId('form-error')).toHaveFocus();
     expect(calls.filter((c) => c.method === 'POST').at(-1)!.body).toEqual({ name: 'ops', type: 'email', to: ['a@example.com', 'b@example.com'] });
+  });
+
+  it.each([
+    ['a type field error', { title: 'Unprocessable Entity', status: 422, detail: 'email needs BACKLINE_SMTP_URL', errors: [{ field: 'type', message: 'email channels need BACKLINE_SMTP_URL set on the server' }] }, 'email channels need BACKLINE_SMTP_URL set on the server'],
+    ['a detail naming BACKLINE_SMTP_URL', { title: 'Unprocessable Entity', status: 422, detail: 'email is not configured: set BACKLINE_SMTP_URL on the server' }, 'email is not configured: set BACKLINE_SMTP_URL on the server'],
+  ])('shows that email is not set up beside the type choice, given %s', async (_what, problem, message) => {
+    stubFetch((c) => {
+      if (c.path === '/api/v1/channels' && c.method === 'GET') return { status: 200, body: { items: [] } };
+      if (c.path === '/api/v1/channels' && c.method === 'POST') return { status: 422, body: problem };
+      return undefined;
+    });
+    renderWithClient(<Channels />);
+    await screen.findByText(/No channels yet/);
+    await userEvent.type(screen.getByLabelText('Name'), 'ops-mail');
+    await userEvent.click(screen.getByLabelText('Email'));
+    await userEvent.type(screen.getByLabelText('Recipients'), 'ops@example.com');
+    await userEvent.click(screen.getByRole('button', { name: 'Add channel' }));
+    const email = screen.getByLabelText('Email');
+    await waitFor(() => expect(email).toHaveAccessibleDescription(message));
+    expect(email).toHaveFocus();
+    expect(screen.getByRole('group', { name: 'Type' })).toHaveAccessibleDescription(message);
+    expect(screen.queryByRole('alert')).toBeNull();
+    // Choosing a webhook instead clears it (and no banner takes its place).
+    await userEvent.click(screen.getByLabelText(/Webhook/));
+    expect(screen.queryByText(message)).toBeNull();
+    expect(screen.queryByRole('alert')).toBeNull();
   });
 
   it('shows a generic webhook secret once after creation, then never again', async () => {

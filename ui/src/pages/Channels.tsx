@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { ApiError, api, type Channel, type ChannelTest, type CreatedChannel, type NewChannel, type WebhookStyle } from '../api';
+import { ApiError, api, fieldErrorsOf, type Channel, type ChannelTest, type CreatedChannel, type FieldError, type NewChannel, type WebhookStyle } from '../api';
 import { redactUrls } from '../alerts';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { Field, invalidProps } from '../components/Field';
@@ -220,6 +220,29 @@ function SecretOnce({ channel, onDone }: { channel: CreatedChannel; onDone: () =
   );
 }
 
+/**
+ * The field errors of a failed "Add channel". A server without SMTP refuses an email channel,
+ * either as a `type` field error or with a detail naming BACKLINE_SMTP_URL: both belong beside
+ * the type choice.
+ */
+export function channelFieldErrors(error: unknown, type: 'email' | 'webhook'): FieldError[] {
+  const errs = fieldErrorsOf(error);
+  if (errs.length) return errs;
+  const detail = error instanceof ApiError ? (error.problem.detail ?? '') : '';
+  if (type === 'email' && /BACKLINE_SMTP_URL|\bSMTP\b/i.test(detail)) return [{ field: 'type', message: detail }];
+  return [];
+}
+
+/** The input a field's error belongs to, in form order (the first gets the focus). */
+const CHANNEL_INPUTS: [field: string, inputId: string][] = [
+  ['name', 'ch-name'],
+  ['type', 'ch-type-checked'],
+  ['to', 'ch-to'],
+  ['style', 'ch-style'],
+  ['url', 'ch-url'],
+  ['secret', 'ch-secret'],
+];
+
 function ChannelForm({ onCreated }: { onCreated: (c: CreatedChannel) => void }) {
   const qc = useQueryClient();
   const [name, setName] = useState('');
@@ -229,8 +252,11 @@ function ChannelForm({ onCreated }: { onCreated: (c: CreatedChannel) => void }) 
   const [url, setUrl] = useState('');
   const [secret, setSecret] = useState('');
 
+  // The type of the last request: its answer is about that one, whatever is chosen now.
+  const sentType = useRef<'email' | 'webhook'>(type);
   const create = useMutation({
     mutationFn: () => {
+      sentType.current = type;
       const body: NewChannel = { name: name.trim(), type };
       if (type === 'email') {
         body.to = to
@@ -258,13 +284,31 @@ function ChannelForm({ onCreated }: { onCreated: (c: CreatedChannel) => void }) 
   });
 
   const apiError = create.error instanceof ApiError ? create.error : null;
+  const serverErrors = channelFieldErrors(create.error, sentType.current);
   const [edited, setEdited] = useState<Set<string>>(new Set());
   useEffect(() => setEdited(new Set()), [apiError]);
   const touch = (f: string) => setEdited((s) => (s.has(f) ? s : new Set(s).add(f)));
-  const errs = (f: string) => (edited.has(f) ? [] : (apiError?.fieldErrors(f) ?? []));
+  const errs = (f: string) =>
+    edited.has(f) ? [] : serverErrors.filter((e) => e.field === f || e.field.startsWith(`${f}.`) || e.field.startsWith(`${f}[`)).map((e) => e.message);
   const shownFields: string[] = ['name', 'type', ...(type === 'email' ? ['to'] : ['style', 'url', ...(style === 'generic' ? ['secret'] : [])])];
-  const otherFieldErrors = (apiError?.problem.errors ?? []).filter((e) => !shownFields.some((f) => e.field === f || e.field.startsWith(`${f}.`) || e.field.startsWith(`${f}[`)));
-  const allShown = !!apiError?.problem.errors?.length && otherFieldErrors.length === 0;
+  const otherFieldErrors = serverErrors.filter((e) => !shownFields.some((f) => e.field === f || e.field.startsWith(`${f}.`) || e.field.startsWith(`${f}[`)));
+  // The general error (at the top) is only for what no field shows.
+  const general = create.error && (serverErrors.length === 0 || otherFieldErrors.length > 0) ? create.error : null;
+  const generalRef = useRef<HTMLDivElement>(null);
+  const formRef = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    if (!create.error) return;
+    const first = CHANNEL_INPUTS.find(([f]) => serverErrors.some((e) => e.field === f || e.field.startsWith(`${f}.`) || e.field.startsWith(`${f}[`)));
+    const el =
+      first?.[0] === 'type'
+        ? formRef.current?.querySelector<HTMLInputElement>('input[name="ch-type"]:checked')
+        : first
+          ? document.getElementById(first[1])
+          : null;
+    if (el && otherFieldErrors.length === 0) el.focus();
+    else generalRef.current?.focus();
+    // Only when a new answer arrives.
+  }, [create.error]);
 
   function submit(e: FormEvent) {
     e.preventDefault();
@@ -272,8 +316,13 @@ function ChannelForm({ onCreated }: { onCreated: (c: CreatedChannel) => void }) 
   }
 
   return (
-    <form className="card form channel-form" onSubmit={submit} noValidate aria-labelledby="add-channel-title">
+    <form ref={formRef} className="card form channel-form" onSubmit={submit} noValidate aria-labelledby="add-channel-title">
       <h2 id="add-channel-title">Add a channel</h2>
+      {general ? (
+        <div ref={generalRef} tabIndex={-1} className="form-error" data-testid="form-error">
+          <ErrorMessage error={general} fieldErrors={otherFieldErrors} />
+        </div>
+      ) : null}
       <Field id="ch-name" label="Name" hint="Shown in this list and in the notifications’ logs." errors={errs('name')}>
         <input
           id="ch-name"
@@ -286,14 +335,34 @@ function ChannelForm({ onCreated }: { onCreated: (c: CreatedChannel) => void }) 
           {...invalidProps('ch-name', errs('name'))}
         />
       </Field>
-      <fieldset className="field type-choice" aria-describedby={errs('type').length ? 'ch-type-error' : undefined}>
+      <fieldset className={`field type-choice${errs('type').length ? ' has-error' : ''}`} aria-describedby={errs('type').length ? 'ch-type-error' : undefined}>
         <legend>Type</legend>
         <label className="radio">
-          <input type="radio" name="ch-type" value="webhook" checked={type === 'webhook'} onChange={() => { setType('webhook'); touch('type'); }} />
+          <input
+            type="radio"
+            name="ch-type"
+            value="webhook"
+            checked={type === 'webhook'}
+            onChange={() => {
+              setType('webhook');
+              touch('type');
+            }}
+            aria-describedby={errs('type').length ? 'ch-type-error' : undefined}
+          />
           Webhook (Slack, Discord or your own endpoint)
         </label>
         <label className="radio">
-          <input type="radio" name="ch-type" value="email" checked={type === 'email'} onChange={() => { setType('email'); touch('type'); }} />
+          <input
+            type="radio"
+            name="ch-type"
+            value="email"
+            checked={type === 'email'}
+            onChange={() => {
+              setType('email');
+              touch('type');
+            }}
+            aria-describedby={errs('type').length ? 'ch-type-error' : undefined}
+          />
           Email
         </label>
         {errs('type').length ? (
@@ -375,7 +444,6 @@ function ChannelForm({ onCreated }: { onCreated: (c: CreatedChannel) => void }) 
           ) : null}
         </>
       )}
-      {create.error && !allShown ? <ErrorMessage error={create.error} fieldErrors={otherFieldErrors} /> : null}
       <div className="actions">
         <button type="submit" className="primary" disabled={create.isPending}>
           {create.isPending ? 'Adding…' : 'Add channel'}
