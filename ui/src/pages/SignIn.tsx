@@ -11,7 +11,7 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (token: string) => 
     e.preventDefault();
     const t = token.trim();
     if (!t) {
-      setError('Enter the API token.');
+      setError('Paste the admin token.');
       return;
     }
     setBusy(true);
@@ -23,7 +23,7 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (token: string) => 
       if (err instanceof ApiError && err.status === 401) {
         setError(
           `The server rejected this token (401 ${err.problem.title ?? 'Unauthorized'}). ` +
-            'Check that it is the BACKLINE_ADMIN_TOKEN the server was started with.',
+            'Check that it is the whole of admin.token in the server’s data directory, or the BACKLINE_ADMIN_TOKEN it was started with.',
         );
       } else if (err instanceof ApiError) {
         setError(`Could not sign in: ${err.message}`);
@@ -45,7 +45,12 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (token: string) => 
             {notice}
           </p>
         )}
-        <label htmlFor="token">API token</label>
+        <label htmlFor="token">Admin token</label>
+        <p id="token-where" className="hint token-where">
+          Paste the admin token: it is in <code>&lt;data dir&gt;/admin.token</code> on the server (default{' '}
+          <code>./backline-data/admin.token</code>), or the value of <code>BACKLINE_ADMIN_TOKEN</code> if the server was
+          started with it.
+        </p>
         <input
           id="token"
           name="token"
@@ -55,7 +60,7 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (token: string) => 
           value={token}
           onChange={(e) => setToken(e.target.value)}
           aria-invalid={error ? true : undefined}
-          aria-describedby="token-error"
+          aria-describedby={error ? 'token-where token-error' : 'token-where'}
         />
         <p id="token-error" className="field-error" role="alert">
           {error ?? ''}
