@@ -155,8 +155,9 @@ pub enum AlertEvent {
     },
 }
 
-impl DomainEvent for AlertEvent {
-    fn event_type(&self) -> String {
+impl AlertEvent {
+    /// The event's type name, as the ledger stores it.
+    pub fn name(&self) -> &'static str {
         match self {
             AlertEvent::AlertRaised { .. } => "AlertRaised",
             AlertEvent::AlertRepeated { .. } => "AlertRepeated",
@@ -164,7 +165,12 @@ impl DomainEvent for AlertEvent {
             AlertEvent::AlertAcknowledged { .. } => "AlertAcknowledged",
             AlertEvent::AlertResolved { .. } => "AlertResolved",
         }
-        .to_string()
+    }
+}
+
+impl DomainEvent for AlertEvent {
+    fn event_type(&self) -> String {
+        self.name().to_string()
     }
     fn event_version(&self) -> String {
         "1".to_string()
@@ -179,6 +185,18 @@ pub enum AlertState {
     Open,
     Acknowledged,
     Resolved,
+}
+
+impl AlertState {
+    /// The state as it is serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::New => "new",
+            AlertState::Open => "open",
+            AlertState::Acknowledged => "acknowledged",
+            AlertState::Resolved => "resolved",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -13,6 +13,31 @@ pub enum Trigger {
     Scheduled { slot: String },
 }
 
+/// Whether a backup was started by hand or by its schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TriggerKind {
+    Manual,
+    Scheduled,
+}
+
+impl Trigger {
+    pub fn kind(&self) -> TriggerKind {
+        match self {
+            Trigger::Manual { .. } => TriggerKind::Manual,
+            Trigger::Scheduled { .. } => TriggerKind::Scheduled,
+        }
+    }
+
+    /// The scheduled slot it ran for.
+    pub fn slot(&self) -> Option<&str> {
+        match self {
+            Trigger::Scheduled { slot } => Some(slot),
+            Trigger::Manual { .. } => None,
+        }
+    }
+}
+
 /// What the command handler knows of the database at the time of the command (read from the
 /// Database aggregate by the application layer).
 #[derive(Debug, Clone, PartialEq)]
@@ -23,68 +48,7 @@ pub struct DatabaseFacts {
     pub removed: bool,
 }
 
-/// The dump tool and server a backup runs against, as probed just before it starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct ToolInfo {
-    pub tool: Option<String>,
-    pub tool_version: Option<String>,
-    pub server_version: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredArtifact {
-    pub storage: String,
-    pub key: String,
-    pub bytes: u64,
-    pub raw_bytes: u64,
-    pub sha256: String,
-    pub compression: String,
-    pub encrypted: bool,
-    /// Every destination the artifact was streamed to (3-2-1), in configuration order; the
-    /// fields above describe the first healthy copy. Empty in events from before fan-out.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub copies: Vec<ArtifactCopy>,
-    /// What the dump tool is known not to keep exactly in this database (e.g. MariaDB FLOAT
-    /// columns, written with 6 significant digits). Empty when nothing is known.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-    /// The database's own properties (encoding, locale, comment, settings, grants…), read
-    /// from the catalogs while the dump ran; a restore re-creates them from this, never from
-    /// the archive's text. Absent in versions from before 2026-11-30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub database_properties: Option<crate::properties::DatabaseProperties>,
-}
-
-/// One copy of an artifact on one storage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArtifactCopy {
-    /// The storage's name in configuration (`default` for BACKLINE_STORAGE_URL).
-    pub name: String,
-    /// The storage URL without credentials.
-    pub storage: String,
-    pub key: String,
-    pub sha256: String,
-    pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl StoredArtifact {
-    /// The copies that were written, or the artifact itself for events from before fan-out.
-    pub fn healthy_copies(&self) -> Vec<ArtifactCopy> {
-        if self.copies.is_empty() {
-            return vec![ArtifactCopy {
-                name: "default".into(),
-                storage: self.storage.clone(),
-                key: self.key.clone(),
-                sha256: self.sha256.clone(),
-                ok: true,
-                error: None,
-            }];
-        }
-        self.copies.iter().filter(|c| c.ok).cloned().collect()
-    }
-}
+pub use crate::artifact::{ArtifactCopy, StoredArtifact, ToolInfo};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum BackupCommand {
@@ -185,8 +149,9 @@ pub enum BackupEvent {
     },
 }
 
-impl DomainEvent for BackupEvent {
-    fn event_type(&self) -> String {
+impl BackupEvent {
+    /// The event's type name, as the ledger stores it.
+    pub fn name(&self) -> &'static str {
         match self {
             BackupEvent::BackupStarted { .. } => "BackupStarted",
             BackupEvent::BackupCompleted { .. } => "BackupCompleted",
@@ -200,7 +165,12 @@ impl DomainEvent for BackupEvent {
             BackupEvent::BackupVerified { .. } => "BackupVerified",
             BackupEvent::BackupCopyFailed { .. } => "BackupCopyFailed",
         }
-        .to_string()
+    }
+}
+
+impl DomainEvent for BackupEvent {
+    fn event_type(&self) -> String {
+        self.name().to_string()
     }
     fn event_version(&self) -> String {
         "1".to_string()
@@ -218,6 +188,20 @@ pub enum BackupStatus {
     Abandoned,
     /// Retention let it go: it stays in the history, its files are deleted.
     Pruned,
+}
+
+impl BackupStatus {
+    /// The status as it is serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupStatus::New => "new",
+            BackupStatus::Running => "running",
+            BackupStatus::Completed => "completed",
+            BackupStatus::Failed => "failed",
+            BackupStatus::Abandoned => "abandoned",
+            BackupStatus::Pruned => "pruned",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -266,6 +250,31 @@ impl Backup {
     }
 }
 
+impl Backup {
+    fn start(
+        &self,
+        database: DatabaseFacts,
+        trigger: Trigger,
+        tools: ToolInfo,
+        node: String,
+    ) -> Result<BackupEvent, BackupError> {
+        if self.status != BackupStatus::New {
+            return Err(BackupError::AlreadyStarted);
+        }
+        if database.removed {
+            return Err(BackupError::DatabaseRemoved(database.name.to_string()));
+        }
+        Ok(BackupEvent::BackupStarted {
+            database_id: database.id,
+            database_name: database.name,
+            engine: database.engine,
+            trigger,
+            tools,
+            node,
+        })
+    }
+}
+
 impl Aggregate for Backup {
     const TYPE: &'static str = "Backup";
     type Command = BackupCommand;
@@ -285,22 +294,7 @@ impl Aggregate for Backup {
                 trigger,
                 tools,
                 node,
-            } => {
-                if self.status != BackupStatus::New {
-                    return Err(BackupError::AlreadyStarted);
-                }
-                if database.removed {
-                    return Err(BackupError::DatabaseRemoved(database.name.to_string()));
-                }
-                BackupEvent::BackupStarted {
-                    database_id: database.id,
-                    database_name: database.name,
-                    engine: database.engine,
-                    trigger,
-                    tools,
-                    node,
-                }
-            }
+            } => self.start(database, trigger, tools, node)?,
             BackupCommand::Complete {
                 artifact,
                 duration_ms,

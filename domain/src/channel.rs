@@ -274,14 +274,20 @@ pub enum ChannelEvent {
     },
 }
 
-impl DomainEvent for ChannelEvent {
-    fn event_type(&self) -> String {
+impl ChannelEvent {
+    /// The event's type name, as the ledger stores it.
+    pub fn name(&self) -> &'static str {
         match self {
             ChannelEvent::ChannelAdded { .. } => "ChannelAdded",
             ChannelEvent::ChannelRemoved {} => "ChannelRemoved",
             ChannelEvent::ChannelTested { .. } => "ChannelTested",
         }
-        .to_string()
+    }
+}
+
+impl DomainEvent for ChannelEvent {
+    fn event_type(&self) -> String {
+        self.name().to_string()
     }
     fn event_version(&self) -> String {
         "1".to_string()

@@ -65,9 +65,13 @@ pub struct StoredConnection {
 impl StoredConnection {
     /// `postgres://user:***@host:5432/db?sslmode=require`: safe for logs, events and responses.
     pub fn redacted(&self, engine: Engine) -> String {
-        let enc = |s: &str| {
-            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-        };
+        // Everything but RFC 3986's unreserved characters is escaped.
+        const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'_')
+            .remove(b'.')
+            .remove(b'~');
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, ESCAPED).to_string();
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
@@ -376,5 +380,14 @@ mod tests {
             ConnectionString::parse(Engine::Mysql, "mysql://u@h/db?socket=/tmp/x"),
             Err(UnknownParam { .. })
         ));
+    }
+}
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+    #[test]
+    fn unreserved_characters_stay() {
+        let c = ConnectionString::parse(Engine::Mysql, "mysql://bl_x-1.~:p@h:3306/sec_my").unwrap();
+        assert_eq!(c.redacted(), "mysql://bl_x-1.~:***@h:3306/sec_my");
     }
 }

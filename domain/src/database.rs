@@ -84,8 +84,9 @@ pub enum DatabaseEvent {
     },
 }
 
-impl DomainEvent for DatabaseEvent {
-    fn event_type(&self) -> String {
+impl DatabaseEvent {
+    /// The event's type name, as the ledger stores it.
+    pub fn name(&self) -> &'static str {
         match self {
             DatabaseEvent::DatabaseRegistered { .. } => "DatabaseRegistered",
             DatabaseEvent::DatabaseUpdated { .. } => "DatabaseUpdated",
@@ -95,7 +96,12 @@ impl DomainEvent for DatabaseEvent {
             DatabaseEvent::DatabaseRemoved {} => "DatabaseRemoved",
             DatabaseEvent::DestinationsChanged { .. } => "DestinationsChanged",
         }
-        .to_string()
+    }
+}
+
+impl DomainEvent for DatabaseEvent {
+    fn event_type(&self) -> String {
+        self.name().to_string()
     }
     fn event_version(&self) -> String {
         "1".to_string()

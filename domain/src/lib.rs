@@ -4,14 +4,18 @@
 //! cqrs-es's `TestFramework` (given events, when command, then events or error).
 
 pub mod alert;
+pub mod artifact;
 pub mod backup;
 pub mod channel;
 pub mod connection;
 pub mod database;
+pub mod events;
+pub mod manifest;
 pub mod properties;
 pub mod restore;
 pub mod retention;
 pub mod schedule;
+pub mod stage;
 pub mod values;
 
 pub use alert::{
@@ -20,7 +24,7 @@ pub use alert::{
 };
 pub use backup::{
     ArtifactCopy, Backup, BackupCommand, BackupError, BackupEvent, BackupStatus, DatabaseFacts,
-    StoredArtifact, ToolInfo, Trigger,
+    StoredArtifact, ToolInfo, Trigger, TriggerKind,
 };
 pub use channel::{
     redact_webhook_url, validate_address, Channel, ChannelCommand, ChannelError, ChannelEvent,
@@ -28,6 +32,8 @@ pub use channel::{
 };
 pub use connection::{ConnectionError, ConnectionString, SealedSecret, StoredConnection};
 pub use database::{Database, DatabaseCommand, DatabaseError, DatabaseEvent};
+pub use events::{decode, DecodeError, LedgerEvent};
+pub use manifest::{BackupManifest, ManifestEncryption, ManifestError};
 pub use properties::{
     DatabaseProperties, MyDatabaseProperties, PgDatabaseGrant, PgDatabasePrivilege,
     PgDatabaseProperties, PgLocaleProvider, PgSecurityLabel, PgSetting,
@@ -37,4 +43,5 @@ pub use restore::{
 };
 pub use retention::{Prunable, Retention, Version};
 pub use schedule::{CatchUp, Schedule, ScheduleError};
+pub use stage::Stage;
 pub use values::{DatabaseName, Engine, Failure, NameError};

@@ -69,14 +69,20 @@ pub enum RestoreEvent {
     },
 }
 
-impl DomainEvent for RestoreEvent {
-    fn event_type(&self) -> String {
+impl RestoreEvent {
+    /// The event's type name, as the ledger stores it.
+    pub fn name(&self) -> &'static str {
         match self {
             RestoreEvent::RestoreStarted { .. } => "RestoreStarted",
             RestoreEvent::RestoreCompleted { .. } => "RestoreCompleted",
             RestoreEvent::RestoreFailed { .. } => "RestoreFailed",
         }
-        .to_string()
+    }
+}
+
+impl DomainEvent for RestoreEvent {
+    fn event_type(&self) -> String {
+        self.name().to_string()
     }
     fn event_version(&self) -> String {
         "1".to_string()
@@ -91,6 +97,18 @@ pub enum RestoreStatus {
     Running,
     Completed,
     Failed,
+}
+
+impl RestoreStatus {
+    /// The status as it is serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestoreStatus::New => "new",
+            RestoreStatus::Running => "running",
+            RestoreStatus::Completed => "completed",
+            RestoreStatus::Failed => "failed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -128,7 +128,7 @@ impl fmt::Display for DatabaseName {
 /// last lines the tool printed on stderr.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Failure {
-    pub stage: String,
+    pub stage: crate::stage::Stage,
     pub message: String,
     #[serde(default)]
     pub stderr_tail: String,

@@ -12,6 +12,7 @@ use crate::drivers::{Feed, StageError};
 use crate::pipeline::{copy_to_sink, CopyError, Counted};
 use crate::storage::{ArtifactStore, CHUNK_SIZE};
 use async_compression::tokio::bufread::ZstdDecoder;
+use backline_domain::Stage;
 use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
 use std::io::Seek;
@@ -186,7 +187,7 @@ impl Feed for LocalArtifact {
         self.progress.store(0, Ordering::Relaxed);
         let open = |e: std::io::Error| {
             StageError::new(
-                "restore",
+                Stage::Restore,
                 format!("cannot read the verified copy {}: {e}", self.path.display()),
             )
         };
@@ -210,7 +211,10 @@ impl Feed for LocalArtifact {
             },
         };
         let stopped = |e: std::io::Error| {
-            StageError::new("feed", format!("the restore tool stopped reading: {e}"))
+            StageError::new(
+                Stage::Feed,
+                format!("the restore tool stopped reading: {e}"),
+            )
         };
         match copied {
             Ok(()) => sink.flush().await.map_err(stopped),
@@ -218,7 +222,7 @@ impl Feed for LocalArtifact {
             // The bytes are the recorded ones (their sha256 matched), yet they do not decrypt
             // or decompress: the artifact was written, or recorded, wrong.
             Err(CopyError::Read(e)) => Err(StageError::new(
-                "decode",
+                Stage::Decode,
                 format!("the verified artifact does not decrypt/decompress: {e}"),
             )),
         }

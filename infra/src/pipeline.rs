@@ -468,7 +468,7 @@ mod tests {
             Default::default(),
             async {
                 Err(crate::drivers::StageError::new(
-                    "dump",
+                    backline_domain::Stage::Dump,
                     "pg_dump exited with code 1",
                 ))
             },

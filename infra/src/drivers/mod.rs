@@ -3,13 +3,16 @@
 
 pub mod mysql;
 mod mysql_block;
+mod mysql_restore;
 pub mod mysql_stream;
 mod pg_properties;
 mod pg_restore;
+mod pg_stand_in;
 pub mod postgres;
 mod process;
 pub mod scrub;
 
+use backline_domain::Stage;
 use backline_domain::{ConnectionString, DatabaseProperties, Engine, Failure};
 use std::path::PathBuf;
 
@@ -26,13 +29,13 @@ pub struct ToolConfig {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{stage}: {message}")]
 pub struct StageError {
-    pub stage: &'static str,
+    pub stage: Stage,
     pub message: String,
     pub stderr_tail: String,
 }
 
 impl StageError {
-    pub fn new(stage: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(stage: Stage, message: impl Into<String>) -> Self {
         Self {
             stage,
             message: message.into(),
@@ -42,7 +45,7 @@ impl StageError {
 
     pub fn into_failure(self) -> Failure {
         Failure {
-            stage: self.stage.to_string(),
+            stage: self.stage,
             message: self.message,
             stderr_tail: self.stderr_tail,
         }
@@ -191,7 +194,7 @@ pub async fn restore(
 ) -> Result<RestoreOutcome, StageError> {
     match conn.engine {
         Engine::Postgres => pg_restore::restore(conn, probe, options, feed).await,
-        Engine::Mysql => mysql::restore(conn, probe, options, feed).await,
+        Engine::Mysql => mysql_restore::restore(conn, probe, options, feed).await,
     }
 }
 
@@ -213,14 +216,17 @@ pub(crate) async fn run_fed(
     end: FedEnd,
 ) -> Result<(), StageError> {
     let Some(mut stdin) = tool.stdin.take() else {
-        return Err(StageError::new("restore", "restore tool has no stdin"));
+        return Err(StageError::new(Stage::Restore, "restore tool has no stdin"));
     };
     let fed = if retarget {
         use tokio::io::AsyncWriteExt;
         let mut w = mysql_stream::RetargetWriter::new(&mut stdin);
         match feed.feed(&mut w).await {
             Ok(()) => w.shutdown().await.map_err(|e| {
-                StageError::new("feed", format!("the restore tool stopped reading: {e}"))
+                StageError::new(
+                    Stage::Feed,
+                    format!("the restore tool stopped reading: {e}"),
+                )
             }),
             Err(e) => Err(e),
         }
@@ -229,8 +235,8 @@ pub(crate) async fn run_fed(
     };
     drop(stdin);
     match fed {
-        Ok(()) => tool.finish("restore").await.map(|_| ()),
-        Err(e) if e.stage == "feed" => match (tool.finish("restore").await, end) {
+        Ok(()) => tool.finish(Stage::Restore).await.map(|_| ()),
+        Err(e) if e.stage == Stage::Feed => match (tool.finish(Stage::Restore).await, end) {
             (Err(tool_err), _) => Err(tool_err),
             (Ok(_), FedEnd::ToolDecides) => Ok(()),
             (Ok(_), FedEnd::ReadsAll) => Err(e),
@@ -256,7 +262,7 @@ mod send_checks {
     #[allow(dead_code)]
     fn restore_futures_are_send(c: &ConnectionString, p: &Probe, o: &RestoreOptions, f: &dyn Feed) {
         is_send(pg_restore::restore(c, p, o, f));
-        is_send(mysql::restore(c, p, o, f));
+        is_send(mysql_restore::restore(c, p, o, f));
         is_send(restore(c, p, o, f));
     }
 }

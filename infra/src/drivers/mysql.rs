@@ -2,12 +2,10 @@
 //! a 0600 options file (`--defaults-extra-file`), never in argv.
 
 use super::process::{command, tool_version, RunningTool};
-use super::{
-    find_tools, my_ident, run_fed, FedEnd, Feed, Probe, RestoreOptions, RestoreOutcome, StageError,
-    ToolConfig, CONNECT_TIMEOUT_SECS,
-};
+use super::{find_tools, Probe, StageError, ToolConfig, CONNECT_TIMEOUT_SECS};
 use crate::sql::my_option_value;
-use backline_domain::{ConnectionString, DatabaseProperties, Engine, MyDatabaseProperties};
+use backline_domain::Stage;
+use backline_domain::{ConnectionString, DatabaseProperties, MyDatabaseProperties};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlSslMode};
 use sqlx::{Connection, Row};
 use std::io::Write;
@@ -33,7 +31,7 @@ fn options(
     let mode = conn.params.get("ssl-mode").or(conn.params.get("sslmode"));
     if let Some(mode) = mode {
         let m = MySqlSslMode::from_str(mode)
-            .map_err(|_| StageError::new("connect", format!("invalid ssl-mode {mode:?}")))?;
+            .map_err(|_| StageError::new(Stage::Connect, format!("invalid ssl-mode {mode:?}")))?;
         o = o.ssl_mode(m);
     }
     if let Some(ca) = conn.params.get("ssl-ca") {
@@ -42,7 +40,7 @@ fn options(
     Ok(o)
 }
 
-async fn connect(
+pub(super) async fn connect(
     conn: &ConnectionString,
     database: Option<&str>,
 ) -> Result<MySqlConnection, StageError> {
@@ -56,7 +54,7 @@ async fn connect(
     {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => Err(StageError::new(
-            "connect",
+            Stage::Connect,
             format!(
                 "cannot connect to MySQL/MariaDB at {target} as {}: {}",
                 conn.user,
@@ -64,7 +62,7 @@ async fn connect(
             ),
         )),
         Err(_) => Err(StageError::new(
-            "connect",
+            Stage::Connect,
             format!("MySQL/MariaDB at {target} did not answer within {CONNECT_TIMEOUT_SECS} s"),
         )),
     }
@@ -86,7 +84,7 @@ async fn version_of(conn: &ConnectionString, database: Option<&str>) -> Result<S
     let row = sqlx::query("SELECT VERSION() AS v")
         .fetch_one(&mut c)
         .await
-        .map_err(|e| StageError::new("connect", describe(&e)))?;
+        .map_err(|e| StageError::new(Stage::Connect, describe(&e)))?;
     let v: String = row.try_get("v").unwrap_or_default();
     let _ = c.close().await;
     Ok(v)
@@ -104,8 +102,7 @@ async fn pick(names: &[&str], tools: &ToolConfig) -> Result<(PathBuf, String), S
             return Ok((path, v));
         }
     }
-    Err(StageError::new(
-        "tool",
+    Err(StageError::new(Stage::Tool,
         format!(
             "none of {} is installed; install mariadb-client (or mysql-client) or set BACKLINE_MYSQL_BIN_DIR",
             names.join(", ")
@@ -180,12 +177,15 @@ fn options_text(conn: &ConnectionString, tool_version: &str) -> String {
 }
 
 /// A 0600 options file with host, port, user, password and TLS options for the client tools.
-fn options_file(
+pub(super) fn options_file(
     conn: &ConnectionString,
     tool_version: &str,
 ) -> Result<tempfile::NamedTempFile, StageError> {
     let err = |e: std::io::Error| {
-        StageError::new("tool", format!("cannot write the client options file: {e}"))
+        StageError::new(
+            Stage::Tool,
+            format!("cannot write the client options file: {e}"),
+        )
     };
     // tempfile creates files with mode 0600.
     let mut f = tempfile::Builder::new()
@@ -238,7 +238,7 @@ pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<Runnin
         let _ = c.close().await;
         let s = s.ok_or_else(|| {
             StageError::new(
-                "connect",
+                Stage::Connect,
                 format!("database {} does not exist", conn.database),
             )
         })?;
@@ -363,7 +363,11 @@ async fn float_warnings(c: &mut MySqlConnection, database: &str) -> Vec<String> 
     )]
 }
 
-async fn exec(c: &mut MySqlConnection, stage: &'static str, sql: &str) -> Result<(), StageError> {
+pub(super) async fn exec(
+    c: &mut MySqlConnection,
+    stage: Stage,
+    sql: &str,
+) -> Result<(), StageError> {
     sqlx::query(sql)
         .persistent(false)
         .execute(&mut *c)
@@ -372,13 +376,16 @@ async fn exec(c: &mut MySqlConnection, stage: &'static str, sql: &str) -> Result
         .map_err(|e| StageError::new(stage, describe(&e)))
 }
 
-struct Schema {
-    charset: String,
-    collation: String,
-    objects: i64,
+pub(super) struct Schema {
+    pub(super) charset: String,
+    pub(super) collation: String,
+    pub(super) objects: i64,
 }
 
-async fn schema(c: &mut MySqlConnection, name: &str) -> Result<Option<Schema>, StageError> {
+pub(super) async fn schema(
+    c: &mut MySqlConnection,
+    name: &str,
+) -> Result<Option<Schema>, StageError> {
     let row = sqlx::query(
         "SELECT CAST(DEFAULT_CHARACTER_SET_NAME AS CHAR) AS cs, CAST(DEFAULT_COLLATION_NAME AS CHAR) AS co, \
          (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?) \
@@ -392,7 +399,7 @@ async fn schema(c: &mut MySqlConnection, name: &str) -> Result<Option<Schema>, S
     .bind(name)
     .fetch_optional(&mut *c)
     .await
-    .map_err(|e| StageError::new("prepare", describe(&e)))?;
+    .map_err(|e| StageError::new(Stage::Prepare, describe(&e)))?;
     Ok(row.map(|r| Schema {
         charset: r.try_get("cs").unwrap_or_else(|_| "utf8mb4".into()),
         collation: r
@@ -400,230 +407,6 @@ async fn schema(c: &mut MySqlConnection, name: &str) -> Result<Option<Schema>, S
             .unwrap_or_else(|_| "utf8mb4_general_ci".into()),
         objects: r.try_get("n").unwrap_or(0),
     }))
-}
-
-/// `CREATE DATABASE` for `name` with the character set and collation of `p` (checked to be
-/// plain words, as they are SQL keywords), else the server's defaults.
-fn create_sql(name: &str, p: Option<&MyDatabaseProperties>) -> String {
-    match p.filter(|p| p.is_valid()) {
-        Some(p) => format!(
-            "CREATE DATABASE {} CHARACTER SET {} COLLATE {}",
-            my_ident(name),
-            p.charset,
-            p.collation
-        ),
-        None => format!("CREATE DATABASE {}", my_ident(name)),
-    }
-}
-
-/// Whether the client `tool` has `--sandbox` (MariaDB 10.5.25, 10.6.18, 10.11.8, 11.0.6 and
-/// later): with it, a dump cannot run shell or file commands (`\!`, `source`) on this host.
-async fn supports_sandbox(tool: &std::path::Path) -> bool {
-    static SEEN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, bool>>> =
-        std::sync::OnceLock::new();
-    let seen = SEEN.get_or_init(Default::default);
-    if let Some(known) = seen.lock().ok().and_then(|m| m.get(tool).copied()) {
-        return known;
-    }
-    let help = command(tool).arg("--help").output().await;
-    let yes = help.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--sandbox"));
-    if let Ok(mut m) = seen.lock() {
-        m.insert(tool.to_path_buf(), yes);
-    }
-    yes
-}
-
-async fn load(
-    conn: &ConnectionString,
-    probe: &Probe,
-    database: &str,
-    feed: &dyn Feed,
-) -> Result<(), StageError> {
-    let opts = options_file(conn, &probe.restore_tool_version)?;
-    let mut cmd = command(&probe.restore_tool);
-    cmd.arg(format!("--defaults-extra-file={}", opts.path().display()));
-    cmd.args([
-        "--binary-mode",
-        "--default-character-set=utf8mb4",
-        "--batch",
-        // Comments inside routine, trigger and event bodies are part of them: without this
-        // the client strips them and the restored routine differs from its source.
-        "--comments",
-    ]);
-    if supports_sandbox(&probe.restore_tool).await {
-        cmd.arg("--sandbox");
-    }
-    cmd.arg(format!("--database={database}"));
-    let tool = RunningTool::spawn(cmd, "mariadb", true, false, Some(opts))?;
-    // Routines' `ALTER DATABASE \`<source>\`` lines apply to the database being loaded.
-    run_fed(tool, feed, true, FedEnd::ReadsAll).await
-}
-
-/// `name` with the wildcards of a GRANT database pattern (`_`, `%`) escaped.
-fn grant_pattern(name: &str) -> String {
-    name.replace('\\', "\\\\")
-        .replace('_', "\\_")
-        .replace('%', "\\%")
-}
-
-/// The account this connection is, as `'user'@'host'`.
-async fn current_account(c: &mut MySqlConnection) -> String {
-    let who: Option<String> = sqlx::query_scalar("SELECT CAST(CURRENT_USER() AS CHAR)")
-        .fetch_one(&mut *c)
-        .await
-        .ok();
-    match who.as_deref().and_then(|w| w.rsplit_once('@')) {
-        Some((user, host)) => format!(
-            "'{}'@'{}'",
-            user.replace('\'', "''"),
-            host.replace('\'', "''")
-        ),
-        None => "the backup user".to_string(),
-    }
-}
-
-/// How long DDL of a restore waits for other sessions' metadata locks.
-const LOCK_WAIT_SECS: u32 = 60;
-
-/// Ends the other sessions whose current database is `name` (best effort: without the
-/// privilege to kill them, the DROP that follows waits at most `LOCK_WAIT_SECS`).
-async fn end_sessions(c: &mut MySqlConnection, name: &str) {
-    let ids: Vec<u64> = sqlx::query_scalar(
-        "SELECT CAST(ID AS UNSIGNED) FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()",
-    )
-    .bind(name)
-    .fetch_all(&mut *c)
-    .await
-    .unwrap_or_default();
-    for id in ids {
-        if let Err(e) = exec(c, "swap", &format!("KILL CONNECTION {id}")).await {
-            tracing::info!(database = name, session = id, error = %e, "could not end a session");
-        }
-    }
-}
-
-async fn drop_schema(c: &mut MySqlConnection, name: &str) {
-    let sql = format!("DROP DATABASE IF EXISTS {}", my_ident(name));
-    if let Err(e) = exec(c, "cleanup", &sql).await {
-        tracing::warn!(database = name, error = %e, "could not drop scratch database");
-    }
-}
-
-pub async fn restore(
-    conn: &ConnectionString,
-    probe: &Probe,
-    options: &RestoreOptions,
-    feed: &dyn Feed,
-) -> Result<RestoreOutcome, StageError> {
-    let target = conn.database.clone();
-    let mut admin = connect(conn, None).await?;
-    exec(
-        &mut admin,
-        "prepare",
-        &format!("SET SESSION lock_wait_timeout = {LOCK_WAIT_SECS}"),
-    )
-    .await?;
-    let current = schema(&mut admin, &target).await?;
-    let has_contents = current.as_ref().is_some_and(|s| s.objects > 0);
-    // The version's character set and collation, else the target's own.
-    let recorded = options.properties.as_ref().and_then(|p| p.mysql()).cloned();
-    let mut warnings = Vec::new();
-    if recorded.is_none() {
-        warnings.push(
-            "this version was taken before Backline recorded the database's default character \
-             set and collation: the restored database has the target's (or the server's)"
-                .to_string(),
-        );
-    }
-    let defaults = recorded.or_else(|| {
-        current
-            .as_ref()
-            .and_then(|s| MyDatabaseProperties::parse(&s.charset, &s.collation))
-    });
-
-    if has_contents {
-        // First load into a scratch database: proves the artifact is intact and loads, while
-        // the target is untouched. Only then is the target replaced.
-        let scratch = super::scratch_name(Engine::Mysql, &target, &options.tag);
-        if let Err(e) = exec(
-            &mut admin,
-            "prepare",
-            &create_sql(&scratch, defaults.as_ref()),
-        )
-        .await
-        {
-            let account = current_account(&mut admin).await;
-            return Err(StageError {
-                message: format!(
-                    "cannot create the scratch database {scratch} (a restore loads the backup there first, \
-                     so that {target} is only replaced by a copy that loaded): {}; let the user create \
-                     such databases with: GRANT ALL ON {}.* TO {account}",
-                    e.message,
-                    my_ident(&format!("{}\\_\\_restore\\_%", grant_pattern(&target))),
-                ),
-                ..e
-            });
-        }
-        if let Err(e) = load(conn, probe, &scratch, feed).await {
-            drop_schema(&mut admin, &scratch).await;
-            return Err(e);
-        }
-        // Like PostgreSQL's swap: sessions using the target are ended, or the DROP would wait
-        // for their metadata locks (lock_wait_timeout defaults to a year).
-        end_sessions(&mut admin, &target).await;
-        let dropped = exec(
-            &mut admin,
-            "swap",
-            &format!("DROP DATABASE {}", my_ident(&target)),
-        )
-        .await;
-        if let Err(e) = dropped {
-            drop_schema(&mut admin, &scratch).await;
-            return Err(StageError {
-                message: format!(
-                    "could not take over {target}: {} (a session outside it holds locks on its tables?)",
-                    e.message
-                ),
-                ..e
-            });
-        }
-        exec(&mut admin, "swap", &create_sql(&target, defaults.as_ref())).await?;
-        if let Err(e) = load(conn, probe, &target, feed).await {
-            return Err(StageError {
-                message: format!(
-                    "{}; the verified copy of the backup is in database {scratch}",
-                    e.message
-                ),
-                ..e
-            });
-        }
-        drop_schema(&mut admin, &scratch).await;
-    } else {
-        if current.is_none() {
-            exec(
-                &mut admin,
-                "prepare",
-                &create_sql(&target, defaults.as_ref()),
-            )
-            .await?;
-        }
-        if let Err(e) = load(conn, probe, &target, feed).await {
-            // Leave the (previously empty or missing) target empty again.
-            drop_schema(&mut admin, &target).await;
-            let _ = exec(
-                &mut admin,
-                "cleanup",
-                &create_sql(&target, defaults.as_ref()),
-            )
-            .await;
-            return Err(e);
-        }
-    }
-    let _ = admin.close().await;
-    Ok(RestoreOutcome {
-        previous_kept_as: None,
-        warnings,
-    })
 }
 
 #[cfg(test)]
@@ -647,7 +430,7 @@ mod tests {
     }
 
     fn conn(url: &str) -> ConnectionString {
-        ConnectionString::parse(Engine::Mysql, url).unwrap()
+        ConnectionString::parse(backline_domain::Engine::Mysql, url).unwrap()
     }
 
     const MARIADB: &str = "mariadb  Ver 15.1 Distrib 10.11.19-MariaDB, for debian-linux-gnu";
@@ -682,19 +465,5 @@ mod tests {
         assert!(t.contains("\nssl\n") && !t.contains("verify"), "{t}");
         let t = options_text(&conn("mysql://u:p@db/shop?ssl-mode=DISABLED"), MARIADB);
         assert!(t.contains("skip-ssl\n"), "{t}");
-    }
-
-    #[test]
-    fn create_sql_takes_plain_words_only() {
-        let p = MyDatabaseProperties::parse("latin1", "latin1_swedish_ci");
-        assert_eq!(
-            create_sql("a`b", p.as_ref()),
-            "CREATE DATABASE `a``b` CHARACTER SET latin1 COLLATE latin1_swedish_ci"
-        );
-        let forged = MyDatabaseProperties {
-            charset: "latin1; DROP DATABASE x".into(),
-            collation: "c".into(),
-        };
-        assert_eq!(create_sql("d", Some(&forged)), "CREATE DATABASE `d`");
     }
 }

@@ -5,6 +5,7 @@
 use super::postgres::describe;
 use super::StageError;
 use crate::sql::{pg_ident, pg_literal, split_pg_list};
+use backline_domain::Stage;
 use backline_domain::{
     PgDatabaseGrant, PgDatabasePrivilege, PgDatabaseProperties, PgLocaleProvider, PgSecurityLabel,
     PgSetting,
@@ -22,7 +23,7 @@ pub(crate) async fn read(
 ) -> Result<Option<PgDatabaseProperties>, StageError> {
     let err = |e: sqlx::Error| {
         StageError::new(
-            "dump",
+            Stage::Dump,
             format!(
                 "reading the database's properties from the catalogs: {}",
                 describe(&e)
@@ -66,72 +67,13 @@ pub(crate) async fn read(
     let oid: i64 = row.try_get("oid").map_err(err)?;
     let default_acl: bool = row.try_get("default_acl").map_err(err)?;
 
-    let settings = sqlx::query(
-        "SELECT CASE WHEN s.setrole = 0 THEN NULL ELSE r.rolname::text END AS role, c.item AS item \
-         FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole, \
-         unnest(s.setconfig) WITH ORDINALITY AS c(item, n) \
-         WHERE s.setdatabase = $1::oid AND (s.setrole = 0 OR r.oid IS NOT NULL) \
-         ORDER BY s.setrole <> 0, r.rolname, c.n",
-    )
-    .bind(oid)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(err)?
-    .into_iter()
-    .filter_map(|r| {
-        let item: String = r.try_get("item").ok()?;
-        let (name, value) = item.split_once('=')?;
-        Some(PgSetting {
-            role: r.try_get("role").ok()?,
-            name: name.to_string(),
-            value: value.to_string(),
-        })
-    })
-    .collect();
-
+    let settings = settings(c, oid).await.map_err(err)?;
     let privileges = if default_acl {
         None
     } else {
-        let rows = sqlx::query(
-            "SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_get_userbyid(a.grantee)::text END AS grantee, \
-             a.privilege_type::text AS privilege, a.is_grantable AS grantable \
-             FROM pg_database d, aclexplode(d.datacl) a WHERE d.oid = $1::oid \
-             ORDER BY a.grantee <> 0, 1, 2",
-        )
-        .bind(oid)
-        .fetch_all(&mut *c)
-        .await
-        .map_err(err)?;
-        Some(
-            rows.into_iter()
-                .filter_map(|r| {
-                    let privilege: String = r.try_get("privilege").ok()?;
-                    Some(PgDatabaseGrant {
-                        grantee: r.try_get("grantee").ok()?,
-                        privilege: PgDatabasePrivilege::from_catalog(&privilege)?,
-                        grantable: r.try_get("grantable").unwrap_or(false),
-                    })
-                })
-                .collect(),
-        )
+        Some(privileges(c, oid).await.map_err(err)?)
     };
-
-    let security_labels = sqlx::query(
-        "SELECT provider::text AS provider, label::text AS label FROM pg_shseclabel \
-         WHERE classoid = 'pg_database'::regclass AND objoid = $1::oid ORDER BY provider",
-    )
-    .bind(oid)
-    .fetch_all(&mut *c)
-    .await
-    .map_err(err)?
-    .into_iter()
-    .filter_map(|r| {
-        Some(PgSecurityLabel {
-            provider: r.try_get("provider").ok()?,
-            label: r.try_get("label").ok()?,
-        })
-    })
-    .collect();
+    let security_labels = security_labels(c, oid).await.map_err(err)?;
 
     Ok(Some(PgDatabaseProperties {
         owner: get("owner").unwrap_or_default(),
@@ -150,6 +92,79 @@ pub(crate) async fn read(
         privileges,
         security_labels,
     }))
+}
+
+/// `ALTER DATABASE … SET` and `ALTER ROLE … IN DATABASE … SET` of database `oid`.
+async fn settings(c: &mut PgConnection, oid: i64) -> Result<Vec<PgSetting>, sqlx::Error> {
+    Ok(sqlx::query(
+        "SELECT CASE WHEN s.setrole = 0 THEN NULL ELSE r.rolname::text END AS role, c.item AS item \
+         FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole, \
+         unnest(s.setconfig) WITH ORDINALITY AS c(item, n) \
+         WHERE s.setdatabase = $1::oid AND (s.setrole = 0 OR r.oid IS NOT NULL) \
+         ORDER BY s.setrole <> 0, r.rolname, c.n",
+    )
+    .bind(oid)
+    .fetch_all(&mut *c)
+    .await
+    ?
+    .into_iter()
+    .filter_map(|r| {
+        let item: String = r.try_get("item").ok()?;
+        let (name, value) = item.split_once('=')?;
+        Some(PgSetting {
+            role: r.try_get("role").ok()?,
+            name: name.to_string(),
+            value: value.to_string(),
+        })
+    })
+    .collect())
+}
+
+/// The explicit privileges on database `oid`.
+async fn privileges(c: &mut PgConnection, oid: i64) -> Result<Vec<PgDatabaseGrant>, sqlx::Error> {
+    let rows = sqlx::query(
+            "SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_get_userbyid(a.grantee)::text END AS grantee, \
+             a.privilege_type::text AS privilege, a.is_grantable AS grantable \
+             FROM pg_database d, aclexplode(d.datacl) a WHERE d.oid = $1::oid \
+             ORDER BY a.grantee <> 0, 1, 2",
+        )
+        .bind(oid)
+        .fetch_all(&mut *c)
+        .await
+        ?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let privilege: String = r.try_get("privilege").ok()?;
+            Some(PgDatabaseGrant {
+                grantee: r.try_get("grantee").ok()?,
+                privilege: PgDatabasePrivilege::from_catalog(&privilege)?,
+                grantable: r.try_get("grantable").unwrap_or(false),
+            })
+        })
+        .collect())
+}
+
+/// The security labels on database `oid`.
+async fn security_labels(
+    c: &mut PgConnection,
+    oid: i64,
+) -> Result<Vec<PgSecurityLabel>, sqlx::Error> {
+    Ok(sqlx::query(
+        "SELECT provider::text AS provider, label::text AS label FROM pg_shseclabel \
+         WHERE classoid = 'pg_database'::regclass AND objoid = $1::oid ORDER BY provider",
+    )
+    .bind(oid)
+    .fetch_all(&mut *c)
+    .await?
+    .into_iter()
+    .filter_map(|r| {
+        Some(PgSecurityLabel {
+            provider: r.try_get("provider").ok()?,
+            label: r.try_get("label").ok()?,
+        })
+    })
+    .collect())
 }
 
 /// `CREATE DATABASE` options for `p` on a server of major version `major`: template0, the

@@ -16,11 +16,13 @@
 //!   rights, lose `EXECUTE` for `PUBLIC` (the restore says which).
 
 use super::pg_properties;
+use super::pg_stand_in::{drop_stand_in, prepare_stand_in, withhold_definer_routines};
 use super::postgres::{describe, exec, libpq_env, maintenance, server_major};
 use super::process::{command, RunningTool};
 use super::{derived_name, pg_ident, run_fed, Feed, Probe, RestoreOptions, RestoreOutcome};
 use super::{FedEnd, StageError};
 use crate::sql::conninfo_value;
+use backline_domain::Stage;
 use backline_domain::{ConnectionString, Engine, PgDatabaseProperties};
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
@@ -36,7 +38,7 @@ async fn restorer(admin: &mut PgConnection) -> Result<Restorer, StageError> {
         sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
             .fetch_optional(&mut *admin)
             .await
-            .map_err(|e| StageError::new("prepare", describe(&e)))?
+            .map_err(|e| StageError::new(Stage::Prepare, describe(&e)))?
             .unwrap_or(false);
     Ok(Restorer { superuser })
 }
@@ -53,7 +55,7 @@ async fn is_superuser(admin: &mut PgConnection, role: &str) -> bool {
 
 async fn drop_db(admin: &mut PgConnection, name: &str) {
     let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", pg_ident(name));
-    if let Err(e) = exec(admin, "cleanup", &sql).await {
+    if let Err(e) = exec(admin, Stage::Cleanup, &sql).await {
         tracing::warn!(database = name, error = %e, "could not drop scratch database");
     }
 }
@@ -69,13 +71,13 @@ pub async fn restore(
     let version_num: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
         .fetch_one(&mut admin)
         .await
-        .map_err(|e| StageError::new("prepare", describe(&e)))?;
+        .map_err(|e| StageError::new(Stage::Prepare, describe(&e)))?;
     let major = server_major(&probe.server_version).max((version_num / 10000) as u32);
     let me = restorer(&mut admin).await?;
     let current = pg_properties::read(&mut admin, version_num, Some(&target))
         .await
         .map_err(|e| StageError {
-            stage: "prepare",
+            stage: Stage::Prepare,
             ..e
         })?;
     let archived = options.properties.as_ref().and_then(|p| p.postgres());
@@ -112,7 +114,7 @@ pub async fn restore(
             pg_ident(&scratch),
             pg_ident(o)
         );
-        if let Err(e) = exec(&mut admin, "prepare", &alter).await {
+        if let Err(e) = exec(&mut admin, Stage::Prepare, &alter).await {
             tracing::info!(error = %e, "restored database keeps the restoring user as owner");
             warnings.push(format!(
                 "the database could not be given to {o}: {}",
@@ -160,7 +162,7 @@ pub async fn restore(
     }
     if let Some(p) = archived {
         for stmt in pg_properties::statements(p, &scratch, &owner_now, options.no_owner) {
-            if let Err(e) = exec(&mut admin, "restore", &stmt).await {
+            if let Err(e) = exec(&mut admin, Stage::Restore, &stmt).await {
                 tracing::warn!(error = %e, "a database-level property could not be restored");
                 warnings.push(format!(
                     "a database-level property could not be restored: {}",
@@ -209,7 +211,7 @@ async fn create_scratch(
     attempts.push(plain);
     let mut last = None;
     for (i, create) in attempts.iter().enumerate() {
-        match exec(admin, "prepare", create).await {
+        match exec(admin, Stage::Prepare, create).await {
             Ok(()) => return Ok(()),
             Err(e) => {
                 if i + 1 < attempts.len() {
@@ -219,7 +221,7 @@ async fn create_scratch(
             }
         }
     }
-    let e = last.unwrap_or_else(|| StageError::new("prepare", "no CREATE DATABASE to run"));
+    let e = last.unwrap_or_else(|| StageError::new(Stage::Prepare, "no CREATE DATABASE to run"));
     Err(StageError {
         message: format!(
             "cannot create the scratch database {scratch} (the user needs CREATEDB): {}",
@@ -290,128 +292,12 @@ async fn load(
     Ok(())
 }
 
-async fn role_exists(admin: &mut PgConnection, role: &str) -> bool {
+pub(super) async fn role_exists(admin: &mut PgConnection, role: &str) -> bool {
     sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
         .bind(role)
         .fetch_one(&mut *admin)
         .await
         .unwrap_or(false)
-}
-
-/// Creates the stand-in role that loads the data: no login, no attributes, and in `scratch`
-/// only the rights a data load needs (use of its schemas, reading and writing its tables and
-/// sequences, writing large objects).
-async fn prepare_stand_in(
-    conn: &ConnectionString,
-    scratch: &str,
-    role: &str,
-) -> Result<(), StageError> {
-    let r = pg_ident(role);
-    let mut admin = maintenance(conn).await?;
-    exec(
-        &mut admin,
-        "prepare",
-        &format!("CREATE ROLE {r} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS"),
-    )
-    .await?;
-    exec(
-        &mut admin,
-        "prepare",
-        &format!("ALTER ROLE {r} SET lo_compat_privileges = on"),
-    )
-    .await?;
-    let _ = admin.close().await;
-    let mut db = super::postgres::connect(&conn.with_database(scratch)).await?;
-    let schemas: Vec<String> = sqlx::query_scalar(
-        "SELECT nspname::text FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') \
-         AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp%'",
-    )
-    .fetch_all(&mut db)
-    .await
-    .map_err(|e| StageError::new("prepare", describe(&e)))?;
-    for s in schemas {
-        let s = pg_ident(&s);
-        for grant in [
-            format!("GRANT USAGE ON SCHEMA {s} TO {r}"),
-            format!("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA {s} TO {r}"),
-            format!("GRANT SELECT, UPDATE, USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {r}"),
-        ] {
-            exec(&mut db, "prepare", &grant).await?;
-        }
-    }
-    let _ = db.close().await;
-    Ok(())
-}
-
-/// Drops a stand-in role: first what it was granted in `scratch`, then the role.
-async fn drop_stand_in(
-    conn: &ConnectionString,
-    admin: &mut PgConnection,
-    scratch: &str,
-    role: &str,
-) {
-    let r = pg_ident(role);
-    if let Ok(mut db) = super::postgres::connect(&conn.with_database(scratch)).await {
-        if let Err(e) = exec(&mut db, "cleanup", &format!("DROP OWNED BY {r}")).await {
-            tracing::warn!(role, error = %e, "could not revoke the stand-in role's rights");
-        }
-        let _ = db.close().await;
-    }
-    if let Err(e) = exec(admin, "cleanup", &format!("DROP ROLE IF EXISTS {r}")).await {
-        tracing::warn!(role, error = %e, "could not drop the restore's stand-in role");
-    }
-}
-
-/// After a load without ownership into a superuser's database: `SECURITY DEFINER` routines of
-/// the backup would run with that superuser's rights for anyone allowed to call them. They
-/// keep their definition but lose `EXECUTE` for `PUBLIC`; the warnings name them.
-async fn withhold_definer_routines(conn: &ConnectionString, scratch: &str) -> Vec<String> {
-    let mut db = match super::postgres::connect(&conn.with_database(scratch)).await {
-        Ok(c) => c,
-        Err(e) => {
-            return vec![format!(
-                "could not check SECURITY DEFINER routines: {}",
-                e.message
-            )]
-        }
-    };
-    // Routines owned by a superuser, not part of an extension.
-    const PICK: &str = "SELECT p.oid FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner \
-        WHERE p.prosecdef AND r.rolsuper \
-        AND p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) \
-        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass \
-                        AND d.objid = p.oid AND d.deptype = 'e')";
-    let names: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT oid::regprocedure::text FROM ({PICK}) AS s ORDER BY 1"
-    ))
-    .fetch_all(&mut db)
-    .await
-    .unwrap_or_default();
-    if names.is_empty() {
-        let _ = db.close().await;
-        return Vec::new();
-    }
-    // The server quotes each routine's name itself (format %s of a regprocedure).
-    let revoke = format!(
-        "DO $backline$ DECLARE f regprocedure; BEGIN FOR f IN {PICK} LOOP \
-         EXECUTE format('REVOKE EXECUTE ON ROUTINE %s FROM PUBLIC', f); END LOOP; END $backline$"
-    );
-    let done = exec(&mut db, "restore", &revoke).await;
-    let _ = db.close().await;
-    match done {
-        Ok(()) => vec![format!(
-            "restored without ownership into a database owned by a superuser: the SECURITY \
-             DEFINER routines {} would run with a superuser's rights, so PUBLIC may not execute \
-             them; grant EXECUTE to the roles that should call them",
-            names.join(", ")
-        )],
-        Err(e) => vec![format!(
-            "the SECURITY DEFINER routines {} run with a superuser's rights and EXECUTE could not \
-             be withheld from PUBLIC: {}",
-            names.join(", "),
-            e.message
-        )],
-    }
 }
 
 /// The target's current contents step aside (kept or dropped), the scratch takes its name.
@@ -446,7 +332,7 @@ async fn swap(
                 pg_ident(target),
                 pg_ident(&keep_name)
             );
-            match exec(admin, "swap", &sql).await {
+            match exec(admin, Stage::Swap, &sql).await {
                 Ok(()) => break,
                 Err(e) if attempt < 20 => {
                     tracing::debug!(error = %e, "target busy, retrying the swap");
@@ -471,14 +357,14 @@ async fn swap(
         pg_ident(scratch),
         pg_ident(target)
     );
-    if let Err(e) = exec(admin, "swap", &promote).await {
+    if let Err(e) = exec(admin, Stage::Swap, &promote).await {
         if let Some(k) = &kept {
             let back = format!(
                 "ALTER DATABASE {} RENAME TO {}",
                 pg_ident(k),
                 pg_ident(target)
             );
-            let _ = exec(admin, "swap", &back).await;
+            let _ = exec(admin, Stage::Swap, &back).await;
         }
         drop_db(admin, scratch).await;
         return Err(e);

@@ -2,6 +2,7 @@
 
 use super::process::{command, tool_version, RunningTool};
 use super::{find_tools, Probe, StageError, ToolConfig, CONNECT_TIMEOUT_SECS};
+use backline_domain::Stage;
 use backline_domain::{ConnectionString, DatabaseProperties};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::{Connection, Row};
@@ -23,7 +24,7 @@ fn options(conn: &ConnectionString) -> Result<PgConnectOptions, StageError> {
     }
     if let Some(mode) = conn.params.get("sslmode") {
         let m = PgSslMode::from_str(mode)
-            .map_err(|_| StageError::new("connect", format!("invalid sslmode {mode:?}")))?;
+            .map_err(|_| StageError::new(Stage::Connect, format!("invalid sslmode {mode:?}")))?;
         o = o.ssl_mode(m);
     }
     if let Some(ca) = conn.params.get("sslrootcert") {
@@ -43,7 +44,7 @@ pub(crate) async fn connect(conn: &ConnectionString) -> Result<PgConnection, Sta
     {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => Err(StageError::new(
-            "connect",
+            Stage::Connect,
             format!(
                 "cannot connect to PostgreSQL at {target} as {}: {}",
                 conn.user,
@@ -51,7 +52,7 @@ pub(crate) async fn connect(conn: &ConnectionString) -> Result<PgConnection, Sta
             ),
         )),
         Err(_) => Err(StageError::new(
-            "connect",
+            Stage::Connect,
             format!("PostgreSQL at {target} did not answer within {CONNECT_TIMEOUT_SECS} s"),
         )),
     }
@@ -74,7 +75,7 @@ async fn version_of(mut c: PgConnection) -> Result<(String, u32), StageError> {
     let row = sqlx::query("SELECT current_setting('server_version') AS v, current_setting('server_version_num')::int AS n")
         .fetch_one(&mut c)
         .await
-        .map_err(|e| StageError::new("connect", describe(&e)))?;
+        .map_err(|e| StageError::new(Stage::Connect, describe(&e)))?;
     let v: String = row.try_get("v").unwrap_or_default();
     let n: i32 = row.try_get("n").unwrap_or_default();
     let _ = c.close().await;
@@ -110,8 +111,7 @@ async fn pick_tool(
     }
     match best {
         Some((_, p, v)) => Ok((p, v)),
-        None => Err(StageError::new(
-            "tool",
+        None => Err(StageError::new(Stage::Tool,
             format!(
                 "no {name} with major version ≥ {server_major} is installed (found: {}); install postgresql-client-{server_major} or set BACKLINE_PG_BIN_DIR to a directory with {name} ≥ {server_major}",
                 if seen.is_empty() { "none".to_string() } else { seen.join(", ") }
@@ -195,13 +195,13 @@ pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<Runnin
     let version_num: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
         .fetch_one(&mut c)
         .await
-        .map_err(|e| StageError::new("connect", describe(&e)))?;
+        .map_err(|e| StageError::new(Stage::Connect, describe(&e)))?;
     let snapshot = export_snapshot(&mut c).await;
     let properties = super::pg_properties::read(&mut c, version_num, None)
         .await?
         .ok_or_else(|| {
             StageError::new(
-                "connect",
+                Stage::Connect,
                 format!("database {} does not exist", conn.database),
             )
         })?;
@@ -257,7 +257,7 @@ fn hold_open(mut c: PgConnection) -> tokio::sync::oneshot::Sender<()> {
 
 pub(crate) async fn exec(
     admin: &mut PgConnection,
-    stage: &'static str,
+    stage: Stage,
     sql: &str,
 ) -> Result<(), StageError> {
     sqlx::query(sql)

@@ -1,4 +1,5 @@
 use super::StageError;
+use backline_domain::Stage;
 use std::collections::VecDeque;
 use std::path::Path;
 use std::process::Stdio;
@@ -56,7 +57,7 @@ impl RunningTool {
         cmd.stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
-            .map_err(|e| StageError::new("tool", format!("cannot start {name}: {e}")))?;
+            .map_err(|e| StageError::new(Stage::Tool, format!("cannot start {name}: {e}")))?;
         let stderr = child
             .stderr
             .take()
@@ -87,11 +88,14 @@ impl RunningTool {
     }
 
     /// Waits for the tool to exit; a non-zero exit is an error carrying the stderr tail.
-    pub async fn finish(mut self, stage: &'static str) -> Result<String, StageError> {
+    pub async fn finish(mut self, stage: Stage) -> Result<String, StageError> {
         drop(self.stdin.take());
         drop(self.stdout.take());
         let status = self.child.wait().await.map_err(|e| {
-            StageError::new(stage, format!("waiting for {} failed: {e}", self.name))
+            StageError::new(
+                stage.clone(),
+                format!("waiting for {} failed: {e}", self.name),
+            )
         })?;
         let tail = self.stderr_tail().await;
         if status.success() {

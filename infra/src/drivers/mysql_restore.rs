@@ -1,0 +1,269 @@
+//! MySQL/MariaDB restores: the verified copy loaded into the target, through a scratch
+//! database when the target has contents, with `mariadb --comments --sandbox` where it can.
+
+use super::mysql::{connect, exec, options_file, schema};
+use super::process::{command, RunningTool};
+use super::{my_ident, run_fed, FedEnd, Feed, Probe, RestoreOptions, RestoreOutcome, StageError};
+use backline_domain::{ConnectionString, Engine, MyDatabaseProperties, Stage};
+use sqlx::mysql::MySqlConnection;
+use sqlx::Connection;
+use std::path::PathBuf;
+
+/// `CREATE DATABASE` for `name` with the character set and collation of `p` (checked to be
+/// plain words, as they are SQL keywords), else the server's defaults.
+fn create_sql(name: &str, p: Option<&MyDatabaseProperties>) -> String {
+    match p.filter(|p| p.is_valid()) {
+        Some(p) => format!(
+            "CREATE DATABASE {} CHARACTER SET {} COLLATE {}",
+            my_ident(name),
+            p.charset,
+            p.collation
+        ),
+        None => format!("CREATE DATABASE {}", my_ident(name)),
+    }
+}
+
+/// Whether the client `tool` has `--sandbox` (MariaDB 10.5.25, 10.6.18, 10.11.8, 11.0.6 and
+/// later): with it, a dump cannot run shell or file commands (`\!`, `source`) on this host.
+async fn supports_sandbox(tool: &std::path::Path) -> bool {
+    static SEEN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, bool>>> =
+        std::sync::OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some(known) = seen.lock().ok().and_then(|m| m.get(tool).copied()) {
+        return known;
+    }
+    let help = command(tool).arg("--help").output().await;
+    let yes = help.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--sandbox"));
+    if let Ok(mut m) = seen.lock() {
+        m.insert(tool.to_path_buf(), yes);
+    }
+    yes
+}
+
+async fn load(
+    conn: &ConnectionString,
+    probe: &Probe,
+    database: &str,
+    feed: &dyn Feed,
+) -> Result<(), StageError> {
+    let opts = options_file(conn, &probe.restore_tool_version)?;
+    let mut cmd = command(&probe.restore_tool);
+    cmd.arg(format!("--defaults-extra-file={}", opts.path().display()));
+    cmd.args([
+        "--binary-mode",
+        "--default-character-set=utf8mb4",
+        "--batch",
+        // Comments inside routine, trigger and event bodies are part of them: without this
+        // the client strips them and the restored routine differs from its source.
+        "--comments",
+    ]);
+    if supports_sandbox(&probe.restore_tool).await {
+        cmd.arg("--sandbox");
+    }
+    cmd.arg(format!("--database={database}"));
+    let tool = RunningTool::spawn(cmd, "mariadb", true, false, Some(opts))?;
+    // Routines' `ALTER DATABASE \`<source>\`` lines apply to the database being loaded.
+    run_fed(tool, feed, true, FedEnd::ReadsAll).await
+}
+
+/// `name` with the wildcards of a GRANT database pattern (`_`, `%`) escaped.
+fn grant_pattern(name: &str) -> String {
+    name.replace('\\', "\\\\")
+        .replace('_', "\\_")
+        .replace('%', "\\%")
+}
+
+/// The account this connection is, as `'user'@'host'`.
+async fn current_account(c: &mut MySqlConnection) -> String {
+    let who: Option<String> = sqlx::query_scalar("SELECT CAST(CURRENT_USER() AS CHAR)")
+        .fetch_one(&mut *c)
+        .await
+        .ok();
+    match who.as_deref().and_then(|w| w.rsplit_once('@')) {
+        Some((user, host)) => format!(
+            "'{}'@'{}'",
+            user.replace('\'', "''"),
+            host.replace('\'', "''")
+        ),
+        None => "the backup user".to_string(),
+    }
+}
+
+/// How long DDL of a restore waits for other sessions' metadata locks.
+const LOCK_WAIT_SECS: u32 = 60;
+
+/// Ends the other sessions whose current database is `name` (best effort: without the
+/// privilege to kill them, the DROP that follows waits at most `LOCK_WAIT_SECS`).
+async fn end_sessions(c: &mut MySqlConnection, name: &str) {
+    let ids: Vec<u64> = sqlx::query_scalar(
+        "SELECT CAST(ID AS UNSIGNED) FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()",
+    )
+    .bind(name)
+    .fetch_all(&mut *c)
+    .await
+    .unwrap_or_default();
+    for id in ids {
+        if let Err(e) = exec(c, Stage::Swap, &format!("KILL CONNECTION {id}")).await {
+            tracing::info!(database = name, session = id, error = %e, "could not end a session");
+        }
+    }
+}
+
+async fn drop_schema(c: &mut MySqlConnection, name: &str) {
+    let sql = format!("DROP DATABASE IF EXISTS {}", my_ident(name));
+    if let Err(e) = exec(c, Stage::Cleanup, &sql).await {
+        tracing::warn!(database = name, error = %e, "could not drop scratch database");
+    }
+}
+
+pub async fn restore(
+    conn: &ConnectionString,
+    probe: &Probe,
+    options: &RestoreOptions,
+    feed: &dyn Feed,
+) -> Result<RestoreOutcome, StageError> {
+    let target = conn.database.clone();
+    let mut admin = connect(conn, None).await?;
+    exec(
+        &mut admin,
+        Stage::Prepare,
+        &format!("SET SESSION lock_wait_timeout = {LOCK_WAIT_SECS}"),
+    )
+    .await?;
+    let current = schema(&mut admin, &target).await?;
+    // The version's character set and collation, else the target's own.
+    let recorded = options.properties.as_ref().and_then(|p| p.mysql()).cloned();
+    let mut warnings = Vec::new();
+    if recorded.is_none() {
+        warnings.push(
+            "this version was taken before Backline recorded the database's default character \
+             set and collation: the restored database has the target's (or the server's)"
+                .to_string(),
+        );
+    }
+    let defaults = recorded.or_else(|| {
+        current
+            .as_ref()
+            .and_then(|s| MyDatabaseProperties::parse(&s.charset, &s.collation))
+    });
+    let load = Load {
+        conn,
+        probe,
+        feed,
+        defaults: defaults.as_ref(),
+    };
+    if current.as_ref().is_some_and(|s| s.objects > 0) {
+        let scratch = super::scratch_name(Engine::Mysql, &target, &options.tag);
+        replace_through_scratch(&mut admin, &load, &target, &scratch).await?;
+    } else {
+        load_into_empty(&mut admin, &load, &target, current.is_none()).await?;
+    }
+    let _ = admin.close().await;
+    Ok(RestoreOutcome {
+        previous_kept_as: None,
+        warnings,
+    })
+}
+
+/// What a load reads and how the databases it creates are made.
+struct Load<'a> {
+    conn: &'a ConnectionString,
+    probe: &'a Probe,
+    feed: &'a dyn Feed,
+    defaults: Option<&'a MyDatabaseProperties>,
+}
+
+/// A target with contents: the backup is loaded into a scratch database first (proving it
+/// loads while the target is untouched), then the target is replaced.
+async fn replace_through_scratch(
+    admin: &mut MySqlConnection,
+    l: &Load<'_>,
+    target: &str,
+    scratch: &str,
+) -> Result<(), StageError> {
+    if let Err(e) = exec(admin, Stage::Prepare, &create_sql(scratch, l.defaults)).await {
+        let account = current_account(admin).await;
+        return Err(StageError {
+            message: format!(
+                "cannot create the scratch database {scratch} (a restore loads the backup there first, \
+                 so that {target} is only replaced by a copy that loaded): {}; let the user create \
+                 such databases with: GRANT ALL ON {}.* TO {account}",
+                e.message,
+                my_ident(&format!("{}\\_\\_restore\\_%", grant_pattern(target))),
+            ),
+            ..e
+        });
+    }
+    if let Err(e) = load(l.conn, l.probe, scratch, l.feed).await {
+        drop_schema(admin, scratch).await;
+        return Err(e);
+    }
+    // Like PostgreSQL's swap: sessions using the target are ended, or the DROP would wait
+    // for their metadata locks (lock_wait_timeout defaults to a year).
+    end_sessions(admin, target).await;
+    let dropped = exec(
+        admin,
+        Stage::Swap,
+        &format!("DROP DATABASE {}", my_ident(target)),
+    )
+    .await;
+    if let Err(e) = dropped {
+        drop_schema(admin, scratch).await;
+        return Err(StageError {
+            message: format!(
+                "could not take over {target}: {} (a session outside it holds locks on its tables?)",
+                e.message
+            ),
+            ..e
+        });
+    }
+    exec(admin, Stage::Swap, &create_sql(target, l.defaults)).await?;
+    if let Err(e) = load(l.conn, l.probe, target, l.feed).await {
+        return Err(StageError {
+            message: format!(
+                "{}; the verified copy of the backup is in database {scratch}",
+                e.message
+            ),
+            ..e
+        });
+    }
+    drop_schema(admin, scratch).await;
+    Ok(())
+}
+
+/// An empty or missing target: loaded directly, and left empty again if the load fails.
+async fn load_into_empty(
+    admin: &mut MySqlConnection,
+    l: &Load<'_>,
+    target: &str,
+    missing: bool,
+) -> Result<(), StageError> {
+    if missing {
+        exec(admin, Stage::Prepare, &create_sql(target, l.defaults)).await?;
+    }
+    if let Err(e) = load(l.conn, l.probe, target, l.feed).await {
+        drop_schema(admin, target).await;
+        let _ = exec(admin, Stage::Cleanup, &create_sql(target, l.defaults)).await;
+        return Err(e);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_sql_takes_plain_words_only() {
+        let p = MyDatabaseProperties::parse("latin1", "latin1_swedish_ci");
+        assert_eq!(
+            create_sql("a`b", p.as_ref()),
+            "CREATE DATABASE `a``b` CHARACTER SET latin1 COLLATE latin1_swedish_ci"
+        );
+        let forged = MyDatabaseProperties {
+            charset: "latin1; DROP DATABASE x".into(),
+            collation: "c".into(),
+        };
+        assert_eq!(create_sql("d", Some(&forged)), "CREATE DATABASE `d`");
+    }
+}
