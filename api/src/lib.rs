@@ -1,7 +1,6 @@
-//! Backline's API server and CLI, wired together.
+//! Backline's HTTP API and command line, over the application (`backline-app`).
 
-pub mod app;
-pub mod config;
+pub mod cli;
 pub mod http;
 pub mod startup;
 pub mod telemetry;

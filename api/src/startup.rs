@@ -1,8 +1,7 @@
 //! Builds the server: settings → app → router → listener, in one place.
 
-use crate::app::{App, StartError};
-use crate::config::Settings;
 use crate::http::{router, HttpState};
+use backline_app::{App, Settings, StartError};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -89,14 +88,14 @@ impl Server {
     pub async fn run(self) -> std::io::Result<()> {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, ledger = self.app.ledger.url_redacted(), storage = self.app.store.label(), node = self.app.node(), "backline is listening");
-        self.app.set_listen_address(addr);
+        self.app.alerting().set_listen_address(addr);
         let scheduler = if self.app.settings.scheduler {
-            tokio::spawn(self.app.clone().run_scheduler())
+            tokio::spawn(self.app.scheduler().run())
         } else {
             tracing::info!("BACKLINE_SCHEDULER=false: this process runs no scheduled backups");
             tokio::spawn(async {})
         };
-        let alerts = tokio::spawn(self.app.clone().run_alerts());
+        let alerts = tokio::spawn(self.app.alerting().run());
         let state = Arc::new(HttpState {
             app: self.app,
             token: self.token,

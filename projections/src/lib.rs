@@ -1,18 +1,31 @@
 //! Read models built from the ledger, in global position order. Every read model remembers the
 //! last position it applied, catches up from there, and can be dropped and rebuilt by replaying
-//! the ledger with exactly the code that maintains it live.
+//! the ledger with exactly the code that maintains it live. Each read model is one file that
+//! matches on the decoded `LedgerEvent`; the Prometheus metrics are a projection of their own.
 
 mod alerts;
-mod apply;
-mod queries;
-pub mod views;
+mod backups;
+mod channels;
+mod databases;
+mod event;
+pub mod metrics;
+mod restores;
+mod store;
+mod timeline;
 
-pub use alerts::{AlertView, ChannelView, DeliveryView, FAILING_AFTER};
-pub use queries::{BackupFilter, EventQuery, Order};
-pub use views::*;
+pub use alerts::{AlertView, DeliveryView};
+pub use backups::{BackupFilter, BackupView, FailureView};
+pub use channels::{ChannelKind, ChannelStatus, ChannelTestView, ChannelView, FAILING_AFTER};
+pub use databases::{BackupSummary, DatabaseStatus, DatabaseView, ScheduleView};
+pub use metrics::Metrics;
+pub use restores::RestoreView;
+pub use timeline::{EventQuery, EventView, Order};
 
+use backline_domain::decode;
 use backline_infra::{Ledger, LedgerError};
+use event::Applied;
 use sqlx::Row;
+use store::Tx;
 use tokio::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +43,7 @@ pub struct Projections {
     ledger: Ledger,
     /// Serialises catch-up within this process; across processes the checkpoint row lock does.
     running: Mutex<()>,
+    metrics: Metrics,
 }
 
 pub(crate) const READ_MODELS: &[&str] = &["databases", "backups", "restores", "timeline"];
@@ -45,16 +59,44 @@ const TABLES: &[&str] = &[
 ];
 const BATCH: i64 = 500;
 
+/// One event through every read model, in the order their lookups need: backups and restores
+/// first (the databases and the timeline read them), the timeline last.
+async fn apply(
+    tx: &mut Tx<'_>,
+    stored: &backline_infra::StoredEvent,
+) -> Result<(), ProjectionError> {
+    let event = match decode(&stored.aggregate_type, &stored.event_type, &stored.payload) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(position = stored.position, error = %e, "an event does not decode: only the timeline shows it");
+            return timeline::apply_undecoded(tx, stored).await;
+        }
+    };
+    let e = Applied::new(stored, event);
+    backups::apply(tx, &e).await?;
+    restores::apply(tx, &e).await?;
+    databases::apply(tx, &e).await?;
+    alerts::apply(tx, &e).await?;
+    channels::apply(tx, &e).await?;
+    timeline::apply(tx, &e).await
+}
+
 impl Projections {
     pub fn new(ledger: Ledger) -> Self {
         Self {
             ledger,
             running: Mutex::new(()),
+            metrics: Metrics::new(),
         }
     }
 
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// The Prometheus metrics projection.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Applies every event after the checkpoint. Returns the position applied up to.
@@ -95,7 +137,7 @@ impl Projections {
             }
             let mut last = from;
             for e in &events {
-                apply::apply(&mut tx, e).await?;
+                apply(&mut tx, e).await?;
                 last = e.position;
             }
             sqlx::query("UPDATE rm_checkpoints SET position = $1")

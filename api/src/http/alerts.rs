@@ -2,10 +2,11 @@
 
 use super::error::{ApiError, ApiJson, ApiQuery, Problem};
 use super::{Actor, State};
-use crate::app::{ChannelTest, CreatedChannel, NewChannel};
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
+use backline_app::alerting::{ChannelTest, CreatedChannel, NewChannel};
+use backline_domain::AlertState;
 use backline_projections::{AlertView, ChannelView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -29,18 +30,22 @@ pub async fn list(
     state: State,
     ApiQuery(p): ApiQuery<AlertParams>,
 ) -> Result<Json<AlertList>, ApiError> {
-    if let Some(s) = p.state.as_deref() {
-        if !matches!(s, "open" | "acknowledged" | "resolved") {
+    let wanted = match p.state.as_deref() {
+        None => None,
+        Some("open") => Some(AlertState::Open),
+        Some("acknowledged") => Some(AlertState::Acknowledged),
+        Some("resolved") => Some(AlertState::Resolved),
+        Some(s) => {
             return Err(ApiError::invalid(
                 "state",
                 format!("state must be open, acknowledged or resolved, not {s:?}"),
-            ));
+            ))
         }
-    }
+    };
     let items = state
         .app
         .projections
-        .alerts(p.state.as_deref(), p.database_id.as_deref())
+        .alerts(wanted, p.database_id.as_deref())
         .await?;
     Ok(Json(AlertList { items }))
 }
@@ -68,7 +73,7 @@ pub async fn acknowledge(
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<AlertView>, ApiError> {
-    Ok(Json(state.app.acknowledge_alert(&actor.0, &id).await?))
+    Ok(Json(state.app.alerting().acknowledge(&actor.0, &id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -113,6 +118,7 @@ pub async fn add_channel(
 ) -> Result<(StatusCode, Json<CreatedChannel>), ApiError> {
     let created = state
         .app
+        .alerting()
         .add_channel(
             &actor.0,
             NewChannel {
@@ -154,7 +160,7 @@ pub async fn remove_channel(
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.app.remove_channel(&actor.0, &id).await?;
+    state.app.alerting().remove_channel(&actor.0, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -167,5 +173,7 @@ pub async fn test_channel(
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<ChannelTest>, ApiError> {
-    Ok(Json(state.app.test_channel(&actor.0, &id).await?))
+    Ok(Json(
+        state.app.alerting().test_channel(&actor.0, &id).await?,
+    ))
 }

@@ -1,10 +1,10 @@
 use super::error::{ApiError, ApiJson, ApiQuery, Problem};
 use super::{Actor, State};
-use crate::app::{ConnectionTest, PrunePlan, ScheduleInput};
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
+use backline_app::{ConnectionTest, NewDatabase, PrunePlan, ScheduleInput};
 use backline_domain::{ConnectionString, Engine};
 use backline_projections::DatabaseView;
 use serde::Deserialize;
@@ -118,21 +118,19 @@ pub async fn register(
         retention: retention(body.retention)?,
     };
     if let Some(d) = &body.destinations {
-        state.app.check_destinations(d)?;
+        state.app.databases().check_destinations(d)?;
     }
-    let mut view = state
-        .app
-        .register(
-            &actor.0,
-            &body.name,
-            &body.engine,
-            &body.connection,
-            &settings,
-        )
-        .await?;
+    let new = NewDatabase {
+        name: body.name,
+        engine: body.engine,
+        connection: body.connection,
+        settings,
+    };
+    let mut view = state.app.databases().register(&actor.0, &new).await?;
     if let Some(d) = body.destinations {
         view = state
             .app
+            .databases()
             .set_destinations(&actor.0, &view.id, Some(d))
             .await?;
     }
@@ -173,7 +171,7 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateDatabase>,
 ) -> Result<Json<DatabaseView>, ApiError> {
     if let Some(Some(d)) = &body.destinations {
-        state.app.check_destinations(d)?;
+        state.app.databases().check_destinations(d)?;
     }
     let mut body = body;
     let destinations = body.destinations.take();
@@ -199,6 +197,7 @@ pub async fn update(
     Ok(Json(
         state
             .app
+            .databases()
             .set_destinations(&actor.0, &view.id, destinations)
             .await?,
     ))
@@ -212,6 +211,7 @@ async fn update_others(
 ) -> Result<DatabaseView, ApiError> {
     Ok(state
         .app
+        .databases()
         .update(
             &actor.0,
             id,
@@ -236,7 +236,7 @@ pub async fn remove(
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.app.remove(&actor.0, &id).await?;
+    state.app.databases().remove(&actor.0, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -245,7 +245,7 @@ pub async fn remove(
     params(("id" = String, Path, description = "database id or name")),
     responses((status = 200, body = ConnectionTest), (status = 404, body = Problem)))]
 pub async fn test(state: State, Path(id): Path<String>) -> Result<Json<ConnectionTest>, ApiError> {
-    Ok(Json(state.app.test_registered(&id).await?))
+    Ok(Json(state.app.databases().test_registered(&id).await?))
 }
 
 /// Try a connection string before registering it.
@@ -266,7 +266,7 @@ pub async fn test_new(
     })?;
     let conn = ConnectionString::parse(engine, &body.connection)
         .map_err(|e| ApiError::invalid("connection", e.to_string()))?;
-    Ok(Json(state.app.test_connection(&conn).await))
+    Ok(Json(state.app.databases().test_connection(&conn).await))
 }
 
 /// Stop scheduled backups of a database.
@@ -278,7 +278,13 @@ pub async fn pause(
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<DatabaseView>, ApiError> {
-    Ok(Json(state.app.set_paused(&actor.0, &id, true).await?))
+    Ok(Json(
+        state
+            .app
+            .databases()
+            .set_paused(&actor.0, &id, true)
+            .await?,
+    ))
 }
 
 /// Restart scheduled backups of a database.
@@ -290,7 +296,13 @@ pub async fn resume(
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<DatabaseView>, ApiError> {
-    Ok(Json(state.app.set_paused(&actor.0, &id, false).await?))
+    Ok(Json(
+        state
+            .app
+            .databases()
+            .set_paused(&actor.0, &id, false)
+            .await?,
+    ))
 }
 
 /// What the retention policy would prune now, and why. Changes nothing.
@@ -301,7 +313,7 @@ pub async fn retention_preview(
     state: State,
     Path(id): Path<String>,
 ) -> Result<Json<PrunePlan>, ApiError> {
-    Ok(Json(state.app.retention_preview(&id).await?))
+    Ok(Json(state.app.retention().preview(&id).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -321,7 +333,13 @@ pub async fn prune(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<PruneParams>,
 ) -> Result<Json<PrunePlan>, ApiError> {
-    Ok(Json(state.app.prune(&actor.0, &id, q.dry_run).await?))
+    Ok(Json(
+        state
+            .app
+            .retention()
+            .prune(&actor.0, &id, q.dry_run)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -1,9 +1,9 @@
 //! One error type for every route, rendered as `application/problem+json`.
 
-use crate::app::AppError;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use backline_app::AppError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -29,7 +29,7 @@ pub struct Problem {
 pub struct ApiError {
     pub status: StatusCode,
     pub detail: String,
-    pub field: Option<String>,
+    pub errors: Vec<FieldError>,
 }
 
 impl ApiError {
@@ -37,16 +37,40 @@ impl ApiError {
         Self {
             status,
             detail: detail.into(),
-            field: None,
+            errors: Vec::new(),
         }
     }
 
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
         Self {
             status: StatusCode::UNPROCESSABLE_ENTITY,
-            detail: detail.into(),
-            field: Some(field.to_string()),
+            errors: vec![FieldError {
+                field: field.to_string(),
+                message: detail.clone(),
+            }],
+            detail,
         }
+    }
+
+    /// An internal error: logged with its whole chain (in the request's span, which carries
+    /// its id); the client gets only the request id to quote.
+    pub fn internal(e: &(dyn std::error::Error + 'static)) -> Self {
+        let mut chain = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        tracing::error!(error = %chain, "internal error");
+        let detail = match crate::telemetry::request_id() {
+            Some(id) => {
+                format!("internal error (request id {id}); the server's log has the details")
+            }
+            None => "internal error; the server's log has the details".to_string(),
+        };
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, detail)
     }
 }
 
@@ -56,14 +80,26 @@ impl From<AppError> for ApiError {
             AppError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, m),
             AppError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
             AppError::Invalid { field, message } => ApiError::invalid(field, message),
-            AppError::Unprocessable(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
-            AppError::Internal(m) => {
-                tracing::error!(error = %m, "internal error");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("internal error: {m}"),
-                )
+            AppError::InvalidFields(fields) => {
+                let detail = fields
+                    .iter()
+                    .map(|f| format!("{}: {}", f.field, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                ApiError {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    detail,
+                    errors: fields
+                        .into_iter()
+                        .map(|f| FieldError {
+                            field: f.field,
+                            message: f.message,
+                        })
+                        .collect(),
+                }
             }
+            AppError::Unprocessable(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            e @ AppError::Internal { .. } => ApiError::internal(&e),
         }
     }
 }
@@ -99,21 +135,12 @@ impl IntoResponse for ApiError {
             .canonical_reason()
             .unwrap_or("Error")
             .to_string();
-        let errors = self
-            .field
-            .map(|f| {
-                vec![FieldError {
-                    field: f,
-                    message: self.detail.clone(),
-                }]
-            })
-            .unwrap_or_default();
         let body = Problem {
             kind: "about:blank".into(),
             title,
             status: self.status.as_u16(),
             detail: self.detail,
-            errors,
+            errors: self.errors,
         };
         (
             self.status,
@@ -133,3 +160,21 @@ pub struct ApiJson<T>(pub T);
 #[derive(axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the disk said: secret detail")]
+    struct Low;
+
+    #[tokio::test]
+    async fn internal_errors_name_the_request_not_the_error() {
+        let e = AppError::internal(Low);
+        let api = ApiError::from(e);
+        assert_eq!(api.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!api.detail.contains("secret"), "{}", api.detail);
+        assert!(api.detail.starts_with("internal error"), "{}", api.detail);
+    }
+}

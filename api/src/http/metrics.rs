@@ -38,7 +38,12 @@ pub async fn metrics(
             return Ok(refused);
         }
     }
-    let text = state.app.render_metrics().await?;
+    let text = state
+        .app
+        .projections
+        .metrics()
+        .render(&state.app.projections)
+        .await?;
     Ok((
         [(
             header::CONTENT_TYPE,

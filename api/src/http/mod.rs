@@ -11,13 +11,13 @@ mod stream;
 mod throttle;
 mod ui;
 
-use crate::app::App;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use backline_app::App;
 use error::ApiError;
 use std::sync::Arc;
 use utoipa::OpenApi;
@@ -175,6 +175,7 @@ async fn require_token(
     .await
     {
         Ok(()) => {
+            crate::telemetry::record_actor("admin");
             req.extensions_mut().insert(Actor("admin".into()));
             next.run(req).await
         }
@@ -316,4 +317,5 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .fallback(ui::serve)
         .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(middleware::from_fn(crate::telemetry::request_span))
 }

@@ -6,7 +6,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use backline_domain::Trigger;
+use backline_domain::{BackupStatus, Trigger};
 use backline_projections::{BackupFilter, BackupView, RestoreView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -39,7 +39,9 @@ pub struct BackupList {
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct BackupListParams {
     pub database_id: Option<String>,
-    pub status: Option<String>,
+    /// `running`, `completed`, `failed`, `abandoned` or `pruned`.
+    #[param(value_type = Option<String>)]
+    pub status: Option<BackupStatus>,
     pub limit: Option<i64>,
 }
 
@@ -55,7 +57,8 @@ pub async fn backup_now(
 ) -> Result<Response, ApiError> {
     let started = state
         .app
-        .start_backup(
+        .backups()
+        .start(
             &actor.0,
             &id,
             Trigger::Manual {
@@ -73,7 +76,7 @@ pub async fn backup_now(
         .backup(&started.id)
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "backup vanished"))?;
-    let status = if view.status == "completed" {
+    let status = if view.status == BackupStatus::Completed {
         StatusCode::OK
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
@@ -177,17 +180,14 @@ pub async fn restore(
             )
         })?
     };
-    let started = state
-        .app
-        .start_restore_from(
-            &actor.0,
-            &id,
-            req.target_database_id.as_deref(),
-            req.keep_previous,
-            req.no_owner,
-            req.storage.as_deref(),
-        )
-        .await?;
+    let request = backline_app::RestoreRequest {
+        backup_id: id,
+        target: req.target_database_id,
+        keep_previous: req.keep_previous,
+        no_owner: req.no_owner,
+        storage: req.storage,
+    };
+    let started = state.app.restores().start(&actor.0, &request).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: started.id })))
 }
 
@@ -244,7 +244,7 @@ pub async fn pin(
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<BackupView>, ApiError> {
-    state.app.set_pinned(&actor.0, &id, true).await?;
+    state.app.backups().set_pinned(&actor.0, &id, true).await?;
     found(&state, &id).await
 }
 
@@ -257,7 +257,7 @@ pub async fn unpin(
     actor: Actor,
     Path(id): Path<String>,
 ) -> Result<Json<BackupView>, ApiError> {
-    state.app.set_pinned(&actor.0, &id, false).await?;
+    state.app.backups().set_pinned(&actor.0, &id, false).await?;
     found(&state, &id).await
 }
 

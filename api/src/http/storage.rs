@@ -2,9 +2,9 @@
 
 use super::error::{ApiError, Problem};
 use super::{Actor, State};
-use crate::app::Verification;
 use axum::extract::Path;
 use axum::Json;
+use backline_app::Verification;
 use serde::Serialize;
 use utoipa::ToSchema;
 

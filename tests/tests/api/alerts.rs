@@ -156,7 +156,7 @@ impl MailDev {
 
 // ---------- helpers ----------
 
-async fn fast_app(adjust: impl FnOnce(&mut backline_api::config::Settings)) -> TestApp {
+async fn fast_app(adjust: impl FnOnce(&mut backline_app::Settings)) -> TestApp {
     spawn_app_configured(|s| {
         s.notify_retry_base_ms = 200;
         adjust(s)

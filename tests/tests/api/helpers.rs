@@ -1,9 +1,9 @@
 //! `spawn_app()`: the real Backline application on port 0 with a fresh data directory.
 #![allow(dead_code)]
 
-use backline_api::app::App;
-use backline_api::config::Settings;
 use backline_api::startup::Server;
+use backline_app::App;
+use backline_app::Settings;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The same ledger suite on both event stores: SQLite (embedded) and PostgreSQL (shared).
 
 use crate::support::pg;
-use backline_api::app::App;
+use backline_app::App;
 use backline_domain::{
     Database, DatabaseCommand, DatabaseError, DatabaseName, Engine, Retention, StoredConnection,
 };

@@ -1,0 +1,53 @@
+//! `backline backup --database <id or name>`: back up now and wait for the result.
+
+use super::progress::{human, wait};
+use anyhow::{bail, Context};
+use backline_app::{App, Settings};
+use backline_domain::{BackupStatus, Trigger};
+
+pub async fn run(settings: Settings, database: &str) -> anyhow::Result<()> {
+    let app = App::open(settings).await?;
+    let started = app
+        .backups()
+        .start(
+            "cli",
+            database,
+            Trigger::Manual {
+                actor: "cli".into(),
+            },
+        )
+        .await?;
+    eprintln!("backup {} started", started.id);
+    wait(&app, &started.id, started.done).await;
+    let b = app
+        .projections
+        .backup(&started.id)
+        .await?
+        .context("backup vanished")?;
+    if b.status != BackupStatus::Completed {
+        let (stage, message) = match &b.error {
+            Some(e) => {
+                if !e.stderr_tail.is_empty() {
+                    eprintln!("{}", e.stderr_tail);
+                }
+                (e.stage.to_string(), e.message.clone())
+            }
+            None => ("?".into(), "unknown".into()),
+        };
+        bail!(
+            "backup {} {} at stage {stage}: {message}",
+            b.id,
+            b.status.as_str()
+        );
+    }
+    println!(
+        "backup {} completed: {} stored ({} raw) in {} ms, sha256 {}, key {}",
+        b.id,
+        human(b.bytes.unwrap_or(0)),
+        human(b.raw_bytes.unwrap_or(0)),
+        b.duration_ms.unwrap_or(0),
+        b.sha256.unwrap_or_default(),
+        b.storage_key.unwrap_or_default()
+    );
+    Ok(())
+}

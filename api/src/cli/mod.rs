@@ -1,0 +1,182 @@
+//! The `backline` command line: one file per subcommand.
+
+mod backup;
+mod events;
+mod import;
+mod progress;
+mod prune;
+mod replay;
+mod restore;
+mod schedule;
+mod serve;
+mod verify;
+
+use backline_app::Settings;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "backline",
+    version,
+    about = "Backups and restores of PostgreSQL and MySQL/MariaDB, kept in an append-only ledger"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP API.
+    Serve {
+        #[arg(long, env = "BACKLINE_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[arg(long, env = "BACKLINE_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+    },
+    /// Back up a registered database now and wait for the result.
+    Backup {
+        /// Database id or name.
+        #[arg(long)]
+        database: String,
+    },
+    /// Restore a backup and wait for the result.
+    Restore {
+        #[arg(long)]
+        backup: String,
+        /// Target database id or name (default: the backup's own database).
+        #[arg(long)]
+        target: Option<String>,
+        /// PostgreSQL: keep the target's previous contents as <name>_before_restore_<time>.
+        #[arg(long)]
+        keep_previous: bool,
+        /// Skip ownership and privileges (targets without the original roles).
+        #[arg(long)]
+        no_owner: bool,
+        /// Read the copy on this named storage (default: the first healthy copy).
+        #[arg(long = "from")]
+        from: Option<String>,
+    },
+    /// Re-read stored artifacts: check their sha256 (and that they decrypt and decompress,
+    /// when this server holds the key) and record `BackupVerified` for each.
+    Verify {
+        /// One backup.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        backup: Option<String>,
+        /// Every completed backup.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Rebuild the version history in an empty ledger from the manifests in storage
+    /// (disaster recovery). Databases come back without their passwords: see README.
+    Import {
+        /// Required: read the manifests of this configured storage (`default` or a name).
+        #[arg(long = "from-storage", value_name = "NAME", num_args = 0..=1, default_missing_value = "default", required = true)]
+        from_storage: Option<String>,
+        /// The connection to register a database with, `NAME=URL` (repeatable); without one
+        /// the manifest's connection (no password) is used.
+        #[arg(long = "connection", value_name = "NAME=URL")]
+        connections: Vec<String>,
+    },
+    /// Drop every read model and rebuild it from the ledger.
+    Replay,
+    /// Apply retention policies now (all databases, or one).
+    Prune {
+        /// Database id or name (default: every database).
+        #[arg(long)]
+        database: Option<String>,
+        /// Only list what would be pruned, and why.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Schedules: `backline schedule check "0 2 * * *" --tz Europe/Paris`.
+    Schedule {
+        #[command(subcommand)]
+        command: ScheduleCommand,
+    },
+    /// Print the ledger (secret-free), oldest first.
+    Events {
+        #[arg(long)]
+        after: Option<i64>,
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        /// Database id or name.
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ScheduleCommand {
+    /// Validate a cron expression and print its next 5 runs.
+    Check {
+        expr: String,
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+    },
+}
+
+impl Cli {
+    /// Runs the subcommand.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let settings = self.settings;
+        match self.command {
+            Command::Serve {
+                listen,
+                admin_token,
+            } => serve::run(settings, &listen, admin_token).await,
+            Command::Backup { database } => backup::run(settings, &database).await,
+            Command::Restore {
+                backup,
+                target,
+                keep_previous,
+                no_owner,
+                from,
+            } => {
+                let req = backline_app::RestoreRequest {
+                    backup_id: backup,
+                    target,
+                    keep_previous,
+                    no_owner,
+                    storage: from,
+                };
+                restore::run(settings, req).await
+            }
+            Command::Verify { backup, all: _ } => verify::run(settings, backup.as_deref()).await,
+            Command::Import {
+                from_storage,
+                connections,
+            } => import::run(settings, from_storage.as_deref(), &connections).await,
+            Command::Replay => replay::run(settings).await,
+            Command::Prune { database, dry_run } => {
+                prune::run(settings, database.as_deref(), dry_run).await
+            }
+            Command::Schedule {
+                command: ScheduleCommand::Check { expr, tz },
+            } => schedule::check(&expr, &tz),
+            Command::Events {
+                after,
+                limit,
+                database,
+                event_type,
+                json,
+            } => {
+                let q = events::Query {
+                    after,
+                    limit,
+                    database,
+                    event_type,
+                    json,
+                };
+                events::run(settings, q).await
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! `backline restore --backup <id>`: restore and wait for the result.
+
+use super::progress::wait;
+use anyhow::{bail, Context};
+use backline_app::{App, RestoreRequest, Settings};
+use backline_domain::RestoreStatus;
+
+pub async fn run(settings: Settings, req: RestoreRequest) -> anyhow::Result<()> {
+    let app = App::open(settings).await?;
+    let started = app.restores().start("cli", &req).await?;
+    eprintln!("restore {} started", started.id);
+    wait(&app, &started.id, started.done).await;
+    let r = app
+        .projections
+        .restore(&started.id)
+        .await?
+        .context("restore vanished")?;
+    if r.status != RestoreStatus::Completed {
+        let e = r.error.context("restore failed without a reason")?;
+        if !e.stderr_tail.is_empty() {
+            eprintln!("{}", e.stderr_tail);
+        }
+        bail!(
+            "restore {} failed at stage {}: {}",
+            r.id,
+            e.stage,
+            e.message
+        );
+    }
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+    println!(
+        "restore {} completed into {} in {} ms{}",
+        r.id,
+        r.target_database_name,
+        r.duration_ms.unwrap_or(0),
+        r.previous_kept_as
+            .map(|k| format!("; previous contents kept as {k}"))
+            .unwrap_or_default()
+    );
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! Watchdogs: backups that write nothing are cancelled (and fail as `stalled`, which raises
+//! their alert); a due slot that no backup claimed raises a missed-schedule alert.
+
+use super::{Alerting, Trouble};
+use crate::error::AppError;
+use crate::time::parse_time;
+use backline_domain::AlertKind;
+use std::time::Duration;
+
+impl Alerting {
+    /// Cancels backups of this process that wrote nothing for BACKLINE_STALL_TIMEOUT.
+    pub(crate) fn check_stalls(&self) {
+        let timeout = Duration::from_secs(self.core.settings.stall_timeout_secs.max(1));
+        for (backup_id, bytes) in self.core.coordination.running.cancel_stalled(timeout) {
+            tracing::warn!(
+                backup_id,
+                bytes,
+                timeout_s = timeout.as_secs(),
+                "backup stalled: cancelling it"
+            );
+        }
+    }
+
+    /// Dead-man check: a due slot that no backup claimed within the grace period.
+    pub(crate) async fn check_missed_schedules(&self) -> Result<(), AppError> {
+        let now = chrono::Utc::now();
+        let grace = chrono::Duration::seconds(self.core.settings.missed_schedule_grace_secs as i64);
+        for view in self.core.projections.databases(false).await? {
+            let Some(sv) = &view.schedule else { continue };
+            if view.paused {
+                continue;
+            }
+            let Some(schedule) = sv.schedule() else {
+                continue;
+            };
+            let Some(after) = view
+                .last_claimed_slot
+                .as_deref()
+                .or(Some(sv.since.as_str()))
+                .and_then(parse_time)
+            else {
+                continue;
+            };
+            let Some(slot) = schedule.slots_between(after, now - grace, 1).pop() else {
+                continue;
+            };
+            let slot_text = slot.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+            self.raise_or_repeat(Trouble {
+                kind: AlertKind::MissedSchedule,
+                database_id: &view.id,
+                database_name: &view.name,
+                cause: format!("slot:{slot_text}"),
+                cause_event: None,
+                message: format!(
+                    "no backup started for the slot of {} ({}) within {} s: is any Backline process running its schedule?",
+                    schedule.local(slot),
+                    sv.description,
+                    grace.num_seconds()
+                ),
+                detail: String::new(),
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}

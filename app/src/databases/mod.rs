@@ -1,0 +1,331 @@
+//! Registered databases: register, change, pause, remove, choose destinations, test.
+
+mod schedule_input;
+
+pub use schedule_input::ScheduleInput;
+
+use crate::core::Core;
+use crate::error::{database_error, from_aggregate, AppError, FieldError};
+use backline_domain::{ConnectionString, Database, DatabaseCommand, DatabaseName, Engine};
+use backline_infra::claims::Kind;
+use backline_infra::drivers;
+use backline_projections::DatabaseView;
+use std::sync::Arc;
+
+/// Result of trying a connection.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConnectionTest {
+    pub ok: bool,
+    pub server_version: Option<String>,
+    pub message: String,
+}
+
+/// A database to register, as the API or CLI received it.
+#[derive(Debug, Clone, Default)]
+pub struct NewDatabase {
+    pub name: String,
+    pub engine: String,
+    pub connection: String,
+    pub settings: ScheduleInput,
+}
+
+#[derive(Clone)]
+pub struct Databases {
+    core: Arc<Core>,
+}
+
+impl Databases {
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    /// Registers a database. Every invalid field is reported at once.
+    #[tracing::instrument(skip_all, fields(name = %new.name, engine = %new.engine))]
+    pub async fn register(&self, actor: &str, new: &NewDatabase) -> Result<DatabaseView, AppError> {
+        let mut errors = Vec::new();
+        let mut field = |field: &str, message: String| {
+            errors.push(FieldError {
+                field: field.to_string(),
+                message,
+            })
+        };
+        let name = DatabaseName::parse(&new.name)
+            .map_err(|e| field("name", e.to_string()))
+            .ok();
+        let engine = Engine::parse(&new.engine);
+        if engine.is_none() {
+            field(
+                "engine",
+                format!(
+                    "unknown engine {:?}: use \"postgres\" or \"mysql\"",
+                    new.engine
+                ),
+            );
+        }
+        let conn = engine.and_then(|engine| {
+            ConnectionString::parse(engine, &new.connection)
+                .map_err(|e| field("connection", e.to_string()))
+                .ok()
+        });
+        let schedule = match new.settings.resolve(None) {
+            Ok(s) => s.flatten(),
+            Err(AppError::Invalid { field: f, message }) => {
+                field(f, message);
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let (Some(name), Some(engine), Some(conn), true) = (name, engine, conn, errors.is_empty())
+        else {
+            return Err(match errors.len() {
+                1 => {
+                    let e = errors.remove(0);
+                    AppError::Invalid {
+                        field: leak_field(&e.field),
+                        message: e.message,
+                    }
+                }
+                _ => AppError::InvalidFields(errors),
+            });
+        };
+        let retention = new.settings.retention.clone().unwrap_or_default();
+        let core = &self.core;
+        if core
+            .projections
+            .database_by_name(name.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(AppError::Conflict(format!(
+                "a database named {name} is already registered"
+            )));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        // The read model answered for what it has seen; the claim decides for concurrent
+        // registrations, in this process or another on the same ledger.
+        core.coordination.claim_name(&name, &id).await?;
+        let registered = async {
+            let sealed = match conn.password() {
+                Some(p) => Some(core.keyring.seal(&id, p).await?),
+                None => None,
+            };
+            core.aggregates
+                .databases
+                .execute_with_metadata(
+                    &id,
+                    DatabaseCommand::Register {
+                        name: name.clone(),
+                        engine,
+                        connection: conn.to_stored(sealed),
+                        schedule,
+                        retention,
+                    },
+                    core.meta(actor, &id),
+                )
+                .await
+                .map_err(|e| from_aggregate(e, database_error))
+        }
+        .await;
+        if let Err(e) = registered {
+            core.coordination
+                .release(Kind::Name, name.as_str(), &id)
+                .await;
+            return Err(e);
+        }
+        core.refresh().await;
+        core.projections
+            .database(&id)
+            .await?
+            .ok_or_else(|| AppError::bug("registered database is not visible"))
+    }
+
+    /// Changes a database's name, connection, schedule or retention.
+    #[tracing::instrument(skip_all, fields(database = reference))]
+    pub async fn update(
+        &self,
+        actor: &str,
+        reference: &str,
+        name: Option<&str>,
+        connection: Option<&str>,
+        settings: &ScheduleInput,
+    ) -> Result<DatabaseView, AppError> {
+        let core = &self.core;
+        let current = core.resolve_database(reference).await?;
+        let state = core
+            .ledger
+            .load::<Database>(&current.id)
+            .await
+            .map_err(AppError::internal)?
+            .unwrap_or_default();
+        let schedule = settings.resolve(state.schedule.as_ref())?;
+        let name = name
+            .map(|n| DatabaseName::parse(n).map_err(|e| AppError::invalid("name", e.to_string())))
+            .transpose()?;
+        let conn = connection
+            .map(|c| {
+                ConnectionString::parse(current.engine, c)
+                    .map_err(|e| AppError::invalid("connection", e.to_string()))
+            })
+            .transpose()?;
+        if let Some(n) = &name {
+            if let Some(other) = core.projections.database_by_name(n.as_str()).await? {
+                if other.id != current.id {
+                    return Err(AppError::Conflict(format!(
+                        "a database named {n} is already registered"
+                    )));
+                }
+            }
+        }
+        let stored = match conn {
+            Some(c) => {
+                let sealed = match c.password() {
+                    Some(p) => Some(core.keyring.seal(&current.id, p).await?),
+                    None => None,
+                };
+                Some(c.to_stored(sealed))
+            }
+            None => None,
+        };
+        let renamed = name.clone().filter(|n| n.as_str() != current.name);
+        if let Some(n) = &renamed {
+            core.coordination.claim_name(n, &current.id).await?;
+        }
+        let updated = core
+            .change_database(
+                actor,
+                &current.id,
+                DatabaseCommand::Update {
+                    name,
+                    connection: stored,
+                    schedule,
+                    retention: settings.retention.clone(),
+                },
+            )
+            .await;
+        let claims = &core.coordination;
+        match (&renamed, &updated) {
+            (Some(n), Err(_)) => claims.release(Kind::Name, n.as_str(), &current.id).await,
+            (Some(_), Ok(_)) => claims.release(Kind::Name, &current.name, &current.id).await,
+            (None, _) => {}
+        }
+        updated
+    }
+
+    /// Stops (`pause`) or restarts scheduled backups.
+    pub async fn set_paused(
+        &self,
+        actor: &str,
+        reference: &str,
+        paused: bool,
+    ) -> Result<DatabaseView, AppError> {
+        let current = self.core.resolve_database(reference).await?;
+        let command = if paused {
+            DatabaseCommand::Pause
+        } else {
+            DatabaseCommand::Resume
+        };
+        self.core.change_database(actor, &current.id, command).await
+    }
+
+    /// Removes a database: its history stays, its password is shredded.
+    pub async fn remove(&self, actor: &str, reference: &str) -> Result<(), AppError> {
+        let core = &self.core;
+        let current = core.resolve_database(reference).await?;
+        core.change_database(actor, &current.id, DatabaseCommand::Remove)
+            .await?;
+        core.coordination
+            .release(Kind::Name, &current.name, &current.id)
+            .await;
+        core.keyring.destroy(&current.id).await?;
+        Ok(())
+    }
+
+    /// Checks a database's chosen destinations: at least one, each a configured storage.
+    pub fn check_destinations(&self, names: &[String]) -> Result<(), AppError> {
+        let invalid = |message: String| AppError::invalid("destinations", message);
+        if names.is_empty() {
+            return Err(invalid(
+                "give at least one storage, or null for all of them".into(),
+            ));
+        }
+        let known: Vec<&str> = self.core.storages.iter().map(|(n, _)| n.as_str()).collect();
+        for (i, n) in names.iter().enumerate() {
+            if !known.contains(&n.as_str()) {
+                return Err(invalid(format!(
+                    "no storage named {n:?} is configured; configured: {}",
+                    known.join(", ")
+                )));
+            }
+            if names[..i].contains(n) {
+                return Err(invalid(format!("{n:?} is named twice")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Chooses where a database's backups go (`None`: every configured storage).
+    pub async fn set_destinations(
+        &self,
+        actor: &str,
+        reference: &str,
+        destinations: Option<Vec<String>>,
+    ) -> Result<DatabaseView, AppError> {
+        if let Some(d) = &destinations {
+            self.check_destinations(d)?;
+        }
+        let current = self.core.resolve_database(reference).await?;
+        self.core
+            .change_database(
+                actor,
+                &current.id,
+                DatabaseCommand::SetDestinations { destinations },
+            )
+            .await
+    }
+
+    /// Tries a registered database's connection.
+    pub async fn test_registered(&self, reference: &str) -> Result<ConnectionTest, AppError> {
+        let view = self.core.resolve_database(reference).await?;
+        let (_, conn) = self.core.database_state(&view.id).await?;
+        let conn = conn.ok_or_else(|| AppError::Conflict("this database was removed".into()))?;
+        Ok(self.test_connection(&conn).await)
+    }
+
+    /// Tries a connection: the server's version and the tools that would be used.
+    pub async fn test_connection(&self, conn: &ConnectionString) -> ConnectionTest {
+        match drivers::probe(conn, &self.core.tools).await {
+            Ok(p) => ConnectionTest {
+                ok: true,
+                message: format!(
+                    "connected; will dump with {} and restore with {}",
+                    p.dump_tool_version, p.restore_tool_version
+                ),
+                server_version: Some(p.server_version),
+            },
+            Err(e) => {
+                // A reachable server whose tools are missing still reports its version.
+                let version = drivers::server_version(conn).await.ok();
+                ConnectionTest {
+                    ok: false,
+                    server_version: version,
+                    message: e.message,
+                }
+            }
+        }
+    }
+}
+
+/// The `&'static str` field name of a known request field.
+fn leak_field(f: &str) -> &'static str {
+    match f {
+        "name" => "name",
+        "engine" => "engine",
+        "connection" => "connection",
+        "schedule" => "schedule",
+        "timezone" => "timezone",
+        "catch_up" => "catch_up",
+        "retention" => "retention",
+        _ => "body",
+    }
+}

@@ -1,0 +1,129 @@
+//! Backline's application: the use cases, one module per context, each a small service over a
+//! shared [`Core`] (ledger, read models, storages, keys, settings, coordination). The HTTP API
+//! and the CLI call these; nothing here knows HTTP.
+//!
+//! | context | service |
+//! | --- | --- |
+//! | registered databases | [`Databases`] |
+//! | backups (start, run, manifest, pins) | [`Backups`] |
+//! | restores | [`Restores`] |
+//! | retention | [`Retention`] |
+//! | scheduled runs, abandoned work | [`Scheduler`] |
+//! | alerts, watchdogs, deliveries, channels | [`Alerting`] |
+//! | re-reading stored artifacts | [`Verify`] |
+//! | rebuilding history from storage | [`Import`] |
+
+pub mod alerting;
+pub mod backups;
+mod coordination;
+mod core;
+pub mod databases;
+mod error;
+pub mod import;
+pub mod restores;
+pub mod retention;
+pub mod scheduling;
+pub mod settings;
+mod time;
+pub mod verify;
+
+pub use crate::core::{Core, StartError};
+pub use alerting::Alerting;
+pub use backups::{Backups, Started};
+pub use databases::{ConnectionTest, Databases, NewDatabase, ScheduleInput};
+pub use error::{AppError, FieldError};
+pub use import::{Import, ImportReport};
+pub use restores::{RestoreRequest, Restores};
+pub use retention::{PruneItem, PrunePlan, Retention};
+pub use scheduling::Scheduler;
+pub use settings::Settings;
+pub use time::parse_time;
+pub use verify::{Verification, Verify};
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// The application: the shared core, and a handle on each service.
+pub struct App {
+    core: Arc<Core>,
+}
+
+impl Deref for App {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+impl App {
+    /// Opens the ledger, keys and storages, and catches the read models up.
+    pub async fn open(settings: Settings) -> Result<Arc<Self>, StartError> {
+        Ok(Arc::new(Self {
+            core: Arc::new(Core::open(settings).await?),
+        }))
+    }
+
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    pub fn databases(&self) -> Databases {
+        Databases::new(self.core.clone())
+    }
+
+    pub fn backups(&self) -> Backups {
+        Backups::new(self.core.clone())
+    }
+
+    pub fn restores(&self) -> Restores {
+        Restores::new(self.core.clone())
+    }
+
+    pub fn retention(&self) -> Retention {
+        Retention::new(self.core.clone())
+    }
+
+    pub fn scheduler(&self) -> Scheduler {
+        Scheduler::new(self.core.clone())
+    }
+
+    pub fn alerting(&self) -> Alerting {
+        Alerting::new(self.core.clone())
+    }
+
+    pub fn verification(&self) -> Verify {
+        Verify::new(self.core.clone())
+    }
+
+    pub fn import(&self) -> Import {
+        Import::new(self.core.clone())
+    }
+
+    /// Bytes processed so far by a backup or restore running in this process.
+    pub fn progress(&self, id: &str) -> Option<u64> {
+        self.core.coordination.running.progress(id)
+    }
+
+    /// The ledger position up to which the alert reactor has reacted.
+    pub async fn reactor_position(&self) -> Result<i64, AppError> {
+        self.alerting().reactor_position().await
+    }
+
+    /// Re-reads one backup's copies (see [`Verify::verify_backup`]).
+    pub async fn verify_backup(&self, actor: &str, id: &str) -> Result<Verification, AppError> {
+        self.verification().verify_backup(actor, id).await
+    }
+
+    /// Rebuilds history from storage (see [`Import::from_storage`]).
+    pub async fn import_from_storage(
+        &self,
+        actor: &str,
+        storage: &str,
+        connections: &[String],
+    ) -> Result<ImportReport, AppError> {
+        self.import()
+            .from_storage(actor, storage, connections)
+            .await
+    }
+}

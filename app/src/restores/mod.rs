@@ -1,0 +1,189 @@
+//! Restores: check the request and the target, record `RestoreStarted`, and run it in the
+//! background from a verified local copy of the chosen artifact.
+
+mod run;
+mod targets;
+
+use crate::backups::Started;
+use crate::core::Core;
+use crate::error::{from_aggregate, restore_error, AppError};
+use backline_domain::{
+    Backup, BackupFacts, BackupStatus, ConnectionString, Engine, RestoreCommand, Stage, ToolInfo,
+};
+use backline_infra::claims::Kind;
+use backline_infra::drivers::{self, Probe, StageError};
+use std::sync::Arc;
+
+/// The short unique tag of a restore's scratch database name.
+pub fn restore_tag(restore_id: &str) -> String {
+    let compact = restore_id.replace('-', "");
+    compact[compact.len().saturating_sub(12)..].to_string()
+}
+
+/// A restore as asked for.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreRequest {
+    pub backup_id: String,
+    /// Target database id or name (default: the backup's own database).
+    pub target: Option<String>,
+    /// PostgreSQL: keep the target's previous contents as `<name>_before_restore_<time>`.
+    pub keep_previous: bool,
+    /// Skip ownership and privileges (targets without the original roles).
+    pub no_owner: bool,
+    /// Read the copy on this named storage (default: the first healthy copy).
+    pub storage: Option<String>,
+}
+
+/// What a restore about to run needs.
+struct Plan {
+    backup: Backup,
+    target_id: String,
+    conn: Option<ConnectionString>,
+    probe: Option<Result<Probe, StageError>>,
+}
+
+#[derive(Clone)]
+pub struct Restores {
+    core: Arc<Core>,
+}
+
+impl Restores {
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    /// Records `RestoreStarted` and runs the restore in the background.
+    #[tracing::instrument(skip_all, fields(backup = %req.backup_id, target = ?req.target))]
+    pub async fn start(&self, actor: &str, req: &RestoreRequest) -> Result<Started, AppError> {
+        let core = &self.core;
+        let backup = core
+            .ledger
+            .load::<Backup>(&req.backup_id)
+            .await
+            .map_err(AppError::internal)?
+            .ok_or_else(|| AppError::NotFound(format!("no backup with id {}", req.backup_id)))?;
+        if let (Some(name), Some(a)) = (&req.storage, &backup.artifact) {
+            let copies = a.healthy_copies();
+            if !copies.iter().any(|c| &c.name == name) {
+                let names: Vec<&str> = copies.iter().map(|c| c.name.as_str()).collect();
+                return Err(AppError::invalid(
+                    "storage",
+                    format!(
+                        "this backup has no healthy copy on a storage named {name:?}; its copies are on: {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+        let target_id = match &req.target {
+            Some(t) => {
+                core.resolve_database(t)
+                    .await
+                    .map_err(|_| {
+                        AppError::invalid(
+                            "target_database_id",
+                            format!("no registered database with id or name {t:?}"),
+                        )
+                    })?
+                    .id
+            }
+            None => backup
+                .database_id
+                .clone()
+                .ok_or_else(|| AppError::bug("backup has no database"))?,
+        };
+        let (target_db, conn) = core.database_state(&target_id).await?;
+        if let Some(c) = &conn {
+            targets::refuse_protected(core, c).await?;
+        }
+        let target = Core::facts(&target_id, &target_db)?;
+        let plausible = backup.status == BackupStatus::Completed
+            && backup.engine == Some(target.engine)
+            && !target.removed;
+        let probe = match (&conn, plausible) {
+            (Some(c), true) => Some(drivers::probe_target(c, &core.tools).await),
+            _ => None,
+        };
+        let id = uuid::Uuid::now_v7().to_string();
+        // One restore into a database at a time: two would swap or drop it under each other.
+        if plausible {
+            let name = target.name.to_string();
+            core.coordination
+                .claim(Kind::Restore, &target_id, &id, |other| {
+                    AppError::Conflict(format!("a restore into {name} is already running: {other}"))
+                })
+                .await?;
+            // Running here from now on (see the claim's holder check).
+            core.coordination.running.track(&id);
+        }
+        let plan = Plan {
+            backup,
+            target_id,
+            conn,
+            probe,
+        };
+        if let Err(e) = self.record_start(actor, &id, req, &plan, target).await {
+            core.coordination.running.untrack(&id);
+            core.coordination
+                .release(Kind::Restore, &plan.target_id, &id)
+                .await;
+            return Err(e);
+        }
+        core.refresh().await;
+        let done = run::spawn(self.core.clone(), actor, &id, req, plan);
+        Ok(Started { id, done })
+    }
+
+    async fn record_start(
+        &self,
+        actor: &str,
+        id: &str,
+        req: &RestoreRequest,
+        plan: &Plan,
+        target: backline_domain::backup::DatabaseFacts,
+    ) -> Result<(), AppError> {
+        let core = &self.core;
+        let tools = match &plan.probe {
+            Some(Ok(p)) => ToolInfo {
+                tool: p
+                    .restore_tool
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned()),
+                tool_version: Some(p.restore_tool_version.clone()),
+                server_version: Some(p.server_version.clone()),
+            },
+            _ => ToolInfo::default(),
+        };
+        core.aggregates
+            .restores
+            .execute_with_metadata(
+                id,
+                RestoreCommand::Start {
+                    backup: BackupFacts {
+                        id: req.backup_id.clone(),
+                        status: plan.backup.status,
+                        engine: plan.backup.engine,
+                        database_id: plan.backup.database_id.clone(),
+                    },
+                    target,
+                    actor: actor.to_string(),
+                    tools,
+                    node: core.node.clone(),
+                    local_copy_bytes: plan.backup.artifact.as_ref().map(|a| a.bytes),
+                },
+                core.meta(actor, id),
+            )
+            .await
+            .map_err(|e| from_aggregate(e, restore_error))
+    }
+}
+
+/// The engine of a restore's target, for names of its scratch database.
+pub(crate) fn scratch_name(engine: Engine, target_database: &str, restore_id: &str) -> String {
+    drivers::scratch_name(engine, target_database, &restore_tag(restore_id))
+}
+
+/// A stage error for work that could not start.
+pub(crate) fn unusable() -> StageError {
+    StageError::new(Stage::Prepare, "backup or target is not usable")
+}

@@ -1,0 +1,171 @@
+//! A restore running in the background: a verified local copy first, then the engine's
+//! restore into a scratch database and the swap; how it ended is recorded.
+
+use super::{restore_tag, targets, unusable, Plan, RestoreRequest};
+use crate::core::Core;
+use backline_domain::{ArtifactCopy, ConnectionString, RestoreCommand, Stage, StoredArtifact};
+use backline_infra::claims::Kind;
+use backline_infra::drivers::{self, Probe, RestoreOptions, RestoreOutcome, StageError};
+use backline_infra::encryption::age;
+use backline_infra::local_copy::{LocalArtifact, LocalCopyError, StoredObject};
+use backline_infra::storage::ArtifactStore;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::task::JoinHandle;
+
+pub(super) fn spawn(
+    core: Arc<Core>,
+    actor: &str,
+    restore_id: &str,
+    req: &RestoreRequest,
+    plan: Plan,
+) -> JoinHandle<()> {
+    let actor = actor.to_string();
+    let restore_id = restore_id.to_string();
+    let req = req.clone();
+    // Like a backup's: if this process dies, another (or this one restarted) records the
+    // restore as failed once the lease expires.
+    let lease = core
+        .coordination
+        .hold_lease(&restore_id, &core.node, core.settings.lease_ttl());
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let result = run(&core, &restore_id, &req, &plan).await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let command = match result {
+            Ok(outcome) => {
+                for w in &outcome.warnings {
+                    tracing::warn!(restore_id, warning = %w, "the restore could not bring back everything exactly");
+                }
+                tracing::info!(
+                    restore_id,
+                    target = plan.target_id,
+                    duration_ms,
+                    "restore completed"
+                );
+                RestoreCommand::Complete {
+                    duration_ms,
+                    previous_kept_as: outcome.previous_kept_as,
+                    warnings: outcome.warnings,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(restore_id, stage = %e.stage, message = %e.message, duration_ms, "restore failed");
+                RestoreCommand::Fail {
+                    failure: e.into_failure(),
+                    duration_ms,
+                }
+            }
+        };
+        if let Err(e) = core
+            .aggregates
+            .restores
+            .execute_with_metadata(&restore_id, command, core.meta(&actor, &restore_id))
+            .await
+        {
+            tracing::error!(restore_id, error = %e, "could not record the end of a restore");
+        }
+        lease.abort();
+        core.coordination.end_lease(&restore_id).await;
+        core.coordination.running.untrack(&restore_id);
+        core.coordination
+            .release(Kind::Restore, &plan.target_id, &restore_id)
+            .await;
+        core.refresh().await;
+    })
+}
+
+async fn run(
+    core: &Core,
+    restore_id: &str,
+    req: &RestoreRequest,
+    plan: &Plan,
+) -> Result<RestoreOutcome, StageError> {
+    let (probe, conn, artifact) = match (&plan.probe, &plan.conn, &plan.backup.artifact) {
+        (Some(Ok(p)), Some(c), Some(a)) => (p, c, a),
+        (Some(Err(e)), _, _) => return Err(e.clone()),
+        _ => return Err(unusable()),
+    };
+    if artifact.encrypted && core.age_identity().is_none() {
+        return Err(StageError::new(
+            Stage::Decrypt,
+            format!(
+                "backup is age-encrypted but this server has no age identity at {}: set BACKLINE_AGE_IDENTITY_FILE to the key it was encrypted with",
+                core.settings.age_identity_file().display()
+            ),
+        ));
+    }
+    let (store, copy) = targets::pick_copy(core, artifact, req.storage.as_deref()).await?;
+    tracing::info!(
+        restore_id,
+        storage = store.label(),
+        key = copy.key,
+        "restoring from this copy"
+    );
+    let progress = core.coordination.running.track(restore_id);
+    let identity = if artifact.encrypted {
+        core.age_identity()
+    } else {
+        None
+    };
+    let options = RestoreOptions {
+        keep_previous: req.keep_previous,
+        no_owner: req.no_owner,
+        tag: restore_tag(restore_id),
+        properties: artifact.database_properties.clone(),
+    };
+    let source = Source {
+        store: &store,
+        copy: &copy,
+        artifact,
+        identity,
+        progress,
+    };
+    restore_verified(core, restore_id, source, conn, probe, &options).await
+}
+
+/// Where a restore reads from.
+struct Source<'a> {
+    store: &'a ArtifactStore,
+    copy: &'a ArtifactCopy,
+    artifact: &'a StoredArtifact,
+    identity: Option<age::x25519::Identity>,
+    progress: Arc<AtomicU64>,
+}
+
+/// First the verified local copy (a mismatch fails here, before any database is created or
+/// dropped), then the restore, whose every pass reads that copy.
+async fn restore_verified(
+    core: &Core,
+    restore_id: &str,
+    source: Source<'_>,
+    conn: &ConnectionString,
+    probe: &Probe,
+    options: &RestoreOptions,
+) -> Result<RestoreOutcome, StageError> {
+    let object = StoredObject {
+        store: source.store,
+        key: &source.copy.key,
+        sha256: &source.copy.sha256,
+        bytes: source.artifact.bytes,
+    };
+    let dir = core.settings.data_dir.join("restore-tmp");
+    let local = LocalArtifact::fetch(object, &dir, restore_id, source.identity, source.progress)
+        .await
+        .map_err(|e| match e {
+            LocalCopyError::Mismatch { .. } => {
+                StageError::new(Stage::Verify, format!("{e}; nothing was changed"))
+            }
+            LocalCopyError::Download { .. } => StageError::new(Stage::Download, e.to_string()),
+            LocalCopyError::Local { .. } | LocalCopyError::NoSpace { .. } => {
+                StageError::new(Stage::Prepare, e.to_string())
+            }
+        })?;
+    tracing::info!(
+        restore_id,
+        bytes = local.bytes(),
+        "the local copy of the artifact is verified"
+    );
+    drivers::restore(conn, probe, options, &local).await
+}

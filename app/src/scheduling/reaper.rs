@@ -1,0 +1,179 @@
+//! Work whose process died: backups whose lease expired are recorded as abandoned (and their
+//! slot re-run when the catch-up policy asks), restores as failed.
+
+use super::Scheduler;
+use crate::coordination::Lapse;
+use crate::error::AppError;
+use crate::restores::scratch_name;
+use crate::time::parse_time;
+use backline_domain::{
+    BackupCommand, BackupStatus, CatchUp, Failure, RestoreCommand, RestoreStatus, Stage,
+    TriggerKind,
+};
+use backline_infra::claims::Kind;
+use backline_projections::{BackupFilter, BackupView, RestoreView};
+use chrono::Utc;
+
+impl Scheduler {
+    /// Records running backups whose lease expired as abandoned, cleans up after them, and
+    /// re-runs their slot when the catch-up policy asks for it; records running restores whose
+    /// lease expired as failed.
+    pub async fn reap_abandoned(&self) -> Result<(), AppError> {
+        self.reap_restores().await?;
+        let running = self
+            .core
+            .projections
+            .backups(&BackupFilter {
+                database_id: None,
+                status: Some(BackupStatus::Running),
+                limit: 1000,
+            })
+            .await?;
+        for b in running {
+            self.reap_backup(b).await?;
+        }
+        Ok(())
+    }
+
+    async fn reap_backup(&self, b: BackupView) -> Result<(), AppError> {
+        let core = &self.core;
+        let ttl = core.settings.lease_ttl();
+        let reason = match core
+            .coordination
+            .lease_lapse(&b.id, &b.started_at, ttl)
+            .await?
+        {
+            Some(Lapse::Expired { node }) => format!("node {node} stopped renewing its lease"),
+            Some(Lapse::NeverTaken) => format!("node {} never took a lease", b.node),
+            None => return Ok(()),
+        };
+        let abandoned = core
+            .aggregates
+            .backups
+            .execute_with_metadata(
+                &b.id,
+                BackupCommand::Abandon {
+                    reason: reason.clone(),
+                },
+                core.meta("reaper", &b.id),
+            )
+            .await;
+        if abandoned.is_err() {
+            return Ok(()); // someone else recorded it, or it ended meanwhile
+        }
+        tracing::warn!(backup_id = b.id, reason, "backup abandoned");
+        core.coordination.end_lease(&b.id).await;
+        core.coordination
+            .release(Kind::Backup, &b.database_id, &b.id)
+            .await;
+        self.clean_partial_uploads().await;
+        core.refresh().await;
+        if b.trigger != TriggerKind::Scheduled {
+            return Ok(());
+        }
+        let db = core.projections.database(&b.database_id).await?;
+        let policy = db
+            .as_ref()
+            .and_then(|d| d.schedule.as_ref())
+            .map(|s| s.catch_up);
+        let slot = db
+            .as_ref()
+            .and_then(|d| d.last_claimed_slot.clone())
+            .and_then(|s| parse_time(&s));
+        if let (Some(p), Some(slot)) = (policy, slot) {
+            if p != CatchUp::None && db.as_ref().is_some_and(|d| !d.paused) {
+                self.claim_and_start(&b.database_id, slot, Some(b.id.clone()))
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// A restore whose process died is failed (stage `abandoned`) once its lease expires; its
+    /// scratch database is left for the operator, because a restore that died in the middle of
+    /// replacing the target may hold the only complete copy there.
+    async fn reap_restores(&self) -> Result<(), AppError> {
+        let running: Vec<RestoreView> = self
+            .core
+            .projections
+            .restores(None, 1000)
+            .await?
+            .into_iter()
+            .filter(|r| r.status == RestoreStatus::Running)
+            .collect();
+        for r in running {
+            self.reap_restore(r).await?;
+        }
+        Ok(())
+    }
+
+    async fn reap_restore(&self, r: RestoreView) -> Result<(), AppError> {
+        let core = &self.core;
+        let ttl = core.settings.lease_ttl();
+        let who = match core
+            .coordination
+            .lease_lapse(&r.id, &r.started_at, ttl)
+            .await?
+        {
+            Some(Lapse::Expired { node }) => format!("node {node} stopped renewing its lease"),
+            Some(Lapse::NeverTaken) => "its node never took a lease".to_string(),
+            None => return Ok(()),
+        };
+        let age = Utc::now() - parse_time(&r.started_at).unwrap_or_else(Utc::now);
+        let target_database = match core.database_state(&r.target_database_id).await {
+            Ok((_, Some(c))) => c.database,
+            _ => r.target_database_id.clone(),
+        };
+        let scratch = scratch_name(r.engine, &target_database, &r.id);
+        let failed = core
+            .aggregates
+            .restores
+            .execute_with_metadata(
+                &r.id,
+                RestoreCommand::Fail {
+                    failure: Failure {
+                        stage: Stage::Abandoned,
+                        message: format!(
+                            "the restore was abandoned: {who}; check {}: a scratch database {scratch} may be left on its server, holding the backup's data",
+                            r.target_database_name
+                        ),
+                        stderr_tail: String::new(),
+                    },
+                    duration_ms: age.num_milliseconds().max(0) as u64,
+                },
+                core.meta("reaper", &r.id),
+            )
+            .await;
+        if failed.is_err() {
+            return Ok(()); // someone else recorded it, or it ended meanwhile
+        }
+        tracing::warn!(restore_id = r.id, who, "restore abandoned");
+        core.coordination.end_lease(&r.id).await;
+        core.coordination
+            .release(Kind::Restore, &r.target_database_id, &r.id)
+            .await;
+        core.refresh().await;
+        Ok(())
+    }
+
+    /// Removes partial uploads a dead process left behind (local storage keeps them in
+    /// `.partial/`; object stores expire incomplete multipart uploads by their own rules).
+    async fn clean_partial_uploads(&self) {
+        let op = self.core.store.operator();
+        let Ok(entries) = op.list(".partial/").await else {
+            return;
+        };
+        let ttl = self.core.settings.lease_ttl();
+        let cutoff = Utc::now() - chrono::Duration::from_std(ttl).unwrap_or_default();
+        for e in entries {
+            let old = e
+                .metadata()
+                .last_modified()
+                .map(|t| chrono::DateTime::<Utc>::from(std::time::SystemTime::from(t)) < cutoff)
+                .unwrap_or(true);
+            if old && !e.path().ends_with('/') {
+                let _ = op.delete(e.path()).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! The backups read model: every version with its status, sizes, checksum, copies,
+//! verification and pruning.
+
+use crate::event::Applied;
+use crate::store::{bodies, load, to_text, Arg, Tx};
+use crate::{ProjectionError, Projections};
+use backline_domain::{
+    ArtifactCopy, BackupEvent, BackupStatus, Engine, Failure, LedgerEvent, Stage, TriggerKind,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FailureView {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub stage: Stage,
+    pub message: String,
+    pub stderr_tail: String,
+}
+
+impl From<&Failure> for FailureView {
+    fn from(f: &Failure) -> Self {
+        FailureView {
+            stage: f.stage.clone(),
+            message: f.message.clone(),
+            stderr_tail: f.stderr_tail.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BackupView {
+    pub id: String,
+    pub database_id: String,
+    pub database_name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub engine: Engine,
+    /// `running`, `completed`, `failed`, `abandoned` or `pruned`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub status: BackupStatus,
+    /// `manual` or `scheduled`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub trigger: TriggerKind,
+    pub actor: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// Bytes stored (compressed).
+    pub bytes: Option<u64>,
+    /// Bytes the dump tool produced.
+    pub raw_bytes: Option<u64>,
+    /// SHA-256 of the stored bytes (`sha256sum` of the downloaded object).
+    pub sha256: Option<String>,
+    pub storage: Option<String>,
+    pub storage_key: Option<String>,
+    pub compression: Option<String>,
+    pub encrypted: bool,
+    pub tool: Option<String>,
+    pub tool_version: Option<String>,
+    pub server_version: Option<String>,
+    pub node: String,
+    pub error: Option<FailureView>,
+    /// The scheduled slot this backup ran for.
+    #[serde(default)]
+    pub slot: Option<String>,
+    /// A pinned version is never pruned.
+    #[serde(default)]
+    pub pinned: bool,
+    #[serde(default)]
+    pub pruned_at: Option<String>,
+    #[serde(default)]
+    pub prune_reason: Option<String>,
+    /// For pruned versions: whether the files are gone from storage yet.
+    #[serde(default)]
+    pub artifact_deleted: bool,
+    /// The last error deleting a pruned version's files (retried by the sweep).
+    #[serde(default)]
+    pub deletion_error: Option<String>,
+    /// Every copy (`name`, `storage`, `key`, `sha256`, `ok`, `error`) when the backup was
+    /// streamed to several destinations; empty for a single one.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub copies: Vec<ArtifactCopy>,
+    /// Completed, but at least one destination did not get its copy.
+    #[serde(default)]
+    pub degraded: bool,
+    /// The last re-read of the stored artifact (`backline verify`).
+    #[serde(default)]
+    pub verified_at: Option<String>,
+    #[serde(default)]
+    pub verified_ok: Option<bool>,
+    #[serde(default)]
+    pub verification_detail: Option<String>,
+    /// What the dump tool is known not to keep exactly in this version.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// Which backups to list.
+#[derive(Debug, Clone, Default)]
+pub struct BackupFilter {
+    pub database_id: Option<String>,
+    pub status: Option<BackupStatus>,
+    pub limit: i64,
+}
+
+async fn save(tx: &mut Tx<'_>, v: &BackupView, position: i64) -> Result<(), ProjectionError> {
+    sqlx::query(
+        "INSERT INTO rm_backups (id, database_id, status, started_position, body) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
+    )
+    .bind(&v.id)
+    .bind(&v.database_id)
+    .bind(v.status.as_str())
+    .bind(position)
+    .bind(to_text(v)?)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Updates a backup row; its `started_position` (the history order) never changes.
+async fn update(tx: &mut Tx<'_>, v: &BackupView) -> Result<(), ProjectionError> {
+    sqlx::query("UPDATE rm_backups SET status = $1, body = $2 WHERE id = $3")
+        .bind(v.status.as_str())
+        .bind(to_text(v)?)
+        .bind(&v.id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), ProjectionError> {
+    let LedgerEvent::Backup(event) = &e.event else {
+        return Ok(());
+    };
+    if let BackupEvent::BackupStarted {
+        database_id,
+        database_name,
+        engine,
+        trigger,
+        tools,
+        node,
+    } = event
+    {
+        let b = BackupView {
+            id: e.aggregate_id.to_string(),
+            database_id: database_id.clone(),
+            database_name: database_name.to_string(),
+            engine: *engine,
+            status: BackupStatus::Running,
+            trigger: trigger.kind(),
+            actor: e.actor.clone(),
+            started_at: e.at.clone(),
+            finished_at: None,
+            duration_ms: None,
+            bytes: None,
+            raw_bytes: None,
+            sha256: None,
+            storage: None,
+            storage_key: None,
+            compression: None,
+            encrypted: false,
+            tool: tools.tool.clone(),
+            tool_version: tools.tool_version.clone(),
+            server_version: tools.server_version.clone(),
+            node: node.clone(),
+            error: None,
+            slot: trigger.slot().map(str::to_string),
+            pinned: false,
+            pruned_at: None,
+            prune_reason: None,
+            artifact_deleted: false,
+            deletion_error: None,
+            copies: Vec::new(),
+            degraded: false,
+            verified_at: None,
+            verified_ok: None,
+            verification_detail: None,
+            warnings: Vec::new(),
+        };
+        return save(tx, &b, e.position).await;
+    }
+    let Some(mut b) = load::<BackupView>(tx, "rm_backups", e.aggregate_id).await? else {
+        return Ok(());
+    };
+    let at = e.at.clone();
+    match event {
+        BackupEvent::BackupStarted { .. } | BackupEvent::BackupCopyFailed { .. } => return Ok(()),
+        BackupEvent::BackupCompleted {
+            artifact,
+            duration_ms,
+        } => {
+            b.finished_at = Some(at);
+            b.duration_ms = Some(*duration_ms);
+            b.status = BackupStatus::Completed;
+            b.bytes = Some(artifact.bytes);
+            b.raw_bytes = Some(artifact.raw_bytes);
+            b.sha256 = Some(artifact.sha256.clone());
+            b.storage = Some(artifact.storage.clone());
+            b.storage_key = Some(artifact.key.clone());
+            b.compression = Some(artifact.compression.clone());
+            b.encrypted = artifact.encrypted;
+            b.copies = artifact.copies.clone();
+            b.degraded = b.copies.iter().any(|c| !c.ok);
+            b.warnings = artifact.warnings.clone();
+        }
+        BackupEvent::BackupFailed {
+            failure,
+            duration_ms,
+        } => {
+            b.finished_at = Some(at);
+            b.duration_ms = Some(*duration_ms);
+            b.status = BackupStatus::Failed;
+            b.error = Some(failure.into());
+        }
+        BackupEvent::BackupAbandoned { reason } => {
+            b.finished_at = Some(at);
+            b.status = BackupStatus::Abandoned;
+            b.error = Some(FailureView {
+                stage: Stage::Abandoned,
+                message: reason.clone(),
+                stderr_tail: String::new(),
+            });
+        }
+        BackupEvent::BackupPinned { .. } => b.pinned = true,
+        BackupEvent::BackupUnpinned { .. } => b.pinned = false,
+        BackupEvent::BackupPruned { reason, .. } => {
+            b.status = BackupStatus::Pruned;
+            b.pruned_at = Some(at);
+            b.prune_reason = Some(reason.clone());
+        }
+        BackupEvent::BackupArtifactDeleted {} => {
+            b.artifact_deleted = true;
+            b.deletion_error = None;
+        }
+        BackupEvent::BackupDeletionFailed { error } => b.deletion_error = Some(error.clone()),
+        BackupEvent::BackupVerified { ok, detail, .. } => {
+            b.verified_at = Some(at);
+            b.verified_ok = Some(*ok);
+            b.verification_detail = Some(detail.clone());
+        }
+    }
+    update(tx, &b).await
+}
+
+impl Projections {
+    pub async fn backup(&self, id: &str) -> Result<Option<BackupView>, ProjectionError> {
+        Ok(bodies(
+            self.ledger.pool(),
+            "SELECT body FROM rm_backups WHERE id = $1",
+            vec![Arg::S(id.into())],
+        )
+        .await?
+        .pop())
+    }
+
+    /// Backups, newest first.
+    pub async fn backups(&self, f: &BackupFilter) -> Result<Vec<BackupView>, ProjectionError> {
+        let mut sql = String::from("SELECT body FROM rm_backups WHERE 1 = 1");
+        let mut args = Vec::new();
+        if let Some(d) = &f.database_id {
+            args.push(Arg::S(d.clone()));
+            sql.push_str(&format!(" AND database_id = ${}", args.len()));
+        }
+        if let Some(s) = f.status {
+            args.push(Arg::S(s.as_str().into()));
+            sql.push_str(&format!(" AND status = ${}", args.len()));
+        }
+        args.push(Arg::I(f.limit.clamp(1, 10_000)));
+        sql.push_str(&format!(
+            " ORDER BY started_position DESC LIMIT ${}",
+            args.len()
+        ));
+        bodies(self.ledger.pool(), &sql, args).await
+    }
+}

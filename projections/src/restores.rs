@@ -1,0 +1,171 @@
+//! The restores read model: every restore with its source, target, outcome and warnings.
+
+use crate::backups::FailureView;
+use crate::event::Applied;
+use crate::store::{bodies, load, to_text, Arg, Tx};
+use crate::{ProjectionError, Projections};
+use backline_domain::{Engine, LedgerEvent, RestoreEvent, RestoreStatus};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RestoreView {
+    pub id: String,
+    pub backup_id: String,
+    pub source_database_id: String,
+    pub target_database_id: String,
+    pub target_database_name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub engine: Engine,
+    /// `running`, `completed` or `failed`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub status: RestoreStatus,
+    pub actor: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub previous_kept_as: Option<String>,
+    pub tool: Option<String>,
+    pub tool_version: Option<String>,
+    pub server_version: Option<String>,
+    pub error: Option<FailureView>,
+    /// Local space the verified copy of the artifact takes while the restore runs.
+    #[serde(default)]
+    pub local_copy_bytes: Option<u64>,
+    /// What the restore could not bring back exactly.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+async fn save(tx: &mut Tx<'_>, v: &RestoreView, position: i64) -> Result<(), ProjectionError> {
+    sqlx::query(
+        "INSERT INTO rm_restores (id, source_database_id, target_database_id, started_position, body) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+    )
+    .bind(&v.id)
+    .bind(&v.source_database_id)
+    .bind(&v.target_database_id)
+    .bind(position)
+    .bind(to_text(v)?)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Updates a restore row; its `started_position` never changes.
+async fn update(tx: &mut Tx<'_>, v: &RestoreView) -> Result<(), ProjectionError> {
+    sqlx::query("UPDATE rm_restores SET body = $1 WHERE id = $2")
+        .bind(to_text(v)?)
+        .bind(&v.id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), ProjectionError> {
+    let LedgerEvent::Restore(event) = &e.event else {
+        return Ok(());
+    };
+    match event {
+        RestoreEvent::RestoreStarted {
+            backup_id,
+            source_database_id,
+            target_database_id,
+            target_database_name,
+            engine,
+            tools,
+            local_copy_bytes,
+            ..
+        } => {
+            let r = RestoreView {
+                id: e.aggregate_id.to_string(),
+                backup_id: backup_id.clone(),
+                source_database_id: source_database_id.clone(),
+                target_database_id: target_database_id.clone(),
+                target_database_name: target_database_name.to_string(),
+                engine: *engine,
+                status: RestoreStatus::Running,
+                actor: e.actor.clone(),
+                started_at: e.at.clone(),
+                finished_at: None,
+                duration_ms: None,
+                previous_kept_as: None,
+                tool: tools.tool.clone(),
+                tool_version: tools.tool_version.clone(),
+                server_version: tools.server_version.clone(),
+                error: None,
+                local_copy_bytes: *local_copy_bytes,
+                warnings: Vec::new(),
+            };
+            save(tx, &r, e.position).await
+        }
+        RestoreEvent::RestoreCompleted {
+            duration_ms,
+            previous_kept_as,
+            warnings,
+        } => {
+            let Some(mut r) = load::<RestoreView>(tx, "rm_restores", e.aggregate_id).await? else {
+                return Ok(());
+            };
+            r.finished_at = Some(e.at.clone());
+            r.duration_ms = Some(*duration_ms);
+            r.status = RestoreStatus::Completed;
+            r.previous_kept_as = previous_kept_as.clone();
+            r.warnings = warnings.clone();
+            update(tx, &r).await
+        }
+        RestoreEvent::RestoreFailed {
+            failure,
+            duration_ms,
+        } => {
+            let Some(mut r) = load::<RestoreView>(tx, "rm_restores", e.aggregate_id).await? else {
+                return Ok(());
+            };
+            r.finished_at = Some(e.at.clone());
+            r.duration_ms = Some(*duration_ms);
+            r.status = RestoreStatus::Failed;
+            r.error = Some(failure.into());
+            update(tx, &r).await
+        }
+    }
+}
+
+impl Projections {
+    pub async fn restore(&self, id: &str) -> Result<Option<RestoreView>, ProjectionError> {
+        Ok(bodies(
+            self.ledger.pool(),
+            "SELECT body FROM rm_restores WHERE id = $1",
+            vec![Arg::S(id.into())],
+        )
+        .await?
+        .pop())
+    }
+
+    /// Restores, newest first; `database_id` matches the source or the target.
+    pub async fn restores(
+        &self,
+        database_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<RestoreView>, ProjectionError> {
+        let limit = limit.clamp(1, 10_000);
+        match database_id {
+            Some(d) => {
+                bodies(
+                    self.ledger.pool(),
+                    "SELECT body FROM rm_restores WHERE source_database_id = $1 OR target_database_id = $2 \
+                     ORDER BY started_position DESC LIMIT $3",
+                    vec![Arg::S(d.into()), Arg::S(d.into()), Arg::I(limit)],
+                )
+                .await
+            }
+            None => {
+                bodies(
+                    self.ledger.pool(),
+                    "SELECT body FROM rm_restores ORDER BY started_position DESC LIMIT $1",
+                    vec![Arg::I(limit)],
+                )
+                .await
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The timeline read model: every event by global position, with the database it concerns and
+//! its fields without secrets.
+
+use crate::alerts::AlertView;
+use crate::backups::BackupView;
+use crate::event::Applied;
+use crate::restores::RestoreView;
+use crate::store::{bodies, load, to_text, Arg, Tx};
+use crate::{ProjectionError, Projections};
+use backline_domain::{AlertEvent, BackupEvent, LedgerEvent, RestoreEvent};
+use backline_infra::StoredEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EventView {
+    pub position: i64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub database_id: Option<String>,
+    pub at: String,
+    pub actor: String,
+    pub correlation_id: String,
+    pub node: String,
+    pub event_version: String,
+    /// The event's fields, with secrets removed.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub payload: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    #[default]
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub after: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: i64,
+    pub database_id: Option<String>,
+    pub event_type: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub order: Order,
+}
+
+/// The database an event concerns (after the other read models applied it).
+async fn database_of(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<Option<String>, ProjectionError> {
+    let id = e.aggregate_id;
+    Ok(match &e.event {
+        LedgerEvent::Database(_) => Some(id.to_string()),
+        LedgerEvent::Backup(BackupEvent::BackupStarted { database_id, .. }) => {
+            Some(database_id.clone())
+        }
+        LedgerEvent::Backup(_) => load::<BackupView>(tx, "rm_backups", id)
+            .await?
+            .map(|b| b.database_id),
+        LedgerEvent::Restore(RestoreEvent::RestoreStarted {
+            target_database_id, ..
+        }) => Some(target_database_id.clone()),
+        LedgerEvent::Restore(_) => load::<RestoreView>(tx, "rm_restores", id)
+            .await?
+            .map(|r| r.target_database_id),
+        LedgerEvent::Alert(AlertEvent::AlertRaised { database_id, .. }) => {
+            Some(database_id.clone())
+        }
+        LedgerEvent::Alert(_) => load::<AlertView>(tx, "rm_alerts", id)
+            .await?
+            .map(|a| a.database_id),
+        LedgerEvent::Channel(_) => None,
+    })
+}
+
+async fn insert(tx: &mut Tx<'_>, view: &EventView) -> Result<(), ProjectionError> {
+    sqlx::query(
+        "INSERT INTO rm_timeline (position, event_type, aggregate_type, aggregate_id, database_id, at, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (position) DO NOTHING",
+    )
+    .bind(view.position)
+    .bind(&view.event_type)
+    .bind(&view.aggregate_type)
+    .bind(&view.aggregate_id)
+    .bind(view.database_id.clone())
+    .bind(&view.at)
+    .bind(to_text(view)?)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn view(s: &StoredEvent, database_id: Option<String>, payload: Value) -> EventView {
+    EventView {
+        position: s.position,
+        event_type: s.event_type.clone(),
+        aggregate_type: s.aggregate_type.clone(),
+        aggregate_id: s.aggregate_id.clone(),
+        sequence: s.sequence,
+        database_id,
+        at: s.meta("at").unwrap_or_default().to_string(),
+        actor: s.meta("actor").unwrap_or_default().to_string(),
+        correlation_id: s.meta("correlation_id").unwrap_or_default().to_string(),
+        node: s.meta("node").unwrap_or_default().to_string(),
+        event_version: s.event_version.clone(),
+        payload,
+    }
+}
+
+pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), ProjectionError> {
+    let database_id = database_of(tx, e).await?;
+    insert(tx, &view(e.stored, database_id, e.event.public_fields())).await
+}
+
+/// An event this version cannot decode still shows on the timeline, secrets masked.
+pub(crate) async fn apply_undecoded(
+    tx: &mut Tx<'_>,
+    s: &StoredEvent,
+) -> Result<(), ProjectionError> {
+    let mut payload = s
+        .payload
+        .get(&s.event_type)
+        .cloned()
+        .unwrap_or_else(|| s.payload.clone());
+    backline_domain::events::mask_secrets(&mut payload);
+    insert(tx, &view(s, None, payload)).await
+}
+
+impl Projections {
+    /// The timeline, by global position.
+    pub async fn events(&self, q: &EventQuery) -> Result<Vec<EventView>, ProjectionError> {
+        let mut sql = String::from("SELECT body FROM rm_timeline WHERE 1 = 1");
+        let mut args = Vec::new();
+        let cond = |sql: &mut String, args: &mut Vec<Arg>, c: &str, a: Arg| {
+            args.push(a);
+            sql.push_str(&format!(" AND {c} ${}", args.len()));
+        };
+        if let Some(a) = q.after {
+            cond(&mut sql, &mut args, "position >", Arg::I(a));
+        }
+        if let Some(b) = q.before {
+            cond(&mut sql, &mut args, "position <", Arg::I(b));
+        }
+        if let Some(d) = &q.database_id {
+            cond(&mut sql, &mut args, "database_id =", Arg::S(d.clone()));
+        }
+        if let Some(t) = &q.event_type {
+            cond(&mut sql, &mut args, "event_type =", Arg::S(t.clone()));
+        }
+        if let Some(s) = &q.since {
+            cond(&mut sql, &mut args, "at >=", Arg::S(s.clone()));
+        }
+        if let Some(u) = &q.until {
+            cond(&mut sql, &mut args, "at <=", Arg::S(u.clone()));
+        }
+        args.push(Arg::I(q.limit.clamp(1, 1000)));
+        sql.push_str(&format!(
+            " ORDER BY position {} LIMIT ${}",
+            if q.order == Order::Desc {
+                "DESC"
+            } else {
+                "ASC"
+            },
+            args.len()
+        ));
+        bodies(self.ledger.pool(), &sql, args).await
+    }
+}
