@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
 cargo fmt --all -- --check
+python3 scripts/check-structure.py
 cargo clippy --workspace --all-targets -- -D warnings
 
 (cd ui && npm ci --no-audit --no-fund && npm test && npm run build)
