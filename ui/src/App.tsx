@@ -83,16 +83,18 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
           <Link to="/timeline" aria-current={section === 'timeline' ? 'page' : undefined}>
             Timeline
           </Link>
-          <Link
-            to="/alerts"
-            aria-current={section === 'alerts' ? 'page' : undefined}
-            aria-label={openCount ? `Alerts, ${openCount} open` : 'Alerts'}
-            data-testid="nav-alerts"
-          >
-            Alerts
-            <span className={`nav-count${openCount ? ' nav-count-bad' : ''}`} aria-hidden="true" data-testid="nav-alert-count">
-              {openCount ?? ''}
+          <Link to="/alerts" aria-current={section === 'alerts' ? 'page' : undefined} data-testid="nav-alerts">
+            Alerts{' '}
+            {/* The name read out is the text shown ("Alerts 2") plus "open": no aria-label that differs from it. */}
+            <span className={`nav-count${openCount ? ' nav-count-bad' : ''}`} data-testid="nav-alert-count">
+              {openCount ? openCount : ''}
             </span>
+            {openCount ? (
+              <>
+                {' '}
+                <span className="visually-hidden">open</span>
+              </>
+            ) : null}
           </Link>
           <Link to="/channels" aria-current={section === 'channels' ? 'page' : undefined}>
             Channels

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { screen } from '@testing-library/react';
+import { useState } from 'react';
+import { screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { RestoreDialog } from './RestoreDialog';
 import { ConfirmByName } from './ConfirmByName';
@@ -101,5 +102,38 @@ describe('RestoreDialog', () => {
     renderWithClient(<RestoreDialog backup={backup()} source={source} onClose={onClose} />);
     await userEvent.keyboard('{Escape}');
     expect(onClose).toHaveBeenCalled();
+  });
+
+  it('takes the focus, keeps Tab inside, and gives the focus back when closed', async () => {
+    stubFetch(() => ({ status: 200, body: { items: [source] } }));
+    function Harness() {
+      const [open, setOpen] = useState(false);
+      return (
+        <>
+          <button type="button" onClick={() => setOpen(true)}>
+            Restore…
+          </button>
+          {open && <RestoreDialog backup={backup()} source={source} onClose={() => setOpen(false)} />}
+        </>
+      );
+    }
+    renderWithClient(<Harness />);
+    const opener = screen.getByRole('button', { name: 'Restore…' });
+    await userEvent.click(opener);
+    const dialog = screen.getByRole('dialog');
+    expect(dialog).toHaveAccessibleName('Restore version');
+    expect(screen.getByLabelText('Restore into')).toHaveFocus();
+    // Shift+Tab from the first control goes to the last (Cancel); Tab from there back to the first.
+    await userEvent.tab({ shift: true });
+    expect(within(dialog).getByRole('button', { name: 'Cancel' })).toHaveFocus();
+    await userEvent.tab();
+    expect(screen.getByLabelText('Restore into')).toHaveFocus();
+    for (let i = 0; i < 8; i++) {
+      await userEvent.tab();
+      expect(dialog.contains(document.activeElement)).toBe(true);
+    }
+    await userEvent.keyboard('{Escape}');
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(opener).toHaveFocus();
   });
 });

@@ -11,6 +11,16 @@ import { StageErrorView } from './StageErrorView';
 import { StatusBadge } from './StatusBadge';
 import { Time } from './Time';
 
+/** What Tab can reach inside `root`, in order. */
+function focusables(root: HTMLElement | null): HTMLElement[] {
+  if (!root) return [];
+  return Array.from(
+    root.querySelectorAll<HTMLElement>(
+      'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])',
+    ),
+  );
+}
+
 /**
  * Restores one version into its own database or another registered database of the same engine.
  * Every target exists (it is registered), so the restore always needs its name typed to confirm.
@@ -47,32 +57,47 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
     }
   }, [finished, qc]);
 
-  // Keyboard: focus moves into the dialog, Escape closes it (not while a restore runs), Tab stays inside.
+  // Keyboard: focus moves into the dialog and back to where it was afterwards; Escape closes it
+  // (not while a restore starts or runs); Tab and Shift+Tab cycle inside it.
   useEffect(() => {
     const previouslyFocused = document.activeElement as HTMLElement | null;
-    dialogRef.current?.querySelector<HTMLElement>('select, input, button')?.focus();
+    focusables(dialogRef.current)[0]?.focus();
     return () => previouslyFocused?.focus?.();
   }, []);
+  const canClose = useRef(true);
+  canClose.current = !running;
+  useEffect(() => {
+    function onDocKey(e: globalThis.KeyboardEvent) {
+      if (e.key === 'Escape' && canClose.current) {
+        e.preventDefault();
+        onClose();
+      }
+    }
+    // Focus that leaves the dialog (e.g. a click on the backdrop while a restore runs) comes back.
+    function onFocusIn(e: FocusEvent) {
+      const d = dialogRef.current;
+      if (d && e.target instanceof Node && !d.contains(e.target)) focusables(d)[0]?.focus();
+    }
+    document.addEventListener('keydown', onDocKey);
+    document.addEventListener('focusin', onFocusIn);
+    return () => {
+      document.removeEventListener('keydown', onDocKey);
+      document.removeEventListener('focusin', onFocusIn);
+    };
+  }, [onClose]);
 
   function onKeyDown(e: KeyboardEvent) {
-    if (e.key === 'Escape' && !running) {
-      e.stopPropagation();
-      onClose();
-    }
-    if (e.key === 'Tab' && dialogRef.current) {
-      const focusables = Array.from(
-        dialogRef.current.querySelectorAll<HTMLElement>('a[href], button:not([disabled]), input, select, summary'),
-      );
-      const first = focusables[0];
-      const last = focusables[focusables.length - 1];
-      if (!first || !last) return;
-      if (e.shiftKey && document.activeElement === first) {
-        e.preventDefault();
-        last.focus();
-      } else if (!e.shiftKey && document.activeElement === last) {
-        e.preventDefault();
-        first.focus();
-      }
+    if (e.key !== 'Tab' || !dialogRef.current) return;
+    const list = focusables(dialogRef.current);
+    const first = list[0];
+    const last = list[list.length - 1];
+    if (!first || !last) return;
+    if (e.shiftKey && (document.activeElement === first || !dialogRef.current.contains(document.activeElement))) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && document.activeElement === last) {
+      e.preventDefault();
+      first.focus();
     }
   }
 

@@ -93,11 +93,11 @@ export function Timeline() {
             )}
           </select>
         </div>
-        <div className="field">
+        <div className="field field-date">
           <label htmlFor="f-from">From ({zone})</label>
           <input id="f-from" type="datetime-local" value={filters.from} onChange={(e) => setParam('from', e.target.value)} />
         </div>
-        <div className="field">
+        <div className="field field-date">
           <label htmlFor="f-to">To ({zone})</label>
           <input id="f-to" type="datetime-local" value={filters.to} onChange={(e) => setParam('to', e.target.value)} />
         </div>
@@ -401,7 +401,8 @@ function EventDetail({ id, event: e, dbName }: { id: string; event: LedgerEvent;
         <dt>Node</dt>
         <dd>{e.node ?? '—'}</dd>
       </dl>
-      <h3>Payload</h3>
+      {/* h2: the page has no other level between its h1 and this. */}
+      <h2 className="payload-title">Payload</h2>
       <pre className="payload">{JSON.stringify(e.payload, null, 2)}</pre>
     </div>
   );
