@@ -30,7 +30,8 @@ describe('connection URL and password', () => {
     expect(checkDatabaseName('orders-2.eu_west')).toBeNull();
     expect(checkDatabaseName('  ')).toBe('Enter a name.');
     expect(checkDatabaseName('_x')).toMatch(/start with a letter or a digit/);
-    expect(checkDatabaseName('bad name!')).toMatch(/it has “ ”/);
+    expect(checkDatabaseName('bad name!')).toMatch(/it has a space\./);
+    expect(checkDatabaseName('bad/name')).toMatch(/it has “\/”\./);
     expect(checkDatabaseName('a'.repeat(64))).toMatch(/64 characters long; at most 63/);
     expect(checkDatabaseName('a'.repeat(63))).toBeNull();
   });

@@ -62,7 +62,10 @@ export function checkDatabaseName(name: string): string | null {
   if (n > 63) return `The name is ${n} characters long; at most 63 are allowed.`;
   if (!/^[A-Za-z0-9]/.test(s)) return 'The name must start with a letter or a digit.';
   const bad = [...s].find((c) => !/[A-Za-z0-9_.-]/.test(c));
-  if (bad !== undefined) return `The name may only contain letters, digits, “_”, “-” and “.”; it has “${bad}”.`;
+  if (bad !== undefined) {
+    const what = /\s/.test(bad) ? 'a space' : `“${bad}”`;
+    return `The name may only contain letters, digits, “_”, “-” and “.”; it has ${what}.`;
+  }
   return null;
 }
 

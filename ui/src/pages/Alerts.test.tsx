@@ -68,7 +68,7 @@ describe('Alerts page', () => {
     const acked = screen.getByRole('list', { name: 'Acknowledged alerts' });
     const ackCard = within(acked).getByTestId('alert');
     expect(within(ackCard).getByTestId('acknowledged-by')).toHaveTextContent(
-      'Acknowledged by admin on 2025-03-04 07:00:00 UTC. Not resolved: It resolves when a backup of orders completes.',
+      'Acknowledged by admin on 2025-03-04 07:00:00 UTC. Not resolved yet: it resolves when a backup of orders completes.',
     );
     expect(within(acked).queryByRole('button', { name: 'Acknowledge' })).toBeNull();
     expect(screen.getByTestId('unresolved-tab-count')).toHaveTextContent('1');
@@ -122,7 +122,7 @@ describe('Alerts page', () => {
     const acked = within(screen.getByRole('list', { name: 'Acknowledged alerts' })).getAllByTestId('alert');
     expect(acked).toHaveLength(2);
     expect(acked[0]).toHaveTextContent('Acknowledged by ops on 2025-03-04 08:00:00 UTC');
-    expect(acked[0]).toHaveTextContent('It resolves when a restore into orders completes.');
+    expect(acked[0]).toHaveTextContent('it resolves when a restore into orders completes.');
   });
 
   it('shows why acknowledging failed', async () => {

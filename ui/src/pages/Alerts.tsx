@@ -178,10 +178,10 @@ function AlertList({ label, alerts, channelNames }: { label: string; alerts: Ale
 
 /** What makes an alert resolve, in words. */
 function resolvesWhen(a: Alert): string {
-  if (a.kind === 'restore_failed') return `It resolves when a restore into ${a.database_name} completes.`;
+  if (a.kind === 'restore_failed') return `it resolves when a restore into ${a.database_name} completes.`;
   if (a.kind.startsWith('backup_') || a.kind === 'missed_schedule' || a.kind === 'storage_failure')
-    return `It resolves when a backup of ${a.database_name} completes.`;
-  return 'It resolves when what failed succeeds.';
+    return `it resolves when a backup of ${a.database_name} completes.`;
+  return 'it resolves when what failed succeeds.';
 }
 
 function AlertCard({ alert: a, channelNames }: { alert: Alert; channelNames: Map<string, string> }) {
@@ -222,7 +222,7 @@ function AlertCard({ alert: a, channelNames }: { alert: Alert; channelNames: Map
               on <Time iso={a.acknowledged_at} />
             </>
           ) : null}
-          . Not resolved: {resolvesWhen(a)}
+          . Not resolved yet: {resolvesWhen(a)}
         </p>
       ) : null}
       <p className="alert-message">{a.message}</p>
@@ -244,7 +244,7 @@ function AlertCard({ alert: a, channelNames }: { alert: Alert; channelNames: Map
             <Time iso={a.last_seen_at} />
           </dd>
         </div>
-        {a.acknowledged_at ? (
+        {a.acknowledged_at && a.state !== 'acknowledged' ? (
           <div>
             <dt>Acknowledged</dt>
             <dd>
