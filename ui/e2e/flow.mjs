@@ -8,14 +8,19 @@
 //   in the navigation, on the dashboard and on the Alerts page and reaches the receiver; it is
 //   acknowledged. The timeline gets new events over the live stream (token in a header, not the URL).
 //   The first backup is checked with "Verify now" on its page. Screenshots go to ui/test-results/.
+//   Accessibility: axe-core (the npm package, injected into the page) runs on every main page in the
+//   light and the dark colour scheme, and any "serious" or "critical" violation fails the run; Tab
+//   must show a focus ring on every control it reaches.
 //
 //   BACKLINE_URL=http://127.0.0.1:18080 BACKLINE_TOKEN=ui-e2e-admin-token-0123456789abcdef npm run e2e
 //
 // Needs psql reaching PostgreSQL at E2E_PG (default postgres://postgres@127.0.0.1:5432, trust auth)
 // and Debian's chromium at /usr/bin/chromium (CHROMIUM to override). Never downloads a browser.
-// If the server does not serve the UI at "/" (e.g. a binary built before ui/dist existed), the
-// script serves ui/dist itself and proxies /api to BACKLINE_URL: the API is still the real one.
+// If the server does not serve the UI at "/" (e.g. a binary built before ui/dist existed), or with
+// E2E_UI=dist (a server binary that embeds an older UI), the script serves ui/dist itself and
+// proxies /api to BACKLINE_URL: the API is still the real one.
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -31,6 +36,9 @@ const TOKEN = process.env.BACKLINE_TOKEN ?? '';
 const PG = new URL(process.env.E2E_PG ?? 'postgres://postgres@127.0.0.1:5432');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const STEP_TIMEOUT = 60_000;
+const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+// A time as the UI shows it: ISO-ordered, with its zone ("2026-11-30 14:05:03 UTC").
+const TIME_RE = /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z][A-Za-z0-9+:\u2212-]*/;
 
 if (!BASE || !TOKEN) {
   console.error('Set BACKLINE_URL (e.g. http://127.0.0.1:18080) and BACKLINE_TOKEN.');
@@ -80,6 +88,70 @@ function expect(cond, msg) {
   if (!cond) throw new Error(msg);
 }
 
+/**
+ * Runs axe-core on the page as it is (evaluated through the DevTools protocol, so no page script
+ * or policy can stop it) and fails on any violation of impact "serious" or "critical"; the lesser
+ * ones are printed.
+ */
+const a11yFindings = [];
+async function axeCheck(page, label) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${(n.failureSummary ?? '').replace(/\s+/g, ' ').slice(0, 220)}`),
+    }));
+  });
+  for (const v of violations) a11yFindings.push({ page: label, ...v });
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const minor = violations.filter((v) => !bad.includes(v));
+  if (minor.length) console.log(`     note (${label}): ${minor.map((v) => `${v.id} [${v.impact}]`).join(', ')}`);
+  expect(
+    bad.length === 0,
+    `axe on ${label}: ${bad.map((v) => `${v.id} [${v.impact}] ${v.help}\n       ${v.nodes.join('\n       ')}`).join('\n     ')}`,
+  );
+}
+
+/** Tabs through the page (up to `max` stops) and fails when a focused control shows no focus ring. */
+async function focusRingCheck(page, label, max = 25) {
+  await page.evaluate(() => {
+    document.activeElement?.blur?.();
+    window.scrollTo(0, 0);
+  });
+  await page.locator('body').focus().catch(() => {});
+  const seen = [];
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const f = await page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el || el === document.body) return null;
+      const cs = getComputedStyle(el);
+      const ring = cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2;
+      const name = `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''} "${(el.getAttribute('aria-label') || el.textContent || el.getAttribute('name') || '').trim().slice(0, 30)}"`;
+      return { ring, name, inDialog: !!el.closest('[role=dialog]') };
+    });
+    if (!f) break;
+    seen.push(f);
+    expect(f.ring, `${label}: ${f.name} has no visible focus ring`);
+  }
+  expect(seen.length > 0, `${label}: Tab reaches nothing`);
+  return seen;
+}
+
+/** axe in the light and in the dark colour scheme, with a screenshot of each. */
+async function a11yBothSchemes(page, label, prepare) {
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme, reducedMotion: 'reduce' });
+    if (prepare) await prepare(scheme);
+    await axeCheck(page, `${label} (${scheme})`);
+    await snap(page, `a11y-${scheme}-${slug(label)}`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+}
+
 async function api(method, p, body) {
   const res = await fetch(`${BASE}/api/v1${p}`, {
     method,
@@ -102,6 +174,8 @@ async function startUiProxy() {
         { hostname: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host } },
         (r) => {
           res.writeHead(r.statusCode, r.headers);
+          // At once: an event stream's headers must not wait for its first event.
+          res.flushHeaders();
           r.pipe(res);
         },
       );
@@ -163,10 +237,10 @@ async function main() {
 
   const root = await fetch(`${BASE}/`).then((r) => r.text()).catch(() => '');
   let uiBase = BASE;
-  if (!root.includes('<div id="root">')) {
+  if (!root.includes('<div id="root">') || process.env.E2E_UI === 'dist') {
     proxy = await startUiProxy();
     uiBase = proxy.url;
-    console.log(`note: ${BASE}/ does not serve the UI; serving ui/dist at ${uiBase} with /api proxied to ${BASE}`);
+    console.log(`note: serving ui/dist at ${uiBase} with /api proxied to ${BASE}${process.env.E2E_UI === 'dist' ? ' (E2E_UI=dist)' : ` (${BASE}/ does not serve the UI)`}`);
   }
 
   browser = await chromium.launch({
@@ -188,15 +262,17 @@ async function main() {
 
   await step('wrong token shows a readable 401 message', async () => {
     await page.goto(`${uiBase}/`);
-    await page.getByLabel('API token').fill('definitely-not-the-token');
+    await page.getByLabel('Admin token').fill('definitely-not-the-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText(/server rejected this token \(401/).waitFor();
+    const where = (await page.locator('#token-where').textContent()) ?? '';
+    expect(/admin\.token/.test(where) && /BACKLINE_ADMIN_TOKEN/.test(where), `sign-in does not say where the token is: ${where}`);
     expect(!page.url().includes('definitely-not'), 'token leaked into the URL');
     await snap(page, 'signin-wrong-token');
   });
 
   await step('sign in with the token', async () => {
-    await page.getByLabel('API token').fill(TOKEN);
+    await page.getByLabel('Admin token').fill(TOKEN);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Databases' }).waitFor();
     const stored = await page.evaluate(() => sessionStorage.getItem('backline.token'));
@@ -205,16 +281,21 @@ async function main() {
     await snap(page, 'dashboard-signed-in');
   });
 
-  await step('invalid name shows the API field error next to the field', async () => {
+  await step('an invalid name and a URL of the wrong engine are both said at once, each beside its field', async () => {
     await page.getByRole('link', { name: 'Add database' }).click();
     await page.getByLabel('Name').fill('bad name!');
-    await page.getByLabel('Connection URL (without password)').fill(pgUrl(srcDb));
+    await page.getByLabel('Connection URL (without password)').fill(`mysql://root@127.0.0.1:3306/${srcDb}`);
     await page.getByRole('button', { name: 'Add database' }).click();
     const name = page.getByLabel('Name');
     await page.locator('#db-name-error').waitFor();
+    await page.locator('#db-connection-error').waitFor();
     expect((await name.getAttribute('aria-invalid')) === 'true', 'name field not marked invalid');
+    expect((await page.getByLabel('Connection URL (without password)').getAttribute('aria-invalid')) === 'true', 'URL not marked invalid');
     const msg = (await page.locator('#db-name-error').textContent()) ?? '';
-    expect(msg.trim().length > 3, 'empty field error');
+    expect(/letters, digits/.test(msg), `unhelpful name error: ${msg}`);
+    expect(/postgres:\/\//.test((await page.locator('#db-connection-error').textContent()) ?? ''), 'unhelpful URL error');
+    expect(await name.evaluate((el) => el === document.activeElement), 'the focus is not on the first invalid field');
+    expect((await page.getByTestId('form-error').count()) === 0, 'a general error repeats the field errors');
     await snap(page, 'add-invalid-name');
   });
 
@@ -261,8 +342,13 @@ async function main() {
     const version = page.getByTestId('version').first();
     await page.locator('[data-testid=version][data-status=completed]').first().waitFor();
     const facts = (await version.textContent()) ?? '';
-    expect(/SHA-256[0-9a-f]{12}/.test(facts), `version lacks sha256: ${facts}`);
-    expect(/Stored\d/.test(facts), `version lacks stored size: ${facts}`);
+    expect(/\d+(\.\d)? (B|KiB|MiB)/.test(facts), `version lacks its size: ${facts}`);
+    expect(TIME_RE.test(facts), `version time without its zone: ${facts}`);
+    expect(!/pg_dump/.test(facts), `the row carries the tool version (it belongs on the details page): ${facts}`);
+    // A compact row: one line, not a tall card.
+    const height = await version.evaluate((el) => el.getBoundingClientRect().height);
+    expect(height < 90, `version row is ${height}px tall`);
+    await version.getByRole('link', { name: 'Details' }).waitFor();
     await snap(page, 'backup-completed');
   });
 
@@ -296,10 +382,21 @@ async function main() {
     await snap(page, 'version-verified-badge');
   });
 
-  await step('register the second database through the UI', async () => {
+  await step('a name already taken is said beside the name field (409), with the focus there', async () => {
     await page.goto(`${uiBase}/databases/new`);
-    await page.getByLabel('Name').fill(dstName);
+    await page.getByLabel('Name').fill(srcName);
     await page.getByLabel('Connection URL (without password)').fill(pgUrl(dstDb));
+    await page.getByRole('button', { name: 'Add database' }).click();
+    const err = page.locator('#db-name-error');
+    await err.waitFor();
+    expect(/already/.test((await err.textContent()) ?? ''), `name conflict not said: ${await err.textContent()}`);
+    expect(await page.getByLabel('Name').evaluate((el) => el === document.activeElement), 'focus not on the name');
+    expect((await page.getByTestId('form-error').count()) === 0, 'the conflict is also shown as a general error');
+    await snap(page, 'add-duplicate-name');
+  });
+
+  await step('register the second database through the UI', async () => {
+    await page.getByLabel('Name').fill(dstName);
     await page.getByRole('button', { name: 'Add database' }).click();
     await page.getByRole('heading', { name: dstName }).waitFor();
   });
@@ -313,6 +410,7 @@ async function main() {
     await snap(page, 'dashboard');
   });
 
+  let restoreId = null;
   await step('restore needs the target name typed, then restores into the second database', async () => {
     await page.getByRole('link', { name: srcName }).click();
     await page.getByRole('button', { name: 'Restore…' }).first().click();
@@ -330,6 +428,8 @@ async function main() {
     await page.locator('[data-testid=restore-progress][data-status=completed], [data-testid=restore-progress][data-status=failed]').waitFor();
     const status = await page.getByTestId('restore-progress').getAttribute('data-status');
     if (status !== 'completed') throw new Error(`restore ${status}: ${await page.getByTestId('restore-progress').textContent()}`);
+    restoreId = ((await page.getByRole('link', { name: 'Restore details' }).getAttribute('href')) ?? '').split('/').pop();
+    expect(!!restoreId, 'no link to the restore');
     await snap(page, 'restore-completed');
   });
 
@@ -338,8 +438,39 @@ async function main() {
     expect(rows === 'apple,pear,plum', `restored rows: ${rows}`);
   });
 
-  await step('the timeline filtered to the source database shows registration, backup and restore', async () => {
+  await step('the restore page names the source database and the version by its time, not by ids', async () => {
     await page.getByRole('dialog').getByRole('button', { name: /Close/ }).click();
+    await page.goto(`${uiBase}/restores/${restoreId}`);
+    const facts = page.getByTestId('restore-facts');
+    await facts.waitFor();
+    await facts.getByTestId('database-ref').getByText(srcName, { exact: true }).waitFor();
+    const version = facts.getByTestId('version-ref');
+    await version.getByText(TIME_RE).waitFor();
+    const text = (await version.textContent()) ?? '';
+    expect(text.startsWith(`${srcName}, `), `version restored reads: ${text}`);
+    const all = (await facts.textContent()) ?? '';
+    expect(!/source database/.test(all) && !/backup [0-9a-f]{8}…/.test(all), `ids or placeholders instead of names: ${all}`);
+    await snap(page, 'restore-page');
+  });
+
+  await step('the restore counts on both database pages agree with the restores they list', async () => {
+    await page.goto(`${uiBase}/databases/${encodeURIComponent(srcName)}`);
+    const counts = page.getByTestId('restore-counts');
+    await counts.getByText('0 restores into it').waitFor();
+    await counts.getByText('1 restore of its versions into other databases').waitFor();
+    const rows = page.locator('[data-testid=restore]');
+    await rows.first().waitFor();
+    expect((await rows.count()) === 1, `source lists ${await rows.count()} restores`);
+    expect(/From this database, into/.test((await rows.first().textContent()) ?? ''), 'the restore is not labelled');
+    await snap(page, 'database-restore-counts');
+    await page.goto(`${uiBase}/databases/${encodeURIComponent(dstName)}`);
+    await page.getByTestId('restore-counts').getByText('1 restore into it').waitFor();
+    const into = page.locator('[data-testid=restore]').first();
+    await into.getByText(`Into this database, from ${srcName}`).waitFor();
+    await into.getByTestId('version-ref').getByText(TIME_RE).waitFor();
+  });
+
+  await step('the timeline filtered to the source database shows registration, backup and restore', async () => {
     await page.getByRole('link', { name: 'Timeline', exact: true }).first().click();
     await page.getByRole('heading', { name: 'Timeline' }).waitFor();
     await page.getByLabel('Database', { exact: true }).selectOption({ label: srcName });
@@ -349,7 +480,24 @@ async function main() {
     }
     const types = await list.locator('[data-testid=event]').evaluateAll((els) => els.map((e) => e.getAttribute('data-type')));
     expect(types.at(-1) === 'DatabaseRegistered', `oldest event is ${types.at(-1)}, expected DatabaseRegistered (newest first)`);
+    // The date-time filters show their whole value: as wide as the field needs on its own.
+    await page.getByLabel(/^From \(/).fill('2020-01-02T03:04');
+    for (const label of [/^From \(/, /^To \(/]) {
+      const [width, needed] = await page.getByLabel(label).evaluate((el) => {
+        const probe = el.cloneNode();
+        probe.style.width = 'auto';
+        probe.style.position = 'absolute';
+        document.body.append(probe);
+        const w = probe.getBoundingClientRect().width;
+        probe.remove();
+        return [el.getBoundingClientRect().width, w];
+      });
+      expect(width + 0.5 >= needed, `the ${label} field is cut off: ${width}px wide, needs ${needed}px`);
+    }
+    const fromLabel = (await page.locator('label[for=f-from]').textContent()) ?? '';
+    expect(/^From \(\S+\)$/.test(fromLabel) && !/local time/.test(fromLabel), `the From field does not name its zone: ${fromLabel}`);
     await snap(page, 'timeline-source');
+    await page.getByLabel(/^From \(/).fill('');
     // Restore events belong to the target database; the source is named in their payload.
     await page.getByLabel('Database', { exact: true }).selectOption({ label: dstName });
     for (const type of ['DatabaseRegistered', 'RestoreStarted', 'RestoreCompleted']) {
@@ -414,7 +562,7 @@ async function main() {
     const preview = page.getByTestId('schedule-preview');
     await preview.getByTestId('schedule-description').getByText(/Europe\/Berlin/).waitFor();
     const description = (await preview.getByTestId('schedule-description').textContent()) ?? '';
-    expect(/03:00/.test(description), `description does not say 03:00: ${description}`);
+    expect(/^Every day at 03:00 \(Europe\/Berlin\)$/.test(description.trim()), `description not in plain words: ${description}`);
     const runs = await preview.getByTestId('next-run').allTextContents();
     expect(runs.length === 5, `expected 5 next runs, got ${runs.length}`);
     expect(runs.every((r) => /03:00 \(UTC\+0[12]:00\)/.test(r) && /0[12]:00 UTC/.test(r)), `next runs not in Berlin and UTC: ${runs.join(' | ')}`);
@@ -639,16 +787,18 @@ async function main() {
     await snap(page, 'alerts-open');
   });
 
-  await step('acknowledge the alert: it moves to the Acknowledged tab', async () => {
-    const card = page.getByTestId('alert').filter({ hasText: missingName });
+  await step('acknowledge the alert: it moves under "Acknowledged, still failing", with who and when', async () => {
+    const card = page.getByRole('list', { name: 'Open alerts' }).getByTestId('alert').filter({ hasText: missingName });
     const id = await card.getAttribute('data-alert-id');
     await card.getByRole('button', { name: 'Acknowledge' }).click();
     await card.waitFor({ state: 'detached', timeout: 15_000 });
-    await page.getByRole('tab', { name: 'Acknowledged' }).click();
-    const acked = page.getByTestId('alert').filter({ hasText: missingName });
+    const acked = page.getByRole('list', { name: 'Acknowledged alerts' }).getByTestId('alert').filter({ hasText: missingName });
     await acked.waitFor();
     expect((await acked.getAttribute('data-state')) === 'acknowledged', 'not shown as acknowledged');
-    expect(/by admin|by /.test((await acked.textContent()) ?? ''), 'no acknowledged-by');
+    const by = (await acked.getByTestId('acknowledged-by').textContent()) ?? '';
+    expect(/Acknowledged by \S+ on /.test(by) && TIME_RE.test(by), `no acknowledged-by and when: ${by}`);
+    await page.getByRole('heading', { name: /Acknowledged, still failing/ }).waitFor();
+    expect(!/is fine/.test((await page.getByTestId('alerts-summary').textContent()) ?? ''), 'the page says all is fine');
     const a = await api('GET', `/alerts/${id}`);
     expect(a.json.state === 'acknowledged', `server says ${a.json.state}`);
     await snap(page, 'alerts-acknowledged');
@@ -677,10 +827,92 @@ async function main() {
     await snap(page, 'timeline-alert-live');
   });
 
+  await step('with every alert acknowledged, the Alerts page says what is still failing, never that all is fine', async () => {
+    const open = await api('GET', '/alerts?state=open');
+    for (const a of open.json.items) await api('POST', `/alerts/${a.id}/acknowledge`);
+    await page.goto(`${uiBase}/alerts`);
+    const summary = page.getByTestId('alerts-summary');
+    await summary.getByText(/No new alerts, but \d+ acknowledged alerts? (is|are) not resolved/).waitFor({ timeout: 15_000 });
+    const text = (await summary.textContent()) ?? '';
+    expect(text.includes(missingName) && !/is fine/.test(text), `summary: ${text}`);
+    await page.getByRole('heading', { name: 'Open (0)' }).waitFor();
+    await snap(page, 'alerts-all-acknowledged');
+  });
+
+  await step('channels: an email channel on a server without SMTP is refused beside the type choice', async () => {
+    await page.goto(`${uiBase}/channels`);
+    await page.getByRole('heading', { name: 'Channels', level: 1 }).waitFor();
+    await page.getByLabel('Name').fill(`e2e-mail-${run}`);
+    await page.getByLabel('Email').check();
+    await page.getByLabel('Recipients').fill('ops@example.com');
+    await page.getByRole('button', { name: 'Add channel' }).click();
+    // This server has no BACKLINE_SMTP_URL: a server that refuses says so beside the type choice;
+    // one that still accepts (older API) adds the channel, which is removed again.
+    const typeError = page.locator('#ch-type-error');
+    const added = page.getByTestId('channel').filter({ hasText: `e2e-mail-${run}` });
+    await typeError.or(added).first().waitFor({ timeout: 15_000 });
+    if (await typeError.isVisible()) {
+      expect(/SMTP/.test((await typeError.textContent()) ?? ''), `type error: ${await typeError.textContent()}`);
+      expect(await page.getByLabel('Email').evaluate((el) => el === document.activeElement), 'focus not on the type choice');
+      expect((await page.getByTestId('form-error').count()) === 0, 'also shown as a general error');
+      await snap(page, 'channel-email-without-smtp');
+    } else {
+      console.log('note: the server accepted an email channel without SMTP (the API does not refuse it yet)');
+      const id = await added.getAttribute('data-channel-id');
+      await api('DELETE', `/channels/${id}`);
+    }
+  });
+
+  await step('accessibility: axe finds nothing serious or critical on any main page, light or dark, and Tab shows a focus ring', async () => {
+    const pages = [
+      ['dashboard', '/', `[data-testid="db-row-${srcName}"]`],
+      ['database page', `/databases/${encodeURIComponent(srcName)}`, '[data-testid=version]'],
+      ['backup page', `/backups/${verifiedId}`, '[data-testid=verification]'],
+      ['restore page', `/restores/${restoreId}`, '[data-testid=version-ref] time'],
+      ['timeline', '/timeline', '[data-testid=event]'],
+      ['alerts', '/alerts', '[data-testid=alert]'],
+      ['channels', '/channels', '[data-testid=channel]'],
+      ['add-database form', '/databases/new', '#db-name'],
+    ];
+    for (const [label, p, ready] of pages) {
+      await page.goto(uiBase + p);
+      await page.locator(ready).first().waitFor();
+      await a11yBothSchemes(page, label);
+      await focusRingCheck(page, label);
+    }
+    // The form with its errors shown, the restore dialog open, and an event opened on the timeline.
+    await page.goto(`${uiBase}/databases/new`);
+    await page.getByLabel('Name').fill('bad name!');
+    await page.getByRole('button', { name: 'Add database' }).click();
+    await page.locator('#db-name-error').waitFor();
+    await a11yBothSchemes(page, 'add-database form with errors');
+    await page.goto(`${uiBase}/databases/${encodeURIComponent(srcName)}`);
+    await page.getByRole('button', { name: 'Restore…' }).first().click();
+    await page.getByRole('dialog').waitFor();
+    await a11yBothSchemes(page, 'restore dialog');
+    const seen = await focusRingCheck(page, 'restore dialog', 12);
+    expect(seen.every((f) => f.inDialog), 'Tab left the open dialog');
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await page.goto(`${uiBase}/timeline`);
+    await page.locator('[data-testid=event] button').first().click();
+    await page.locator('.event-detail').first().waitFor();
+    await a11yBothSchemes(page, 'timeline event open');
+    // Signed out: the sign-in page (a new tab has no token).
+    const fresh = await context.newPage();
+    currentPage = fresh;
+    await fresh.goto(`${uiBase}/`);
+    await fresh.getByLabel('Admin token').waitFor();
+    await a11yBothSchemes(fresh, 'sign-in');
+    await focusRingCheck(fresh, 'sign-in', 3);
+    await fresh.close();
+    currentPage = page;
+  });
+
   await step('phone width: alerts and channels fit without sideways scrolling', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const [p, name, ready] of [
-      ['/alerts?state=acknowledged', 'phone-alerts', '[data-testid=alert]'],
+      ['/alerts', 'phone-alerts', '[data-testid=alert]'],
       ['/channels', 'phone-channels', '[data-testid=channel]'],
       ['/', 'phone-dashboard-nav', `[data-testid="db-row-${missingName}"]`],
     ]) {
