@@ -153,4 +153,15 @@ describe('Channels page', () => {
     expect(await screen.findByText(/No channels yet/)).toBeInTheDocument();
     expect(calls.some((c) => c.method === 'DELETE' && c.path === '/api/v1/channels/ch-1')).toBe(true);
   });
+
+  it('counts failed deliveries in the singular for one', async () => {
+    stubFetch((c) =>
+      c.path === '/api/v1/channels'
+        ? { status: 200, body: { items: [channel({ failing: true, consecutive_failures: 1, deliveries_failed: 1, last_error: 'HTTP 500' })] } }
+        : undefined,
+    );
+    renderWithClient(<Channels />);
+    const card = await screen.findByTestId('channel');
+    expect(within(card).getByTestId('channel-last-error')).toHaveTextContent('The last delivery failed.');
+  });
 });
