@@ -45,6 +45,8 @@ describe('Backup page: warnings, copies, encryption, degraded', () => {
     const encrypted = (await screen.findByText('Encrypted')).closest('div')!;
     expect(encrypted).toHaveTextContent(/^Encryptedno$/);
     expect(screen.queryByTestId('backup-warnings')).toBeNull();
+    // The version is named by its database and time (with its zone), not by an id.
+    expect(screen.getByRole('navigation', { name: 'Breadcrumb' })).toHaveTextContent(`orders / version of 2025-01-02 03:04:05 UTC`);
   });
 
   it('shows each copy with its outcome and the failed one’s error, and a degraded notice', async () => {

@@ -8,7 +8,7 @@ import { Time } from '../components/Time';
 import { PinToggle } from '../components/PinToggle';
 import { BackupWarnings, CopiesTable, DegradedNote } from '../components/BackupNotes';
 import { VerifyPanel } from '../components/VerifyPanel';
-import { engineLabel, formatBytes, formatDuration, toolLabel } from '../format';
+import { engineLabel, formatBytes, formatDuration, formatTime, toolLabel } from '../format';
 import { useBackup } from '../polling';
 import { Link } from '../router';
 
@@ -27,7 +27,7 @@ export function BackupPage({ id }: { id: string }) {
   return (
     <section className="page">
       <nav className="crumbs" aria-label="Breadcrumb">
-        <Link to="/">Databases</Link> / <Link to={`/databases/${x.database_id}`}>{x.database_name}</Link> / backup
+        <Link to="/">Databases</Link> / <Link to={`/databases/${x.database_id}`}>{x.database_name}</Link> / version of {formatTime(x.started_at)}
       </nav>
       <div className="page-head">
         <h1>

@@ -5,7 +5,7 @@ import { Time } from '../components/Time';
 import { Elapsed } from '../components/Elapsed';
 import { DatabaseLink, VersionLink } from '../components/Refs';
 import { BackupWarnings } from '../components/BackupNotes';
-import { engineLabel, formatBytes, formatDuration, toolLabel } from '../format';
+import { engineLabel, formatBytes, formatDuration, formatTime, toolLabel } from '../format';
 import { useRestore } from '../polling';
 import { Link } from '../router';
 import { Fact } from './BackupPage';
@@ -20,7 +20,7 @@ export function RestorePage({ id }: { id: string }) {
   return (
     <section className="page">
       <nav className="crumbs" aria-label="Breadcrumb">
-        <Link to="/">Databases</Link> / <Link to={`/databases/${x.target_database_id}`}>{x.target_database_name}</Link> / restore
+        <Link to="/">Databases</Link> / <Link to={`/databases/${x.target_database_id}`}>{x.target_database_name}</Link> / restore of {formatTime(x.started_at)}
       </nav>
       <h1>
         Restore into {x.target_database_name} <StatusBadge status={x.status} />
