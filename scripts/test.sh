@@ -15,6 +15,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins
 cargo nextest run --workspace --no-fail-fast
 
+# The API matches its OpenAPI document (Schemathesis).
+./scripts/contract.sh "$CARGO_TARGET_DIR/debug/backline"
+
 # Browser end-to-end: the real server (UI embedded) driven by headless Chromium. Its webhook
 # receiver listens on 127.0.0.1, which webhooks may reach only when private addresses are allowed.
 data=$(mktemp -d)

@@ -96,11 +96,12 @@ impl Server {
             tokio::spawn(async {})
         };
         let alerts = tokio::spawn(self.app.alerting().run());
+        let free_failures = self.app.settings.auth_free_failures;
         let state = Arc::new(HttpState {
             app: self.app,
             token: self.token,
             storage_probe: Default::default(),
-            auth_throttle: Default::default(),
+            auth_throttle: crate::http::throttle::AuthThrottle::new(free_failures),
         });
         // The peer address keys the wrong-token throttle.
         let served = axum::serve(

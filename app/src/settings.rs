@@ -195,6 +195,18 @@ pub struct Settings {
         )
     )]
     pub metrics_token: Option<String>,
+    /// Wrong bearer tokens one client address may send within a minute before it backs off
+    /// (1 s, doubling up to 15 min).
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            env = "BACKLINE_AUTH_FREE_FAILURES",
+            default_value_t = 10,
+            global = true
+        )
+    )]
+    pub auth_free_failures: u32,
     /// Run scheduled backups in this process (false: an API/alerting-only node).
     #[cfg_attr(feature = "cli", arg(long, env = "BACKLINE_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set, global = true))]
     pub scheduler: bool,

@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AlertParams {
     /// `open`, `acknowledged` or `resolved` (default: all).
+    #[param(pattern = "^(open|acknowledged|resolved)$")]
     pub state: Option<String>,
     pub database_id: Option<String>,
 }
@@ -24,7 +26,7 @@ pub struct AlertList {
 }
 
 /// Alerts, newest first.
-#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertParams),
+#[utoipa::path(get, operation_id = "listAlerts", path = "/api/v1/alerts", tag = "alerts", params(AlertParams),
     responses((status = 200, body = AlertList), (status = 422, body = Problem)))]
 pub async fn list(
     state: State,
@@ -51,7 +53,7 @@ pub async fn list(
 }
 
 /// One alert, with every delivery attempt.
-#[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts",
+#[utoipa::path(get, operation_id = "getAlert", path = "/api/v1/alerts/{id}", tag = "alerts",
     params(("id" = String, Path)),
     responses((status = 200, body = AlertView), (status = 404, body = Problem)))]
 pub async fn get(state: State, Path(id): Path<String>) -> Result<Json<AlertView>, ApiError> {
@@ -65,7 +67,7 @@ pub async fn get(state: State, Path(id): Path<String>) -> Result<Json<AlertView>
 }
 
 /// Acknowledge an alert: no more reminders; it is still resolved by the next success.
-#[utoipa::path(post, path = "/api/v1/alerts/{id}/acknowledge", tag = "alerts",
+#[utoipa::path(post, operation_id = "acknowledgeAlert", path = "/api/v1/alerts/{id}/acknowledge", tag = "alerts",
     params(("id" = String, Path)),
     responses((status = 200, body = AlertView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn acknowledge(
@@ -79,16 +81,24 @@ pub async fn acknowledge(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelInput {
+    #[schema(min_length = 1, example = "ops")]
     pub name: String,
     /// `email` or `webhook`.
     #[serde(rename = "type")]
+    #[schema(pattern = "^(email|webhook)$", example = "webhook")]
     pub kind: String,
     /// Email recipients.
     #[serde(default)]
+    #[schema(example = json!(["ops@example.com"]))]
     pub to: Vec<String>,
     /// Webhook URL (stored encrypted).
+    #[schema(
+        pattern = "^https?://",
+        example = "https://hooks.slack.com/services/T000/B000/XXXX"
+    )]
     pub url: Option<String>,
     /// `slack`, `discord` or `generic` (default).
+    #[schema(pattern = "^(slack|discord|generic)$", example = "slack")]
     pub style: Option<String>,
     /// HMAC signing secret of a generic webhook (made up when absent; shown once).
     pub secret: Option<String>,
@@ -100,7 +110,7 @@ pub struct ChannelList {
 }
 
 /// Alert channels.
-#[utoipa::path(get, path = "/api/v1/channels", tag = "alerts",
+#[utoipa::path(get, operation_id = "listChannels", path = "/api/v1/channels", tag = "alerts",
     responses((status = 200, body = ChannelList)))]
 pub async fn list_channels(state: State) -> Result<Json<ChannelList>, ApiError> {
     Ok(Json(ChannelList {
@@ -109,7 +119,7 @@ pub async fn list_channels(state: State) -> Result<Json<ChannelList>, ApiError> 
 }
 
 /// Add an alert channel.
-#[utoipa::path(post, path = "/api/v1/channels", tag = "alerts", request_body = ChannelInput,
+#[utoipa::path(post, operation_id = "addChannel", path = "/api/v1/channels", tag = "alerts", request_body = ChannelInput,
     responses((status = 201, body = CreatedChannel), (status = 422, body = Problem)))]
 pub async fn add_channel(
     state: State,
@@ -135,7 +145,7 @@ pub async fn add_channel(
 }
 
 /// One channel, with its delivery record (`failing` when it keeps failing).
-#[utoipa::path(get, path = "/api/v1/channels/{id}", tag = "alerts",
+#[utoipa::path(get, operation_id = "getChannel", path = "/api/v1/channels/{id}", tag = "alerts",
     params(("id" = String, Path)),
     responses((status = 200, body = ChannelView), (status = 404, body = Problem)))]
 pub async fn get_channel(
@@ -152,7 +162,7 @@ pub async fn get_channel(
 }
 
 /// Remove a channel (its URL and secret are crypto-shredded).
-#[utoipa::path(delete, path = "/api/v1/channels/{id}", tag = "alerts",
+#[utoipa::path(delete, operation_id = "removeChannel", path = "/api/v1/channels/{id}", tag = "alerts",
     params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn remove_channel(
@@ -165,7 +175,7 @@ pub async fn remove_channel(
 }
 
 /// Send a test notification through a channel now.
-#[utoipa::path(post, path = "/api/v1/channels/{id}/test", tag = "alerts",
+#[utoipa::path(post, operation_id = "testChannel", path = "/api/v1/channels/{id}/test", tag = "alerts",
     params(("id" = String, Path)),
     responses((status = 200, body = ChannelTest), (status = 404, body = Problem)))]
 pub async fn test_channel(

@@ -1,4 +1,5 @@
 use super::error::{ApiError, ApiJson, ApiQuery, Problem};
+use super::schemas::{RetentionPolicy, TimeZoneName};
 use super::{Actor, State};
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -14,40 +15,60 @@ use utoipa::{IntoParams, ToSchema};
 #[serde(deny_unknown_fields)]
 pub struct RegisterDatabase {
     /// 1–63 characters: letters, digits, `_`, `-`, `.`.
+    #[schema(pattern = r"^\s*[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\s*$", example = "shop")]
     pub name: String,
     /// `postgres` or `mysql` (MariaDB too).
+    #[schema(
+        pattern = "^(postgres|postgresql|mysql|mariadb)$",
+        example = "postgres"
+    )]
     pub engine: String,
     /// `postgres://user:password@host:5432/db` or `mysql://user:password@host:3306/db`.
+    #[schema(
+        pattern = "^(postgres|postgresql|mysql|mariadb)://",
+        example = "postgres://app:secret@127.0.0.1:5432/shop"
+    )]
     pub connection: String,
     /// Cron expression (5 fields, or 6 with seconds first; `@daily` etc. work too).
+    #[schema(min_length = 1, example = "30 2 * * *")]
     pub schedule: Option<String>,
     /// IANA time zone of the schedule (default UTC).
+    #[schema(value_type = Option<TimeZoneName>)]
     pub timezone: Option<String>,
     /// Missed slots: `latest` (default), `none` or `all`.
+    #[schema(pattern = "^(latest|none|all)$", example = "latest")]
     pub catch_up: Option<String>,
-    /// `{keep_last, keep_daily, keep_weekly, keep_monthly, keep_yearly, max_age_days, min_keep}`.
-    #[schema(value_type = Option<Object>)]
+    /// Which versions retention keeps.
+    #[schema(value_type = Option<RetentionPolicy>)]
     pub retention: Option<serde_json::Value>,
     /// Names of the configured storages its backups go to (default: all of them).
+    #[schema(min_items = 1, example = json!(["default"]))]
     pub destinations: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDatabase {
+    #[schema(pattern = r"^\s*[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\s*$", example = "shop")]
     pub name: Option<String>,
+    #[schema(
+        pattern = "^(postgres|postgresql|mysql|mariadb)://",
+        example = "postgres://app:secret@127.0.0.1:5432/shop"
+    )]
     pub connection: Option<String>,
     /// A cron expression, or `null` to remove the schedule.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, example = "0 */6 * * *")]
     pub schedule: Option<Option<String>>,
+    #[schema(value_type = Option<TimeZoneName>)]
     pub timezone: Option<String>,
+    #[schema(pattern = "^(latest|none|all)$", example = "latest")]
     pub catch_up: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<RetentionPolicy>)]
     pub retention: Option<serde_json::Value>,
     /// Storage names, or `null` for every configured storage.
     #[serde(default, deserialize_with = "double_option_list")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<String>>, min_items = 1)]
     pub destinations: Option<Option<Vec<String>>>,
 }
 
@@ -69,11 +90,20 @@ where
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestConnection {
+    #[schema(
+        pattern = "^(postgres|postgresql|mysql|mariadb)$",
+        example = "postgres"
+    )]
     pub engine: String,
+    #[schema(
+        pattern = "^(postgres|postgresql|mysql|mariadb)://",
+        example = "postgres://app:secret@127.0.0.1:5432/shop"
+    )]
     pub connection: String,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Include removed databases.
     #[serde(default)]
@@ -104,7 +134,7 @@ fn retention(v: Option<serde_json::Value>) -> Result<Option<backline_domain::Ret
 }
 
 /// Register a database.
-#[utoipa::path(post, path = "/api/v1/databases", tag = "databases", request_body = RegisterDatabase,
+#[utoipa::path(post, operation_id = "registerDatabase", path = "/api/v1/databases", tag = "databases", request_body = RegisterDatabase,
     responses((status = 201, body = DatabaseView), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn register(
     state: State,
@@ -138,7 +168,7 @@ pub async fn register(
 }
 
 /// List registered databases.
-#[utoipa::path(get, path = "/api/v1/databases", tag = "databases", params(ListParams),
+#[utoipa::path(get, operation_id = "listDatabases", path = "/api/v1/databases", tag = "databases", params(ListParams),
     responses((status = 200, body = DatabaseList)))]
 pub async fn list(
     state: State,
@@ -150,7 +180,7 @@ pub async fn list(
 }
 
 /// One database, by id or name.
-#[utoipa::path(get, path = "/api/v1/databases/{id}", tag = "databases",
+#[utoipa::path(get, operation_id = "getDatabase", path = "/api/v1/databases/{id}", tag = "databases",
     params(("id" = String, Path, description = "database id or name")),
     responses((status = 200, body = DatabaseView), (status = 404, body = Problem)))]
 pub async fn get(state: State, Path(id): Path<String>) -> Result<Json<DatabaseView>, ApiError> {
@@ -161,9 +191,9 @@ pub async fn get(state: State, Path(id): Path<String>) -> Result<Json<DatabaseVi
 }
 
 /// Change a database's name or connection.
-#[utoipa::path(patch, path = "/api/v1/databases/{id}", tag = "databases", request_body = UpdateDatabase,
+#[utoipa::path(patch, operation_id = "updateDatabase", path = "/api/v1/databases/{id}", tag = "databases", request_body = UpdateDatabase,
     params(("id" = String, Path, description = "database id or name")),
-    responses((status = 200, body = DatabaseView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = DatabaseView), (status = 404, body = Problem), (status = 422, body = Problem), (status = 409, body = Problem, description = "The database was removed, or the change conflicts with another database")))]
 pub async fn update(
     state: State,
     actor: Actor,
@@ -228,9 +258,9 @@ async fn update_others(
 }
 
 /// Remove a database (its history stays; its password is destroyed).
-#[utoipa::path(delete, path = "/api/v1/databases/{id}", tag = "databases",
+#[utoipa::path(delete, operation_id = "removeDatabase", path = "/api/v1/databases/{id}", tag = "databases",
     params(("id" = String, Path, description = "database id or name")),
-    responses((status = 204), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem, description = "The database was removed, or the change conflicts with another database")))]
 pub async fn remove(
     state: State,
     actor: Actor,
@@ -241,15 +271,15 @@ pub async fn remove(
 }
 
 /// Try a registered database's connection.
-#[utoipa::path(post, path = "/api/v1/databases/{id}/test", tag = "databases",
+#[utoipa::path(post, operation_id = "testDatabaseConnection", path = "/api/v1/databases/{id}/test", tag = "databases",
     params(("id" = String, Path, description = "database id or name")),
-    responses((status = 200, body = ConnectionTest), (status = 404, body = Problem)))]
+    responses((status = 200, body = ConnectionTest), (status = 404, body = Problem), (status = 409, body = Problem, description = "The database was removed, or the change conflicts with another database")))]
 pub async fn test(state: State, Path(id): Path<String>) -> Result<Json<ConnectionTest>, ApiError> {
     Ok(Json(state.app.databases().test_registered(&id).await?))
 }
 
 /// Try a connection string before registering it.
-#[utoipa::path(post, path = "/api/v1/databases/test", tag = "databases", request_body = TestConnection,
+#[utoipa::path(post, operation_id = "testConnection", path = "/api/v1/databases/test", tag = "databases", request_body = TestConnection,
     responses((status = 200, body = ConnectionTest), (status = 422, body = Problem)))]
 pub async fn test_new(
     state: State,
@@ -270,7 +300,7 @@ pub async fn test_new(
 }
 
 /// Stop scheduled backups of a database.
-#[utoipa::path(post, path = "/api/v1/databases/{id}/pause", tag = "databases",
+#[utoipa::path(post, operation_id = "pauseDatabase", path = "/api/v1/databases/{id}/pause", tag = "databases",
     params(("id" = String, Path, description = "database id or name")),
     responses((status = 200, body = DatabaseView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn pause(
@@ -288,7 +318,7 @@ pub async fn pause(
 }
 
 /// Restart scheduled backups of a database.
-#[utoipa::path(post, path = "/api/v1/databases/{id}/resume", tag = "databases",
+#[utoipa::path(post, operation_id = "resumeDatabase", path = "/api/v1/databases/{id}/resume", tag = "databases",
     params(("id" = String, Path, description = "database id or name")),
     responses((status = 200, body = DatabaseView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn resume(
@@ -306,9 +336,9 @@ pub async fn resume(
 }
 
 /// What the retention policy would prune now, and why. Changes nothing.
-#[utoipa::path(get, path = "/api/v1/databases/{id}/retention/preview", tag = "databases",
+#[utoipa::path(get, operation_id = "previewRetention", path = "/api/v1/databases/{id}/retention/preview", tag = "databases",
     params(("id" = String, Path, description = "database id or name")),
-    responses((status = 200, body = PrunePlan), (status = 404, body = Problem)))]
+    responses((status = 200, body = PrunePlan), (status = 404, body = Problem), (status = 409, body = Problem, description = "The database was removed, or the change conflicts with another database")))]
 pub async fn retention_preview(
     state: State,
     Path(id): Path<String>,
@@ -317,6 +347,7 @@ pub async fn retention_preview(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PruneParams {
     /// Only report what would be pruned.
     #[serde(default)]
@@ -324,9 +355,9 @@ pub struct PruneParams {
 }
 
 /// Apply the retention policy now.
-#[utoipa::path(post, path = "/api/v1/databases/{id}/retention/prune", tag = "databases",
+#[utoipa::path(post, operation_id = "pruneDatabase", path = "/api/v1/databases/{id}/retention/prune", tag = "databases",
     params(("id" = String, Path, description = "database id or name"), PruneParams),
-    responses((status = 200, body = PrunePlan), (status = 404, body = Problem)))]
+    responses((status = 200, body = PrunePlan), (status = 404, body = Problem), (status = 409, body = Problem, description = "The database was removed, or the change conflicts with another database")))]
 pub async fn prune(
     state: State,
     actor: Actor,
@@ -343,12 +374,16 @@ pub async fn prune(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SchedulePreviewParams {
     /// Cron expression (5 fields, or 6 with seconds first).
+    #[param(min_length = 1, example = "0 12 * * MON-FRI")]
     pub cron: String,
     /// IANA time zone (default UTC).
+    #[param(value_type = Option<TimeZoneName>)]
     pub timezone: Option<String>,
     /// How many runs to list (1–20, default 5).
+    #[param(minimum = 1, maximum = 20)]
     pub count: Option<usize>,
 }
 
@@ -362,7 +397,7 @@ pub struct SchedulePreview {
 }
 
 /// Validate a schedule and list its next runs, without saving anything.
-#[utoipa::path(get, path = "/api/v1/schedules/preview", tag = "databases", params(SchedulePreviewParams),
+#[utoipa::path(get, operation_id = "previewSchedule", path = "/api/v1/schedules/preview", tag = "databases", params(SchedulePreviewParams),
     responses((status = 200, body = SchedulePreview), (status = 422, body = Problem)))]
 pub async fn schedule_preview(
     ApiQuery(q): ApiQuery<SchedulePreviewParams>,

@@ -8,22 +8,27 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventParams {
     /// Only events with a position greater than this.
     pub after: Option<i64>,
     /// Only events with a position smaller than this.
     pub before: Option<i64>,
     /// 1–1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     pub database_id: Option<String>,
     /// Event type, e.g. `BackupFailed`.
     #[serde(rename = "type")]
     pub event_type: Option<String>,
     /// RFC 3339 lower bound on `at`.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// RFC 3339 upper bound on `at`.
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// `asc` (default) or `desc`.
+    #[param(pattern = "^(asc|desc)$")]
     pub order: Option<String>,
 }
 
@@ -47,7 +52,7 @@ fn utc_bound(field: &str, v: Option<String>) -> Result<Option<String>, ApiError>
 }
 
 /// Ledger events, by global position.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventParams),
+#[utoipa::path(get, operation_id = "listEvents", path = "/api/v1/events", tag = "events", params(EventParams),
     responses((status = 200, body = EventPage)))]
 pub async fn list(
     state: State,

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 /// Prometheus text exposition: backups by database and engine, bytes, durations, last
 /// success, alerts, notification failures, ledger position. With `BACKLINE_METRICS_TOKEN`
 /// set, it needs `Authorization: Bearer` with that token (or the admin token).
-#[utoipa::path(get, path = "/metrics", tag = "health",
+#[utoipa::path(get, operation_id = "getMetrics", path = "/metrics", tag = "health",
     responses((status = 200, content_type = "text/plain", body = String),
         (status = 401, body = super::error::Problem)))]
 pub async fn metrics(

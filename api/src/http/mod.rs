@@ -5,10 +5,12 @@ mod databases;
 pub mod error;
 mod events;
 mod metrics;
+mod openapi;
 mod runs;
+mod schemas;
 mod storage;
 mod stream;
-mod throttle;
+pub mod throttle;
 mod ui;
 
 use axum::extract::{FromRequestParts, Request};
@@ -20,7 +22,6 @@ use axum::{Json, Router};
 use backline_app::App;
 use error::ApiError;
 use std::sync::Arc;
-use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -183,36 +184,13 @@ async fn require_token(
     }
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Backline", description = "Backups and restores of PostgreSQL and MySQL/MariaDB, kept in an append-only ledger."),
-    modifiers(&BearerAuth),
-    security(("bearer" = [])),
-    tags((name = "databases"), (name = "backups"), (name = "restores"), (name = "events"), (name = "alerts"), (name = "health"))
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        if let Some(c) = openapi.components.as_mut() {
-            c.add_security_scheme(
-                "bearer",
-                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-            );
-        }
-    }
-}
-
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Health {
     pub status: String,
 }
 
 /// The process is alive.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+#[utoipa::path(get, operation_id = "getHealth", path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
 async fn healthz() -> Json<Health> {
     Json(Health {
         status: "ok".into(),
@@ -229,7 +207,7 @@ pub struct Readiness {
 }
 
 /// Ledger reachable, storage writable (checked at most every 5 s), read models caught up.
-#[utoipa::path(get, path = "/readyz", tag = "health",
+#[utoipa::path(get, operation_id = "getReadiness", path = "/readyz", tag = "health",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(state: State) -> (StatusCode, Json<Readiness>) {
     let app = &state.app;
@@ -266,8 +244,9 @@ async fn readyz(state: State) -> (StatusCode, Json<Readiness>) {
     )
 }
 
-pub fn router(state: Arc<HttpState>) -> Router {
-    let api: OpenApiRouter<Arc<HttpState>> = OpenApiRouter::new()
+/// The `/api/v1` routes (token required).
+fn api_routes() -> OpenApiRouter<Arc<HttpState>> {
+    OpenApiRouter::new()
         .routes(routes!(databases::register, databases::list))
         .routes(routes!(
             databases::get,
@@ -299,14 +278,31 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .routes(routes!(alerts::list_channels, alerts::add_channel))
         .routes(routes!(alerts::get_channel, alerts::remove_channel))
         .routes(routes!(alerts::test_channel))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    let (api_router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+}
+
+/// Every route (with `api`) and the complete OpenAPI document that describes them.
+fn collect(
+    api: OpenApiRouter<Arc<HttpState>>,
+) -> (Router<Arc<HttpState>>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = OpenApiRouter::with_openapi(openapi::base())
         .merge(api)
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics::metrics))
         .split_for_parts();
-    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    openapi::complete(&mut doc);
+    (router, doc)
+}
+
+/// The OpenAPI document, as `/openapi.json` serves it.
+pub fn document() -> utoipa::openapi::OpenApi {
+    collect(api_routes()).1
+}
+
+pub fn router(state: Arc<HttpState>) -> Router {
+    let api =
+        api_routes().route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let (api_router, doc) = collect(api);
     let doc_json = doc.clone();
     api_router
         .route(

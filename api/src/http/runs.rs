@@ -11,14 +11,27 @@ use backline_projections::{BackupFilter, BackupView, RestoreView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+/// A list's `limit`: 100 when absent, else within 1..=`max`.
+fn list_limit(limit: Option<i64>, max: i64) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(100),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::invalid(
+            "limit",
+            format!("limit must be between 1 and {max}, not {n}"),
+        )),
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Accepted {
     pub id: String,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BackupNow {
-    /// Block until the backup ends and return it (200 when completed, 500 when it failed).
+    /// Block until the backup ends and return it (200 when completed, 424 when it failed).
     #[serde(default)]
     pub wait: bool,
 }
@@ -37,18 +50,24 @@ pub struct BackupList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BackupListParams {
     pub database_id: Option<String>,
     /// `running`, `completed`, `failed`, `abandoned` or `pruned`.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = "^(new|running|completed|failed|abandoned|pruned)$")]
     pub status: Option<BackupStatus>,
+    /// 1–10000, default 100.
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<i64>,
 }
 
 /// Back up a database now.
-#[utoipa::path(post, path = "/api/v1/databases/{id}/backups", tag = "backups",
+#[utoipa::path(post, operation_id = "startBackup", path = "/api/v1/databases/{id}/backups", tag = "backups",
     params(("id" = String, Path, description = "database id or name"), BackupNow),
-    responses((status = 202, body = Accepted), (status = 200, body = BackupView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 202, body = Accepted, description = "Started (without `wait`)"),
+        (status = 200, body = BackupView, description = "With `wait`: the backup completed"),
+        (status = 424, body = BackupView, description = "With `wait`: the backup ran and failed (the database, a tool or storage failed): the body is the failed version, its `error` says at which stage and why"),
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "A backup of this database is already running")))]
 pub async fn backup_now(
     state: State,
     actor: Actor,
@@ -79,13 +98,13 @@ pub async fn backup_now(
     let status = if view.status == BackupStatus::Completed {
         StatusCode::OK
     } else {
-        StatusCode::INTERNAL_SERVER_ERROR
+        StatusCode::FAILED_DEPENDENCY
     };
     Ok((status, Json(view)).into_response())
 }
 
 /// Version history of a database, newest first.
-#[utoipa::path(get, path = "/api/v1/databases/{id}/backups", tag = "backups",
+#[utoipa::path(get, operation_id = "listDatabaseBackups", path = "/api/v1/databases/{id}/backups", tag = "backups",
     params(("id" = String, Path, description = "database id or name")),
     responses((status = 200, body = BackupList), (status = 404, body = Problem)))]
 pub async fn history(state: State, Path(id): Path<String>) -> Result<Json<BackupList>, ApiError> {
@@ -106,7 +125,7 @@ pub async fn history(state: State, Path(id): Path<String>) -> Result<Json<Backup
 }
 
 /// Backups of all databases, newest first.
-#[utoipa::path(get, path = "/api/v1/backups", tag = "backups", params(BackupListParams),
+#[utoipa::path(get, operation_id = "listBackups", path = "/api/v1/backups", tag = "backups", params(BackupListParams),
     responses((status = 200, body = BackupList)))]
 pub async fn list_backups(
     state: State,
@@ -118,14 +137,14 @@ pub async fn list_backups(
         .backups(&BackupFilter {
             database_id: q.database_id,
             status: q.status,
-            limit: q.limit.unwrap_or(100),
+            limit: list_limit(q.limit, 10_000)?,
         })
         .await?;
     Ok(Json(BackupList { items }))
 }
 
 /// One backup.
-#[utoipa::path(get, path = "/api/v1/backups/{id}", tag = "backups",
+#[utoipa::path(get, operation_id = "getBackup", path = "/api/v1/backups/{id}", tag = "backups",
     params(("id" = String, Path, description = "backup id")),
     responses((status = 200, body = BackupWithProgress), (status = 404, body = Problem)))]
 pub async fn get_backup(
@@ -160,7 +179,7 @@ pub struct RestoreRequest {
 }
 
 /// Restore a backup into its own database or another one of the same engine.
-#[utoipa::path(post, path = "/api/v1/backups/{id}/restore", tag = "restores", request_body = RestoreRequest,
+#[utoipa::path(post, operation_id = "startRestore", path = "/api/v1/backups/{id}/restore", tag = "restores", request_body = RestoreRequest,
     params(("id" = String, Path, description = "backup id")),
     responses((status = 202, body = Accepted), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn restore(
@@ -197,14 +216,17 @@ pub struct RestoreList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RestoreListParams {
     /// Restores from or into this database.
     pub database_id: Option<String>,
+    /// 1–10000, default 100.
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<i64>,
 }
 
 /// Restores, newest first.
-#[utoipa::path(get, path = "/api/v1/restores", tag = "restores", params(RestoreListParams),
+#[utoipa::path(get, operation_id = "listRestores", path = "/api/v1/restores", tag = "restores", params(RestoreListParams),
     responses((status = 200, body = RestoreList)))]
 pub async fn list_restores(
     state: State,
@@ -213,13 +235,13 @@ pub async fn list_restores(
     let items = state
         .app
         .projections
-        .restores(q.database_id.as_deref(), q.limit.unwrap_or(100))
+        .restores(q.database_id.as_deref(), list_limit(q.limit, 10_000)?)
         .await?;
     Ok(Json(RestoreList { items }))
 }
 
 /// One restore.
-#[utoipa::path(get, path = "/api/v1/restores/{id}", tag = "restores",
+#[utoipa::path(get, operation_id = "getRestore", path = "/api/v1/restores/{id}", tag = "restores",
     params(("id" = String, Path, description = "restore id")),
     responses((status = 200, body = RestoreView), (status = 404, body = Problem)))]
 pub async fn get_restore(
@@ -236,7 +258,7 @@ pub async fn get_restore(
 }
 
 /// Pin a version: retention never prunes it.
-#[utoipa::path(post, path = "/api/v1/backups/{id}/pin", tag = "backups",
+#[utoipa::path(post, operation_id = "pinBackup", path = "/api/v1/backups/{id}/pin", tag = "backups",
     params(("id" = String, Path, description = "backup id")),
     responses((status = 200, body = BackupView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn pin(
@@ -249,7 +271,7 @@ pub async fn pin(
 }
 
 /// Unpin a version.
-#[utoipa::path(post, path = "/api/v1/backups/{id}/unpin", tag = "backups",
+#[utoipa::path(post, operation_id = "unpinBackup", path = "/api/v1/backups/{id}/unpin", tag = "backups",
     params(("id" = String, Path, description = "backup id")),
     responses((status = 200, body = BackupView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn unpin(

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 /// Re-read a completed backup's stored copies: sha256, and decryption + decompression when
 /// this server holds the key. Records `BackupVerified` and returns what was found (200 also
 /// when the check failed: see `ok`).
-#[utoipa::path(post, path = "/api/v1/backups/{id}/verify", tag = "backups",
+#[utoipa::path(post, operation_id = "verifyBackup", path = "/api/v1/backups/{id}/verify", tag = "backups",
     params(("id" = String, Path, description = "backup id")),
     responses((status = 200, body = Verification), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn verify(
@@ -36,7 +36,7 @@ pub struct StorageList {
 }
 
 /// The destinations every backup is streamed to, in order (restore reads the first healthy one).
-#[utoipa::path(get, path = "/api/v1/storages", tag = "backups",
+#[utoipa::path(get, operation_id = "listStorages", path = "/api/v1/storages", tag = "backups",
     responses((status = 200, body = StorageList)))]
 pub async fn list(state: State) -> Json<StorageList> {
     Json(StorageList {

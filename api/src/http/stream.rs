@@ -13,6 +13,7 @@ use std::time::Duration;
 use utoipa::IntoParams;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamParams {
     /// Start after this position (default: the `Last-Event-ID` header, else only new events).
     pub after: Option<i64>,
@@ -21,7 +22,7 @@ pub struct StreamParams {
 
 /// Ledger events as they are appended (`id:` is the position; reconnecting with
 /// `Last-Event-ID` resumes after it). Each `data:` is one item of `GET /api/v1/events`.
-#[utoipa::path(get, path = "/api/v1/events/stream", tag = "events", params(StreamParams),
+#[utoipa::path(get, operation_id = "streamEvents", path = "/api/v1/events/stream", tag = "events", params(StreamParams),
     responses((status = 200, content_type = "text/event-stream", body = String)))]
 pub async fn stream(
     state: State,

@@ -39,9 +39,27 @@ struct Record {
 }
 
 /// Wrong tokens by client: an address, or an IPv6 /64 (one host usually holds all of it).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AuthThrottle {
     clients: Mutex<HashMap<IpAddr, Record>>,
+    /// Wrong tokens an address may send within `WINDOW` before it backs off.
+    free_failures: u32,
+}
+
+impl Default for AuthThrottle {
+    fn default() -> Self {
+        Self::new(FREE_FAILURES)
+    }
+}
+
+impl AuthThrottle {
+    /// A throttle that lets `free_failures` wrong tokens through per window (`BACKLINE_AUTH_FREE_FAILURES`).
+    pub fn new(free_failures: u32) -> Self {
+        Self {
+            clients: Mutex::new(HashMap::new()),
+            free_failures,
+        }
+    }
 }
 
 /// The key of a client address: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64.
@@ -96,7 +114,7 @@ impl AuthThrottle {
         r.failures += 1;
         r.last_failure = now;
         // Past the free ones, and at every wrong token once it has backed off before.
-        if r.failures > FREE_FAILURES || r.strikes > 0 {
+        if r.failures > self.free_failures || r.strikes > 0 {
             let wait = backoff(r.strikes);
             r.strikes = r.strikes.saturating_add(1);
             r.blocked_until = Some(now + wait);

@@ -993,7 +993,7 @@ async fn an_alert_pending_when_the_server_is_killed_is_sent_once_after_restart()
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 500, "the backup failed");
+    assert_eq!(r.status(), 424, "the backup failed");
     eventually("a failed delivery attempt", 30, async || {
         let v = get("/api/v1/events?type=AlertNotified".into()).await?;
         (!v["items"].as_array()?.is_empty()).then_some(())

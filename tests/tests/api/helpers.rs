@@ -51,6 +51,7 @@ pub fn settings(
         // The tests' webhook receivers listen on 127.0.0.1.
         allow_private_webhooks: true,
         metrics_token: None,
+        auth_free_failures: 10,
         scheduler: true,
     }
 }
