@@ -20,6 +20,12 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A conflict on one field of the request (a name already taken).
+    #[error("{message}")]
+    Taken {
+        field: &'static str,
+        message: String,
+    },
     #[error("{message}")]
     Invalid {
         field: &'static str,
@@ -137,6 +143,7 @@ pub(crate) fn channel_error(e: &ChannelError) -> AppError {
         ChannelError::NoRecipients | ChannelError::BadAddress(_) => {
             AppError::invalid("to", e.to_string())
         }
+        ChannelError::NoMailServer => AppError::invalid("type", e.to_string()),
         ChannelError::BadUrl(_) | ChannelError::RefusedAddress { .. } => {
             AppError::invalid("url", e.to_string())
         }

@@ -55,6 +55,8 @@ pub enum ChannelError {
     NoRecipients,
     #[error("{0:?} is not an email address")]
     BadAddress(String),
+    #[error("email channels need an SMTP server: set BACKLINE_SMTP_URL (and BACKLINE_ALERT_FROM) on the server, or use a webhook")]
+    NoMailServer,
     #[error("webhook url {0:?} is not an http(s) URL")]
     BadUrl(String),
     #[error("webhook address {address} is {}", rule.explain())]
@@ -247,6 +249,8 @@ pub enum ChannelCommand {
         name: String,
         target: ChannelTarget,
         secret: Option<SealedSecret>,
+        /// Whether this server can send email (an SMTP server is configured).
+        can_email: bool,
     },
     Remove,
     RecordTest {
@@ -320,6 +324,7 @@ impl Aggregate for Channel {
                 name,
                 target,
                 secret,
+                can_email,
             } => {
                 if self.added {
                     return Err(ChannelError::AlreadyAdded);
@@ -337,6 +342,9 @@ impl Aggregate for Channel {
                             .iter()
                             .map(|a| validate_address(a))
                             .collect::<Result<Vec<_>, _>>()?;
+                        if !can_email {
+                            return Err(ChannelError::NoMailServer);
+                        }
                         ChannelTarget::Email { to }
                     }
                     w => w,
@@ -405,6 +413,7 @@ mod tests {
                 to: to.iter().map(|s| s.to_string()).collect(),
             },
             secret: None,
+            can_email: true,
         }
     }
 
@@ -428,6 +437,17 @@ mod tests {
             .given_no_previous_events()
             .when(email(&[]))
             .then_expect_error(ChannelError::NoRecipients);
+        T::with(())
+            .given_no_previous_events()
+            .when(ChannelCommand::Add {
+                name: "ops".into(),
+                target: ChannelTarget::Email {
+                    to: vec!["ops@example.com".into()],
+                },
+                secret: None,
+                can_email: false,
+            })
+            .then_expect_error(ChannelError::NoMailServer);
         T::with(())
             .given_no_previous_events()
             .when(email(&["ops@localhost", "x"]))

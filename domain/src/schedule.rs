@@ -185,7 +185,16 @@ impl Schedule {
     /// A sentence a person can read ("At 02:30 AM, every day (Europe/Paris)").
     pub fn describe(&self) -> String {
         match self.compiled() {
-            Ok(c) => format!("{} ({})", c.describe(), self.timezone),
+            Ok(c) => {
+                // croner's English ("At every 2 minutes."), made plainer.
+                let text = c.describe();
+                let text = text.trim().trim_end_matches('.');
+                let text = match text.strip_prefix("At every ") {
+                    Some(rest) => format!("Every {rest}"),
+                    None => text.to_string(),
+                };
+                format!("{text} ({})", self.timezone)
+            }
             Err(_) => self.cron.clone(),
         }
     }
@@ -206,6 +215,17 @@ mod tests {
 
     fn sched(c: &str, tz: &str) -> Schedule {
         Schedule::parse(c, Some(tz), CatchUp::Latest).unwrap()
+    }
+
+    #[test]
+    fn descriptions_read_plainly() {
+        assert_eq!(
+            sched("*/2 * * * *", "UTC").describe(),
+            "Every 2 minutes (UTC)"
+        );
+        assert!(!sched("30 2 * * *", "Europe/Paris")
+            .describe()
+            .contains(". ("));
     }
 
     #[test]

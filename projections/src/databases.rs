@@ -101,7 +101,11 @@ pub struct DatabaseView {
     pub backups_total: u64,
     pub backups_completed: u64,
     pub backups_failed: u64,
+    /// Restores into this database.
     pub restores_total: u64,
+    /// Restores of this database's versions into other databases.
+    #[serde(default)]
+    pub restores_from_versions: u64,
     pub running_backup_id: Option<String>,
     #[serde(default)]
     pub schedule: Option<ScheduleView>,
@@ -209,8 +213,16 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
             .await
         }
         LedgerEvent::Restore(RestoreEvent::RestoreStarted {
-            target_database_id, ..
-        }) => update(tx, target_database_id, |d| d.restores_total += 1).await,
+            source_database_id,
+            target_database_id,
+            ..
+        }) => {
+            update(tx, target_database_id, |d| d.restores_total += 1).await?;
+            if source_database_id != target_database_id {
+                update(tx, source_database_id, |d| d.restores_from_versions += 1).await?;
+            }
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
@@ -244,6 +256,7 @@ async fn apply_own(
             backups_completed: 0,
             backups_failed: 0,
             restores_total: 0,
+            restores_from_versions: 0,
             running_backup_id: None,
             schedule: schedule.as_ref().map(|s| ScheduleView::of(s, at)),
             paused: false,

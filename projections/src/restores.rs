@@ -1,6 +1,6 @@
 //! The restores read model: every restore with its source, target, outcome and warnings.
 
-use crate::backups::FailureView;
+use crate::backups::{BackupView, FailureView};
 use crate::event::Applied;
 use crate::store::{bodies, load, to_text, Arg, Tx};
 use crate::{ProjectionError, Projections};
@@ -13,6 +13,12 @@ pub struct RestoreView {
     pub id: String,
     pub backup_id: String,
     pub source_database_id: String,
+    /// The source database's name when the version was taken.
+    #[serde(default)]
+    pub source_database_name: Option<String>,
+    /// When the restored version was taken.
+    #[serde(default)]
+    pub backup_started_at: Option<String>,
     pub target_database_id: String,
     pub target_database_name: String,
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
@@ -77,10 +83,13 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
             local_copy_bytes,
             ..
         } => {
+            let backup = load::<BackupView>(tx, "rm_backups", backup_id).await?;
             let r = RestoreView {
                 id: e.aggregate_id.to_string(),
                 backup_id: backup_id.clone(),
                 source_database_id: source_database_id.clone(),
+                source_database_name: backup.as_ref().map(|b| b.database_name.clone()),
+                backup_started_at: backup.map(|b| b.started_at),
                 target_database_id: target_database_id.clone(),
                 target_database_name: target_database_name.to_string(),
                 engine: *engine,

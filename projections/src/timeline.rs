@@ -22,6 +22,9 @@ pub struct EventView {
     pub aggregate_id: String,
     pub sequence: i64,
     pub database_id: Option<String>,
+    /// Another database the event concerns: the source of a restore into another database.
+    #[serde(default)]
+    pub related_database_id: Option<String>,
     pub at: String,
     pub actor: String,
     pub correlation_id: String,
@@ -80,14 +83,15 @@ async fn database_of(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<Option<String>,
 
 async fn insert(tx: &mut Tx<'_>, view: &EventView) -> Result<(), ProjectionError> {
     sqlx::query(
-        "INSERT INTO rm_timeline (position, event_type, aggregate_type, aggregate_id, database_id, at, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (position) DO NOTHING",
+        "INSERT INTO rm_timeline (position, event_type, aggregate_type, aggregate_id, database_id, related_database_id, at, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (position) DO NOTHING",
     )
     .bind(view.position)
     .bind(&view.event_type)
     .bind(&view.aggregate_type)
     .bind(&view.aggregate_id)
     .bind(view.database_id.clone())
+    .bind(view.related_database_id.clone())
     .bind(&view.at)
     .bind(to_text(view)?)
     .execute(&mut **tx)
@@ -97,6 +101,7 @@ async fn insert(tx: &mut Tx<'_>, view: &EventView) -> Result<(), ProjectionError
 
 fn view(s: &StoredEvent, database_id: Option<String>, payload: Value) -> EventView {
     EventView {
+        related_database_id: None,
         position: s.position,
         event_type: s.event_type.clone(),
         aggregate_type: s.aggregate_type.clone(),
@@ -114,7 +119,25 @@ fn view(s: &StoredEvent, database_id: Option<String>, payload: Value) -> EventVi
 
 pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), ProjectionError> {
     let database_id = database_of(tx, e).await?;
-    insert(tx, &view(e.stored, database_id, e.event.public_fields())).await
+    let mut v = view(e.stored, database_id, e.event.public_fields());
+    v.related_database_id = related_of(tx, e)
+        .await?
+        .filter(|r| v.database_id.as_ref() != Some(r));
+    insert(tx, &v).await
+}
+
+/// The source database of a restore's events (the timeline of a database shows restores of
+/// its versions into other databases too).
+async fn related_of(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<Option<String>, ProjectionError> {
+    Ok(match &e.event {
+        LedgerEvent::Restore(RestoreEvent::RestoreStarted {
+            source_database_id, ..
+        }) => Some(source_database_id.clone()),
+        LedgerEvent::Restore(_) => load::<RestoreView>(tx, "rm_restores", e.aggregate_id)
+            .await?
+            .map(|r| r.source_database_id),
+        _ => None,
+    })
 }
 
 /// An event this version cannot decode still shows on the timeline, secrets masked.
@@ -147,7 +170,13 @@ impl Projections {
             cond(&mut sql, &mut args, "position <", Arg::I(b));
         }
         if let Some(d) = &q.database_id {
-            cond(&mut sql, &mut args, "database_id =", Arg::S(d.clone()));
+            args.push(Arg::S(d.clone()));
+            args.push(Arg::S(d.clone()));
+            sql.push_str(&format!(
+                " AND (database_id = ${} OR related_database_id = ${})",
+                args.len() - 1,
+                args.len()
+            ));
         }
         if let Some(t) = &q.event_type {
             cond(&mut sql, &mut args, "event_type =", Arg::S(t.clone()));

@@ -79,6 +79,14 @@ impl From<AppError> for ApiError {
         match e {
             AppError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, m),
             AppError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+            AppError::Taken { field, message } => ApiError {
+                status: StatusCode::CONFLICT,
+                errors: vec![FieldError {
+                    field: field.to_string(),
+                    message: message.clone(),
+                }],
+                detail: message,
+            },
             AppError::Invalid { field, message } => ApiError::invalid(field, message),
             AppError::InvalidFields(fields) => {
                 let detail = fields

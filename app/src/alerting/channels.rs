@@ -128,6 +128,7 @@ impl Alerting {
                     name,
                     target,
                     secret,
+                    can_email: core.settings.smtp_url.is_some(),
                 },
                 core.meta(actor, &id),
             )

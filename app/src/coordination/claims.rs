@@ -45,8 +45,9 @@ impl Coordination {
 
     /// Claims `name` for database `id`, or answers 409 when another database has it.
     pub(crate) async fn claim_name(&self, name: &DatabaseName, id: &str) -> Result<(), AppError> {
-        self.claim(Kind::Name, name.as_str(), id, |_| {
-            AppError::Conflict(format!("a database named {name} is already registered"))
+        self.claim(Kind::Name, name.as_str(), id, |_| AppError::Taken {
+            field: "name",
+            message: format!("a database named {name} is already registered"),
         })
         .await
     }

@@ -97,9 +97,10 @@ impl Databases {
             .await?
             .is_some()
         {
-            return Err(AppError::Conflict(format!(
-                "a database named {name} is already registered"
-            )));
+            return Err(AppError::Taken {
+                field: "name",
+                message: format!("a database named {name} is already registered"),
+            });
         }
         let id = uuid::Uuid::now_v7().to_string();
         // The read model answered for what it has seen; the claim decides for concurrent
@@ -171,9 +172,10 @@ impl Databases {
         if let Some(n) = &name {
             if let Some(other) = core.projections.database_by_name(n.as_str()).await? {
                 if other.id != current.id {
-                    return Err(AppError::Conflict(format!(
-                        "a database named {n} is already registered"
-                    )));
+                    return Err(AppError::Taken {
+                        field: "name",
+                        message: format!("a database named {n} is already registered"),
+                    });
                 }
             }
         }

@@ -472,6 +472,11 @@ async fn channels_are_validated_tested_and_removed() {
             json!({"name": " ", "type": "email", "to": ["a@example.com"]}),
             "name",
         ),
+        // This server has no SMTP: said at once, not three failed deliveries later.
+        (
+            json!({"name": "x", "type": "email", "to": ["a@example.com"]}),
+            "type",
+        ),
     ] {
         let r = app.post("/api/v1/channels", body.clone()).await;
         assert_eq!(r.status(), 422, "{body}");
