@@ -279,7 +279,8 @@ pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<Runnin
         }
     }
     cmd.arg("--").arg(&conn.database);
-    let mut tool = RunningTool::spawn(cmd, "mysqldump", false, true, Some(opts))?;
+    let name = super::process::tool_name(&probe.dump_tool);
+    let mut tool = RunningTool::spawn(cmd, &name, false, true, Some(opts))?;
     tool.prelude = prelude;
     tool.warnings = warnings;
     tool.properties = properties.map(DatabaseProperties::Mysql);

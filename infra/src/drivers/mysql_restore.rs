@@ -61,7 +61,8 @@ async fn load(
         cmd.arg("--sandbox");
     }
     cmd.arg(format!("--database={database}"));
-    let tool = RunningTool::spawn(cmd, "mariadb", true, false, Some(opts))?;
+    let name = super::process::tool_name(&probe.restore_tool);
+    let tool = RunningTool::spawn(cmd, &name, true, false, Some(opts))?;
     // Routines' `ALTER DATABASE \`<source>\`` lines apply to the database being loaded.
     run_fed(tool, feed, true, FedEnd::ReadsAll).await
 }

@@ -179,6 +179,13 @@ async fn collect_stderr(err: tokio::process::ChildStderr) -> String {
     Vec::from(tail).join("\n")
 }
 
+/// A tool's name as it runs (`mariadb-dump`, not the engine's generic name).
+pub(crate) fn tool_name(tool: &Path) -> String {
+    tool.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| tool.display().to_string())
+}
+
 /// Runs `tool --version` and returns its first line.
 pub(crate) async fn tool_version(tool: &Path) -> Option<String> {
     let out = command(tool).arg("--version").output().await.ok()?;
