@@ -404,6 +404,15 @@ mod tests {
     }
 
     #[test]
+    fn every_event_has_a_secret_free_summary() {
+        for e in every_event() {
+            let s = e.summary();
+            assert!(!s.is_empty(), "{}", e.name());
+            assert!(!s.contains("Y2lwaGVy"), "{s}");
+        }
+    }
+
+    #[test]
     fn secrets_are_masked_and_mismatches_refused() {
         let all = every_event();
         let added = all.iter().find(|e| e.name() == "ChannelAdded").unwrap();

@@ -16,6 +16,7 @@ pub mod restore;
 pub mod retention;
 pub mod schedule;
 pub mod stage;
+mod summary;
 pub mod values;
 
 pub use alert::{

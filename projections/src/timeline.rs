@@ -30,6 +30,9 @@ pub struct EventView {
     pub correlation_id: String,
     pub node: String,
     pub event_version: String,
+    /// What happened, in a few words.
+    #[serde(default)]
+    pub summary: String,
     /// The event's fields, with secrets removed.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub payload: Value,
@@ -102,6 +105,7 @@ async fn insert(tx: &mut Tx<'_>, view: &EventView) -> Result<(), ProjectionError
 fn view(s: &StoredEvent, database_id: Option<String>, payload: Value) -> EventView {
     EventView {
         related_database_id: None,
+        summary: String::new(),
         position: s.position,
         event_type: s.event_type.clone(),
         aggregate_type: s.aggregate_type.clone(),
@@ -120,6 +124,7 @@ fn view(s: &StoredEvent, database_id: Option<String>, payload: Value) -> EventVi
 pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), ProjectionError> {
     let database_id = database_of(tx, e).await?;
     let mut v = view(e.stored, database_id, e.event.public_fields());
+    v.summary = e.event.summary();
     v.related_database_id = related_of(tx, e)
         .await?
         .filter(|r| v.database_id.as_ref() != Some(r));

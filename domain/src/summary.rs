@@ -1,0 +1,165 @@
+//! One line a person reads for each event: what happened, never a secret or a row.
+
+use crate::alert::{AlertEvent, Outcome};
+use crate::backup::BackupEvent;
+use crate::channel::ChannelEvent;
+use crate::database::DatabaseEvent;
+use crate::events::LedgerEvent;
+use crate::restore::RestoreEvent;
+
+fn bytes(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < units.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{v:.1} {}", units[i])
+}
+
+fn seconds(ms: u64) -> String {
+    format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+impl LedgerEvent {
+    /// What happened, in a few words.
+    pub fn summary(&self) -> String {
+        match self {
+            LedgerEvent::Database(e) => database(e),
+            LedgerEvent::Backup(e) => backup(e),
+            LedgerEvent::Restore(e) => restore(e),
+            LedgerEvent::Alert(e) => alert(e),
+            LedgerEvent::Channel(e) => channel(e),
+        }
+    }
+}
+
+fn database(e: &DatabaseEvent) -> String {
+    match e {
+        DatabaseEvent::DatabaseRegistered { name, engine, .. } => {
+            format!("database {name} ({engine}) registered")
+        }
+        DatabaseEvent::DatabaseUpdated { .. } => "settings changed".into(),
+        DatabaseEvent::DatabasePaused {} => "scheduled backups paused".into(),
+        DatabaseEvent::DatabaseResumed {} => "scheduled backups resumed".into(),
+        DatabaseEvent::ScheduledRunClaimed { slot, .. } => {
+            format!("scheduled slot {} claimed", slot.to_rfc3339())
+        }
+        DatabaseEvent::DatabaseRemoved {} => "removed (its history stays)".into(),
+        DatabaseEvent::DestinationsChanged { destinations } => match destinations {
+            Some(d) => format!("backups go to {}", d.join(", ")),
+            None => "backups go to every configured storage".into(),
+        },
+    }
+}
+
+fn backup(e: &BackupEvent) -> String {
+    match e {
+        BackupEvent::BackupStarted {
+            database_name,
+            tools,
+            ..
+        } => format!(
+            "backup of {database_name} started{}",
+            tools
+                .tool
+                .as_deref()
+                .map(|t| format!(" with {t}"))
+                .unwrap_or_default()
+        ),
+        BackupEvent::BackupCompleted {
+            artifact,
+            duration_ms,
+        } => format!(
+            "backup completed: {} stored ({} raw) in {}",
+            bytes(artifact.bytes),
+            bytes(artifact.raw_bytes),
+            seconds(*duration_ms)
+        ),
+        BackupEvent::BackupFailed { failure, .. } => format!(
+            "backup failed at stage {}: {}",
+            failure.stage, failure.message
+        ),
+        BackupEvent::BackupAbandoned { reason } => format!("backup abandoned: {reason}"),
+        BackupEvent::BackupPinned { .. } => "version pinned".into(),
+        BackupEvent::BackupUnpinned { .. } => "version unpinned".into(),
+        BackupEvent::BackupPruned { reason, .. } => format!("version pruned: {reason}"),
+        BackupEvent::BackupArtifactDeleted {} => "pruned version's files deleted".into(),
+        BackupEvent::BackupDeletionFailed { error } => {
+            format!("deleting a pruned version's files failed: {error}")
+        }
+        BackupEvent::BackupVerified { ok: true, .. } => {
+            "verified: the stored copy is intact".into()
+        }
+        BackupEvent::BackupVerified {
+            ok: false, detail, ..
+        } => {
+            format!("verification failed: {detail}")
+        }
+        BackupEvent::BackupCopyFailed {
+            storage, message, ..
+        } => format!("the copy to {storage} failed: {message}"),
+    }
+}
+
+fn restore(e: &RestoreEvent) -> String {
+    match e {
+        RestoreEvent::RestoreStarted {
+            target_database_name,
+            ..
+        } => format!("restore into {target_database_name} started"),
+        RestoreEvent::RestoreCompleted {
+            duration_ms,
+            previous_kept_as,
+            ..
+        } => format!(
+            "restore completed in {}{}",
+            seconds(*duration_ms),
+            previous_kept_as
+                .as_deref()
+                .map(|k| format!("; previous contents kept as {k}"))
+                .unwrap_or_default()
+        ),
+        RestoreEvent::RestoreFailed { failure, .. } => format!(
+            "restore failed at stage {}: {}",
+            failure.stage, failure.message
+        ),
+    }
+}
+
+fn alert(e: &AlertEvent) -> String {
+    match e {
+        AlertEvent::AlertRaised {
+            kind,
+            database_name,
+            ..
+        } => format!("alert raised: {} ({database_name})", kind.title()),
+        AlertEvent::AlertRepeated { count, .. } => format!("alert repeated ({count} times)"),
+        AlertEvent::AlertNotified { delivery } => match delivery.outcome {
+            Outcome::Delivered => format!("{} notice delivered", delivery.notice.as_str()),
+            Outcome::Failed => format!(
+                "{} notice not delivered (attempt {}): {}",
+                delivery.notice.as_str(),
+                delivery.attempt,
+                delivery.error.as_deref().unwrap_or("failed")
+            ),
+        },
+        AlertEvent::AlertAcknowledged { actor } => format!("alert acknowledged by {actor}"),
+        AlertEvent::AlertResolved { by_type, .. } => format!("alert resolved by {by_type}"),
+    }
+}
+
+fn channel(e: &ChannelEvent) -> String {
+    match e {
+        ChannelEvent::ChannelAdded { name, .. } => format!("channel {name} added"),
+        ChannelEvent::ChannelRemoved {} => "channel removed".into(),
+        ChannelEvent::ChannelTested { outcome, error, .. } => match outcome {
+            Outcome::Delivered => "test notification delivered".into(),
+            Outcome::Failed => format!(
+                "test notification failed: {}",
+                error.as_deref().unwrap_or("failed")
+            ),
+        },
+    }
+}
