@@ -4,9 +4,22 @@ use super::progress::{human, wait};
 use anyhow::{bail, Context};
 use backline_app::{App, Settings};
 use backline_domain::{BackupStatus, Trigger};
+use backline_projections::BackupFilter;
 
-pub async fn run(settings: Settings, database: &str) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, database: &str, json: bool) -> anyhow::Result<()> {
     let app = App::open(settings).await?;
+    let db = app.resolve_database(database).await?;
+    // The previous version's size: what this one will roughly be.
+    let expected = app
+        .projections
+        .backups(&BackupFilter {
+            database_id: Some(db.id.clone()),
+            status: Some(BackupStatus::Completed),
+            limit: 1,
+        })
+        .await?
+        .first()
+        .and_then(|b| b.raw_bytes);
     let started = app
         .backups()
         .start(
@@ -18,12 +31,15 @@ pub async fn run(settings: Settings, database: &str) -> anyhow::Result<()> {
         )
         .await?;
     eprintln!("backup {} started", started.id);
-    wait(&app, &started.id, started.done).await;
+    wait(&app, &started.id, started.done, expected).await;
     let b = app
         .projections
         .backup(&started.id)
         .await?
         .context("backup vanished")?;
+    if json {
+        println!("{}", serde_json::to_string(&b)?);
+    }
     if b.status != BackupStatus::Completed {
         let (stage, message) = match &b.error {
             Some(e) => {
@@ -39,6 +55,9 @@ pub async fn run(settings: Settings, database: &str) -> anyhow::Result<()> {
             b.id,
             b.status.as_str()
         );
+    }
+    if json {
+        return Ok(());
     }
     println!(
         "backup {} completed: {} stored ({} raw) in {} ms, sha256 {}, key {}",

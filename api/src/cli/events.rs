@@ -8,10 +8,9 @@ pub struct Query {
     pub limit: i64,
     pub database: Option<String>,
     pub event_type: Option<String>,
-    pub json: bool,
 }
 
-pub async fn run(settings: Settings, query: Query) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, query: Query, json: bool) -> anyhow::Result<()> {
     let app = App::open(settings).await?;
     let database_id = match &query.database {
         Some(d) => Some(match app.projections.database(d).await? {
@@ -38,12 +37,18 @@ pub async fn run(settings: Settings, query: Query) -> anyhow::Result<()> {
             if printed >= query.limit {
                 break 'pages;
             }
-            if query.json {
+            if json {
                 println!("{}", serde_json::to_string(e)?);
             } else {
                 println!(
-                    "{:>8}  {}  {:<18} {:<8} {}  actor={}",
-                    e.position, e.at, e.event_type, e.aggregate_type, e.aggregate_id, e.actor
+                    "{:>8}  {}  {:<20} {}  ({} {}, actor {})",
+                    e.position,
+                    e.at,
+                    e.event_type,
+                    e.summary,
+                    e.aggregate_type,
+                    e.aggregate_id,
+                    e.actor
                 );
             }
             printed += 1;

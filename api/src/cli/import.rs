@@ -6,12 +6,17 @@ pub async fn run(
     settings: Settings,
     from_storage: Option<&str>,
     connections: &[String],
+    json: bool,
 ) -> anyhow::Result<()> {
     let app = App::open(settings).await?;
     let report = app
         .import()
         .from_storage("import", from_storage.unwrap_or("default"), connections)
         .await?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
     for line in &report.lines {
         println!("{line}");
     }

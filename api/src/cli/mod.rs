@@ -23,6 +23,9 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(flatten)]
     pub settings: Settings,
+    /// Print results as JSON (one object, or one per line for lists), for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -107,9 +110,6 @@ pub enum Command {
         database: Option<String>,
         #[arg(long = "type")]
         event_type: Option<String>,
-        /// One JSON object per line.
-        #[arg(long)]
-        json: bool,
     },
 }
 
@@ -127,12 +127,13 @@ impl Cli {
     /// Runs the subcommand.
     pub async fn run(self) -> anyhow::Result<()> {
         let settings = self.settings;
+        let json = self.json;
         match self.command {
             Command::Serve {
                 listen,
                 admin_token,
             } => serve::run(settings, &listen, admin_token).await,
-            Command::Backup { database } => backup::run(settings, &database).await,
+            Command::Backup { database } => backup::run(settings, &database, json).await,
             Command::Restore {
                 backup,
                 target,
@@ -147,35 +148,35 @@ impl Cli {
                     no_owner,
                     storage: from,
                 };
-                restore::run(settings, req).await
+                restore::run(settings, req, json).await
             }
-            Command::Verify { backup, all: _ } => verify::run(settings, backup.as_deref()).await,
+            Command::Verify { backup, all: _ } => {
+                verify::run(settings, backup.as_deref(), json).await
+            }
             Command::Import {
                 from_storage,
                 connections,
-            } => import::run(settings, from_storage.as_deref(), &connections).await,
-            Command::Replay => replay::run(settings).await,
+            } => import::run(settings, from_storage.as_deref(), &connections, json).await,
+            Command::Replay => replay::run(settings, json).await,
             Command::Prune { database, dry_run } => {
-                prune::run(settings, database.as_deref(), dry_run).await
+                prune::run(settings, database.as_deref(), dry_run, json).await
             }
             Command::Schedule {
                 command: ScheduleCommand::Check { expr, tz },
-            } => schedule::check(&expr, &tz),
+            } => schedule::check(&expr, &tz, json),
             Command::Events {
                 after,
                 limit,
                 database,
                 event_type,
-                json,
             } => {
                 let q = events::Query {
                     after,
                     limit,
                     database,
                     event_type,
-                    json,
                 };
-                events::run(settings, q).await
+                events::run(settings, q, json).await
             }
         }
     }

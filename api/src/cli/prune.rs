@@ -2,7 +2,12 @@
 
 use backline_app::{App, Settings};
 
-pub async fn run(settings: Settings, database: Option<&str>, dry_run: bool) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    database: Option<&str>,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     let app = App::open(settings).await?;
     let targets = match database {
         Some(d) => vec![app.resolve_database(d).await?],
@@ -10,6 +15,13 @@ pub async fn run(settings: Settings, database: Option<&str>, dry_run: bool) -> a
     };
     for db in targets {
         let plan = app.retention().prune("cli", &db.id, dry_run).await?;
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"database": db.name, "dry_run": dry_run, "plan": plan})
+            );
+            continue;
+        }
         let verb = if dry_run { "would prune" } else { "pruned" };
         println!(
             "{}: {verb} {} version(s), {} kept (policy: {})",

@@ -2,12 +2,16 @@
 
 use backline_app::{App, Settings};
 
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
     let app = App::open(settings).await?;
     let head = app.ledger.head().await?;
     let applied = app.projections.rebuild().await?;
-    println!(
-        "rebuilt every read model from the ledger: applied up to position {applied} of {head}"
-    );
+    if json {
+        println!("{}", serde_json::json!({"applied": applied, "head": head}));
+    } else {
+        println!(
+            "rebuilt every read model from the ledger: applied up to position {applied} of {head}"
+        );
+    }
     Ok(())
 }

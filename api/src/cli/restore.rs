@@ -5,16 +5,24 @@ use anyhow::{bail, Context};
 use backline_app::{App, RestoreRequest, Settings};
 use backline_domain::RestoreStatus;
 
-pub async fn run(settings: Settings, req: RestoreRequest) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, req: RestoreRequest, json: bool) -> anyhow::Result<()> {
     let app = App::open(settings).await?;
+    let expected = app
+        .projections
+        .backup(&req.backup_id)
+        .await?
+        .and_then(|b| b.raw_bytes);
     let started = app.restores().start("cli", &req).await?;
     eprintln!("restore {} started", started.id);
-    wait(&app, &started.id, started.done).await;
+    wait(&app, &started.id, started.done, expected).await;
     let r = app
         .projections
         .restore(&started.id)
         .await?
         .context("restore vanished")?;
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+    }
     if r.status != RestoreStatus::Completed {
         let e = r.error.context("restore failed without a reason")?;
         if !e.stderr_tail.is_empty() {
@@ -26,6 +34,9 @@ pub async fn run(settings: Settings, req: RestoreRequest) -> anyhow::Result<()> 
             e.stage,
             e.message
         );
+    }
+    if json {
+        return Ok(());
     }
     for w in &r.warnings {
         eprintln!("warning: {w}");

@@ -117,6 +117,45 @@ async fn cli_replay_and_events_read_the_same_ledger() {
         .as_str()
         .unwrap()
         .contains("127.0.0.1:1"));
+    // The text form reads as sentences, not payload dumps.
+    let out = tokio::process::Command::new(crate::helpers::backline_bin())
+        .args(["events", "--type", "BackupFailed"])
+        .env("BACKLINE_DATA_DIR", app.data_dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("backup failed at stage"), "{text}");
+    // `verify --all` names each database and version; --json gives one object per version.
+    let out = tokio::process::Command::new(crate::helpers::backline_bin())
+        .args(["verify", "--all"])
+        .env("BACKLINE_DATA_DIR", app.data_dir.path())
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("replay-ok"), "{text}");
+    assert!(text.contains("1 backups verified"), "{text}");
+    let out = tokio::process::Command::new(crate::helpers::backline_bin())
+        .args(["--json", "verify", "--all"])
+        .env("BACKLINE_DATA_DIR", app.data_dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["ok"], true);
+    assert_eq!(lines[0]["database_name"], "replay-ok");
 }
 
 #[tokio::test]
