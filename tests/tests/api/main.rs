@@ -4,6 +4,7 @@
 mod alerts;
 mod disaster;
 mod encryption;
+mod every_object;
 mod failures;
 mod fanout;
 mod fixtures_selftest;

@@ -13,9 +13,9 @@ use sqlx::{Column, Connection, MySqlConnection, Row};
 
 pub const MYSQL_ADMIN_URL: &str = "mysql://root@127.0.0.1:3306/mysql";
 
-const MYSQL_HOST: &str = "127.0.0.1";
-const MYSQL_PORT: &str = "3306";
-const MYSQL_USER: &str = "root";
+pub const MYSQL_HOST: &str = "127.0.0.1";
+pub const MYSQL_PORT: &str = "3306";
+pub const MYSQL_USER: &str = "root";
 
 pub use super::pg::Fingerprint;
 

@@ -10,9 +10,9 @@ use sqlx::{Connection, PgConnection, Row};
 
 pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-const PG_HOST: &str = "127.0.0.1";
-const PG_PORT: &str = "5432";
-const PG_USER: &str = "postgres";
+pub const PG_HOST: &str = "127.0.0.1";
+pub const PG_PORT: &str = "5432";
+pub const PG_USER: &str = "postgres";
 
 /// Everything a restore must bring back, in comparable form. Shared with `support::mysql`.
 #[derive(Debug, PartialEq, Eq, Clone)]
