@@ -13,6 +13,7 @@ FROM rust:1.91-trixie AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY domain domain
+COPY app app
 COPY infra infra
 COPY projections projections
 COPY api api

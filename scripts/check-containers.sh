@@ -18,6 +18,16 @@ check_copies() {
 }
 check_copies Dockerfile .
 check_copies ui/Dockerfile ui
+# The Rust build stage copies the whole workspace: cargo reads the copied tree as the image would.
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+awk '/^FROM rust/{on=1; next} /^FROM /{on=0} on && /^COPY / && !/--from=/{for (i = 2; i < NF; i++) print $i}' Dockerfile |
+  while read -r src; do mkdir -p "$stage/$(dirname "$src")" && cp -r "$src" "$stage/$src"; done
+if (cd "$stage" && cargo metadata --locked --offline --no-deps --format-version 1 >/dev/null 2>"$stage/.err"); then
+  ok "the Dockerfile's build stage copies every workspace member"
+else
+  bad "the Dockerfile's build stage misses part of the workspace: $(grep -m1 -i error "$stage/.err")"
+fi
 [ -x docker/demo-init.sh ] && ok "docker/demo-init.sh is executable" || bad "docker/demo-init.sh is not executable"
 sh -n docker/demo-init.sh && ok "docker/demo-init.sh parses" || bad "docker/demo-init.sh does not parse"
 
