@@ -96,6 +96,10 @@ impl Server {
             tokio::spawn(async {})
         };
         let alerts = tokio::spawn(self.app.alerting().run());
+        // Partial uploads a crash left behind: at start-up, then every hour.
+        let sweeper = tokio::spawn(backline_app::backups::partials::sweep_partials_hourly(
+            self.app.core().clone(),
+        ));
         let free_failures = self.app.settings.auth_free_failures;
         let state = Arc::new(HttpState {
             app: self.app,
@@ -112,6 +116,7 @@ impl Server {
         .await;
         scheduler.abort();
         alerts.abort();
+        sweeper.abort();
         served
     }
 }

@@ -12,6 +12,7 @@
 //! | alerts, watchdogs, deliveries, channels | [`Alerting`] |
 //! | re-reading stored artifacts | [`Verify`] |
 //! | rebuilding history from storage | [`Import`] |
+//! | what crashed restores left behind | [`Leftovers`] |
 
 pub mod alerting;
 pub mod backups;
@@ -20,6 +21,7 @@ mod core;
 pub mod databases;
 mod error;
 pub mod import;
+pub mod leftovers;
 pub mod restores;
 pub mod retention;
 pub mod scheduling;
@@ -33,6 +35,7 @@ pub use backups::{Backups, Started};
 pub use databases::{ConnectionTest, Databases, NewDatabase, ScheduleInput};
 pub use error::{AppError, FieldError};
 pub use import::{Import, ImportReport};
+pub use leftovers::{Leftover, Leftovers};
 pub use restores::{RestoreRequest, Restores};
 pub use retention::{PruneItem, PrunePlan, Retention};
 pub use scheduling::Scheduler;
@@ -94,6 +97,10 @@ impl App {
 
     pub fn verification(&self) -> Verify {
         Verify::new(self.core.clone())
+    }
+
+    pub fn leftovers(&self) -> Leftovers {
+        Leftovers::new(self.core.clone())
     }
 
     pub fn import(&self) -> Import {

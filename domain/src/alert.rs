@@ -19,6 +19,8 @@ pub enum AlertKind {
     RestoreFailed,
     MissedSchedule,
     StorageFailure,
+    /// A crashed restore's scratch database is still on its target's server after a day.
+    LeftoverScratch,
 }
 
 impl AlertKind {
@@ -30,6 +32,7 @@ impl AlertKind {
             AlertKind::RestoreFailed => "restore_failed",
             AlertKind::MissedSchedule => "missed_schedule",
             AlertKind::StorageFailure => "storage_failure",
+            AlertKind::LeftoverScratch => "leftover_scratch",
         }
     }
 
@@ -46,13 +49,14 @@ impl AlertKind {
             AlertKind::RestoreFailed => "restore failed",
             AlertKind::MissedSchedule => "scheduled backup missed",
             AlertKind::StorageFailure => "storage failure",
+            AlertKind::LeftoverScratch => "leftover scratch database",
         }
     }
 
     /// Whether a later success of this kind of operation resolves the alert: backups resolve
     /// backup-side alerts, restores resolve restore failures.
     pub fn resolved_by_backup(self) -> bool {
-        !matches!(self, AlertKind::RestoreFailed)
+        !matches!(self, AlertKind::RestoreFailed | AlertKind::LeftoverScratch)
     }
 }
 

@@ -8,6 +8,7 @@ pub mod leases;
 pub mod ledger;
 pub mod local_copy;
 pub mod notify;
+pub mod partials;
 pub mod pipeline;
 pub mod secrets;
 pub mod sql;

@@ -155,7 +155,7 @@ where
         .await
         .map_err(PipelineError::Upload)?;
     let (raw_tx, mut raw_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-    let (zst_tx, mut zst_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let (zst_tx, zst_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let compressor = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         let out = Sealed::new(
             ToUploader {
@@ -203,6 +203,9 @@ where
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
     let write = async {
+        // Owned here, so a failed write drops the receiving end at once: the compressor's
+        // next send fails and it stops, instead of waiting on a channel nobody reads.
+        let mut zst_rx = zst_rx;
         while let Some(piece) = zst_rx.recv().await {
             hasher.update(&piece);
             bytes += piece.len() as u64;
@@ -210,22 +213,32 @@ where
         }
         Ok::<(), PipelineError>(())
     };
-    let (read_result, write_result) = tokio::join!(read, write);
-    let compressed = compressor
-        .await
-        .map_err(|e| PipelineError::Source(std::io::Error::other(e)))
-        .and_then(|r| r.map_err(PipelineError::Source));
-    let result = match (read_result, write_result, compressed) {
-        (Err(e), _, _) | (_, Err(e), _) => Err(e),
-        (_, _, Err(e)) => Err(e),
-        _ => match check.await {
-            Err(e) => Err(PipelineError::Tool(e)),
-            Ok(()) => writer
-                .close()
+    // The first error ends both sides: the reader is dropped with the tool's stdout (nothing
+    // is drained) and `check`, which owns the tool, is dropped, killing its process group.
+    let streamed = tokio::try_join!(read, write).map(|_| ());
+    let result = match streamed {
+        Err(e) => {
+            drop(check);
+            let _ = compressor.await;
+            Err(e)
+        }
+        Ok(()) => {
+            let compressed = compressor
                 .await
-                .map(|_| ())
-                .map_err(PipelineError::Upload),
-        },
+                .map_err(|e| PipelineError::Source(std::io::Error::other(e)))
+                .and_then(|r| r.map_err(PipelineError::Source));
+            match compressed {
+                Err(e) => Err(e),
+                Ok(()) => match check.await {
+                    Err(e) => Err(PipelineError::Tool(e)),
+                    Ok(()) => writer
+                        .close()
+                        .await
+                        .map(|_| ())
+                        .map_err(PipelineError::Upload),
+                },
+            }
+        }
     };
     if let Err(e) = result {
         if let Err(abort) = writer.abort().await {

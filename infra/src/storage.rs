@@ -159,6 +159,11 @@ impl ArtifactStore {
         &self.label
     }
 
+    /// A local directory (`fs://`), where partial uploads wait in `.partial/`.
+    pub fn is_local(&self) -> bool {
+        self.label.starts_with("fs://")
+    }
+
     /// How many write probes this store (and its clones) has run.
     pub fn probes_run(&self) -> u64 {
         self.probes.load(Ordering::Relaxed)

@@ -1,6 +1,7 @@
 //! The `backline` command line: one file per subcommand.
 
 mod backup;
+mod cleanup;
 mod events;
 mod import;
 mod progress;
@@ -99,6 +100,16 @@ pub enum Command {
         #[command(subcommand)]
         command: ScheduleCommand,
     },
+    /// Remove what crashed work left behind: `--scratch` drops the scratch databases of
+    /// restores whose process died (see `GET /api/v1/leftovers`), printing each one.
+    Cleanup {
+        /// The scratch databases of crashed restores.
+        #[arg(long, required = true)]
+        scratch: bool,
+        /// Only list what would be dropped.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the ledger (secret-free), oldest first.
     Events {
         #[arg(long)]
@@ -161,6 +172,10 @@ impl Cli {
             Command::Prune { database, dry_run } => {
                 prune::run(settings, database.as_deref(), dry_run, json).await
             }
+            Command::Cleanup {
+                scratch: _,
+                dry_run,
+            } => cleanup::run(settings, dry_run, json).await,
             Command::Schedule {
                 command: ScheduleCommand::Check { expr, tz },
             } => schedule::check(&expr, &tz, json),

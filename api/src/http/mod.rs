@@ -4,6 +4,7 @@ mod alerts;
 mod databases;
 pub mod error;
 mod events;
+mod leftovers;
 mod metrics;
 mod openapi;
 mod runs;
@@ -268,6 +269,7 @@ fn api_routes() -> OpenApiRouter<Arc<HttpState>> {
         .routes(routes!(runs::restore))
         .routes(routes!(runs::list_restores))
         .routes(routes!(runs::get_restore))
+        .routes(routes!(leftovers::list))
         .routes(routes!(storage::verify))
         .routes(routes!(storage::list))
         .routes(routes!(events::list))

@@ -69,6 +69,9 @@ fn alert_id(database_id: &str, kind: AlertKind, cause: &str) -> String {
     )
 }
 
+/// Leftover scratch databases are looked for on the servers this often.
+const LEFTOVER_CHECK_EVERY: Duration = Duration::from_secs(600);
+
 /// What an alert is raised for.
 pub(crate) struct Trouble<'a> {
     pub kind: AlertKind,
@@ -112,6 +115,7 @@ impl Alerting {
     /// Runs the alert reactor, the watchdogs and the deliveries until the process ends.
     pub async fn run(self) {
         let mut last_missed_check = Instant::now() - Duration::from_secs(3600);
+        let mut last_leftover_check = Instant::now() - LEFTOVER_CHECK_EVERY;
         loop {
             if let Err(e) = self.react().await {
                 tracing::warn!(error = %e, "the alert reactor could not read the ledger");
@@ -130,6 +134,12 @@ impl Alerting {
                 last_missed_check = Instant::now();
                 if let Err(e) = self.check_missed_schedules().await {
                     tracing::warn!(error = %e, "checking for missed schedules failed");
+                }
+            }
+            if last_leftover_check.elapsed() >= LEFTOVER_CHECK_EVERY {
+                last_leftover_check = Instant::now();
+                if let Err(e) = self.check_leftovers().await {
+                    tracing::warn!(error = %e, "checking for leftover scratch databases failed");
                 }
             }
             if let Err(e) = self.deliver_pending().await {

@@ -64,3 +64,29 @@ impl Alerting {
         Ok(())
     }
 }
+
+impl Alerting {
+    /// A crashed restore's scratch database still there after a day raises an alert on its
+    /// target database (once per scratch database).
+    pub(crate) async fn check_leftovers(&self) -> Result<(), AppError> {
+        let overdue = crate::leftovers::Leftovers::new(self.core.clone())
+            .overdue()
+            .await?;
+        for l in overdue {
+            self.raise_or_repeat(Trouble {
+                kind: AlertKind::LeftoverScratch,
+                database_id: &l.target_database_id,
+                database_name: &l.target_database_name,
+                cause: format!("scratch:{}", l.scratch_database),
+                cause_event: None,
+                message: format!(
+                    "the restore {} (started {}) left the scratch database {} on {}, holding a full copy of a backup's data: drop it with `backline cleanup --scratch`",
+                    l.restore_id, l.restore_started_at, l.scratch_database, l.server
+                ),
+                detail: String::new(),
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}

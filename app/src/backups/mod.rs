@@ -3,6 +3,7 @@
 
 pub(crate) mod destinations;
 pub(crate) mod encryption;
+pub mod partials;
 mod run;
 
 use crate::core::Core;
@@ -210,6 +211,7 @@ impl Backups {
             .release(Kind::Backup, &facts.id, backup_id)
             .await;
         core.coordination.running.untrack(backup_id);
+        partials::remove_partials_of(core, backup_id).await;
         core.refresh().await;
         Retention::new(core.clone()).apply_quietly(&facts.id).await;
     }

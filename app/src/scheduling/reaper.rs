@@ -66,7 +66,7 @@ impl Scheduler {
         core.coordination
             .release(Kind::Backup, &b.database_id, &b.id)
             .await;
-        self.clean_partial_uploads().await;
+        crate::backups::partials::remove_partials_of(core, &b.id).await;
         core.refresh().await;
         if b.trigger != TriggerKind::Scheduled {
             return Ok(());
@@ -154,26 +154,5 @@ impl Scheduler {
             .await;
         core.refresh().await;
         Ok(())
-    }
-
-    /// Removes partial uploads a dead process left behind (local storage keeps them in
-    /// `.partial/`; object stores expire incomplete multipart uploads by their own rules).
-    async fn clean_partial_uploads(&self) {
-        let op = self.core.store.operator();
-        let Ok(entries) = op.list(".partial/").await else {
-            return;
-        };
-        let ttl = self.core.settings.lease_ttl();
-        let cutoff = Utc::now() - chrono::Duration::from_std(ttl).unwrap_or_default();
-        for e in entries {
-            let old = e
-                .metadata()
-                .last_modified()
-                .map(|t| chrono::DateTime::<Utc>::from(std::time::SystemTime::from(t)) < cutoff)
-                .unwrap_or(true);
-            if old && !e.path().ends_with('/') {
-                let _ = op.delete(e.path()).await;
-            }
-        }
     }
 }

@@ -10,6 +10,7 @@ mod pg_restore;
 mod pg_stand_in;
 pub mod postgres;
 mod process;
+pub mod scratch;
 pub mod scrub;
 
 use backline_domain::Stage;

@@ -37,7 +37,26 @@ pub(crate) fn command(tool: &Path) -> Command {
     }
     cmd.env("LC_ALL", "C.UTF-8");
     cmd.kill_on_drop(true);
+    // Its own process group, so a failure elsewhere stops the tool and anything it started
+    // at once (see `Drop for RunningTool`), instead of leaving it blocked on a full pipe.
+    cmd.process_group(0);
     cmd
+}
+
+/// SIGKILL to the process group led by `pid` (the tools run as group leaders, see `command`).
+fn kill_group(pid: u32) {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .filter(|p| *p > 1)
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return;
+    };
+    if let Err(e) = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL) {
+        if e != rustix::io::Errno::SRCH {
+            tracing::warn!(pid = pid.as_raw_nonzero().get(), error = %e, "could not stop a tool's process group");
+        }
+    }
 }
 
 impl RunningTool {
@@ -130,9 +149,22 @@ impl RunningTool {
 
     /// Stops the tool (after a failure elsewhere in the pipeline) and returns its stderr tail.
     pub async fn kill(mut self) -> String {
+        if let Some(pid) = self.child.id() {
+            kill_group(pid);
+        }
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
         self.stderr_tail().await
+    }
+}
+
+/// A tool dropped before it was waited for (its output is no longer wanted: storage failed,
+/// the run was cancelled) is killed with its whole process group, at once; nothing is drained.
+impl Drop for RunningTool {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            kill_group(pid);
+        }
     }
 }
 

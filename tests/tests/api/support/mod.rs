@@ -1,3 +1,4 @@
+pub mod external;
 pub mod mysql;
 pub mod pg;
 pub mod s3;
