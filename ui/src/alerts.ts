@@ -17,6 +17,7 @@ const KINDS: Record<string, string> = {
   restore_failed: 'Restore failed',
   missed_schedule: 'Missed schedule',
   storage_failure: 'Storage failure',
+  leftover_scratch: 'Leftover scratch database',
 };
 
 export function alertKindLabel(kind: string): string {

@@ -273,7 +273,7 @@ export interface Delivery {
 
 export interface Alert {
   id: string;
-  /** `backup_failed`, `backup_abandoned`, `backup_stalled`, `restore_failed`, `missed_schedule`, `storage_failure`. */
+  /** `backup_failed`, `backup_abandoned`, `backup_stalled`, `restore_failed`, `missed_schedule`, `storage_failure`, `leftover_scratch`. */
   kind: string;
   state: AlertState;
   database_id: string;
