@@ -20,6 +20,7 @@ mod coordination;
 mod core;
 pub mod databases;
 mod error;
+pub mod health;
 pub mod import;
 pub mod leftovers;
 pub mod restores;

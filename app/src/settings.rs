@@ -207,6 +207,30 @@ pub struct Settings {
         )
     )]
     pub auth_free_failures: u32,
+    /// Free space (bytes) local storage must keep: below it `/readyz` answers 503 and a
+    /// `storage_failure` alert is raised, before a backup fails on a full disk.
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            env = "BACKLINE_MIN_FREE_BYTES",
+            default_value_t = 1 << 30,
+            global = true
+        )
+    )]
+    pub min_free_bytes: u64,
+    /// Seconds between checks of storage and ledger by the alerting loop (a failing check
+    /// raises `storage_failure` alerts).
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            env = "BACKLINE_STORAGE_CHECK_SECS",
+            default_value_t = 30,
+            global = true
+        )
+    )]
+    pub storage_check_secs: u64,
     /// Run scheduled backups in this process (false: an API/alerting-only node).
     #[cfg_attr(feature = "cli", arg(long, env = "BACKLINE_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set, global = true))]
     pub scheduler: bool,

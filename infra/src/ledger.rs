@@ -269,6 +269,18 @@ impl Ledger {
     }
 
     /// Highest position in the ledger (0 when empty).
+    /// Checks that the ledger accepts writes: a row inserted in a transaction rolled back.
+    pub async fn probe_writable(&self) -> Result<(), LedgerError> {
+        let mut tx = self.any.begin().await?;
+        sqlx::query(
+            "INSERT INTO rm_checkpoints (name, position) VALUES ('backline-readiness-probe', 0)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.rollback().await?;
+        Ok(())
+    }
+
     pub async fn head(&self) -> Result<i64, LedgerError> {
         let row = sqlx::query("SELECT COALESCE(MAX(position), 0) AS head FROM events")
             .fetch_one(&self.any)

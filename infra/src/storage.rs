@@ -179,13 +179,43 @@ impl ArtifactStore {
         Ok(self.op.read(key).await?.to_vec())
     }
 
-    /// Checks that the store accepts writes (for readiness).
-    pub async fn probe_writable(&self) -> Result<(), StorageError> {
+    /// Checks that the store accepts writes as a backup makes them (for readiness): an object
+    /// in a directory of its own below the storage's root, through a chunked writer (on local
+    /// storage: a partial file renamed into place), then deleted.
+    pub async fn probe_writable(&self, node: &str) -> Result<(), StorageError> {
         self.probes.fetch_add(1, Ordering::Relaxed);
-        let key = ".backline-probe";
-        self.op.write(key, b"ok".to_vec()).await?;
-        self.op.delete(key).await?;
+        let key = format!(".backline-probe/{node}.probe");
+        let mut w = self
+            .op
+            .writer_with(&key)
+            .chunk(CHUNK_SIZE)
+            .concurrent(CONCURRENT_PARTS)
+            .await?;
+        if let Err(e) = w.write(b"ok".to_vec()).await {
+            let _ = w.abort().await;
+            return Err(e.into());
+        }
+        if let Err(e) = w.close().await {
+            let _ = w.abort().await;
+            return Err(e.into());
+        }
+        self.op.delete(&key).await?;
         Ok(())
+    }
+
+    /// The directory of a local storage.
+    pub fn local_root(&self) -> Option<&Path> {
+        self.label.strip_prefix("fs://").map(Path::new)
+    }
+
+    /// Bytes free for this process on a local storage's filesystem (`None` elsewhere).
+    pub fn free_bytes(&self) -> Option<std::io::Result<u64>> {
+        let root = self.local_root()?;
+        Some(
+            rustix::fs::statvfs(root)
+                .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+                .map_err(std::io::Error::from),
+        )
     }
 }
 

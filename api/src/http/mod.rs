@@ -20,6 +20,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use backline_app::health::BackupReadiness;
 use backline_app::App;
 use error::ApiError;
 use std::sync::Arc;
@@ -35,19 +36,19 @@ pub struct HttpState {
     pub auth_throttle: throttle::AuthThrottle,
 }
 
-/// `/readyz` writes an object to check that storage accepts writes: done on every call, a
-/// load balancer polling every second would write (and pay for, on S3) an object a second.
-/// The outcome is kept for `STORAGE_PROBE_TTL`.
+/// `/readyz` writes an object on every storage and a row in the ledger (rolled back) to check
+/// what backups use: done on every call, a load balancer polling every second would write (and
+/// pay for, on S3) an object a second. The outcome is kept for `STORAGE_PROBE_TTL`.
 #[derive(Default)]
 pub struct StorageProbe {
-    last: tokio::sync::Mutex<Option<(std::time::Instant, String)>>,
+    last: tokio::sync::Mutex<Option<(std::time::Instant, BackupReadiness)>>,
 }
 
 const STORAGE_PROBE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl StorageProbe {
-    /// "ok", or what went wrong: the cached outcome while it is fresh, else a new probe.
-    async fn outcome(&self, app: &App) -> String {
+    /// The cached outcome while it is fresh, else a new check.
+    async fn outcome(&self, app: &App) -> BackupReadiness {
         // Held across the probe: concurrent calls wait for one probe instead of each running one.
         let mut last = self.last.lock().await;
         if let Some((at, outcome)) = last.as_ref() {
@@ -55,10 +56,7 @@ impl StorageProbe {
                 return outcome.clone();
             }
         }
-        let outcome = match app.store.probe_writable().await {
-            Ok(()) => "ok".to_string(),
-            Err(e) => e.to_string(),
-        };
+        let outcome = backline_app::health::check_backup_readiness(app.core()).await;
         *last = Some((std::time::Instant::now(), outcome.clone()));
         outcome
     }
@@ -201,23 +199,33 @@ async fn healthz() -> Json<Health> {
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     pub ready: bool,
+    /// `ok`, or why the ledger cannot be read or written.
     pub ledger: String,
+    /// `ok`, or which storage fails and how: not writable, or less free space than
+    /// `min_free_bytes`.
     pub storage: String,
     pub projections: String,
     pub ledger_position: i64,
+    /// The least free space among local storages (null with object stores only).
+    pub storage_free_bytes: Option<u64>,
+    /// BACKLINE_MIN_FREE_BYTES.
+    pub min_free_bytes: u64,
 }
 
-/// Ledger reachable, storage writable (checked at most every 5 s), read models caught up.
+/// What backups use, checked as they use it (at most every 5 s): the ledger readable and
+/// writable, every storage accepting a write under its root and keeping more free space than
+/// BACKLINE_MIN_FREE_BYTES (local storage); and the read models caught up.
 #[utoipa::path(get, operation_id = "getReadiness", path = "/readyz", tag = "health",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(state: State) -> (StatusCode, Json<Readiness>) {
     let app = &state.app;
     let head = app.ledger.head().await;
+    let checked = state.storage_probe.outcome(app).await;
     let ledger = match &head {
-        Ok(_) => "ok".to_string(),
+        Ok(_) => checked.ledger.clone(),
         Err(e) => e.to_string(),
     };
-    let storage = state.storage_probe.outcome(app).await;
+    let storage = checked.storage.clone();
     let applied = match app.projections.catch_up().await {
         Ok(p) => Ok(p),
         Err(e) => Err(e.to_string()),
@@ -241,6 +249,8 @@ async fn readyz(state: State) -> (StatusCode, Json<Readiness>) {
             storage,
             projections,
             ledger_position: head,
+            storage_free_bytes: checked.storage_free_bytes,
+            min_free_bytes: app.settings.min_free_bytes,
         }),
     )
 }

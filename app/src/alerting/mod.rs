@@ -69,6 +69,13 @@ fn alert_id(database_id: &str, kind: AlertKind, cause: &str) -> String {
     )
 }
 
+impl Alerting {
+    /// How often storage and ledger are checked (BACKLINE_STORAGE_CHECK_SECS).
+    fn storage_check_every(&self) -> Duration {
+        Duration::from_secs(self.core.settings.storage_check_secs.max(1))
+    }
+}
+
 /// Leftover scratch databases are looked for on the servers this often.
 const LEFTOVER_CHECK_EVERY: Duration = Duration::from_secs(600);
 
@@ -116,6 +123,9 @@ impl Alerting {
     pub async fn run(self) {
         let mut last_missed_check = Instant::now() - Duration::from_secs(3600);
         let mut last_leftover_check = Instant::now() - LEFTOVER_CHECK_EVERY;
+        // The first check a while after start: a server starting on a full disk still says so
+        // at once through /readyz.
+        let mut last_storage_check = Instant::now();
         loop {
             if let Err(e) = self.react().await {
                 tracing::warn!(error = %e, "the alert reactor could not read the ledger");
@@ -134,6 +144,12 @@ impl Alerting {
                 last_missed_check = Instant::now();
                 if let Err(e) = self.check_missed_schedules().await {
                     tracing::warn!(error = %e, "checking for missed schedules failed");
+                }
+            }
+            if last_storage_check.elapsed() >= self.storage_check_every() {
+                last_storage_check = Instant::now();
+                if let Err(e) = self.check_storage().await {
+                    tracing::warn!(error = %e, "checking storage failed");
                 }
             }
             if last_leftover_check.elapsed() >= LEFTOVER_CHECK_EVERY {

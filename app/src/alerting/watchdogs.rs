@@ -90,3 +90,40 @@ impl Alerting {
         Ok(())
     }
 }
+
+impl Alerting {
+    /// Storage or ledger that a backup would fail on (not writable, less free space than
+    /// BACKLINE_MIN_FREE_BYTES) raises a `storage_failure` alert on every database, before
+    /// any backup fails; the database's next completed backup resolves it.
+    pub(crate) async fn check_storage(&self) -> Result<(), AppError> {
+        let checked = crate::health::check_backup_readiness(&self.core).await;
+        if checked.ok() {
+            return Ok(());
+        }
+        let problem = [&checked.ledger, &checked.storage]
+            .into_iter()
+            .filter(|p| p.as_str() != "ok")
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
+        tracing::warn!(
+            problem,
+            "backups would fail: storage or ledger check failed"
+        );
+        // One cause per hour: an open alert counts the hours the trouble lasts.
+        let hour = chrono::Utc::now().format("%Y-%m-%dT%H");
+        for view in self.core.projections.databases(false).await? {
+            self.raise_or_repeat(Trouble {
+                kind: AlertKind::StorageFailure,
+                database_id: &view.id,
+                database_name: &view.name,
+                cause: format!("storage-check:{hour}"),
+                cause_event: None,
+                message: format!("the next backup would fail: {problem}"),
+                detail: String::new(),
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}

@@ -185,10 +185,10 @@ async fn faults_unwritable_storage_before_and_during_a_large_dump() {
 }
 
 /// A small tmpfs, unmounted when the test ends.
-struct Tmpfs(tempfile::TempDir);
+pub struct Tmpfs(pub tempfile::TempDir);
 
 impl Tmpfs {
-    fn mount(size: &str) -> Tmpfs {
+    pub fn mount(size: &str) -> Tmpfs {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
@@ -203,7 +203,7 @@ impl Tmpfs {
         Tmpfs(dir)
     }
 
-    fn resize(&self, size: &str) {
+    pub fn resize(&self, size: &str) {
         let out = std::process::Command::new("mount")
             .args(["-o", &format!("remount,size={size}")])
             .arg(self.0.path())

@@ -52,6 +52,8 @@ pub fn settings(
         allow_private_webhooks: true,
         metrics_token: None,
         auth_free_failures: 10,
+        min_free_bytes: 1 << 20,
+        storage_check_secs: 30,
         scheduler: true,
     }
 }

@@ -10,6 +10,7 @@ mod fanout;
 mod faults;
 mod fixtures_selftest;
 mod hardening;
+mod health;
 mod helpers;
 mod input;
 mod ledger;
