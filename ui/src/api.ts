@@ -186,6 +186,19 @@ export interface Restore {
   warnings?: string[];
 }
 
+/** A scratch database a restore left on its target's server when its process died. */
+export interface Leftover {
+  scratch_database: string;
+  engine: Engine;
+  /** `host:port` */
+  server: string;
+  restore_id: string;
+  restore_started_at: string;
+  target_database_id: string;
+  target_database_name: string;
+  restore_error: string | null;
+}
+
 export interface LedgerEvent {
   position: number;
   type: string;
@@ -552,6 +565,7 @@ export const api = {
   listRestores: (databaseId: string) =>
     request<{ items: Restore[] }>(`/restores${query({ database_id: databaseId })}`).then((r) => r.items),
   getRestore: (id: string) => request<Restore>(`/restores/${enc(id)}`),
+  listLeftovers: () => request<{ items: Leftover[] }>('/leftovers').then((r) => r.items),
 
   pauseDatabase: (id: string) => request<Database>(`/databases/${enc(id)}/pause`, { method: 'POST' }),
   resumeDatabase: (id: string) => request<Database>(`/databases/${enc(id)}/resume`, { method: 'POST' }),

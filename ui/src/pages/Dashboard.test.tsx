@@ -22,7 +22,10 @@ describe('Dashboard', () => {
       id: 'z', name: 'zulu', backups_failed: 1, engine: 'mysql',
       last_backup: { id: 'b2', status: 'failed', started_at: '2025-01-01T00:00:00Z', finished_at: '2025-01-01T00:00:02Z', bytes: null },
     });
-    stubFetch((c) => ({ status: 200, body: { items: c.path.startsWith('/api/v1/alerts') ? [] : [ok, bad] } }));
+    stubFetch((c) => ({
+      status: 200,
+      body: { items: c.path.startsWith('/api/v1/alerts') || c.path.startsWith('/api/v1/leftovers') ? [] : [ok, bad] },
+    }));
     renderWithClient(<Dashboard />);
     const rows = await screen.findAllByRole('row');
     // rows[0] is the header row
@@ -43,7 +46,9 @@ describe('Dashboard', () => {
     const calls = stubFetch((c) =>
       c.path.startsWith('/api/v1/alerts')
         ? { status: 200, body: { items: [alert({ id: 'x1', database_id: 'b' }), alert({ id: 'x2', database_id: 'b', kind: 'missed_schedule' })] } }
-        : { status: 200, body: { items: [a, b] } },
+        : c.path.startsWith('/api/v1/leftovers')
+          ? { status: 200, body: { items: [] } }
+          : { status: 200, body: { items: [a, b] } },
     );
     renderWithClient(<Dashboard />);
     const marker = await screen.findByTestId('alert-marker');
@@ -54,5 +59,43 @@ describe('Dashboard', () => {
     expect(marker).toHaveAttribute('href', '/alerts');
     expect(within(screen.getByTestId('db-row-alpha')).queryByTestId('alert-marker')).toBeNull();
     expect(calls.some((c) => c.path === '/api/v1/alerts?state=open')).toBe(true);
+  });
+
+  it('names the scratch databases crashed restores left, and how to drop them', async () => {
+    const a = database({ id: 'a', name: 'alpha' });
+    stubFetch((c) =>
+      c.path.startsWith('/api/v1/leftovers')
+        ? {
+            status: 200,
+            body: {
+              items: [
+                {
+                  scratch_database: 'alpha__restore_0123456789ab',
+                  engine: 'postgres',
+                  server: 'db.example:5432',
+                  restore_id: 'r1',
+                  restore_started_at: '2025-01-01T00:00:00Z',
+                  target_database_id: 'a',
+                  target_database_name: 'alpha',
+                  restore_error: 'the restore was abandoned',
+                },
+              ],
+            },
+          }
+        : { status: 200, body: { items: c.path.startsWith('/api/v1/alerts') ? [] : [a] } },
+    );
+    renderWithClient(<Dashboard />);
+    const notice = await screen.findByTestId('leftovers-notice');
+    expect(notice).toHaveTextContent('1 scratch database was left by a restore that did not finish.');
+    expect(notice).toHaveTextContent('alpha__restore_0123456789ab on db.example:5432');
+    expect(notice).toHaveTextContent('backline cleanup --scratch');
+    expect(within(notice).getByRole('link', { name: 'alpha' })).toHaveAttribute('href', '/databases/a');
+  });
+
+  it('shows no notice without leftovers', async () => {
+    stubFetch((c) => ({ status: 200, body: { items: c.path.startsWith('/api/v1/databases') ? [database({ id: 'a', name: 'alpha' })] : [] } }));
+    renderWithClient(<Dashboard />);
+    await screen.findByTestId('db-row-alpha');
+    expect(screen.queryByTestId('leftovers-notice')).toBeNull();
   });
 });

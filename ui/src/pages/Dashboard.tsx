@@ -8,6 +8,7 @@ import { healthOf, healthRank } from '../health';
 import { Link } from '../router';
 import { NextRun } from '../components/SchedulePanels';
 import { openAlertsByDatabase, useOpenAlerts } from '../alerts';
+import { LeftoversNotice } from '../components/LeftoversNotice';
 
 export function Dashboard() {
   const dbs = useQuery({ queryKey: ['databases'], queryFn: () => api.listDatabases(), refetchInterval: 5_000 });
@@ -21,6 +22,7 @@ export function Dashboard() {
         </Link>
       </div>
       {dbs.error ? <ErrorMessage error={dbs.error} /> : null}
+      <LeftoversNotice />
       {dbs.isPending ? <p className="placeholder">Loading databases…</p> : null}
       {dbs.data && dbs.data.length === 0 ? (
         <div className="empty card">
