@@ -227,6 +227,76 @@ impl Feed for LocalArtifact {
             )),
         }
     }
+
+    async fn materialize(&self) -> Result<Option<RawFile>, StageError> {
+        self.write_raw().await.map(Some)
+    }
+}
+
+/// The decompressed (and decrypted) artifact in a private file (0600, locked, in the verified
+/// copy's directory, so a leftover is swept like one), removed when dropped.
+pub struct RawFile {
+    path: PathBuf,
+    _file: std::fs::File,
+}
+
+impl RawFile {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for RawFile {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            tracing::warn!(path = %self.path.display(), error = %e, "could not remove a restore's decompressed copy");
+        }
+    }
+}
+
+impl LocalArtifact {
+    /// `<copy>.raw.artifact`: the verified copy decompressed once.
+    async fn write_raw(&self) -> Result<RawFile, StageError> {
+        let name = self
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = self.path.with_file_name(format!("{name}.raw.artifact"));
+        let fail = |e: std::io::Error| {
+            StageError::new(
+                Stage::Prepare,
+                format!("cannot write the decompressed copy {}: {e}", path.display()),
+            )
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(fail)?;
+        let raw = RawFile {
+            path: path.clone(),
+            _file: file.try_clone().map_err(fail)?,
+        };
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+            .map_err(|e| fail(e.into()))?;
+        let mut out = tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::from_std(file));
+        self.feed(&mut out).await.map_err(|e| match e.stage {
+            // Writing our own file failed (a full disk, most likely).
+            Stage::Feed => StageError::new(
+                Stage::Prepare,
+                e.message.replace(
+                    "the restore tool stopped reading",
+                    "writing the decompressed copy failed",
+                ),
+            ),
+            _ => e,
+        })?;
+        out.shutdown().await.map_err(fail)?;
+        Ok(raw)
+    }
 }
 
 /// Creates `dir` (and its parents) with mode 0700.

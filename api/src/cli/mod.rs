@@ -59,9 +59,15 @@ pub enum Command {
         /// Skip ownership and privileges (targets without the original roles).
         #[arg(long)]
         no_owner: bool,
+        /// MariaDB: make the restoring user the definer of views, routines, triggers, events.
+        #[arg(long)]
+        no_definer: bool,
         /// Read the copy on this named storage (default: the first healthy copy).
         #[arg(long = "from")]
         from: Option<String>,
+        /// PostgreSQL: pg_restore jobs (default min(4, cores)).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=16))]
+        jobs: Option<u32>,
     },
     /// Re-read stored artifacts: check their sha256 (and that they decrypt and decompress,
     /// when this server holds the key) and record `BackupVerified` for each.
@@ -150,14 +156,19 @@ impl Cli {
                 target,
                 keep_previous,
                 no_owner,
+                no_definer,
                 from,
+                jobs,
             } => {
                 let req = backline_app::RestoreRequest {
                     backup_id: backup,
                     target,
                     keep_previous,
                     no_owner,
+                    no_definer,
                     storage: from,
+                    jobs,
+                    new_database: None,
                 };
                 restore::run(settings, req, json).await
             }

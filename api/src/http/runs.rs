@@ -173,9 +173,36 @@ pub struct RestoreRequest {
     /// Skip object ownership and privileges (for targets that lack the original roles).
     #[serde(default)]
     pub no_owner: bool,
+    /// MariaDB: make the restoring user the definer of views, routines, triggers and events
+    /// (`DEFINER=` rewritten), so that a user without SUPER / SET USER can restore.
+    #[serde(default)]
+    pub no_definer: bool,
     /// Read the copy on this named storage (default: the first healthy copy).
     #[serde(default)]
     pub storage: Option<String>,
+    /// PostgreSQL: `pg_restore --jobs` (1–16; default min(4, the server's cores)).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 16)]
+    pub jobs: Option<u32>,
+    /// Restore into a new database instead, created on the server of a registered database
+    /// and registered (without a schedule) under the same name. Not with `target_database_id`.
+    #[serde(default)]
+    pub new_database: Option<NewDatabaseTarget>,
+}
+
+/// A database a restore creates.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDatabaseTarget {
+    /// The new database's name, on its server and in Backline.
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    )]
+    pub name: String,
+    /// The registered database (id or name) whose server and credentials it uses.
+    pub server_of: String,
 }
 
 /// Restore a backup into its own database or another one of the same engine.
@@ -199,12 +226,24 @@ pub async fn restore(
             )
         })?
     };
+    if req.jobs.is_some_and(|j| !(1..=16).contains(&j)) {
+        return Err(ApiError::invalid(
+            "jobs",
+            "give a number of pg_restore jobs from 1 to 16",
+        ));
+    }
     let request = backline_app::RestoreRequest {
         backup_id: id,
         target: req.target_database_id,
         keep_previous: req.keep_previous,
         no_owner: req.no_owner,
+        no_definer: req.no_definer,
         storage: req.storage,
+        jobs: req.jobs,
+        new_database: req.new_database.map(|n| backline_app::restores::NewTarget {
+            name: n.name,
+            server_of: n.server_of,
+        }),
     };
     let started = state.app.restores().start(&actor.0, &request).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: started.id })))

@@ -90,6 +90,32 @@ impl Databases {
             });
         };
         let retention = new.settings.retention.clone().unwrap_or_default();
+        self.record(actor, name, engine, conn, schedule, retention)
+            .await
+    }
+
+    /// Registers `conn` (a checked connection) as `name`, without a schedule: a database a
+    /// restore creates.
+    pub(crate) async fn register_connection(
+        &self,
+        actor: &str,
+        name: DatabaseName,
+        conn: ConnectionString,
+    ) -> Result<DatabaseView, AppError> {
+        let engine = conn.engine;
+        self.record(actor, name, engine, conn, None, Default::default())
+            .await
+    }
+
+    async fn record(
+        &self,
+        actor: &str,
+        name: DatabaseName,
+        engine: Engine,
+        conn: ConnectionString,
+        schedule: Option<backline_domain::Schedule>,
+        retention: backline_domain::Retention,
+    ) -> Result<DatabaseView, AppError> {
         let core = &self.core;
         if core
             .projections

@@ -1,8 +1,11 @@
 //! Restores: check the request and the target, record `RestoreStarted`, and run it in the
 //! background from a verified local copy of the chosen artifact.
 
+mod new_target;
 mod run;
 mod targets;
+
+pub use new_target::NewTarget;
 
 use crate::backups::Started;
 use crate::core::Core;
@@ -30,14 +33,22 @@ pub struct RestoreRequest {
     pub keep_previous: bool,
     /// Skip ownership and privileges (targets without the original roles).
     pub no_owner: bool,
+    /// MariaDB: make the restoring user the definer of views, routines, triggers and events.
+    pub no_definer: bool,
     /// Read the copy on this named storage (default: the first healthy copy).
     pub storage: Option<String>,
+    /// PostgreSQL: `pg_restore --jobs` (default: the target's `restore_jobs`, else min(4, cores)).
+    pub jobs: Option<u32>,
+    /// Restore into a new database on the server of a registered one (not with `target`).
+    pub new_database: Option<NewTarget>,
 }
 
 /// What a restore about to run needs.
 struct Plan {
     backup: Backup,
     target_id: String,
+    /// The target was registered for this restore (`new_database`): removed if it fails.
+    created: bool,
     conn: Option<ConnectionString>,
     probe: Option<Result<Probe, StageError>>,
 }
@@ -75,8 +86,25 @@ impl Restores {
                 ));
             }
         }
-        let target_id = match &req.target {
-            Some(t) => {
+        let created = req.new_database.is_some();
+        let target_id = match (&req.target, &req.new_database) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::invalid(
+                    "new_database",
+                    "give either target_database_id or new_database, not both",
+                ))
+            }
+            (None, Some(new)) => {
+                if backup.status != BackupStatus::Completed {
+                    return Err(AppError::Unprocessable(format!(
+                        "backup {} is {}: only a completed version can be restored",
+                        req.backup_id,
+                        backup.status.as_str()
+                    )));
+                }
+                new_target::register(core, actor, &backup, new).await?
+            }
+            (Some(t), None) => {
                 core.resolve_database(t)
                     .await
                     .map_err(|_| {
@@ -87,7 +115,7 @@ impl Restores {
                     })?
                     .id
             }
-            None => backup
+            (None, None) => backup
                 .database_id
                 .clone()
                 .ok_or_else(|| AppError::bug("backup has no database"))?,
@@ -119,6 +147,7 @@ impl Restores {
         let plan = Plan {
             backup,
             target_id,
+            created,
             conn,
             probe,
         };
@@ -127,6 +156,9 @@ impl Restores {
             core.coordination
                 .release(Kind::Restore, &plan.target_id, &id)
                 .await;
+            if plan.created {
+                run::unregister(core, actor, &plan.target_id).await;
+            }
             return Err(e);
         }
         core.refresh().await;

@@ -52,6 +52,9 @@ pub(super) fn spawn(
             }
             Err(e) => {
                 tracing::warn!(restore_id, stage = %e.stage, message = %e.message, duration_ms, "restore failed");
+                if plan.created {
+                    unregister(&core, &actor, &plan.target_id).await;
+                }
                 RestoreCommand::Fail {
                     failure: e.into_failure(),
                     duration_ms,
@@ -74,6 +77,16 @@ pub(super) fn spawn(
             .await;
         core.refresh().await;
     })
+}
+
+/// Removes the registration of a new database whose restore did not complete.
+pub(super) async fn unregister(core: &Arc<Core>, actor: &str, id: &str) {
+    if let Err(e) = crate::databases::Databases::new(core.clone())
+        .remove(actor, id)
+        .await
+    {
+        tracing::warn!(database = id, error = %e, "could not remove the registration of a database whose restore failed");
+    }
 }
 
 async fn run(
@@ -112,8 +125,10 @@ async fn run(
     let options = RestoreOptions {
         keep_previous: req.keep_previous,
         no_owner: req.no_owner,
+        no_definer: req.no_definer,
         tag: restore_tag(restore_id),
         properties: artifact.database_properties.clone(),
+        jobs: req.jobs.unwrap_or_else(drivers::default_restore_jobs),
     };
     let source = Source {
         store: &store,

@@ -3,6 +3,8 @@
 
 pub mod mysql;
 mod mysql_block;
+mod mysql_definer;
+mod mysql_move;
 mod mysql_restore;
 pub mod mysql_stream;
 mod pg_properties;
@@ -90,6 +92,25 @@ pub async fn probe_target(
     }
 }
 
+/// Whether the database `conn` names exists on its server (asked through the server's
+/// maintenance database, so it works before the database is created).
+pub async fn database_exists(conn: &ConnectionString) -> Result<bool, StageError> {
+    match conn.engine {
+        Engine::Postgres => {
+            let mut c = postgres::maintenance(conn).await?;
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&conn.database)
+                .fetch_one(&mut c)
+                .await
+                .map_err(|e| StageError::new(Stage::Connect, postgres::describe(&e)))
+        }
+        Engine::Mysql => {
+            let mut c = mysql::connect(conn, None).await?;
+            Ok(mysql::schema(&mut c, &conn.database).await?.is_some())
+        }
+    }
+}
+
 /// Starts the dump tool; its stdout is the raw dump.
 pub async fn spawn_dump(conn: &ConnectionString, probe: &Probe) -> Result<RunningTool, StageError> {
     match conn.engine {
@@ -160,7 +181,16 @@ pub trait Feed: Send + Sync {
         &self,
         sink: &mut (dyn tokio::io::AsyncWrite + Send + Unpin),
     ) -> Result<(), StageError>;
+
+    /// Writes the whole decompressed artifact once to a private file beside the verified
+    /// copy, for a tool that must seek in it (`pg_restore --jobs`); `None` where this feed
+    /// has no such place. The file goes away with the returned value.
+    async fn materialize(&self) -> Result<Option<RawFile>, StageError> {
+        Ok(None)
+    }
 }
+
+pub use crate::local_copy::RawFile;
 
 /// How a restore ended.
 #[derive(Debug, Clone, Default)]
@@ -177,11 +207,24 @@ pub struct RestoreOptions {
     pub keep_previous: bool,
     /// Do not restore object ownership (for targets where the original roles do not exist).
     pub no_owner: bool,
+    /// MariaDB: the restoring user becomes the definer of views, routines, triggers and
+    /// events (for a user without SUPER / SET USER).
+    pub no_definer: bool,
     /// A short unique tag for scratch names.
     pub tag: String,
     /// The source database's own properties, as recorded with the version (`None` for
     /// versions from before they were recorded: the restore says what it could not bring back).
     pub properties: Option<DatabaseProperties>,
+    /// PostgreSQL: `pg_restore --jobs` (1: one stream straight from the verified copy; more:
+    /// the copy is decompressed once to a private file the jobs share).
+    pub jobs: u32,
+}
+
+/// The default number of `pg_restore` jobs: min(4, cores).
+pub fn default_restore_jobs() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| n.get().min(4) as u32)
+        .unwrap_or(1)
 }
 
 /// Restores into the target named by `conn` so that it ends exactly equal to the artifact:
@@ -213,15 +256,15 @@ pub(crate) enum FedEnd {
 pub(crate) async fn run_fed(
     mut tool: RunningTool,
     feed: &dyn Feed,
-    retarget: bool,
+    retarget: Option<mysql_stream::Retarget>,
     end: FedEnd,
 ) -> Result<(), StageError> {
     let Some(mut stdin) = tool.stdin.take() else {
         return Err(StageError::new(Stage::Restore, "restore tool has no stdin"));
     };
-    let fed = if retarget {
+    let fed = if let Some(retarget) = retarget {
         use tokio::io::AsyncWriteExt;
-        let mut w = mysql_stream::RetargetWriter::new(&mut stdin);
+        let mut w = mysql_stream::RetargetWriter::with(&mut stdin, retarget);
         match feed.feed(&mut w).await {
             Ok(()) => w.shutdown().await.map_err(|e| {
                 StageError::new(

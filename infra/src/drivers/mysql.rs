@@ -68,7 +68,7 @@ pub(super) async fn connect(
     }
 }
 
-fn describe(e: &sqlx::Error) -> String {
+pub(super) fn describe(e: &sqlx::Error) -> String {
     match e {
         sqlx::Error::Database(d) => d.message().to_string(),
         other => other.to_string(),
@@ -213,7 +213,7 @@ fn supports_dump_history(version_line: &str) -> bool {
     (major, minor) >= (10, 11)
 }
 
-fn is_mariadb(version_line: &str) -> bool {
+pub(super) fn is_mariadb(version_line: &str) -> bool {
     version_line.contains("MariaDB") || version_line.starts_with("mariadb")
 }
 

@@ -46,6 +46,20 @@ impl Block {
         }
     }
 
+    /// The block's current delimiter.
+    pub(crate) fn delimiter(&self) -> &[u8] {
+        &self.delimiter
+    }
+
+    /// At the start of a line that starts a statement (outside strings and comments).
+    pub(crate) fn at_statement_start(&self) -> bool {
+        self.from_line_start
+            && self.line.is_empty()
+            && self.in_string.is_none()
+            && !self.ml_comment
+            && self.statement_empty
+    }
+
     /// Reads `input`; `Some(n)` when the block ended with the line that ends at `input[n - 1]`.
     pub(crate) fn feed(&mut self, input: &[u8]) -> Option<usize> {
         let mut i = 0;

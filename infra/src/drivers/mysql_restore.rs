@@ -1,7 +1,10 @@
 //! MySQL/MariaDB restores: the verified copy loaded into the target, through a scratch
-//! database when the target has contents, with `mariadb --comments --sandbox` where it can.
+//! database moved into place when the target has contents, with `mariadb --comments
+//! --sandbox` where it can.
 
 use super::mysql::{connect, exec, options_file, schema};
+use super::mysql_move::{self, Moved};
+use super::mysql_stream::Retarget;
 use super::process::{command, RunningTool};
 use super::{my_ident, run_fed, FedEnd, Feed, Probe, RestoreOptions, RestoreOutcome, StageError};
 use backline_domain::{ConnectionString, Engine, MyDatabaseProperties, Stage};
@@ -45,6 +48,7 @@ async fn load(
     probe: &Probe,
     database: &str,
     feed: &dyn Feed,
+    no_definer: bool,
 ) -> Result<(), StageError> {
     let opts = options_file(conn, &probe.restore_tool_version)?;
     let mut cmd = command(&probe.restore_tool);
@@ -64,7 +68,27 @@ async fn load(
     let name = super::process::tool_name(&probe.restore_tool);
     let tool = RunningTool::spawn(cmd, &name, true, false, Some(opts))?;
     // Routines' `ALTER DATABASE \`<source>\`` lines apply to the database being loaded.
-    run_fed(tool, feed, true, FedEnd::ReadsAll).await
+    let retarget = if no_definer {
+        Retarget::without_definers()
+    } else {
+        Retarget::default()
+    };
+    run_fed(tool, feed, Some(retarget), FedEnd::ReadsAll)
+        .await
+        .map_err(|e| privilege_hint(e, no_definer))
+}
+
+/// A load refused for want of SUPER / SET USER names the option that avoids it.
+fn privilege_hint(mut e: StageError, no_definer: bool) -> StageError {
+    let text = format!("{} {}", e.message, e.stderr_tail);
+    if !no_definer && (text.contains("SUPER") || text.contains("SET USER")) {
+        e.message.push_str(
+            " (the backup's views, routines, triggers or events name other definers, which only \
+             a user with SUPER or SET USER may create: restore with \"no_definer\": true in the \
+             API, --no-definer in the CLI, to make the restoring user their definer)",
+        );
+    }
+    e
 }
 
 /// `name` with the wildcards of a GRANT database pattern (`_`, `%`) escaped.
@@ -152,6 +176,7 @@ pub async fn restore(
         probe,
         feed,
         defaults: defaults.as_ref(),
+        no_definer: options.no_definer,
     };
     if current.as_ref().is_some_and(|s| s.objects > 0) {
         let scratch = super::scratch_name(Engine::Mysql, &target, &options.tag);
@@ -172,10 +197,12 @@ struct Load<'a> {
     probe: &'a Probe,
     feed: &'a dyn Feed,
     defaults: Option<&'a MyDatabaseProperties>,
+    no_definer: bool,
 }
 
-/// A target with contents: the backup is loaded into a scratch database first (proving it
-/// loads while the target is untouched), then the target is replaced.
+/// A target with contents: the backup is loaded once, into a scratch database (proving it
+/// loads while the target is untouched), then moved into the target's place by metadata
+/// operations (`mysql_move`).
 async fn replace_through_scratch(
     admin: &mut MySqlConnection,
     l: &Load<'_>,
@@ -195,10 +222,55 @@ async fn replace_through_scratch(
             ..e
         });
     }
-    if let Err(e) = load(l.conn, l.probe, scratch, l.feed).await {
+    if let Err(e) = load(l.conn, l.probe, scratch, l.feed, l.no_definer).await {
         drop_schema(admin, scratch).await;
         return Err(e);
     }
+    let moved = match mysql_move::prepare(admin, l.conn, l.probe, scratch).await {
+        Ok(m) => m,
+        Err(e) => {
+            drop_schema(admin, scratch).await;
+            return Err(e);
+        }
+    };
+    let plan = match moved {
+        Moved::Ready(plan) => plan,
+        Moved::NotMovable(why) => {
+            tracing::info!(reason = %why, "the loaded copy is loaded again into the target");
+            return replace_by_second_load(admin, l, target, scratch).await;
+        }
+    };
+    if let Err(e) = mysql_move::drop_triggers(admin, &plan, scratch).await {
+        drop_schema(admin, scratch).await;
+        return Err(e);
+    }
+    take_over(admin, l, target, scratch).await?;
+    let left = |e: StageError| StageError {
+        message: format!(
+            "{}; the restore stopped while moving the loaded copy into {target}: what was not \
+             moved yet is in database {scratch}",
+            e.message
+        ),
+        ..e
+    };
+    mysql_move::move_tables(admin, &plan, scratch, target)
+        .await
+        .map_err(left)?;
+    load(l.conn, l.probe, target, &plan.definitions, false)
+        .await
+        .map_err(left)?;
+    drop_schema(admin, scratch).await;
+    Ok(())
+}
+
+/// Ends the sessions in `target` and makes it an empty database with the version's defaults;
+/// on failure the scratch copy is dropped and the target is as it was.
+async fn take_over(
+    admin: &mut MySqlConnection,
+    l: &Load<'_>,
+    target: &str,
+    scratch: &str,
+) -> Result<(), StageError> {
     // Like PostgreSQL's swap: sessions using the target are ended, or the DROP would wait
     // for their metadata locks (lock_wait_timeout defaults to a year).
     end_sessions(admin, target).await;
@@ -218,8 +290,18 @@ async fn replace_through_scratch(
             ..e
         });
     }
-    exec(admin, Stage::Swap, &create_sql(target, l.defaults)).await?;
-    if let Err(e) = load(l.conn, l.probe, target, l.feed).await {
+    exec(admin, Stage::Swap, &create_sql(target, l.defaults)).await
+}
+
+/// The copy in `scratch` loaded, but cannot move: the target is replaced by a second load.
+async fn replace_by_second_load(
+    admin: &mut MySqlConnection,
+    l: &Load<'_>,
+    target: &str,
+    scratch: &str,
+) -> Result<(), StageError> {
+    take_over(admin, l, target, scratch).await?;
+    if let Err(e) = load(l.conn, l.probe, target, l.feed, l.no_definer).await {
         return Err(StageError {
             message: format!(
                 "{}; the verified copy of the backup is in database {scratch}",
@@ -232,7 +314,8 @@ async fn replace_through_scratch(
     Ok(())
 }
 
-/// An empty or missing target: loaded directly, and left empty again if the load fails.
+/// An empty or missing target: loaded directly, and left empty (or missing) again if the
+/// load fails.
 async fn load_into_empty(
     admin: &mut MySqlConnection,
     l: &Load<'_>,
@@ -242,9 +325,12 @@ async fn load_into_empty(
     if missing {
         exec(admin, Stage::Prepare, &create_sql(target, l.defaults)).await?;
     }
-    if let Err(e) = load(l.conn, l.probe, target, l.feed).await {
+    if let Err(e) = load(l.conn, l.probe, target, l.feed, l.no_definer).await {
         drop_schema(admin, target).await;
-        let _ = exec(admin, Stage::Cleanup, &create_sql(target, l.defaults)).await;
+        // As it was: empty, or not there at all.
+        if !missing {
+            let _ = exec(admin, Stage::Cleanup, &create_sql(target, l.defaults)).await;
+        }
         return Err(e);
     }
     Ok(())

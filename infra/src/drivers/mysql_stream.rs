@@ -37,7 +37,7 @@ pub fn defaults_prelude(p: &MyDatabaseProperties) -> Vec<u8> {
 }
 
 /// Lines that may be rewritten, or that change how the rest is read, start with one of these.
-const PREFIXES: [&[u8]; 7] = [
+const PREFIXES: [&[u8]; 8] = [
     // `DELIMITER ;;`: a block of routine, trigger or event bodies follows.
     b"DELIMITER ",
     // The SQL mode a block is read in (whether `\` escapes in strings).
@@ -49,6 +49,8 @@ const PREFIXES: [&[u8]; 7] = [
     b"  `",
     // The header names the source database: "-- Host: h    Database: name".
     b"-- Host: ",
+    // A view's definer (rewritten with `no_definer`).
+    b"/*!50013 DEFINER=",
 ];
 /// Longer lines are never a statement we look for: passed through as they are.
 const MAX_CAPTURE: usize = 4096;
@@ -62,6 +64,9 @@ enum State {
     Capture(Vec<u8>),
     /// Inside a `DELIMITER` block: passed through unchanged until it ends.
     Block(Box<Block>),
+    /// The first line of a statement inside a block, held until it ends (see
+    /// [`Retarget::rewrite_block_head`]).
+    BlockHead(Box<Block>, Vec<u8>),
 }
 
 /// Rewrites the lines of a dump that name the source database or lock tables (see the module
@@ -74,6 +79,8 @@ pub struct Retarget {
     no_backslash_escapes: bool,
     /// The delimiter of a block that starts after the line just captured.
     entering: Option<Vec<u8>>,
+    /// Definers become `CURRENT_USER` (`mysql_definer`).
+    no_definer: bool,
 }
 
 impl Default for Retarget {
@@ -83,11 +90,20 @@ impl Default for Retarget {
             source: None,
             no_backslash_escapes: false,
             entering: None,
+            no_definer: false,
         }
     }
 }
 
 impl Retarget {
+    /// A retarget that also makes the restoring user the definer of every object.
+    pub fn without_definers() -> Self {
+        Self {
+            no_definer: true,
+            ..Self::default()
+        }
+    }
+
     /// Feeds `input`, appending what is decided to `out`.
     pub fn push(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
         while !input.is_empty() {
@@ -103,17 +119,47 @@ impl Retarget {
                         input = &[];
                     }
                 },
-                State::Block(block) => match block.feed(input) {
-                    Some(n) => {
-                        out.extend_from_slice(&input[..n]);
-                        input = &input[n..];
+                State::Block(block) if block.at_statement_start() => {
+                    let block = std::mem::replace(block, Box::new(Block::new(b";", false)));
+                    self.state = State::BlockHead(block, Vec::new());
+                }
+                State::BlockHead(block, line) => {
+                    let (taken, whole) = match input.iter().position(|&b| b == b'\n') {
+                        Some(i) => (i + 1, true),
+                        None => (input.len(), false),
+                    };
+                    line.extend_from_slice(&input[..taken]);
+                    input = &input[taken..];
+                    if !whole && line.len() <= MAX_CAPTURE {
+                        continue;
+                    }
+                    let line = std::mem::take(line);
+                    let rewritten =
+                        Self::rewrite_block_head(self.no_definer, &line, block.delimiter());
+                    out.extend_from_slice(rewritten.as_deref().unwrap_or(&line));
+                    // The block reads the line as written (a rewrite keeps its lexical shape).
+                    let ended = block.feed(&line).is_some();
+                    let block = std::mem::replace(block, Box::new(Block::new(b";", false)));
+                    self.state = if ended {
+                        State::Start(Vec::new())
+                    } else {
+                        State::Block(block)
+                    };
+                }
+                State::Block(block) => {
+                    // Up to the end of the line, so that the next line's start is seen.
+                    let upto = input
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(input.len(), |i| i + 1);
+                    let ended = block.feed(&input[..upto]);
+                    let n = ended.unwrap_or(upto);
+                    out.extend_from_slice(&input[..n]);
+                    input = &input[n..];
+                    if ended.is_some() {
                         self.state = State::Start(Vec::new());
                     }
-                    None => {
-                        out.extend_from_slice(input);
-                        input = &[];
-                    }
-                },
+                }
                 State::Start(head) => {
                     // Byte by byte (at most 16 per line), so that the first complete
                     // prefix decides.
@@ -163,7 +209,9 @@ impl Retarget {
     /// Flushes what is held at the end of the stream.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         match std::mem::replace(&mut self.state, State::Start(Vec::new())) {
-            State::Start(held) | State::Capture(held) => out.extend_from_slice(&held),
+            State::Start(held) | State::Capture(held) | State::BlockHead(_, held) => {
+                out.extend_from_slice(&held)
+            }
             State::Pass | State::Block(_) => {}
         }
     }
@@ -179,9 +227,13 @@ pub struct RetargetWriter<W> {
 
 impl<W> RetargetWriter<W> {
     pub fn new(inner: W) -> Self {
+        Self::with(inner, Retarget::default())
+    }
+
+    pub fn with(inner: W, retarget: Retarget) -> Self {
         Self {
             inner,
-            retarget: Retarget::default(),
+            retarget,
             pending: Vec::new(),
             finished: false,
         }
@@ -274,6 +326,13 @@ impl Retarget {
                     .any(|m| m.trim() == "NO_BACKSLASH_ESCAPES");
             return line.to_vec();
         }
+        if self.no_definer && body.starts_with("/*!50013 DEFINER=") {
+            if let Some(mut r) = super::mysql_definer::rewrite(body) {
+                r.push_str(eol);
+                return r.into_bytes();
+            }
+            return line.to_vec();
+        }
         if let Some(rest) = body.strip_prefix("-- Host: ") {
             if let Some((_, name)) = rest.rsplit_once("    Database: ") {
                 self.source = Some(format!("`{}`", name.replace('`', "``")));
@@ -297,18 +356,44 @@ impl Retarget {
                 _ => line.to_vec(),
             };
         }
-        let Some(tail) = body.strip_prefix("ALTER DATABASE `").and_then(after_name) else {
-            return line.to_vec();
-        };
-        let words: Vec<&str> = tail.split_ascii_whitespace().collect();
-        let word =
-            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        match words.as_slice() {
-            ["CHARACTER", "SET", cs, "COLLATE", co, ";"] if word(cs) && word(co) => {
-                format!("ALTER DATABASE CHARACTER SET {cs} COLLATE {co} ;{eol}").into_bytes()
+        match alter_database(body, ";") {
+            Some(mut r) => {
+                r.push_str(eol);
+                r.into_bytes()
             }
-            _ => line.to_vec(),
+            None => line.to_vec(),
         }
+    }
+
+    /// The first line of a statement inside a `DELIMITER` block, as it goes to the client:
+    /// the events' `ALTER DATABASE \`source\` … ;;` loses the name (as outside blocks), and
+    /// with `no_definer` a definer becomes `CURRENT_USER`. Bodies are never touched.
+    fn rewrite_block_head(no_definer: bool, line: &[u8], delimiter: &[u8]) -> Option<Vec<u8>> {
+        let text = std::str::from_utf8(line).ok()?;
+        let body = text.trim_end_matches(['\n', '\r']);
+        let eol = &text[body.len()..];
+        let delimiter = std::str::from_utf8(delimiter).ok()?;
+        let mut out = alter_database(body, delimiter).or_else(|| {
+            no_definer
+                .then(|| super::mysql_definer::rewrite(body))
+                .flatten()
+        })?;
+        out.push_str(eol);
+        Some(out.into_bytes())
+    }
+}
+
+/// `ALTER DATABASE \`name\` CHARACTER SET cs COLLATE co <end>` without the name (which is
+/// the source's: the statement applies to the database being loaded).
+fn alter_database(body: &str, end: &str) -> Option<String> {
+    let tail = body.strip_prefix("ALTER DATABASE `").and_then(after_name)?;
+    let words: Vec<&str> = tail.split_ascii_whitespace().collect();
+    let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    match words.as_slice() {
+        ["CHARACTER", "SET", cs, "COLLATE", co, e] if word(cs) && word(co) && *e == end => Some(
+            format!("ALTER DATABASE CHARACTER SET {cs} COLLATE {co} {end}"),
+        ),
+        _ => None,
     }
 }
 
@@ -392,6 +477,39 @@ mod tests {
         }
         r.finish(&mut out);
         out
+    }
+
+    #[test]
+    fn event_blocks_lose_the_source_name_and_definers_go_only_when_asked() {
+        let input = b"-- Host: h    Database: src\n\
+DELIMITER ;;\n\
+ALTER DATABASE `src` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci ;;\n\
+/*!50106 CREATE*/ /*!50117 DEFINER=`root`@`h`*/ /*!50106 EVENT `e1` ON SCHEDULE EVERY 1 DAY DO INSERT INTO t VALUES ('\n\
+CREATE DEFINER=`x`@`y` FUNCTION')\n\
+*/ ;;\n\
+ALTER DATABASE `src` CHARACTER SET latin1 COLLATE latin1_swedish_ci ;;\n\
+DELIMITER ;\n\
+/*!50013 DEFINER=`root`@`h` SQL SECURITY DEFINER */\n\
+ALTER DATABASE `src` CHARACTER SET latin1 COLLATE latin1_swedish_ci ;\n";
+        let kept = String::from_utf8(input.to_vec())
+            .unwrap()
+            .replace("ALTER DATABASE `src` ", "ALTER DATABASE ");
+        let without = kept.replace("DEFINER=`root`@`h`", "DEFINER=CURRENT_USER");
+        assert!(without.contains("CREATE DEFINER=`x`@`y` FUNCTION"));
+        for chunk in [1, 2, 5, 13, 64, 100_000] {
+            assert_eq!(
+                String::from_utf8(run(input, chunk)).unwrap(),
+                kept,
+                "{chunk}"
+            );
+            let mut r = Retarget::without_definers();
+            let mut out = Vec::new();
+            for c in input.chunks(chunk) {
+                r.push(c, &mut out);
+            }
+            r.finish(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), without, "{chunk}");
+        }
     }
 
     #[test]

@@ -259,9 +259,22 @@ async fn load(
         Vec::new()
     };
     let with = |extra: &[String]| [base.clone(), extra.to_vec()].concat();
+    let raw = shared_copy(feed, options.jobs).await;
+    // From a file, even one pass becomes three sections: the schema and the indexes and
+    // constraints are built by the jobs in parallel, while the rows load in the dump's order
+    // (a CHECK constraint may read other tables: loading them in parallel could refuse rows
+    // that load one table after the other).
+    let sections = |extra: &[String]| -> Vec<Vec<String>> {
+        ["pre-data", "data", "post-data"]
+            .iter()
+            .map(|s| with(&[&[format!("--section={s}")][..], extra].concat()))
+            .collect()
+    };
     let passes: Vec<Vec<String>> = match plan {
-        Plan::AsRestorer => vec![with(&[])],
-        Plan::AsOwner(role) => vec![with(&[format!("--role={role}")])],
+        Plan::AsRestorer if raw.is_none() => vec![with(&[])],
+        Plan::AsRestorer => sections(&[]),
+        Plan::AsOwner(role) if raw.is_none() => vec![with(&[format!("--role={role}")])],
+        Plan::AsOwner(role) => sections(&[format!("--role={role}")]),
         Plan::DataAsOwners => vec![
             with(&["--section=pre-data".into()]),
             with(&[
@@ -285,11 +298,39 @@ async fn load(
         cmd.args(args);
         cmd.arg(format!("--dbname=dbname={}", conninfo_value(scratch)));
         libpq_env(&mut cmd, conn, scratch);
-        let tool = RunningTool::spawn(cmd, "pg_restore", true, false, None)?;
-        // pg_restore may stop reading once it has what a section needs.
-        run_fed(tool, feed, false, FedEnd::ToolDecides).await?;
+        match &raw {
+            Some(file) => {
+                if !args.iter().any(|a| a == "--section=data") {
+                    cmd.arg(format!("--jobs={}", options.jobs));
+                }
+                cmd.arg(file.path());
+                let tool = RunningTool::spawn(cmd, "pg_restore", false, false, None)?;
+                tool.finish(Stage::Restore).await?;
+            }
+            None => {
+                let tool = RunningTool::spawn(cmd, "pg_restore", true, false, None)?;
+                // pg_restore may stop reading once it has what a section needs.
+                run_fed(tool, feed, None, FedEnd::ToolDecides).await?;
+            }
+        }
     }
     Ok(())
+}
+
+/// With more than one job, the verified copy decompressed once to a file the jobs share
+/// (`pg_restore --jobs` seeks); where that file cannot be written (a full disk), one
+/// stream from the verified copy, as with one job.
+async fn shared_copy(feed: &dyn Feed, jobs: u32) -> Option<super::RawFile> {
+    if jobs <= 1 {
+        return None;
+    }
+    match feed.materialize().await {
+        Ok(raw) => raw,
+        Err(e) => {
+            tracing::warn!(error = %e, "pg_restore runs as one job from the verified copy");
+            None
+        }
+    }
 }
 
 pub(super) async fn role_exists(admin: &mut PgConnection, role: &str) -> bool {

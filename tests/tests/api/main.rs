@@ -8,6 +8,7 @@ mod every_object;
 mod failures;
 mod fanout;
 mod faults;
+mod fast_restore;
 mod fixtures_selftest;
 mod hardening;
 mod health;

@@ -317,7 +317,11 @@ async fn a_hostile_owner_gains_nothing_from_any_restore() {
 
 /// Wrappers around the real tools that log each run (and, optionally, replace a stored object
 /// when the first one starts): the tools themselves still do the work.
-fn wrap_tools(dir: &Path, tools: &[(&str, &str)], swap: Option<(&Path, &Path)>) -> PathBuf {
+pub(crate) fn wrap_tools(
+    dir: &Path,
+    tools: &[(&str, &str)],
+    swap: Option<(&Path, &Path)>,
+) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -342,7 +346,7 @@ fn wrap_tools(dir: &Path, tools: &[(&str, &str)], swap: Option<(&Path, &Path)>) 
     bin
 }
 
-fn runs(dir: &Path) -> Vec<String> {
+pub(crate) fn runs(dir: &Path) -> Vec<String> {
     std::fs::read_to_string(dir.join("runs.log"))
         .unwrap_or_default()
         .lines()
@@ -448,7 +452,7 @@ async fn fingerprint(engine: &str, db: &str) -> pg::Fingerprint {
     }
 }
 
-async fn scratch_databases(engine: &str, target: &str) -> Vec<String> {
+pub(crate) async fn scratch_databases(engine: &str, target: &str) -> Vec<String> {
     if engine == "postgres" {
         pg_rows(
             pg::PG_ADMIN_URL,

@@ -126,6 +126,16 @@ pub async fn create_db(name: &str) {
     conn.close().await.ok();
 }
 
+/// `CREATE DATABASE name <options>` (options written by the test itself).
+pub async fn create_db_with(name: &str, options: &str) {
+    let mut conn = connect(PG_ADMIN_URL).await;
+    sqlx::raw_sql(&format!("CREATE DATABASE {} {options}", quote_ident(name)))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("CREATE DATABASE {name} failed: {e}"));
+    conn.close().await.ok();
+}
+
 pub async fn drop_db(name: &str) {
     let mut conn = connect(PG_ADMIN_URL).await;
     sqlx::raw_sql(&format!(
