@@ -100,6 +100,12 @@ impl Server {
         let sweeper = tokio::spawn(backline_app::backups::partials::sweep_partials_hourly(
             self.app.core().clone(),
         ));
+        let sealer = if self.app.settings.seal_interval_secs > 0 {
+            tokio::spawn(self.app.seals().run())
+        } else {
+            tracing::info!("BACKLINE_SEAL_INTERVAL_SECS=0: this process does not seal the ledger");
+            tokio::spawn(async {})
+        };
         let free_failures = self.app.settings.auth_free_failures;
         let state = Arc::new(HttpState {
             app: self.app,
@@ -117,6 +123,7 @@ impl Server {
         scheduler.abort();
         alerts.abort();
         sweeper.abort();
+        sealer.abort();
         served
     }
 }

@@ -7,12 +7,14 @@ use crate::settings::Settings;
 use crate::{alerting, backups};
 use backline_domain::backup::DatabaseFacts;
 use backline_domain::{
-    Alert, ArtifactCopy, Backup, Channel, ConnectionString, Database, DatabaseCommand, Restore,
+    Alert, ArtifactCopy, Backup, Channel, ConnectionString, Database, DatabaseCommand, LedgerChain,
+    Restore,
 };
 use backline_infra::drivers::ToolConfig;
 use backline_infra::encryption::{age, AgeKeys};
 use backline_infra::ledger::Cqrs;
 use backline_infra::secrets::{Keyring, MasterKey};
+use backline_infra::signing::ServerKey;
 use backline_infra::storage::ArtifactStore;
 use backline_infra::{EventMeta, Ledger};
 use backline_projections::{DatabaseView, Projections};
@@ -26,6 +28,7 @@ pub struct Aggregates {
     pub(crate) restores: Cqrs<Restore>,
     pub(crate) alerts: Cqrs<Alert>,
     pub(crate) channels: Cqrs<Channel>,
+    pub(crate) ledger: Cqrs<LedgerChain>,
 }
 
 pub struct Core {
@@ -37,6 +40,10 @@ pub struct Core {
     /// Every destination, `default` first: a backup is streamed to all of them at once.
     pub storages: Vec<(String, ArtifactStore)>,
     pub(crate) keyring: Keyring,
+    /// Signs seals and manifests.
+    pub(crate) signing: ServerKey,
+    /// The last ledger verification this process ran.
+    last_ledger_check: std::sync::Mutex<Option<crate::seals::LedgerVerification>>,
     pub(crate) tools: ToolConfig,
     pub(crate) node: String,
     /// The server's age identity and extra recipients (absent until encryption is used).
@@ -66,6 +73,8 @@ pub enum StartError {
     Projection(#[from] backline_projections::ProjectionError),
     #[error(transparent)]
     Encryption(#[from] backline_infra::encryption::EncryptionError),
+    #[error(transparent)]
+    Signing(#[from] backline_infra::signing::SigningError),
     #[error("storage configuration: {0}")]
     StorageConfig(String),
 }
@@ -82,6 +91,10 @@ impl Core {
         let (master, created) = MasterKey::load_or_create(&settings.master_key_file())?;
         if created {
             tracing::info!(path = %settings.master_key_file().display(), "created a new master key (mode 0600); back it up: without it stored passwords cannot be read");
+        }
+        let (signing, created) = ServerKey::load_or_create(&settings.signing_key_file())?;
+        if created {
+            tracing::info!(path = %settings.signing_key_file().display(), public_key = signing.public_hex(), "created the ledger's Ed25519 signing key (mode 0600)");
         }
         let storage_url = settings.storage_url();
         if let Some(path) = storage_url.strip_prefix("fs://") {
@@ -101,6 +114,8 @@ impl Core {
         }
         Ok(Self {
             keyring: Keyring::new(master, ledger.pool().clone()),
+            signing,
+            last_ledger_check: std::sync::Mutex::new(None),
             tools: ToolConfig {
                 pg_bin_dir: settings.pg_bin_dir.clone(),
                 mysql_bin_dir: settings.mysql_bin_dir.clone(),
@@ -116,6 +131,7 @@ impl Core {
                 restores: ledger.cqrs(()),
                 alerts: ledger.cqrs(()),
                 channels: ledger.cqrs(()),
+                ledger: ledger.cqrs(()),
             },
             alerting: alerting::AlertingState::new(&settings),
             settings,
@@ -125,6 +141,38 @@ impl Core {
             age,
             storages,
         })
+    }
+
+    /// The server's Ed25519 public key (hex).
+    pub fn public_key(&self) -> String {
+        self.signing.public_hex()
+    }
+
+    /// Signs `manifest` with the server's key.
+    pub(crate) fn sign_manifest(&self, manifest: &mut backline_domain::BackupManifest) {
+        manifest.signature = None;
+        // A manifest just serialized always reads back.
+        let Ok(bytes) = backline_domain::BackupManifest::signed_bytes(&manifest.to_bytes()) else {
+            return;
+        };
+        manifest.signature = Some(backline_domain::ManifestSignature {
+            algorithm: "ed25519".into(),
+            public_key: self.signing.public_hex(),
+            signature: self.signing.sign(&bytes),
+        });
+    }
+
+    pub(crate) fn last_ledger_check(&self) -> Option<crate::seals::LedgerVerification> {
+        self.last_ledger_check
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn set_last_ledger_check(&self, v: crate::seals::LedgerVerification) {
+        if let Ok(mut g) = self.last_ledger_check.lock() {
+            *g = Some(v);
+        }
     }
 
     pub fn node(&self) -> &str {

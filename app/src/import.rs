@@ -29,6 +29,16 @@ pub struct ImportReport {
     pub lines: Vec<String>,
 }
 
+/// Whose manifests an import accepts.
+#[derive(Debug, Clone, Default)]
+pub struct ImportTrust {
+    /// The Ed25519 public key (hex) manifests must be signed with (default: this server's).
+    pub public_key: Option<String>,
+    /// Also accept manifests without a signature (written before manifests were signed). A
+    /// signature that does not verify is refused all the same.
+    pub trust_unsigned: bool,
+}
+
 #[derive(Clone)]
 pub struct Import {
     core: Arc<Core>,
@@ -50,8 +60,15 @@ impl Import {
         actor: &str,
         storage: &str,
         connections: &[String],
+        trust: &ImportTrust,
     ) -> Result<ImportReport, AppError> {
         let core = &self.core;
+        let key = trust
+            .public_key
+            .clone()
+            .unwrap_or_else(|| core.signing.public_hex());
+        backline_infra::signing::parse_public_key(&key)
+            .map_err(|e| AppError::invalid("public_key", e.to_string()))?;
         let head = core.ledger.head().await.map_err(AppError::internal)?;
         if head != 0 {
             return Err(AppError::Conflict(format!(
@@ -78,7 +95,20 @@ impl Import {
             given.insert(name.trim().to_string(), url.trim().to_string());
         }
         let mut report = ImportReport::default();
-        let found = read_manifests(&store, &mut report).await?;
+        let mut refused = Vec::new();
+        let found = read_manifests(&store, &mut report, |path, bytes, m| {
+            if let Err(why) = check_signature(bytes, m, &key, trust.trust_unsigned) {
+                refused.push(format!("{path}: {why}"));
+            }
+        })
+        .await?;
+        if !refused.is_empty() {
+            return Err(AppError::Unprocessable(format!(
+                "refused {} manifests, nothing was imported:\n  {}",
+                refused.len(),
+                refused.join("\n  ")
+            )));
+        }
         let mut taken: Vec<String> = Vec::new();
         for db in &found {
             let (Some(first), Some(latest)) = (db.versions.first(), db.versions.last()) else {
@@ -259,6 +289,7 @@ impl Import {
 async fn read_manifests(
     store: &ArtifactStore,
     report: &mut ImportReport,
+    mut check: impl FnMut(&str, &[u8], &BackupManifest),
 ) -> Result<Vec<Found>, AppError> {
     let entries = store
         .operator()
@@ -283,6 +314,7 @@ async fn read_manifests(
                 continue;
             }
         };
+        check(path, &bytes, &m);
         match store.operator().exists(&m.key).await {
             Ok(true) => manifests.push(m),
             Ok(false) => report.lines.push(format!(
@@ -306,6 +338,32 @@ async fn read_manifests(
         }
     }
     Ok(found)
+}
+
+/// Whether a manifest is signed by `key` and unchanged since: the reason it is refused if not.
+fn check_signature(
+    stored: &[u8],
+    m: &BackupManifest,
+    key: &str,
+    trust_unsigned: bool,
+) -> Result<(), String> {
+    let Some(sig) = &m.signature else {
+        return if trust_unsigned {
+            Ok(())
+        } else {
+            Err("unsigned (pass --trust-unsigned to import manifests written before Backline signed them)".into())
+        };
+    };
+    if sig.public_key != key {
+        return Err(format!(
+            "signed by another key ({}), not {key} (pass the key it was signed with as --public-key)",
+            sig.public_key
+        ));
+    }
+    let bytes = BackupManifest::signed_bytes(stored).map_err(|e| e.to_string())?;
+    backline_infra::signing::verify(key, &bytes, &sig.signature).map_err(|_| {
+        "its signature does not verify: it was changed after it was signed".to_string()
+    })
 }
 
 /// The connection to register a database with: the given one, else the manifest's (without

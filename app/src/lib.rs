@@ -26,6 +26,7 @@ pub mod leftovers;
 pub mod restores;
 pub mod retention;
 pub mod scheduling;
+pub mod seals;
 pub mod settings;
 mod time;
 pub mod verify;
@@ -35,11 +36,12 @@ pub use alerting::Alerting;
 pub use backups::{Backups, Started};
 pub use databases::{ConnectionTest, Databases, NewDatabase, ScheduleInput};
 pub use error::{AppError, FieldError};
-pub use import::{Import, ImportReport};
+pub use import::{Import, ImportReport, ImportTrust};
 pub use leftovers::{Leftover, Leftovers};
 pub use restores::{RestoreRequest, Restores};
 pub use retention::{PruneItem, PrunePlan, Retention};
 pub use scheduling::Scheduler;
+pub use seals::{LedgerStatus, LedgerVerification, SealReport, Seals};
 pub use settings::Settings;
 pub use time::parse_time;
 pub use verify::{Verification, Verify};
@@ -104,6 +106,10 @@ impl App {
         Leftovers::new(self.core.clone())
     }
 
+    pub fn seals(&self) -> Seals {
+        Seals::new(self.core.clone())
+    }
+
     pub fn import(&self) -> Import {
         Import::new(self.core.clone())
     }
@@ -131,7 +137,7 @@ impl App {
         connections: &[String],
     ) -> Result<ImportReport, AppError> {
         self.import()
-            .from_storage(actor, storage, connections)
+            .from_storage(actor, storage, connections, &ImportTrust::default())
             .await
     }
 }

@@ -47,6 +47,35 @@ pub struct Settings {
         arg(long, env = "BACKLINE_MASTER_KEY_FILE", global = true)
     )]
     pub master_key_file: Option<PathBuf>,
+    /// Ed25519 key that signs ledger seals and manifests (default: <data dir>/signing.key,
+    /// created 0600 on first start).
+    #[cfg_attr(
+        feature = "cli",
+        arg(long, env = "BACKLINE_SIGNING_KEY_FILE", global = true)
+    )]
+    pub signing_key_file: Option<PathBuf>,
+    /// Seconds between sealing passes of the ledger (0: this process does not seal).
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            env = "BACKLINE_SEAL_INTERVAL_SECS",
+            default_value_t = 3,
+            global = true
+        )
+    )]
+    pub seal_interval_secs: u64,
+    /// Seconds between background checks of the whole ledger (`ledger_integrity` alert).
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            env = "BACKLINE_LEDGER_CHECK_SECS",
+            default_value_t = 86400,
+            global = true
+        )
+    )]
+    pub ledger_check_secs: u64,
     /// Directory holding pg_dump/pg_restore (default: newest suitable one found).
     #[cfg_attr(feature = "cli", arg(long, env = "BACKLINE_PG_BIN_DIR", global = true))]
     pub pg_bin_dir: Option<PathBuf>,
@@ -261,6 +290,12 @@ impl Settings {
             };
             format!("fs://{}", dir.join("artifacts").display())
         })
+    }
+
+    pub fn signing_key_file(&self) -> PathBuf {
+        self.signing_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("signing.key"))
     }
 
     pub fn master_key_file(&self) -> PathBuf {

@@ -21,6 +21,8 @@ pub enum AlertKind {
     StorageFailure,
     /// A crashed restore's scratch database is still on its target's server after a day.
     LeftoverScratch,
+    /// The ledger's seals do not verify (database id `ledger`).
+    LedgerIntegrity,
 }
 
 impl AlertKind {
@@ -33,6 +35,7 @@ impl AlertKind {
             AlertKind::MissedSchedule => "missed_schedule",
             AlertKind::StorageFailure => "storage_failure",
             AlertKind::LeftoverScratch => "leftover_scratch",
+            AlertKind::LedgerIntegrity => "ledger_integrity",
         }
     }
 
@@ -50,6 +53,7 @@ impl AlertKind {
             AlertKind::MissedSchedule => "scheduled backup missed",
             AlertKind::StorageFailure => "storage failure",
             AlertKind::LeftoverScratch => "leftover scratch database",
+            AlertKind::LedgerIntegrity => "ledger integrity",
         }
     }
 

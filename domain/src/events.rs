@@ -6,6 +6,7 @@ use crate::alert::{Alert, AlertEvent};
 use crate::backup::{Backup, BackupEvent};
 use crate::channel::{Channel, ChannelEvent};
 use crate::database::{Database, DatabaseEvent};
+use crate::ledger_chain::{LedgerChain, LedgerChainEvent};
 use crate::restore::{Restore, RestoreEvent};
 use cqrs_es::Aggregate;
 use serde_json::Value;
@@ -18,6 +19,7 @@ pub enum LedgerEvent {
     Restore(RestoreEvent),
     Alert(AlertEvent),
     Channel(ChannelEvent),
+    Ledger(LedgerChainEvent),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,7 @@ pub fn decode(
         Restore::TYPE => LedgerEvent::Restore(parse(aggregate_type, event_type, payload)?),
         Alert::TYPE => LedgerEvent::Alert(parse(aggregate_type, event_type, payload)?),
         Channel::TYPE => LedgerEvent::Channel(parse(aggregate_type, event_type, payload)?),
+        LedgerChain::TYPE => LedgerEvent::Ledger(parse(aggregate_type, event_type, payload)?),
         other => return Err(DecodeError::UnknownAggregate(other.to_string())),
     };
     if event.name() != event_type {
@@ -81,6 +84,7 @@ impl LedgerEvent {
             LedgerEvent::Restore(e) => e.name(),
             LedgerEvent::Alert(e) => e.name(),
             LedgerEvent::Channel(e) => e.name(),
+            LedgerEvent::Ledger(e) => e.name(),
         }
     }
 
@@ -92,6 +96,7 @@ impl LedgerEvent {
             LedgerEvent::Restore(_) => Restore::TYPE,
             LedgerEvent::Alert(_) => Alert::TYPE,
             LedgerEvent::Channel(_) => Channel::TYPE,
+            LedgerEvent::Ledger(_) => LedgerChain::TYPE,
         }
     }
 
@@ -104,6 +109,7 @@ impl LedgerEvent {
             LedgerEvent::Restore(e) => serde_json::to_value(e),
             LedgerEvent::Alert(e) => serde_json::to_value(e),
             LedgerEvent::Channel(e) => serde_json::to_value(e),
+            LedgerEvent::Ledger(e) => serde_json::to_value(e),
         }
         .unwrap_or(Value::Null);
         let mut fields = match tagged {
@@ -335,6 +341,9 @@ mod tests {
                 status_code: Some(200),
                 error: None,
             }),
+            LedgerEvent::Ledger(LedgerChainEvent::LedgerSealed(
+                crate::ledger_chain::test_seal(1, 4, crate::seal::GENESIS),
+            )),
         ];
         for e in &all {
             // Exhaustive: a new variant must be added to the list above.
@@ -377,7 +386,8 @@ mod tests {
                     ChannelEvent::ChannelAdded { .. }
                     | ChannelEvent::ChannelRemoved {}
                     | ChannelEvent::ChannelTested { .. },
-                ) => {}
+                )
+                | LedgerEvent::Ledger(LedgerChainEvent::LedgerSealed(_)) => {}
             }
         }
         all
@@ -387,7 +397,7 @@ mod tests {
     #[test]
     fn every_variant_round_trips_through_decode() {
         let all = every_event();
-        assert_eq!(all.len(), 29);
+        assert_eq!(all.len(), 30);
         for e in all {
             let (payload, stored_type) = match &e {
                 LedgerEvent::Database(x) => (serde_json::to_value(x), x.event_type()),
@@ -395,6 +405,7 @@ mod tests {
                 LedgerEvent::Restore(x) => (serde_json::to_value(x), x.event_type()),
                 LedgerEvent::Alert(x) => (serde_json::to_value(x), x.event_type()),
                 LedgerEvent::Channel(x) => (serde_json::to_value(x), x.event_type()),
+                LedgerEvent::Ledger(x) => (serde_json::to_value(x), x.event_type()),
             };
             let payload = payload.unwrap();
             assert_eq!(stored_type, e.name());

@@ -10,11 +10,13 @@ pub mod channel;
 pub mod connection;
 pub mod database;
 pub mod events;
+pub mod ledger_chain;
 pub mod manifest;
 pub mod properties;
 pub mod restore;
 pub mod retention;
 pub mod schedule;
+pub mod seal;
 pub mod stage;
 mod summary;
 pub mod values;
@@ -34,7 +36,10 @@ pub use channel::{
 pub use connection::{ConnectionError, ConnectionString, SealedSecret, StoredConnection};
 pub use database::{Database, DatabaseCommand, DatabaseError, DatabaseEvent};
 pub use events::{decode, DecodeError, LedgerEvent};
-pub use manifest::{BackupManifest, ManifestEncryption, ManifestError};
+pub use ledger_chain::{
+    LedgerChain, LedgerChainCommand, LedgerChainError, LedgerChainEvent, Seal, CHAIN_ID,
+};
+pub use manifest::{BackupManifest, ManifestEncryption, ManifestError, ManifestSignature};
 pub use properties::{
     DatabaseProperties, MyDatabaseProperties, PgDatabaseGrant, PgDatabasePrivilege,
     PgDatabaseProperties, PgLocaleProvider, PgSecurityLabel, PgSetting,

@@ -42,6 +42,21 @@ pub struct BackupManifest {
     pub warnings: Vec<String>,
     #[serde(default)]
     pub database_properties: Option<DatabaseProperties>,
+    /// The server's Ed25519 signature of the manifest (see [`BackupManifest::signed_bytes`]).
+    /// Absent in manifests from before 2026-11-30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<ManifestSignature>,
+}
+
+/// Who signed a manifest, and the signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestSignature {
+    /// `ed25519`.
+    pub algorithm: String,
+    /// The signer's public key, hex.
+    pub public_key: String,
+    /// The signature of [`BackupManifest::signed_bytes`], hex.
+    pub signature: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +73,8 @@ pub enum ManifestError {
     Json(#[from] serde_json::Error),
     #[error("manifest format {0:?} is not one this version reads (backline-manifest/1)")]
     Format(String),
+    #[error("not a manifest: {0}")]
+    Canonical(#[from] crate::seal::CanonError),
 }
 
 impl BackupManifest {
@@ -68,6 +85,17 @@ impl BackupManifest {
             return Err(ManifestError::Format(m.format));
         }
         Ok(m)
+    }
+
+    /// What a manifest's signature signs: the canonical JSON (`docs/ledger-seals.md`) of the
+    /// manifest as stored, without its `signature` field. Computed from the stored bytes, so
+    /// fields a later version adds are signed too.
+    pub fn signed_bytes(stored: &[u8]) -> Result<Vec<u8>, ManifestError> {
+        let mut fields: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> =
+            serde_json::from_slice(stored)?;
+        fields.remove("signature");
+        let text = serde_json::to_string(&fields)?;
+        Ok(crate::seal::canonical_json(&text)?.into_bytes())
     }
 
     /// The bytes written beside the artifact.
@@ -151,8 +179,21 @@ mod tests {
                 collation: "latin1_bin".into(),
             },
         ));
+        let unsigned = m.to_bytes();
+        m.signature = Some(ManifestSignature {
+            algorithm: "ed25519".into(),
+            public_key: "ab".into(),
+            signature: "cd".into(),
+        });
         let back = BackupManifest::parse(&m.to_bytes()).unwrap();
         assert_eq!(back, m);
+        // The signature covers every field but itself, however the JSON is laid out.
+        let signed = BackupManifest::signed_bytes(&m.to_bytes()).unwrap();
+        assert_eq!(signed, BackupManifest::signed_bytes(&unsigned).unwrap());
+        let compact = serde_json::to_vec(&m).unwrap();
+        assert_eq!(BackupManifest::signed_bytes(&compact).unwrap(), signed);
+        m.sha256 = "00".into();
+        assert_ne!(BackupManifest::signed_bytes(&m.to_bytes()).unwrap(), signed);
         assert_eq!(
             back.artifact("s3://b/p").database_properties,
             m.database_properties

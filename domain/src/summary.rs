@@ -5,6 +5,7 @@ use crate::backup::BackupEvent;
 use crate::channel::ChannelEvent;
 use crate::database::DatabaseEvent;
 use crate::events::LedgerEvent;
+use crate::ledger_chain::LedgerChainEvent;
 use crate::restore::RestoreEvent;
 
 fn bytes(n: u64) -> String {
@@ -31,6 +32,17 @@ impl LedgerEvent {
             LedgerEvent::Restore(e) => restore(e),
             LedgerEvent::Alert(e) => alert(e),
             LedgerEvent::Channel(e) => channel(e),
+            LedgerEvent::Ledger(LedgerChainEvent::LedgerSealed(s)) => format!(
+                "Sealed positions {} to {} ({} events){}",
+                s.head.from,
+                s.head.to,
+                s.head.count,
+                if s.signature.is_some() {
+                    ", signed"
+                } else {
+                    ""
+                }
+            ),
         }
     }
 }

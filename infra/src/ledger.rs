@@ -1,6 +1,7 @@
 //! The ledger: cqrs-es event stores on SQLite (embedded default) or PostgreSQL (shared by
 //! several processes), our own migrations, and reads in global `position` order.
 
+use backline_domain::seal::EventRecord;
 use cqrs_es::persist::{
     PersistedEventRepository, PersistedEventStore, PersistenceError, ReplayStream, SerializedEvent,
     SerializedSnapshot,
@@ -261,6 +262,60 @@ impl Ledger {
              CAST(payload AS TEXT) AS payload, CAST(metadata AS TEXT) AS metadata \
              FROM events WHERE position > $1 ORDER BY position LIMIT $2",
         )
+        .bind(position)
+        .bind(limit)
+        .fetch_all(&self.any)
+        .await?;
+        rows.iter().map(row_to_event).collect()
+    }
+
+    /// Events in `after < position <= up_to`, in position order, at most `limit`, as stored
+    /// (payload and metadata as their JSON text): what seals are computed over.
+    pub async fn read_records(
+        &self,
+        after: i64,
+        up_to: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRecord>, LedgerError> {
+        let rows = sqlx::query(
+            "SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, \
+             CAST(payload AS TEXT) AS payload, CAST(metadata AS TEXT) AS metadata \
+             FROM events WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3",
+        )
+        .bind(after)
+        .bind(up_to)
+        .bind(limit)
+        .fetch_all(&self.any)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(EventRecord {
+                    position: row.try_get("position")?,
+                    aggregate_type: row.try_get("aggregate_type")?,
+                    aggregate_id: row.try_get("aggregate_id")?,
+                    sequence: row.try_get("sequence")?,
+                    event_type: row.try_get("event_type")?,
+                    event_version: row.try_get("event_version")?,
+                    payload: row.try_get("payload")?,
+                    metadata: row.try_get("metadata")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Events of aggregate type `aggregate_type` after `position`, in position order.
+    pub async fn read_aggregate_type(
+        &self,
+        aggregate_type: &str,
+        position: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, LedgerError> {
+        let rows = sqlx::query(
+            "SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, \
+             CAST(payload AS TEXT) AS payload, CAST(metadata AS TEXT) AS metadata \
+             FROM events WHERE aggregate_type = $1 AND position > $2 ORDER BY position LIMIT $3",
+        )
+        .bind(aggregate_type)
         .bind(position)
         .bind(limit)
         .fetch_all(&self.any)

@@ -11,6 +11,7 @@ pub mod notify;
 pub mod partials;
 pub mod pipeline;
 pub mod secrets;
+pub mod signing;
 pub mod sql;
 pub mod storage;
 

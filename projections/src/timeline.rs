@@ -80,7 +80,7 @@ async fn database_of(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<Option<String>,
         LedgerEvent::Alert(_) => load::<AlertView>(tx, "rm_alerts", id)
             .await?
             .map(|a| a.database_id),
-        LedgerEvent::Channel(_) => None,
+        LedgerEvent::Channel(_) | LedgerEvent::Ledger(_) => None,
     })
 }
 

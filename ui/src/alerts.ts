@@ -18,6 +18,7 @@ const KINDS: Record<string, string> = {
   missed_schedule: 'Missed schedule',
   storage_failure: 'Storage failure',
   leftover_scratch: 'Leftover scratch database',
+  ledger_integrity: 'Ledger integrity',
 };
 
 export function alertKindLabel(kind: string): string {

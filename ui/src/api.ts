@@ -267,6 +267,7 @@ export const EVENT_TYPES = [
   'ChannelAdded',
   'ChannelRemoved',
   'ChannelTested',
+  'LedgerSealed',
 ] as const;
 
 export type AlertState = 'open' | 'acknowledged' | 'resolved';
@@ -286,7 +287,7 @@ export interface Delivery {
 
 export interface Alert {
   id: string;
-  /** `backup_failed`, `backup_abandoned`, `backup_stalled`, `restore_failed`, `missed_schedule`, `storage_failure`, `leftover_scratch`. */
+  /** `backup_failed`, `backup_abandoned`, `backup_stalled`, `restore_failed`, `missed_schedule`, `storage_failure`, `leftover_scratch`, `ledger_integrity` (database_id `ledger`). */
   kind: string;
   state: AlertState;
   database_id: string;
@@ -518,6 +519,36 @@ export interface DatabasePatch extends Omit<ScheduleSettings, 'schedule'> {
   schedule?: string | null;
 }
 
+export interface LedgerProblem {
+  position: number;
+  message: string;
+}
+
+export interface LedgerVerification {
+  ok: boolean;
+  events: number;
+  sealed: number;
+  unsealed: number;
+  blocks: number;
+  anchors: number;
+  storages: number;
+  first_bad_position: number | null;
+  problems: LedgerProblem[];
+  public_key: string;
+  verified_at: string;
+  duration_ms: number;
+}
+
+/** GET /ledger: the signing key, how far the ledger is sealed, the last verification. */
+export interface LedgerStatus {
+  public_key: string;
+  head: number;
+  blocks: number;
+  sealed_to: number;
+  last_sealed_at: string | null;
+  last_verification: LedgerVerification | null;
+}
+
 export interface EventQuery {
   after?: number;
   before?: number;
@@ -576,6 +607,9 @@ export const api = {
     request<PrunePlan>(`/databases/${enc(databaseId)}/retention/prune${query({ dry_run: 'false' })}`, { method: 'POST' }),
   pinBackup: (id: string) => request<Backup>(`/backups/${enc(id)}/pin`, { method: 'POST' }),
   unpinBackup: (id: string) => request<Backup>(`/backups/${enc(id)}/unpin`, { method: 'POST' }),
+
+  ledger: () => request<LedgerStatus>('/ledger'),
+  verifyLedger: () => request<LedgerVerification>('/ledger/verify'),
 
   events: (q: EventQuery) => request<EventPage>(`/events${query({ ...q })}`),
   /** Path (under the site root) of the live event stream; read it with `streamEvents` (sse.ts). */

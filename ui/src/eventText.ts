@@ -126,6 +126,13 @@ export function describeEvent(e: LedgerEvent): string {
       const outcome = str(p.outcome);
       return `Channel tested${outcome ? `: ${outcome}` : ''}`;
     }
+    case 'LedgerSealed': {
+      const from = num(p.from);
+      const to = num(p.to);
+      return from !== null && to !== null
+        ? `Ledger sealed: positions ${from} to ${to} (${num(p.count) ?? '?'} events)${str(p.signature) ? ', signed' : ''}`
+        : 'Ledger sealed';
+    }
     default:
       return e.type.replace(/([a-z])([A-Z])/g, '$1 $2');
   }

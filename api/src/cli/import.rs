@@ -6,12 +6,18 @@ pub async fn run(
     settings: Settings,
     from_storage: Option<&str>,
     connections: &[String],
+    trust: &backline_app::ImportTrust,
     json: bool,
 ) -> anyhow::Result<()> {
     let app = App::open(settings).await?;
     let report = app
         .import()
-        .from_storage("import", from_storage.unwrap_or("default"), connections)
+        .from_storage(
+            "import",
+            from_storage.unwrap_or("default"),
+            connections,
+            trust,
+        )
         .await?;
     if json {
         println!("{}", serde_json::to_string(&report)?);

@@ -4,6 +4,7 @@ mod backup;
 mod cleanup;
 mod events;
 mod import;
+mod ledger;
 mod progress;
 mod prune;
 mod replay;
@@ -89,9 +90,21 @@ pub enum Command {
         /// the manifest's connection (no password) is used.
         #[arg(long = "connection", value_name = "NAME=URL")]
         connections: Vec<String>,
+        /// The Ed25519 public key (hex) manifests must be signed with (default: this
+        /// server's, `GET /api/v1/ledger`).
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Also import manifests without a signature (written before Backline signed them).
+        #[arg(long)]
+        trust_unsigned: bool,
     },
     /// Drop every read model and rebuild it from the ledger.
     Replay,
+    /// The ledger's sealed chain: `seal`, `verify`, `export`.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// Apply retention policies now (all databases, or one).
     Prune {
         /// Database id or name (default: every database).
@@ -127,6 +140,28 @@ pub enum Command {
         database: Option<String>,
         #[arg(long = "type")]
         event_type: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum LedgerCommand {
+    /// Seal every event committed now into signed blocks, anchored in every storage.
+    Seal,
+    /// Recompute every block, check the chain, signatures and storage anchors: prints `ok`
+    /// with counts, or the first bad position (and exits non-zero).
+    Verify {
+        /// The Ed25519 public key (hex) the seals must be signed with (default: this
+        /// server's).
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Write events `--from..=--to` (widened to whole blocks) and their seals as JSON lines
+    /// (see docs/ledger-seals.md and scripts/verify-ledger.py).
+    Export {
+        #[arg(long, default_value_t = 1)]
+        from: i64,
+        #[arg(long, default_value_t = i64::MAX)]
+        to: i64,
     },
 }
 
@@ -178,8 +213,30 @@ impl Cli {
             Command::Import {
                 from_storage,
                 connections,
-            } => import::run(settings, from_storage.as_deref(), &connections, json).await,
+                public_key,
+                trust_unsigned,
+            } => {
+                let trust = backline_app::ImportTrust {
+                    public_key,
+                    trust_unsigned,
+                };
+                import::run(
+                    settings,
+                    from_storage.as_deref(),
+                    &connections,
+                    &trust,
+                    json,
+                )
+                .await
+            }
             Command::Replay => replay::run(settings, json).await,
+            Command::Ledger { command } => match command {
+                LedgerCommand::Seal => ledger::seal(settings, json).await,
+                LedgerCommand::Verify { public_key } => {
+                    ledger::verify(settings, public_key.as_deref(), json).await
+                }
+                LedgerCommand::Export { from, to } => ledger::export(settings, from, to).await,
+            },
             Command::Prune { database, dry_run } => {
                 prune::run(settings, database.as_deref(), dry_run, json).await
             }

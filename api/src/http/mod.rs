@@ -5,6 +5,7 @@ mod databases;
 pub mod error;
 mod events;
 mod leftovers;
+mod ledger;
 mod metrics;
 mod openapi;
 mod runs;
@@ -282,6 +283,8 @@ fn api_routes() -> OpenApiRouter<Arc<HttpState>> {
         .routes(routes!(leftovers::list))
         .routes(routes!(storage::verify))
         .routes(routes!(storage::list))
+        .routes(routes!(ledger::status))
+        .routes(routes!(ledger::verify))
         .routes(routes!(events::list))
         .routes(routes!(stream::stream))
         .routes(routes!(alerts::list))

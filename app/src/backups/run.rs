@@ -81,7 +81,7 @@ pub(super) async fn run_backup(
             format!("{other} (storage {})", labels.join(", ")),
         ),
     })?;
-    let manifest = BackupManifest {
+    let mut manifest = BackupManifest {
         format: MANIFEST_FORMAT.to_string(),
         backup_id: backup_id.to_string(),
         database_id: db.id.clone(),
@@ -108,7 +108,9 @@ pub(super) async fn run_backup(
         created_at: now.to_rfc3339(),
         warnings,
         database_properties,
+        signature: None,
     };
+    core.sign_manifest(&mut manifest);
     let copies = write_manifests(backup_id, &named, &missing, &uploaded, &manifest).await;
     stored(copies, &uploaded, manifest)
 }

@@ -185,6 +185,9 @@ async fn import_from_storage_rebuilds_the_history_after_the_ledger_is_lost() {
             "--from-storage",
             "--connection",
             &format!("{}={}", my_src.name(), my_src.url()),
+            // The new data directory has a key of its own: trust the old server's.
+            "--public-key",
+            &a.app.public_key(),
         ],
     )
     .await;

@@ -23,5 +23,7 @@ mod retention;
 mod roundtrip;
 mod s3;
 mod scheduling;
+mod seals;
 mod secrets;
+mod signed_manifests;
 mod support;

@@ -850,12 +850,23 @@ async fn older_versions_restore_and_say_what_they_lack() {
     let mut m: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
     assert!(m["database_properties"]["comment"] == "kept", "{m}");
     m.as_object_mut().unwrap().remove("database_properties");
+    // …and unsigned, as they were then.
+    m.as_object_mut().unwrap().remove("signature");
     std::fs::write(&manifest, serde_json::to_vec(&m).unwrap()).unwrap();
     let url = storage_url.clone();
     let fresh = spawn_app_configured(move |s| s.storage_url = Some(url)).await;
     let report = fresh
         .app
-        .import_from_storage("test", "default", &[])
+        .import()
+        .from_storage(
+            "test",
+            "default",
+            &[],
+            &backline_app::ImportTrust {
+                public_key: None,
+                trust_unsigned: true,
+            },
+        )
         .await
         .expect("import");
     assert_eq!(report.backups, 1, "{:?}", report.lines);

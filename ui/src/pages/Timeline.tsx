@@ -4,6 +4,7 @@ import { EVENT_TYPES, api, notifyUnauthorized, type EventPage, type LedgerEvent 
 import { getToken } from '../auth';
 import { streamEvents } from '../sse';
 import { ErrorMessage } from '../components/ErrorMessage';
+import { LedgerBadge } from '../components/LedgerBadge';
 import { Time } from '../components/Time';
 import { describeEvent, eventLinks, eventTone } from '../eventText';
 import { formatTime, formatUtc, localInputToMs, zoneName } from '../format';
@@ -61,6 +62,7 @@ export function Timeline() {
       <div className="page-head">
         <h1>Timeline</h1>
         <LiveIndicator mode={mode} pollOk={!live.error} at={live.dataUpdatedAt} />
+        <LedgerBadge />
       </div>
 
       <form className="filters card" aria-label="Filter events" onSubmit={(e) => e.preventDefault()}>
