@@ -10,27 +10,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WebhookStyle {
-    /// Slack incoming webhook (`{"text": …, "blocks": …}`).
-    Slack,
-    /// Discord webhook (`{"content": …, "embeds": …}`).
-    Discord,
-    /// The alert as JSON, signed with HMAC-SHA256.
-    Generic,
-}
-
-impl WebhookStyle {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "slack" => Some(WebhookStyle::Slack),
-            "discord" => Some(WebhookStyle::Discord),
-            "generic" | "json" => Some(WebhookStyle::Generic),
-            _ => None,
-        }
-    }
-}
+pub use crate::webhook_style::WebhookStyle;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -44,6 +24,12 @@ pub enum ChannelTarget {
         sealed_url: SealedSecret,
         /// Scheme, host and the first path segment: enough to recognise it.
         url_redacted: String,
+        /// Telegram: the chat the bot writes to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chat_id: Option<String>,
+        /// ntfy (1–5) and Gotify (0–10): the priority notifications are sent with.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        priority: Option<u8>,
     },
 }
 
@@ -491,7 +477,7 @@ mod tests {
         assert!(redact_webhook_url("ftp://x/y").is_err());
         assert!(redact_webhook_url("not a url").is_err());
         assert_eq!(WebhookStyle::parse("Slack"), Some(WebhookStyle::Slack));
-        assert_eq!(WebhookStyle::parse("teams"), None);
+        assert_eq!(WebhookStyle::parse("pager"), None);
     }
 
     fn rule(ip: &str) -> Option<AddressRule> {

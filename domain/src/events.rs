@@ -332,6 +332,8 @@ mod tests {
                     style: WebhookStyle::Slack,
                     sealed_url: sealed(),
                     url_redacted: "https://hooks.slack.com/…".into(),
+                    chat_id: Some("-100123".into()),
+                    priority: Some(4),
                 },
                 secret: Some(sealed()),
             }),

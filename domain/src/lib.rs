@@ -20,6 +20,7 @@ pub mod seal;
 pub mod stage;
 mod summary;
 pub mod values;
+pub mod webhook_style;
 
 pub use alert::{
     retry_delay, Alert, AlertCommand, AlertError, AlertEvent, AlertKind, AlertState, Delivery,

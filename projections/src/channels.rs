@@ -56,13 +56,23 @@ pub struct ChannelView {
     pub kind: ChannelKind,
     /// Email recipients.
     pub to: Vec<String>,
-    /// Webhook style: `slack`, `discord` or `generic`.
+    /// Webhook style: `slack`, `discord`, `generic`, `mattermost`, `teams`, `telegram`,
+    /// `ntfy` or `gotify`.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub style: Option<WebhookStyle>,
     /// Webhook URL, shortened: the rest is a credential.
     pub url: Option<String>,
+    /// Telegram: the chat messages go to.
+    #[serde(default)]
+    pub chat_id: Option<String>,
+    /// ntfy and Gotify: the priority messages are sent with.
+    #[serde(default)]
+    pub priority: Option<u8>,
     /// Whether a signing secret is set (generic webhooks).
     pub signed: bool,
+    /// Whether a token is set (Telegram, ntfy, Gotify); the token itself is never shown.
+    #[serde(default)]
+    pub token_set: bool,
     /// `active` or `removed`.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub status: ChannelStatus,
@@ -116,19 +126,26 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
             target,
             secret,
         }) => {
-            let (kind, to, style, url) = match target {
-                ChannelTarget::Email { to } => (ChannelKind::Email, to.clone(), None, None),
+            let (kind, to, style, url, chat_id, priority) = match target {
+                ChannelTarget::Email { to } => {
+                    (ChannelKind::Email, to.clone(), None, None, None, None)
+                }
                 ChannelTarget::Webhook {
                     style,
                     url_redacted,
+                    chat_id,
+                    priority,
                     ..
                 } => (
                     ChannelKind::Webhook,
                     Vec::new(),
                     Some(*style),
                     Some(url_redacted.clone()),
+                    chat_id.clone(),
+                    *priority,
                 ),
             };
+            let takes_token = style.is_some_and(|s| s.takes_token());
             let v = ChannelView {
                 id: e.aggregate_id.to_string(),
                 name: name.clone(),
@@ -136,7 +153,10 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
                 to,
                 style,
                 url,
-                signed: secret.is_some(),
+                chat_id,
+                priority,
+                signed: secret.is_some() && !takes_token,
+                token_set: secret.is_some() && takes_token,
                 status: ChannelStatus::Active,
                 created_at: at,
                 created_position: e.position,

@@ -317,7 +317,7 @@ export interface ChannelTestRecord {
   error: string | null;
 }
 
-export type WebhookStyle = 'slack' | 'discord' | 'generic';
+export type WebhookStyle = 'slack' | 'discord' | 'generic' | 'mattermost' | 'teams' | 'telegram' | 'ntfy' | 'gotify';
 
 export interface Channel {
   id: string;
@@ -327,8 +327,14 @@ export interface Channel {
   style: WebhookStyle | null;
   /** Shortened: the rest of a webhook URL is a credential. */
   url: string | null;
+  /** Telegram: the chat messages go to. */
+  chat_id?: string | null;
+  /** ntfy and Gotify: the priority messages are sent with. */
+  priority?: number | null;
   /** A signing secret is set (generic webhooks). */
   signed: boolean;
+  /** A token is set (Telegram, ntfy, Gotify); it is never shown. */
+  token_set?: boolean;
   status: 'active' | 'removed';
   created_at: string;
   created_position: number;
@@ -356,6 +362,10 @@ export interface NewChannel {
   url?: string;
   style?: WebhookStyle;
   secret?: string;
+  /** Telegram bot token, ntfy access token or Gotify application token. */
+  token?: string;
+  chat_id?: string;
+  priority?: number;
 }
 
 export interface ChannelTest {

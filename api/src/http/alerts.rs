@@ -91,17 +91,32 @@ pub struct ChannelInput {
     #[serde(default)]
     #[schema(example = json!(["ops@example.com"]))]
     pub to: Vec<String>,
-    /// Webhook URL (stored encrypted).
+    /// Webhook URL (stored encrypted). ntfy: the topic URL (`https://ntfy.sh/<topic>`);
+    /// Gotify: the server's URL; Telegram: the Bot API's base URL (default
+    /// `https://api.telegram.org`).
     #[schema(
         pattern = "^https?://",
         example = "https://hooks.slack.com/services/T000/B000/XXXX"
     )]
     pub url: Option<String>,
-    /// `slack`, `discord` or `generic` (default).
-    #[schema(pattern = "^(slack|discord|generic)$", example = "slack")]
+    /// `slack`, `discord`, `generic` (default), `mattermost`, `teams`, `telegram`, `ntfy` or
+    /// `gotify`.
+    #[schema(
+        pattern = "^(slack|discord|generic|json|mattermost|teams|telegram|ntfy|gotify)$",
+        example = "slack"
+    )]
     pub style: Option<String>,
     /// HMAC signing secret of a generic webhook (made up when absent; shown once).
     pub secret: Option<String>,
+    /// Telegram bot token (required), ntfy access token (optional) or Gotify application
+    /// token (required). Stored encrypted; never shown again.
+    pub token: Option<String>,
+    /// Telegram chat: a numeric id (`-1001234567890`) or `@channelname`.
+    #[schema(example = "-1001234567890")]
+    pub chat_id: Option<String>,
+    /// ntfy priority 1–5 (default 4) or Gotify priority 0–10 (default 8).
+    #[schema(minimum = 0, maximum = 10)]
+    pub priority: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -138,6 +153,9 @@ pub async fn add_channel(
                 url: input.url,
                 style: input.style,
                 secret: input.secret,
+                token: input.token,
+                chat_id: input.chat_id,
+                priority: input.priority,
             },
         )
         .await?;

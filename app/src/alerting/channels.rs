@@ -3,6 +3,7 @@
 
 use super::Alerting;
 use crate::error::{channel_error, from_aggregate, AppError};
+use backline_domain::webhook_style::TELEGRAM_API;
 use backline_domain::{
     redact_webhook_url, ChannelCommand, ChannelTarget, Notice, Outcome, WebhookStyle,
 };
@@ -37,70 +38,98 @@ pub struct NewChannel {
     pub url: Option<String>,
     pub style: Option<String>,
     pub secret: Option<String>,
+    /// Telegram bot token, ntfy access token or Gotify application token.
+    pub token: Option<String>,
+    /// Telegram chat.
+    pub chat_id: Option<String>,
+    /// ntfy (1–5) or Gotify (0–10) priority.
+    pub priority: Option<i64>,
 }
+
+/// A channel's target, its sealed secret, and the secret to show once (generic webhooks).
+type SealedTarget = (
+    ChannelTarget,
+    Option<backline_domain::SealedSecret>,
+    Option<String>,
+);
 
 impl Alerting {
     /// The channel's target and signing secret, sealed under the channel's data key `id`.
-    async fn target_of(
-        &self,
-        id: &str,
-        new: NewChannel,
-    ) -> Result<
-        (
-            ChannelTarget,
-            Option<backline_domain::SealedSecret>,
-            Option<String>,
-        ),
-        AppError,
-    > {
-        let core = &self.core;
+    async fn target_of(&self, id: &str, new: NewChannel) -> Result<SealedTarget, AppError> {
         match new.kind.as_str() {
             "email" => Ok((ChannelTarget::Email { to: new.to }, None, None)),
-            "webhook" => {
-                let style = match new.style.as_deref() {
-                    None => WebhookStyle::Generic,
-                    Some(s) => WebhookStyle::parse(s).ok_or_else(|| {
-                        AppError::invalid(
-                            "style",
-                            format!("style must be slack, discord or generic, not {s:?}"),
-                        )
-                    })?,
-                };
-                let url = new
-                    .url
-                    .ok_or_else(|| AppError::invalid("url", "a webhook channel needs a url"))?;
-                let url_redacted = redact_webhook_url(&url).map_err(|e| channel_error(&e))?;
-                core.settings
-                    .webhook_policy()
-                    .check_url(&url)
-                    .map_err(|e| channel_error(&e))?;
-                let (secret, shown) = match style {
-                    WebhookStyle::Generic => {
-                        let s = new.secret.filter(|s| !s.is_empty()).unwrap_or_else(|| {
-                            let mut b = [0u8; 24];
-                            rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
-                            hex::encode(b)
-                        });
-                        (Some(core.keyring.seal(id, &s).await?), Some(s))
-                    }
-                    _ => (None, None),
-                };
-                let sealed_url = core.keyring.seal(id, url.trim()).await?;
-                Ok((
-                    ChannelTarget::Webhook {
-                        style,
-                        sealed_url,
-                        url_redacted,
-                    },
-                    secret,
-                    shown,
-                ))
-            }
+            "webhook" => self.webhook_target(id, new).await,
             other => Err(AppError::invalid(
                 "type",
                 format!("type must be email or webhook, not {other:?}"),
             )),
         }
+    }
+
+    async fn webhook_target(&self, id: &str, new: NewChannel) -> Result<SealedTarget, AppError> {
+        let core = &self.core;
+        let style = match new.style.as_deref() {
+            None => WebhookStyle::Generic,
+            Some(s) => WebhookStyle::parse(s).ok_or_else(|| {
+                let all: Vec<_> = WebhookStyle::ALL.iter().map(|s| s.as_str()).collect();
+                AppError::invalid(
+                    "style",
+                    format!("style must be one of {}, not {s:?}", all.join(", ")),
+                )
+            })?,
+        };
+        let url = match (new.url, style) {
+            (Some(u), _) => u,
+            (None, WebhookStyle::Telegram) => TELEGRAM_API.to_string(),
+            (None, _) => return Err(AppError::invalid("url", "a webhook channel needs a url")),
+        };
+        let url_redacted = redact_webhook_url(&url).map_err(|e| channel_error(&e))?;
+        core.settings
+            .webhook_policy()
+            .check_url(&url)
+            .map_err(|e| channel_error(&e))?;
+        if new.secret.is_some() && style != WebhookStyle::Generic {
+            return Err(AppError::invalid(
+                "secret",
+                "only generic webhooks are signed: a service's token goes in `token`",
+            ));
+        }
+        let token = new
+            .token
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty());
+        let chat_id = new
+            .chat_id
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty());
+        let priority = style
+            .check(&url, token.as_deref(), chat_id.as_deref(), new.priority)
+            .map_err(|e| AppError::invalid(e.field(), e.to_string()))?;
+        let (secret, shown) = match (style, token) {
+            (WebhookStyle::Generic, _) => {
+                let s = new.secret.filter(|s| !s.is_empty()).unwrap_or_else(|| {
+                    let mut b = [0u8; 24];
+                    rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
+                    hex::encode(b)
+                });
+                (Some(core.keyring.seal(id, &s).await?), Some(s))
+            }
+            // A token is never shown back: whoever set it has it.
+            (_, Some(t)) => (Some(core.keyring.seal(id, &t).await?), None),
+            (_, None) => (None, None),
+        };
+        let sealed_url = core.keyring.seal(id, url.trim()).await?;
+        Ok((
+            ChannelTarget::Webhook {
+                style,
+                sealed_url,
+                url_redacted,
+                chat_id,
+                priority,
+            },
+            secret,
+            shown,
+        ))
     }
 
     pub async fn add_channel(

@@ -8,7 +8,7 @@ use crate::time::parse_time;
 use backline_domain::{
     retry_delay, AlertCommand, AlertState, Channel, ChannelTarget, Delivery, Notice,
 };
-use backline_infra::notify::{AlertMessage, Attempt, Target};
+use backline_infra::notify::{AlertMessage, Attempt, HookTarget, Target};
 use backline_projections::{AlertView, ChannelView};
 use cqrs_es::AggregateError;
 use std::time::Duration;
@@ -231,14 +231,24 @@ impl Alerting {
         match c.target {
             Some(ChannelTarget::Email { to }) => Ok(Target::Email { to }),
             Some(ChannelTarget::Webhook {
-                style, sealed_url, ..
+                style,
+                sealed_url,
+                chat_id,
+                priority,
+                ..
             }) => {
                 let url = core.keyring.open(channel_id, &sealed_url).await?;
                 let secret = match &c.secret {
                     Some(s) => Some(core.keyring.open(channel_id, s).await?),
                     None => None,
                 };
-                Ok(Target::Webhook { style, url, secret })
+                Ok(Target::Webhook(HookTarget {
+                    style,
+                    url,
+                    secret,
+                    chat_id,
+                    priority,
+                }))
             }
             None => Err(AppError::NotFound(format!("no channel {channel_id}"))),
         }

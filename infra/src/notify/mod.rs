@@ -2,6 +2,8 @@
 //! per call; the caller records the outcome and decides about retries.
 
 pub mod email;
+pub mod markup;
+pub mod services;
 pub mod webhook;
 
 use backline_domain::channel::WebhookPolicy;
@@ -76,14 +78,21 @@ impl AlertMessage {
 /// Where one channel delivers, with its secrets opened.
 #[derive(Clone)]
 pub enum Target {
-    Email {
-        to: Vec<String>,
-    },
-    Webhook {
-        style: WebhookStyle,
-        url: String,
-        secret: Option<String>,
-    },
+    Email { to: Vec<String> },
+    Webhook(HookTarget),
+}
+
+/// An HTTP notifier with its secrets opened.
+#[derive(Clone)]
+pub struct HookTarget {
+    pub style: WebhookStyle,
+    /// The webhook URL (Telegram: the Bot API's base URL; ntfy: the topic URL; Gotify: the
+    /// server's URL).
+    pub url: String,
+    /// A generic webhook's signing secret, or the service's token (Telegram, ntfy, Gotify).
+    pub secret: Option<String>,
+    pub chat_id: Option<String>,
+    pub priority: Option<u8>,
 }
 
 /// What one delivery attempt came to.
@@ -161,9 +170,7 @@ impl Notifier {
                     "email is not configured: set BACKLINE_SMTP_URL (and BACKLINE_ALERT_FROM)",
                 ),
             },
-            Target::Webhook { style, url, secret } => {
-                webhook::send(&self.http, self.policy, *style, url, secret.as_deref(), msg).await
-            }
+            Target::Webhook(hook) => webhook::send(&self.http, self.policy, hook, msg).await,
         }
     }
 }

@@ -5,7 +5,7 @@
 //! `X-Backline-Timestamp`. A receiver checks the signature, that both timestamps agree and
 //! that the timestamp is recent, which rules out replays of old deliveries.
 
-use super::{AlertMessage, Attempt};
+use super::{services, AlertMessage, Attempt, HookTarget};
 use backline_domain::channel::{ChannelError, WebhookPolicy};
 use backline_domain::{Notice, WebhookStyle};
 use hmac::{Hmac, KeyInit, Mac};
@@ -81,7 +81,7 @@ pub fn body(style: WebhookStyle, msg: &AlertMessage, timestamp: i64) -> Value {
                 "fields": fields.iter().map(|(k, v)| json!({"name": k, "value": v, "inline": true})).collect::<Vec<_>>(),
             }],
         }),
-        WebhookStyle::Generic => {
+        _ => {
             let mut v = serde_json::to_value(msg).unwrap_or(Value::Null);
             v["timestamp"] = json!(timestamp);
             v["subject"] = json!(msg.subject());
@@ -97,35 +97,62 @@ fn slack_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The request for a target, with its JSON body as the bytes sent (what a signature covers).
+fn outgoing(
+    t: &HookTarget,
+    msg: &AlertMessage,
+    timestamp: i64,
+) -> Result<(services::Outgoing, Vec<u8>), String> {
+    let mut o = match services::request(t, msg) {
+        Some(o) => o?,
+        None => services::Outgoing {
+            url: t.url.clone(),
+            headers: Vec::new(),
+            body: body(t.style, msg, timestamp),
+        },
+    };
+    let raw = serde_json::to_vec(&o.body).map_err(|e| format!("cannot encode the payload: {e}"))?;
+    if t.style == WebhookStyle::Generic {
+        o.headers.push((TIMESTAMP_HEADER, timestamp.to_string()));
+        if let Some(s) = &t.secret {
+            o.headers.push((SIGNATURE_HEADER, sign(s, &raw)));
+        }
+    }
+    Ok((o, raw))
+}
+
 /// One delivery. A 3xx is not followed (the client has no redirect policy): a receiver could
 /// otherwise send Backline on to an address the checks refused. The receiver's answer is never
 /// read: only its status is recorded, so nothing it says ends up in events, responses or logs.
+/// Errors name neither the URL's path (a credential for most services) nor any token.
 pub async fn send(
     http: &reqwest::Client,
     policy: WebhookPolicy,
-    style: WebhookStyle,
-    url: &str,
-    secret: Option<&str>,
+    t: &HookTarget,
     msg: &AlertMessage,
 ) -> Attempt {
+    let timestamp = chrono::Utc::now().timestamp();
+    let (services::Outgoing { url, headers, .. }, raw) = match outgoing(t, msg, timestamp) {
+        Ok(o) => o,
+        Err(e) => return Attempt::failed(None, e),
+    };
+    let hide = |m: &str| {
+        let m = scrub(&scrub(m, &url), &t.url);
+        match &t.secret {
+            Some(s) if !s.is_empty() => m.replace(s.as_str(), "***"),
+            _ => m,
+        }
+    };
     // A host name is checked by the client's resolver; an IP address is never resolved, so it
     // is checked here (again: the rules may have changed since the channel was made).
-    if let Err(e) = policy.check_url(url) {
-        return Attempt::failed(None, scrub(&e.to_string(), url));
+    if let Err(e) = policy.check_url(&url) {
+        return Attempt::failed(None, hide(&e.to_string()));
     }
-    let timestamp = chrono::Utc::now().timestamp();
-    let raw = match serde_json::to_vec(&body(style, msg, timestamp)) {
-        Ok(b) => b,
-        Err(e) => return Attempt::failed(None, format!("cannot encode the payload: {e}")),
-    };
     let mut req = http
-        .post(url)
+        .post(&url)
         .header(reqwest::header::CONTENT_TYPE, "application/json");
-    if style == WebhookStyle::Generic {
-        req = req.header(TIMESTAMP_HEADER, timestamp.to_string());
-        if let Some(s) = secret {
-            req = req.header(SIGNATURE_HEADER, sign(s, &raw));
-        }
+    for (k, v) in headers {
+        req = req.header(k, v);
     }
     match req.body(raw).send().await {
         Ok(r) if r.status().is_success() => Attempt::delivered(Some(r.status().as_u16())),
@@ -135,13 +162,10 @@ pub async fn send(
         }
         Err(e) => Attempt::failed(
             None,
-            scrub(
-                &format!(
-                    "cannot reach the webhook: {}",
-                    error_chain(&e.without_url())
-                ),
-                url,
-            ),
+            hide(&format!(
+                "cannot reach the webhook: {}",
+                error_chain(&e.without_url())
+            )),
         ),
     }
 }

@@ -460,7 +460,7 @@ async fn channels_are_validated_tested_and_removed() {
             "url",
         ),
         (
-            json!({"name": "x", "type": "webhook", "url": format!("{base}/a"), "style": "teams"}),
+            json!({"name": "x", "type": "webhook", "url": format!("{base}/a"), "style": "matrix"}),
             "style",
         ),
         (json!({"name": "x", "type": "email", "to": []}), "to"),

@@ -17,6 +17,7 @@ mod input;
 mod ledger;
 mod leftovers;
 mod names;
+mod notifiers;
 mod replay;
 mod restore_safety;
 mod retention;

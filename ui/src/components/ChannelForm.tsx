@@ -8,7 +8,30 @@ export const STYLES: { value: WebhookStyle; label: string }[] = [
   { value: 'slack', label: 'Slack' },
   { value: 'discord', label: 'Discord' },
   { value: 'generic', label: 'Generic (signed JSON)' },
+  { value: 'mattermost', label: 'Mattermost' },
+  { value: 'teams', label: 'Microsoft Teams (workflow)' },
+  { value: 'telegram', label: 'Telegram' },
+  { value: 'ntfy', label: 'ntfy' },
+  { value: 'gotify', label: 'Gotify' },
 ];
+
+/** What each style asks for besides its URL. */
+const TOKEN_STYLES: Partial<Record<WebhookStyle, { label: string; hint: string; required: boolean }>> = {
+  telegram: { label: 'Bot token', hint: 'From @BotFather (123456789:AA…). Stored encrypted, never shown again.', required: true },
+  ntfy: { label: 'Access token (optional)', hint: 'For a protected topic (tk_…). Stored encrypted, never shown again.', required: false },
+  gotify: { label: 'Application token', hint: 'From Gotify’s Apps page. Stored encrypted, never shown again.', required: true },
+};
+const PRIORITY: Partial<Record<WebhookStyle, { min: number; max: number; default: number }>> = {
+  ntfy: { min: 1, max: 5, default: 4 },
+  gotify: { min: 0, max: 10, default: 8 },
+};
+const URL_HINTS: Partial<Record<WebhookStyle, { label: string; placeholder: string; hint: string }>> = {
+  mattermost: { label: 'Incoming webhook URL', placeholder: 'https://mattermost.example.com/hooks/…', hint: 'Stored encrypted; shown shortened afterwards.' },
+  teams: { label: 'Workflow URL', placeholder: 'https://….logic.azure.com/workflows/…', hint: 'From the Teams workflow “Post to a channel when a webhook request is received”. Stored encrypted.' },
+  telegram: { label: 'Bot API URL (optional)', placeholder: 'https://api.telegram.org', hint: 'Leave empty for Telegram’s own; set it for a local Bot API server.' },
+  ntfy: { label: 'Topic URL', placeholder: 'https://ntfy.sh/your-topic', hint: 'The server and the topic. Stored encrypted: a topic name is a password.' },
+  gotify: { label: 'Server URL', placeholder: 'https://gotify.example.com', hint: 'Messages are posted to its /message. Stored encrypted.' },
+};
 
 /**
  * The field errors of a failed "Add channel". A server without SMTP refuses an email channel,
@@ -31,6 +54,9 @@ const CHANNEL_INPUTS: [field: string, inputId: string][] = [
   ['style', 'ch-style'],
   ['url', 'ch-url'],
   ['secret', 'ch-secret'],
+  ['token', 'ch-token'],
+  ['chat_id', 'ch-chat'],
+  ['priority', 'ch-priority'],
 ];
 
 /** "Add a channel": email recipients or a webhook; every field's error beside its field. */
@@ -42,6 +68,12 @@ export function ChannelForm({ onCreated }: { onCreated: (c: CreatedChannel) => v
   const [style, setStyle] = useState<WebhookStyle>('slack');
   const [url, setUrl] = useState('');
   const [secret, setSecret] = useState('');
+  const [token, setToken] = useState('');
+  const [chatId, setChatId] = useState('');
+  const [priority, setPriority] = useState('');
+  const tokenField = TOKEN_STYLES[style];
+  const priorityRange = PRIORITY[style];
+  const urlHint = URL_HINTS[style];
 
   // The type of the last request: its answer is about that one, whatever is chosen now.
   const sentType = useRef<'email' | 'webhook'>(type);
@@ -56,8 +88,11 @@ export function ChannelForm({ onCreated }: { onCreated: (c: CreatedChannel) => v
           .filter(Boolean);
       } else {
         body.style = style;
-        body.url = url.trim();
+        if (url.trim() || style !== 'telegram') body.url = url.trim();
         if (style === 'generic' && secret.trim()) body.secret = secret.trim();
+        if (tokenField && token.trim()) body.token = token.trim();
+        if (style === 'telegram') body.chat_id = chatId.trim();
+        if (priorityRange && priority.trim()) body.priority = Number(priority);
       }
       return api.createChannel(body);
     },
@@ -71,6 +106,9 @@ export function ChannelForm({ onCreated }: { onCreated: (c: CreatedChannel) => v
       setTo('');
       setUrl('');
       setSecret('');
+      setToken('');
+      setChatId('');
+      setPriority('');
     },
   });
 
@@ -81,7 +119,7 @@ export function ChannelForm({ onCreated }: { onCreated: (c: CreatedChannel) => v
   const touch = (f: string) => setEdited((s) => (s.has(f) ? s : new Set(s).add(f)));
   const errs = (f: string) =>
     edited.has(f) ? [] : serverErrors.filter((e) => e.field === f || e.field.startsWith(`${f}.`) || e.field.startsWith(`${f}[`)).map((e) => e.message);
-  const shownFields: string[] = ['name', 'type', ...(type === 'email' ? ['to'] : ['style', 'url', ...(style === 'generic' ? ['secret'] : [])])];
+  const shownFields: string[] = ['name', 'type', ...(type === 'email' ? ['to'] : ['style', 'url', ...(style === 'generic' ? ['secret'] : []), ...(tokenField ? ['token'] : []), ...(style === 'telegram' ? ['chat_id'] : []), ...(priorityRange ? ['priority'] : [])])];
   const otherFieldErrors = serverErrors.filter((e) => !shownFields.some((f) => e.field === f || e.field.startsWith(`${f}.`) || e.field.startsWith(`${f}[`)));
   // The general error (at the top) is only for what no field shows.
   const general = create.error && (serverErrors.length === 0 || otherFieldErrors.length > 0) ? create.error : null;
@@ -140,7 +178,7 @@ export function ChannelForm({ onCreated }: { onCreated: (c: CreatedChannel) => v
             }}
             aria-describedby={errs('type').length ? 'ch-type-error' : undefined}
           />
-          Webhook (Slack, Discord or your own endpoint)
+          Webhook or chat (Slack, Discord, Teams, Mattermost, Telegram, ntfy, Gotify or your own endpoint)
         </label>
         <label className="radio">
           <input
@@ -185,6 +223,9 @@ export function ChannelForm({ onCreated }: { onCreated: (c: CreatedChannel) => v
               value={style}
               onChange={(e) => {
                 setStyle(e.target.value as WebhookStyle);
+                // A token or priority meant for one service is never sent to another.
+                setToken('');
+                setPriority('');
                 touch('style');
               }}
               {...invalidProps('ch-style', errs('style'))}
@@ -198,8 +239,8 @@ export function ChannelForm({ onCreated }: { onCreated: (c: CreatedChannel) => v
           </Field>
           <Field
             id="ch-url"
-            label="Webhook URL"
-            hint={style === 'generic' ? 'Receives the alert as JSON, signed with HMAC-SHA256.' : 'Stored encrypted; shown shortened afterwards.'}
+            label={urlHint?.label ?? 'Webhook URL'}
+            hint={urlHint?.hint ?? (style === 'generic' ? 'Receives the alert as JSON, signed with HMAC-SHA256.' : 'Stored encrypted; shown shortened afterwards.')}
             errors={errs('url')}
           >
             <input
@@ -209,7 +250,7 @@ export function ChannelForm({ onCreated }: { onCreated: (c: CreatedChannel) => v
               value={url}
               autoComplete="off"
               spellCheck={false}
-              placeholder={style === 'slack' ? 'https://hooks.slack.com/services/…' : style === 'discord' ? 'https://discord.com/api/webhooks/…' : 'https://example.com/backline-hook'}
+              placeholder={urlHint ? urlHint.placeholder : style === 'slack' ? 'https://hooks.slack.com/services/…' : style === 'discord' ? 'https://discord.com/api/webhooks/…' : 'https://example.com/backline-hook'}
               onChange={(e) => {
                 setUrl(e.target.value);
                 touch('url');
@@ -230,6 +271,64 @@ export function ChannelForm({ onCreated }: { onCreated: (c: CreatedChannel) => v
                   touch('secret');
                 }}
                 {...invalidProps('ch-secret', errs('secret'))}
+              />
+            </Field>
+          ) : null}
+          {tokenField ? (
+            <Field id="ch-token" label={tokenField.label} hint={tokenField.hint} errors={errs('token')}>
+              <input
+                id="ch-token"
+                type="password"
+                className="mono"
+                value={token}
+                autoComplete="off"
+                spellCheck={false}
+                required={tokenField.required}
+                onChange={(e) => {
+                  setToken(e.target.value);
+                  touch('token');
+                }}
+                {...invalidProps('ch-token', errs('token'))}
+              />
+            </Field>
+          ) : null}
+          {style === 'telegram' ? (
+            <Field id="ch-chat" label="Chat id" hint="A numeric id such as -1001234567890, or @channelname." errors={errs('chat_id')}>
+              <input
+                id="ch-chat"
+                className="mono"
+                value={chatId}
+                autoComplete="off"
+                spellCheck={false}
+                required
+                onChange={(e) => {
+                  setChatId(e.target.value);
+                  touch('chat_id');
+                }}
+                {...invalidProps('ch-chat', errs('chat_id'))}
+              />
+            </Field>
+          ) : null}
+          {priorityRange ? (
+            <Field
+              id="ch-priority"
+              label="Priority (optional)"
+              hint={`${priorityRange.min}–${priorityRange.max}; ${priorityRange.default} when empty.`}
+              errors={errs('priority')}
+            >
+              <input
+                id="ch-priority"
+                type="number"
+                inputMode="numeric"
+                min={priorityRange.min}
+                max={priorityRange.max}
+                value={priority}
+                placeholder={String(priorityRange.default)}
+                onChange={(e) => {
+                  setPriority(e.target.value);
+                  touch('priority');
+                }}
+                {...invalidProps('ch-priority', errs('priority'))}
               />
             </Field>
           ) : null}

@@ -84,6 +84,46 @@ describe('Channels page', () => {
     expect(screen.queryByRole('alert')).toBeNull();
   });
 
+  it('offers Telegram, Teams, ntfy, Mattermost and Gotify with the fields each needs', async () => {
+    const calls = stubFetch((c) => {
+      if (c.path === '/api/v1/channels' && c.method === 'GET') return { status: 200, body: { items: [] } };
+      if (c.path === '/api/v1/channels' && c.method === 'POST') {
+        const body = c.body as { style?: string };
+        if (body.style === 'telegram')
+          return {
+            status: 422,
+            body: { title: 'Unprocessable Entity', status: 422, detail: 'bad chat', errors: [{ field: 'chat_id', message: 'chat_id "12ab" is neither a number nor @channelname' }] },
+          };
+        return { status: 201, body: channel({ id: 'n1', name: 'push', style: 'ntfy', url: 'https://ntfy.sh/***', priority: 5, token_set: true }) };
+      }
+      return undefined;
+    });
+    renderWithClient(<Channels />);
+    expect(await screen.findByText(/No channels yet/)).toBeInTheDocument();
+    const styles = within(screen.getByLabelText('Style')).getAllByRole('option').map((o) => o.textContent);
+    expect(styles).toEqual(expect.arrayContaining(['Telegram', 'Microsoft Teams (workflow)', 'ntfy', 'Mattermost', 'Gotify']));
+
+    await userEvent.type(screen.getByLabelText('Name'), 'tg');
+    await userEvent.selectOptions(screen.getByLabelText('Style'), 'telegram');
+    expect(screen.queryByLabelText(/Priority/)).toBeNull();
+    await userEvent.type(screen.getByLabelText('Bot token'), '123:AA');
+    await userEvent.type(screen.getByLabelText('Chat id'), '12ab');
+    await userEvent.click(screen.getByRole('button', { name: 'Add channel' }));
+    const chat = screen.getByLabelText('Chat id');
+    await waitFor(() => expect(chat).toHaveAttribute('aria-invalid', 'true'));
+    expect(chat).toHaveFocus();
+    // No URL typed: Telegram's own API is used; the token goes as `token`.
+    expect(calls.find((c) => c.method === 'POST')!.body).toEqual({ name: 'tg', type: 'webhook', style: 'telegram', token: '123:AA', chat_id: '12ab' });
+
+    await userEvent.selectOptions(screen.getByLabelText('Style'), 'ntfy');
+    expect(screen.queryByLabelText('Chat id')).toBeNull();
+    await userEvent.type(screen.getByLabelText('Topic URL'), 'https://ntfy.sh/backline');
+    await userEvent.type(screen.getByLabelText('Priority (optional)'), '5');
+    await userEvent.click(screen.getByRole('button', { name: 'Add channel' }));
+    await waitFor(() => expect(calls.filter((c) => c.method === 'POST')).toHaveLength(2));
+    expect(calls.filter((c) => c.method === 'POST')[1]!.body).toEqual({ name: 'tg', type: 'webhook', style: 'ntfy', url: 'https://ntfy.sh/backline', priority: 5 });
+  });
+
   it('shows a generic webhook secret once after creation, then never again', async () => {
     let items: Channel[] = [];
     stubFetch((c) => {

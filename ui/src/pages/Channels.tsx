@@ -39,7 +39,8 @@ export function Channels() {
 
 function describeTarget(c: Channel): string {
   if (c.type === 'email') return c.to.join(', ');
-  return c.url ?? '';
+  const extra = [c.chat_id ? `chat ${c.chat_id}` : null, c.priority != null ? `priority ${c.priority}` : null].filter(Boolean);
+  return [c.url ?? '', ...extra].join(' · ');
 }
 
 function styleLabel(c: Channel): string {
@@ -73,6 +74,7 @@ function ChannelCard({ channel: c }: { channel: Channel }) {
         </h2>
         <span className="muted">{styleLabel(c)}</span>
         {c.signed ? <span className="badge badge-scheduled">Signed</span> : null}
+        {c.token_set ? <span className="badge badge-scheduled">Token set</span> : null}
         {c.failing ? (
           <span className="badge badge-failed" data-testid="channel-failing">
             Failing
