@@ -1,6 +1,7 @@
 //! Where one backup stream goes: every destination store at once (fan-out), optionally
 //! age-encrypted on the way. Used by `pipeline::upload`.
 
+use crate::partials::PARTIAL_DIR;
 use crate::storage::{ArtifactStore, CHUNK_SIZE, CONCURRENT_PARTS};
 use age::x25519;
 use std::io::Write;
@@ -33,6 +34,17 @@ struct Copy {
     label: String,
     writer: Option<opendal::Writer>,
     error: Option<String>,
+    /// A store that writes an object in one request (OpenDAL's WebDAV service: a single PUT).
+    one_shot: Option<OneShot>,
+}
+
+/// The pieces are held here and written once, on close, under `.partial/`, then renamed into
+/// place: a server that dies during the PUT leaves no half artifact at the final key.
+struct OneShot {
+    pieces: Vec<opendal::Buffer>,
+    op: opendal::Operator,
+    partial: String,
+    key: String,
 }
 
 /// Writers on every destination, fed the same pieces in lockstep: a slow destination slows
@@ -47,17 +59,32 @@ impl FanOut {
         let mut copies = Vec::with_capacity(stores.len());
         let mut last_err = None;
         for store in stores {
-            let opened = store
-                .operator()
-                .writer_with(key)
-                .chunk(CHUNK_SIZE)
-                .concurrent(CONCURRENT_PARTS)
-                .await;
+            let one_shot = store.writes_in_one_shot().then(|| OneShot {
+                pieces: Vec::new(),
+                op: store.operator().clone(),
+                partial: format!(
+                    "{PARTIAL_DIR}{}",
+                    key.rsplit_once('/').map_or(key, |(_, name)| name)
+                ),
+                key: key.to_string(),
+            });
+            let opened = match &one_shot {
+                None => {
+                    store
+                        .operator()
+                        .writer_with(key)
+                        .chunk(CHUNK_SIZE)
+                        .concurrent(CONCURRENT_PARTS)
+                        .await
+                }
+                Some(o) => store.operator().writer(&o.partial).await,
+            };
             match opened {
                 Ok(w) => copies.push(Copy {
                     label: store.label().to_string(),
                     writer: Some(w),
                     error: None,
+                    one_shot,
                 }),
                 Err(e) => {
                     tracing::warn!(storage = store.label(), key, error = %e, "cannot open a destination");
@@ -65,6 +92,7 @@ impl FanOut {
                         label: store.label().to_string(),
                         writer: None,
                         error: Some(e.to_string()),
+                        one_shot: None,
                     });
                     last_err = Some(e);
                 }
@@ -102,9 +130,13 @@ impl FanOut {
         let results = futures::future::join_all(self.copies.iter_mut().map(|c| {
             let buf = buf.clone();
             async move {
-                match c.writer.as_mut() {
-                    Some(w) => Some(w.write(buf).await),
-                    None => None,
+                match (c.writer.as_mut(), c.one_shot.as_mut()) {
+                    (Some(_), Some(o)) => {
+                        o.pieces.push(buf);
+                        Some(Ok(()))
+                    }
+                    (Some(w), None) => Some(w.write(buf).await),
+                    (None, _) => None,
                 }
             }
         }))
@@ -130,10 +162,18 @@ impl FanOut {
     /// Commits every live copy.
     pub(crate) async fn close(&mut self) -> Result<(), opendal::Error> {
         let results = futures::future::join_all(self.copies.iter_mut().map(|c| async move {
-            match c.writer.as_mut() {
-                Some(w) => Some(w.close().await),
-                None => None,
+            let w = c.writer.as_mut()?;
+            let Some(o) = c.one_shot.take() else {
+                return Some(w.close().await.map(|_| ()));
+            };
+            let whole: opendal::Buffer = o.pieces.into_iter().flatten().collect();
+            if let Err(e) = w.write(whole).await {
+                return Some(Err(e));
             }
+            if let Err(e) = w.close().await {
+                return Some(Err(e));
+            }
+            Some(o.op.rename(&o.partial, &o.key).await)
         }))
         .await;
         for (copy, result) in self.copies.iter_mut().zip(results) {

@@ -14,5 +14,6 @@ pub mod secrets;
 pub mod signing;
 pub mod sql;
 pub mod storage;
+mod storage_services;
 
 pub use ledger::{EventMeta, Ledger, LedgerError, LedgerKind, StoredEvent};

@@ -1,5 +1,7 @@
-//! Where artifacts live: any OpenDAL backend chosen by URL (`fs://…` by default, `s3://…`).
+//! Where artifacts live: any OpenDAL backend chosen by URL (`fs://…` by default, `s3://…`,
+//! and the services in `storage_services.rs`: WebDAV, Azure Blob Storage, Google Cloud Storage).
 
+use crate::storage_services;
 use opendal::layers::{RetryLayer, TimeoutLayer};
 use opendal::Operator;
 use std::path::{Path, PathBuf};
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("storage URL {0:?} is not supported: use fs:///path or s3://bucket/prefix?endpoint=…&region=…")]
+    #[error("storage URL {0:?} is not supported: use fs:///path, s3://bucket/prefix?endpoint=…&region=…, webdav+https://host/path, azblob://container/prefix?account=… or gcs://bucket/prefix")]
     Unsupported(String),
     #[error("storage URL {url:?} is invalid: {message}")]
     Invalid { url: String, message: String },
@@ -37,6 +39,19 @@ impl ArtifactStore {
         }
         if url.starts_with("s3://") {
             return Self::s3(url);
+        }
+        let remote = match url.split_once("://").map(|(scheme, _)| scheme) {
+            Some("webdav+http" | "webdav+https") => Some(storage_services::webdav(url)?),
+            Some("azblob") => Some(storage_services::azblob(url)?),
+            Some("gcs") => Some(storage_services::gcs(url)?),
+            _ => None,
+        };
+        if let Some(op) = remote {
+            return Ok(Self {
+                op: layered(op),
+                label: redact_url(url),
+                probes: Arc::default(),
+            });
         }
         if url.starts_with('/') || url.starts_with('.') {
             return Self::fs(Path::new(url));
@@ -129,21 +144,7 @@ impl ArtifactStore {
                 b = b.skip_signature();
             }
         }
-        // Each attempt is bounded by the timeout layer; the retry layer (outside it) retries
-        // temporary errors and timed-out attempts with backoff.
-        let op = Operator::new(b)?
-            .layer(
-                TimeoutLayer::new()
-                    .with_timeout(Duration::from_secs(60))
-                    .with_io_timeout(Duration::from_secs(60)),
-            )
-            .layer(
-                RetryLayer::new()
-                    .with_max_times(5)
-                    .with_min_delay(Duration::from_millis(100))
-                    .with_max_delay(Duration::from_secs(5))
-                    .with_jitter(),
-            );
+        let op = layered(Operator::new(b)?);
         Ok(Self {
             op,
             label: redact_url(raw),
@@ -162,6 +163,12 @@ impl ArtifactStore {
     /// A local directory (`fs://`), where partial uploads wait in `.partial/`.
     pub fn is_local(&self) -> bool {
         self.label.starts_with("fs://")
+    }
+
+    /// Whether the service writes an object in one request (OpenDAL's WebDAV: one PUT). Such a
+    /// store gets the artifact under `.partial/` and a rename into place, like local storage.
+    pub fn writes_in_one_shot(&self) -> bool {
+        !self.op.info().capability().write_can_multi
     }
 
     /// How many write probes this store (and its clones) has run.
@@ -217,6 +224,23 @@ impl ArtifactStore {
                 .map_err(std::io::Error::from),
         )
     }
+}
+
+/// Each attempt is bounded by the timeout layer; the retry layer (outside it) retries
+/// temporary errors and timed-out attempts with backoff. Every remote store has both.
+fn layered(op: Operator) -> Operator {
+    op.layer(
+        TimeoutLayer::new()
+            .with_timeout(Duration::from_secs(60))
+            .with_io_timeout(Duration::from_secs(60)),
+    )
+    .layer(
+        RetryLayer::new()
+            .with_max_times(5)
+            .with_min_delay(Duration::from_millis(100))
+            .with_max_delay(Duration::from_secs(5))
+            .with_jitter(),
+    )
 }
 
 /// A storage URL fit for logs and the ledger: no user info, no secret-looking parameter.

@@ -27,4 +27,5 @@ mod scheduling;
 mod seals;
 mod secrets;
 mod signed_manifests;
+mod storages;
 mod support;

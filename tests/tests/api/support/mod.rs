@@ -2,3 +2,4 @@ pub mod external;
 pub mod mysql;
 pub mod pg;
 pub mod s3;
+pub mod servers;
