@@ -220,6 +220,16 @@ mod tests {
     }
 
     #[test]
+    fn gcs_needs_a_key_or_says_anonymous() {
+        if std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS").is_none() {
+            let e = gcs("gcs://b/p").unwrap_err().to_string();
+            assert!(e.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{e}");
+        }
+        assert!(gcs("gcs://b/p?endpoint=http://127.0.0.1:1&anonymous=true").is_ok());
+        assert!(gcs("gcs://b/p?bucket=x").is_err());
+    }
+
+    #[test]
     fn a_credentials_file_is_read() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("dav");
