@@ -70,7 +70,8 @@ impl Server {
             return Err(BuildError::ShortAdminToken(chars));
         }
         restrict_umask();
-        let app = App::open(settings).await?;
+        // A large backlog of events is applied after the server listens (see `run`).
+        let app = App::open_with(settings, backline_app::CatchUp::SmallBacklog).await?;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| BuildError::Bind(listen.to_string(), e))?;
@@ -89,6 +90,15 @@ impl Server {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, ledger = self.app.ledger.url_redacted(), storage = self.app.store.label(), node = self.app.node(), "backline is listening");
         self.app.alerting().set_listen_address(addr);
+        // Reads answer from the read models as they are meanwhile (with their position in
+        // X-Backline-Position); /readyz says `catching_up` until they are current.
+        let projections = self.app.projections.clone();
+        tokio::spawn(async move {
+            match projections.catch_up().await {
+                Ok(p) => tracing::info!(position = p, "the read models are current"),
+                Err(e) => tracing::error!(error = %e, "catching the read models up failed"),
+            }
+        });
         let scheduler = if self.app.settings.scheduler {
             tokio::spawn(self.app.scheduler().run())
         } else {

@@ -79,8 +79,23 @@ pub enum StartError {
     StorageConfig(String),
 }
 
+/// When `Core::open` brings the read models up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUp {
+    /// Before it returns (commands of the CLI).
+    Now,
+    /// Before it returns only when at most `SMALL_BACKLOG` events wait (a server).
+    SmallBacklog,
+}
+
+/// Events a server applies before it listens (about a second's work).
+pub const SMALL_BACKLOG: i64 = 5_000;
+
 impl Core {
-    pub(crate) async fn open(settings: Settings) -> Result<Self, StartError> {
+    /// Opens everything; with `CatchUp::Now` the read models are current when this returns,
+    /// with `CatchUp::SmallBacklog` only when few events wait (a server then listens at once
+    /// and catches up in the background: see `catch_up_in_background`).
+    pub(crate) async fn open(settings: Settings, catch_up: CatchUp) -> Result<Self, StartError> {
         std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartError::DataDir {
             path: settings.data_dir.display().to_string(),
             source,
@@ -106,7 +121,15 @@ impl Core {
         let age = backups::encryption::load_keys(&settings)?;
         let storages = backups::destinations::open(&settings, &store)?;
         let projections = Arc::new(Projections::new(ledger.clone()));
-        projections.catch_up().await?;
+        let backlog = ledger.head().await? - projections.checkpoint().await?;
+        if catch_up == CatchUp::Now || backlog <= SMALL_BACKLOG {
+            projections.catch_up().await?;
+        } else {
+            tracing::info!(
+                backlog,
+                "the read models are behind the ledger: catching up in the background"
+            );
+        }
         // Verified copies left by restores of a process that died.
         let swept = backline_infra::local_copy::sweep(&settings.data_dir.join("restore-tmp"));
         if swept > 0 {

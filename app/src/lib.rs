@@ -31,7 +31,7 @@ pub mod settings;
 mod time;
 pub mod verify;
 
-pub use crate::core::{Core, StartError};
+pub use crate::core::{CatchUp, Core, StartError, SMALL_BACKLOG};
 pub use alerting::Alerting;
 pub use backups::{Backups, Started};
 pub use databases::{ConnectionTest, Databases, NewDatabase, ScheduleInput};
@@ -65,8 +65,13 @@ impl Deref for App {
 impl App {
     /// Opens the ledger, keys and storages, and catches the read models up.
     pub async fn open(settings: Settings) -> Result<Arc<Self>, StartError> {
+        Self::open_with(settings, CatchUp::Now).await
+    }
+
+    /// The same, catching up before it returns as `catch_up` says.
+    pub async fn open_with(settings: Settings, catch_up: CatchUp) -> Result<Arc<Self>, StartError> {
         Ok(Arc::new(Self {
-            core: Arc::new(Core::open(settings).await?),
+            core: Arc::new(Core::open(settings, catch_up).await?),
         }))
     }
 

@@ -25,8 +25,9 @@ use backline_domain::decode;
 use backline_infra::{Ledger, LedgerError};
 use event::Applied;
 use sqlx::Row;
+use std::sync::atomic::{AtomicI64, Ordering};
 use store::Tx;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -44,6 +45,8 @@ pub struct Projections {
     /// Serialises catch-up within this process; across processes the checkpoint row lock does.
     running: Mutex<()>,
     metrics: Metrics,
+    /// The position the read models were last seen to have applied (by this process).
+    applied: AtomicI64,
 }
 
 pub(crate) const READ_MODELS: &[&str] = &["databases", "backups", "restores", "timeline"];
@@ -87,6 +90,7 @@ impl Projections {
             ledger,
             running: Mutex::new(()),
             metrics: Metrics::new(),
+            applied: AtomicI64::new(0),
         }
     }
 
@@ -99,9 +103,45 @@ impl Projections {
         &self.metrics
     }
 
+    /// The position up to which the read models are known to be applied: what a read
+    /// answered from them reflects (at least).
+    pub fn applied_position(&self) -> i64 {
+        self.applied.load(Ordering::Relaxed)
+    }
+
+    /// The position the read models have applied, from their checkpoints (a cheap read).
+    pub async fn checkpoint(&self) -> Result<i64, ProjectionError> {
+        let row = sqlx::query("SELECT COALESCE(MIN(position), 0) AS p FROM rm_checkpoints")
+            .fetch_one(self.ledger.pool())
+            .await?;
+        let p: i64 = row.try_get("p")?;
+        self.applied.fetch_max(p, Ordering::Relaxed);
+        Ok(p)
+    }
+
     /// Applies every event after the checkpoint. Returns the position applied up to.
     pub async fn catch_up(&self) -> Result<i64, ProjectionError> {
-        let _guard = self.running.lock().await;
+        let guard = self.running.lock().await;
+        self.catch_up_locked(guard).await
+    }
+
+    /// `catch_up`, unless one is running already (`None`: the read models are catching up).
+    pub async fn try_catch_up(&self) -> Option<Result<i64, ProjectionError>> {
+        let guard = self.running.try_lock().ok()?;
+        Some(self.catch_up_locked(guard).await)
+    }
+
+    async fn catch_up_locked(&self, _guard: MutexGuard<'_, ()>) -> Result<i64, ProjectionError> {
+        let r = self.apply_pending().await;
+        if let Ok(p) = &r {
+            self.applied.fetch_max(*p, Ordering::Relaxed);
+        }
+        r
+    }
+
+    async fn apply_pending(&self) -> Result<i64, ProjectionError> {
+        let head_at_start = self.ledger.head().await?;
+        let mut logged = std::time::Instant::now();
         // Nothing new (the common case of the scheduler's and reactor's ticks): answer with two
         // reads instead of taking the write lock.
         let row = sqlx::query(
@@ -110,7 +150,7 @@ impl Projections {
         .fetch_one(self.ledger.pool())
         .await?;
         let (n, applied): (i64, i64) = (row.try_get("n")?, row.try_get("p")?);
-        if n >= READ_MODELS.len() as i64 && self.ledger.head().await? <= applied {
+        if n >= READ_MODELS.len() as i64 && head_at_start <= applied {
             return Ok(applied);
         }
         loop {
@@ -145,6 +185,15 @@ impl Projections {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
+            self.applied.fetch_max(last, Ordering::Relaxed);
+            if logged.elapsed() >= std::time::Duration::from_secs(2) {
+                logged = std::time::Instant::now();
+                tracing::info!(
+                    applied = last,
+                    head = head_at_start,
+                    "read models catching up"
+                );
+            }
             if (events.len() as i64) < BATCH {
                 return Ok(last);
             }
@@ -165,6 +214,7 @@ impl Projections {
                     .await?;
             }
             tx.commit().await?;
+            self.applied.store(0, Ordering::Relaxed);
         }
         self.catch_up().await
     }

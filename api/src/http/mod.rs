@@ -156,6 +156,10 @@ async fn check_token(
     })
 }
 
+/// The ledger position the read models had applied when a request under /api/v1 was read
+/// (they keep answering while a start-up catch-up runs).
+pub const POSITION_HEADER: &str = "x-backline-position";
+
 async fn require_token(
     axum::extract::State(state): axum::extract::State<Arc<HttpState>>,
     mut req: Request,
@@ -178,7 +182,13 @@ async fn require_token(
         Ok(()) => {
             crate::telemetry::record_actor("admin");
             req.extensions_mut().insert(Actor("admin".into()));
-            next.run(req).await
+            // Taken before the handler reads: what it answers reflects at least this position.
+            let position = state.app.projections.applied_position();
+            let mut response = next.run(req).await;
+            response
+                .headers_mut()
+                .insert(POSITION_HEADER, axum::http::HeaderValue::from(position));
+            response
         }
         Err(refused) => refused,
     }
@@ -205,8 +215,15 @@ pub struct Readiness {
     /// `ok`, or which storage fails and how: not writable, or less free space than
     /// `min_free_bytes`.
     pub storage: String,
+    /// `ok`; `catching_up: at <applied> of <ledger position>` while the read models apply the
+    /// events that arrived while the server was down (reads answer meanwhile, from the read
+    /// models as they are); or what failed.
     pub projections: String,
     pub ledger_position: i64,
+    /// The position the read models have applied.
+    pub applied_position: i64,
+    /// The read models are applying a backlog (start-up).
+    pub catching_up: bool,
     /// The least free space among local storages (null with object stores only).
     pub storage_free_bytes: Option<u64>,
     /// BACKLINE_MIN_FREE_BYTES.
@@ -227,17 +244,26 @@ async fn readyz(state: State) -> (StatusCode, Json<Readiness>) {
         Err(e) => e.to_string(),
     };
     let storage = checked.storage.clone();
-    let applied = match app.projections.catch_up().await {
-        Ok(p) => Ok(p),
-        Err(e) => Err(e.to_string()),
+    // While a (start-up) catch-up runs, say where it is instead of waiting for it.
+    let (applied, catching_up) = match app.projections.try_catch_up().await {
+        Some(r) => (r.map_err(|e| e.to_string()), false),
+        None => (
+            app.projections
+                .checkpoint()
+                .await
+                .map_err(|e| e.to_string()),
+            true,
+        ),
     };
     let head = head.unwrap_or(-1);
     let projections = match &applied {
         Ok(p) if *p >= head => "ok".to_string(),
+        Ok(p) if catching_up => format!("catching_up: at {p} of {head}"),
         Ok(p) => format!("behind: at {p} of {head}"),
         Err(e) => e.clone(),
     };
-    let ready = ledger == "ok" && storage == "ok" && projections == "ok";
+    let ready_models = projections == "ok";
+    let ready = ledger == "ok" && storage == "ok" && ready_models;
     (
         if ready {
             StatusCode::OK
@@ -250,6 +276,8 @@ async fn readyz(state: State) -> (StatusCode, Json<Readiness>) {
             storage,
             projections,
             ledger_position: head,
+            applied_position: applied.as_ref().copied().unwrap_or(-1),
+            catching_up: catching_up && !ready_models,
             storage_free_bytes: checked.storage_free_bytes,
             min_free_bytes: app.settings.min_free_bytes,
         }),

@@ -27,5 +27,6 @@ mod scheduling;
 mod seals;
 mod secrets;
 mod signed_manifests;
+mod startup;
 mod storages;
 mod support;
