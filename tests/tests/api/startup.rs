@@ -92,7 +92,10 @@ async fn startup_listens_at_once_and_catches_up_in_the_background() {
         let v: serde_json::Value = r.json().await.expect("json");
         if status == 200 {
             assert_eq!(v["catching_up"], false, "{v}");
-            assert_eq!(v["applied_position"], v["ledger_position"], "{v}");
+            assert!(
+                v["applied_position"].as_i64() >= v["ledger_position"].as_i64(),
+                "{v}"
+            );
             break;
         }
         assert!(
