@@ -392,8 +392,10 @@ async fn a_failing_webhook_is_retried_with_backoff_and_a_dead_one_shows_as_faili
     eprintln!("retry gaps: {gap1:?}, {gap2:?}");
 
     assert!(gap1 >= Duration::from_millis(180), "{gap1:?}");
+    // Lower bounds only: a loaded machine can delay any attempt, never bring one forward. The
+    // second wait being at least twice the first delay is what shows the back-off grows.
     assert!(
-        gap2 >= Duration::from_millis(380) && gap2 > gap1,
+        gap2 >= Duration::from_millis(380),
         "exponential: {gap1:?} then {gap2:?}"
     );
     let flaky_id = flaky["id"].as_str().unwrap();
