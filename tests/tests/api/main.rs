@@ -25,6 +25,7 @@ mod roundtrip;
 mod s3;
 mod scheduling;
 mod seals;
+mod seals_shared;
 mod secrets;
 mod signed_manifests;
 mod startup;

@@ -356,3 +356,67 @@ async fn the_reference_verifier_agrees_with_ledger_verify_sqlite() {
 async fn the_reference_verifier_agrees_with_ledger_verify_postgres() {
     python_agrees(true).await;
 }
+
+#[tokio::test]
+async fn the_api_verifies_the_ledger_and_a_failure_raises_ledger_integrity() {
+    let app = crate::helpers::spawn_app().await;
+    for i in 0..3 {
+        app.register(
+            &crate::support::pg::unique_name("sealapi"),
+            "postgres",
+            &format!("postgres://app@127.0.0.1:5432/app{i}"),
+        )
+        .await;
+    }
+    let report = app.app.seals().seal_now().await.unwrap();
+    assert!(report.blocks >= 1 && report.events >= 3, "{report:?}");
+    // The seal is an event like any other: the read models (timeline) take it.
+    app.app.projections.catch_up().await.unwrap();
+    let sealed = app.events_of("LedgerSealed").await;
+    assert_eq!(sealed.len(), 1, "{sealed:?}");
+    let v = app.get_json("/api/v1/ledger/verify").await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["first_bad_position"], serde_json::Value::Null);
+    let status = app.get_json("/api/v1/ledger").await;
+    assert_eq!(status["public_key"], app.app.public_key().as_str());
+    assert_eq!(status["sealed_to"], report.sealed_to, "{status}");
+    assert_eq!(status["last_verification"]["ok"], true, "{status}");
+    let unauthenticated = reqwest::get(app.url("/api/v1/ledger/verify"))
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+
+    let pool = app.app.ledger.pool();
+    for s in [
+        "DROP TRIGGER events_no_update",
+        "UPDATE events SET payload = REPLACE(payload, 'postgres', 'mysql') WHERE position = 1",
+    ] {
+        sqlx::query(s).execute(pool).await.unwrap();
+    }
+    let v = app.get_json("/api/v1/ledger/verify").await;
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["first_bad_position"], 1, "{v}");
+    // The read models take the alert within a tick of the server.
+    let started = std::time::Instant::now();
+    let raised = loop {
+        let alerts = app.get_json("/api/v1/alerts").await;
+        let found = alerts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["kind"] == "ledger_integrity")
+            .cloned();
+        if let Some(a) = found {
+            break a;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no ledger_integrity alert: {alerts}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(
+        raised["message"].as_str().unwrap().contains("position 1"),
+        "{raised}"
+    );
+}
