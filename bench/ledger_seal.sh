@@ -6,13 +6,13 @@
 #   BACKLINE_BIN=target/debug/backline BENCH_EVENTS=2000 bench/ledger_seal.sh   # quick
 #
 # Appends are database registrations through the HTTP API (one event each), from
-# BENCH_CLIENTS concurrent clients; "on" seals every second (BACKLINE_SEAL_INTERVAL_SECS=1),
+# BENCH_CLIENTS clients (default 1); "on" seals every second (BACKLINE_SEAL_INTERVAL_SECS=1),
 # "off" not at all. Each configuration runs BENCH_RUNS times; the median is reported.
 set -euo pipefail
 
 BIN=${BACKLINE_BIN:-target/release/backline}
 EVENTS=${BENCH_EVENTS:-5000}
-CLIENTS=${BENCH_CLIENTS:-8}
+CLIENTS=${BENCH_CLIENTS:-1}
 RUNS=${BENCH_RUNS:-3}
 PGURL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 TOKEN=bench-admin-token-0123456789abcdef
