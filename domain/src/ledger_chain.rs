@@ -1,16 +1,28 @@
-//! The LedgerChain aggregate: the chain of blocks that seal the ledger's events. One instance
-//! (id [`CHAIN_ID`]); each `LedgerSealed` event is one block. Appending through the aggregate
-//! makes the chain linear even with several sealers on one PostgreSQL ledger: two sealers that
-//! computed the same next block race on the aggregate's sequence and one loses, as two
-//! schedulers do on a slot.
+//! The LedgerChain aggregate: the chain of blocks that seal the ledger's events, each
+//! `LedgerSealed` event one block. Block `k` (from 0) is event `k % BLOCKS_PER_SEGMENT + 1` of
+//! aggregate [`segment_id`]`(k)`: a block has exactly one place, so two sealers that computed
+//! the same next block race on it and one loses, as two schedulers do on a slot. Segments keep
+//! what a seal loads small however long the chain grows.
 
 use crate::seal::{BlockHead, GENESIS};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
-/// The one chain's aggregate id.
-pub const CHAIN_ID: &str = "ledger";
+/// Blocks per aggregate instance.
+pub const BLOCKS_PER_SEGMENT: u64 = 100;
+
+/// The aggregate id that holds block `index` (0-based): `ledger-<index / 100>`.
+pub fn segment_id(index: u64) -> String {
+    format!("ledger-{}", index / BLOCKS_PER_SEGMENT)
+}
+
+/// The index of the block that is event `sequence` (1-based) of aggregate `id`.
+pub fn block_index(id: &str, sequence: i64) -> Option<u64> {
+    let segment: u64 = id.strip_prefix("ledger-")?.parse().ok()?;
+    let within = u64::try_from(sequence).ok()?.checked_sub(1)?;
+    Some(segment * BLOCKS_PER_SEGMENT + within)
+}
 
 /// One block of sealed events, as the `LedgerSealed` event and the storage anchor hold it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +118,14 @@ impl Aggregate for LedgerChain {
     ) -> Result<(), Self::Error> {
         let LedgerChainCommand::Seal(seal) = command;
         let (from, to) = (seal.head.from, seal.head.to);
+        // A segment's first block follows the previous segment's last: the sealer read it.
+        if self.blocks == 0 {
+            if to < from || seal.head.count == 0 || seal.hash != seal.head.hash() {
+                return Err(LedgerChainError::Malformed { from, to });
+            }
+            sink.write(LedgerChainEvent::LedgerSealed(seal), self).await;
+            return Ok(());
+        }
         if from != self.end + 1 {
             return Err(LedgerChainError::NotNext {
                 from,
@@ -188,5 +208,18 @@ mod tests {
             .given_no_previous_events()
             .when(LedgerChainCommand::Seal(bad))
             .then_expect_error(LedgerChainError::Malformed { from: 1, to: 2 });
+    }
+
+    #[test]
+    fn blocks_have_one_place_each() {
+        assert_eq!(segment_id(0), "ledger-0");
+        assert_eq!(segment_id(99), "ledger-0");
+        assert_eq!(segment_id(100), "ledger-1");
+        for k in [0, 1, 99, 100, 250] {
+            let seq = (k % BLOCKS_PER_SEGMENT + 1) as i64;
+            assert_eq!(block_index(&segment_id(k), seq), Some(k));
+        }
+        assert_eq!(block_index("ledger-x", 1), None);
+        assert_eq!(block_index("ledger-1", 0), None);
     }
 }

@@ -37,9 +37,7 @@ pub use channel::{
 pub use connection::{ConnectionError, ConnectionString, SealedSecret, StoredConnection};
 pub use database::{Database, DatabaseCommand, DatabaseError, DatabaseEvent};
 pub use events::{decode, DecodeError, LedgerEvent};
-pub use ledger_chain::{
-    LedgerChain, LedgerChainCommand, LedgerChainError, LedgerChainEvent, Seal, CHAIN_ID,
-};
+pub use ledger_chain::{LedgerChain, LedgerChainCommand, LedgerChainError, LedgerChainEvent, Seal};
 pub use manifest::{BackupManifest, ManifestEncryption, ManifestError, ManifestSignature};
 pub use properties::{
     DatabaseProperties, MyDatabaseProperties, PgDatabaseGrant, PgDatabasePrivilege,

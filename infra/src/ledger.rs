@@ -323,6 +323,22 @@ impl Ledger {
         rows.iter().map(row_to_event).collect()
     }
 
+    /// The last event of aggregate type `aggregate_type`, if any.
+    pub async fn last_of_type(
+        &self,
+        aggregate_type: &str,
+    ) -> Result<Option<StoredEvent>, LedgerError> {
+        let rows = sqlx::query(
+            "SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, \
+             CAST(payload AS TEXT) AS payload, CAST(metadata AS TEXT) AS metadata \
+             FROM events WHERE aggregate_type = $1 ORDER BY position DESC LIMIT 1",
+        )
+        .bind(aggregate_type)
+        .fetch_all(&self.any)
+        .await?;
+        rows.iter().map(row_to_event).next().transpose()
+    }
+
     /// Highest position in the ledger (0 when empty).
     /// Checks that the ledger accepts writes: a row inserted in a transaction rolled back.
     pub async fn probe_writable(&self) -> Result<(), LedgerError> {

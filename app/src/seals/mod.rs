@@ -15,10 +15,10 @@ mod verify;
 
 use crate::core::Core;
 use crate::error::AppError;
+use backline_domain::ledger_chain::{block_index, segment_id};
+use backline_domain::seal::GENESIS;
 use backline_domain::seal::{leaf_hint, root_of, BlockHead, EventRecord, SEAL_FORMAT};
-use backline_domain::{
-    LedgerChain, LedgerChainCommand, LedgerChainError, LedgerChainEvent, Seal, CHAIN_ID,
-};
+use backline_domain::{LedgerChain, LedgerChainCommand, LedgerChainError, LedgerChainEvent, Seal};
 use cqrs_es::AggregateError;
 use std::sync::Arc;
 
@@ -85,19 +85,43 @@ impl Seals {
         }
     }
 
-    async fn chain(&self) -> Result<LedgerChain, AppError> {
-        Ok(self
+    /// Where the chain ends: its last block, read from the ledger (one row).
+    async fn chain(&self) -> Result<ChainHead, AppError> {
+        let last = self
             .core
             .ledger
-            .load::<LedgerChain>(CHAIN_ID)
+            .last_of_type(CHAIN_ID_TYPE)
             .await
-            .map_err(AppError::internal)?
-            .unwrap_or_default())
+            .map_err(AppError::internal)?;
+        let Some(e) = last else {
+            return Ok(ChainHead::default());
+        };
+        let seal = match backline_domain::decode(&e.aggregate_type, &e.event_type, &e.payload) {
+            Ok(backline_domain::LedgerEvent::Ledger(LedgerChainEvent::LedgerSealed(s))) => s,
+            _ => {
+                return Err(AppError::bug(format!(
+                    "the last seal (position {}) does not decode: run `backline ledger verify`",
+                    e.position
+                )))
+            }
+        };
+        let index = block_index(&e.aggregate_id, e.sequence).ok_or_else(|| {
+            AppError::bug(format!(
+                "the seal at position {} has no place in the chain",
+                e.position
+            ))
+        })?;
+        Ok(ChainHead {
+            blocks: index + 1,
+            end: seal.head.to,
+            last_hash: seal.head.hash(),
+            last_sealed_at: Some(seal.sealed_at),
+        })
     }
 
     /// Appends the block after `chain` (up to `horizon`), or `None` when there is nothing to
     /// seal or another sealer was first.
-    async fn seal_next(&self, chain: &LedgerChain, horizon: i64) -> Result<Option<Seal>, AppError> {
+    async fn seal_next(&self, chain: &ChainHead, horizon: i64) -> Result<Option<Seal>, AppError> {
         if horizon <= chain.end {
             return Ok(None);
         }
@@ -111,12 +135,13 @@ impl Seals {
             return Ok(None);
         }
         let seal = self.make_seal(chain, &records)?;
-        let meta = self.core.meta("sealer", CHAIN_ID);
+        let id = segment_id(chain.blocks);
+        let meta = self.core.meta("sealer", &id);
         match self
             .core
             .aggregates
             .ledger
-            .execute_with_metadata(CHAIN_ID, LedgerChainCommand::Seal(seal.clone()), meta)
+            .execute_with_metadata(&id, LedgerChainCommand::Seal(seal.clone()), meta)
             .await
         {
             Ok(()) => Ok(Some(seal)),
@@ -129,7 +154,7 @@ impl Seals {
         }
     }
 
-    fn make_seal(&self, chain: &LedgerChain, records: &[EventRecord]) -> Result<Seal, AppError> {
+    fn make_seal(&self, chain: &ChainHead, records: &[EventRecord]) -> Result<Seal, AppError> {
         let mut leaves = Vec::with_capacity(records.len());
         let mut hints = Vec::with_capacity(records.len());
         for r in records {
@@ -188,20 +213,12 @@ impl Seals {
     pub async fn status(&self) -> Result<LedgerStatus, AppError> {
         let head = self.core.ledger.head().await.map_err(AppError::internal)?;
         let chain = self.chain().await?;
-        let last_sealed_at = if chain.blocks > 0 {
-            self.blocks()
-                .await?
-                .last()
-                .map(|(_, s)| s.sealed_at.clone())
-        } else {
-            None
-        };
         Ok(LedgerStatus {
             public_key: self.core.signing.public_hex(),
             head,
             blocks: chain.blocks,
             sealed_to: chain.end,
-            last_sealed_at,
+            last_sealed_at: chain.last_sealed_at,
             last_verification: self.core.last_ledger_check(),
         })
     }
@@ -226,6 +243,26 @@ impl Seals {
                     Err(e) => tracing::warn!(error = %e, "the ledger check could not run"),
                 }
             }
+        }
+    }
+}
+
+/// The end of the chain.
+#[derive(Debug, Clone)]
+struct ChainHead {
+    blocks: u64,
+    end: i64,
+    last_hash: String,
+    last_sealed_at: Option<String>,
+}
+
+impl Default for ChainHead {
+    fn default() -> Self {
+        Self {
+            blocks: 0,
+            end: 0,
+            last_hash: GENESIS.to_string(),
+            last_sealed_at: None,
         }
     }
 }
