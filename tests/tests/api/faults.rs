@@ -311,3 +311,42 @@ async fn faults_kill_9_during_upload_is_recorded_and_swept_at_restart() {
     let ok = server.wait_backup(&next, Duration::from_secs(300)).await;
     assert_eq!(ok["status"], "completed", "{ok}");
 }
+
+#[tokio::test]
+async fn faults_wait_for_a_backup_of_a_database_that_is_down_answers_424_as_documented() {
+    let app = spawn_app_with(false, None).await;
+    let id = app
+        .register(
+            &pg::unique_name("fault_down"),
+            "postgres",
+            "postgres://postgres@127.0.0.1:1/down",
+        )
+        .await;
+    let r = app
+        .post(
+            &format!("/api/v1/databases/{id}/backups?wait=true"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 424);
+    let body: Value = r.json().await.expect("the failed version");
+    assert_eq!(body["status"], "failed", "{body}");
+    assert_eq!(body["error"]["stage"], "connect", "{body}");
+    let view = app.get_json(&format!("/api/v1/databases/{id}")).await;
+    assert!(view["running_backup_id"].is_null(), "{view}");
+
+    // The document says so: 424 with the failed version, and why.
+    let doc = app.get_json("/openapi.json").await;
+    let answer = &doc["paths"]["/api/v1/databases/{id}/backups"]["post"]["responses"]["424"];
+    assert!(
+        answer["description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("failed"),
+        "{answer}"
+    );
+    assert!(
+        answer["content"]["application/json"].is_object(),
+        "{answer}"
+    );
+}
