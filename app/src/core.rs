@@ -8,7 +8,7 @@ use crate::{alerting, backups};
 use backline_domain::backup::DatabaseFacts;
 use backline_domain::{
     Alert, ArtifactCopy, Backup, Channel, ConnectionString, Database, DatabaseCommand, LedgerChain,
-    Restore,
+    Restore, Server,
 };
 use backline_infra::drivers::ToolConfig;
 use backline_infra::encryption::{age, AgeKeys};
@@ -29,6 +29,7 @@ pub struct Aggregates {
     pub(crate) alerts: Cqrs<Alert>,
     pub(crate) channels: Cqrs<Channel>,
     pub(crate) ledger: Cqrs<LedgerChain>,
+    pub(crate) servers: Cqrs<Server>,
 }
 
 pub struct Core {
@@ -53,6 +54,9 @@ pub struct Core {
     pub(crate) alerting: alerting::AlertingState,
     /// At most BACKLINE_MAX_CONCURRENT_BACKUPS dumps at once in this process.
     pub(crate) permits: Arc<tokio::sync::Semaphore>,
+    /// What versions hold, once read (versions never change).
+    pub(crate) contents_cache:
+        std::sync::Mutex<HashMap<String, Arc<crate::restores::VersionContents>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -155,8 +159,10 @@ impl Core {
                 alerts: ledger.cqrs(()),
                 channels: ledger.cqrs(()),
                 ledger: ledger.cqrs(()),
+                servers: ledger.cqrs(()),
             },
             alerting: alerting::AlertingState::new(&settings),
+            contents_cache: Default::default(),
             settings,
             ledger,
             projections,

@@ -27,6 +27,7 @@ pub mod restores;
 pub mod retention;
 pub mod scheduling;
 pub mod seals;
+pub mod servers;
 pub mod settings;
 mod time;
 pub mod verify;
@@ -38,10 +39,13 @@ pub use databases::{ConnectionTest, Databases, NewDatabase, ScheduleInput};
 pub use error::{AppError, FieldError};
 pub use import::{Import, ImportReport, ImportTrust};
 pub use leftovers::{Leftover, Leftovers};
-pub use restores::{RestoreRequest, Restores};
+pub use restores::{ObjectEntry, RestoreRequest, Restores, TableEntry, VersionContents};
 pub use retention::{PruneItem, PrunePlan, Retention};
 pub use scheduling::Scheduler;
 pub use seals::{LedgerStatus, LedgerVerification, SealReport, Seals};
+pub use servers::{
+    AutoRegisterInput, NewServer, Selection, ServerDatabase, Servers, TemplateInput,
+};
 pub use settings::Settings;
 pub use time::parse_time;
 pub use verify::{Verification, Verify};
@@ -85,6 +89,10 @@ impl App {
 
     pub fn backups(&self) -> Backups {
         Backups::new(self.core.clone())
+    }
+
+    pub fn servers(&self) -> Servers {
+        Servers::new(self.core.clone())
     }
 
     pub fn restores(&self) -> Restores {

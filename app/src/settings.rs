@@ -263,6 +263,10 @@ pub struct Settings {
     /// Run scheduled backups in this process (false: an API/alerting-only node).
     #[cfg_attr(feature = "cli", arg(long, env = "BACKLINE_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set, global = true))]
     pub scheduler: bool,
+    /// Seconds between checks of registered servers for new databases (servers with
+    /// `auto_register`).
+    #[cfg_attr(feature = "cli", arg(long, env = "BACKLINE_DISCOVERY_INTERVAL_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..), global = true))]
+    pub discovery_interval_secs: u64,
 }
 
 impl Settings {

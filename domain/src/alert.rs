@@ -23,6 +23,8 @@ pub enum AlertKind {
     LeftoverScratch,
     /// The ledger's seals do not verify (database id `ledger`).
     LedgerIntegrity,
+    /// A new database appeared on a server with auto-registration.
+    DatabaseDiscovered,
 }
 
 impl AlertKind {
@@ -36,6 +38,7 @@ impl AlertKind {
             AlertKind::StorageFailure => "storage_failure",
             AlertKind::LeftoverScratch => "leftover_scratch",
             AlertKind::LedgerIntegrity => "ledger_integrity",
+            AlertKind::DatabaseDiscovered => "database_discovered",
         }
     }
 
@@ -54,6 +57,7 @@ impl AlertKind {
             AlertKind::StorageFailure => "storage failure",
             AlertKind::LeftoverScratch => "leftover scratch database",
             AlertKind::LedgerIntegrity => "ledger integrity",
+            AlertKind::DatabaseDiscovered => "new database discovered",
         }
     }
 

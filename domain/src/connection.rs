@@ -235,6 +235,28 @@ impl ConnectionString {
         })
     }
 
+    /// A server's connection: like [`parse`](Self::parse), but the database may be left out.
+    /// PostgreSQL then connects to `postgres`; MySQL/MariaDB to none.
+    pub fn parse_server(engine: Engine, raw: &str) -> Result<Self, ConnectionError> {
+        let raw = raw.trim();
+        match Self::parse(engine, raw) {
+            Err(ConnectionError::NoDatabase(_)) => {
+                let mut url =
+                    url::Url::parse(raw).map_err(|e| ConnectionError::NotAUrl(e.to_string()))?;
+                url.set_path(match engine {
+                    Engine::Postgres => "/postgres",
+                    Engine::Mysql => "/mysql",
+                });
+                let mut c = Self::parse(engine, url.as_str())?;
+                if engine == Engine::Mysql {
+                    c.database = String::new();
+                }
+                Ok(c)
+            }
+            other => other,
+        }
+    }
+
     pub fn password(&self) -> Option<&str> {
         self.password.as_deref()
     }
@@ -385,6 +407,17 @@ mod tests {
 #[cfg(test)]
 mod redaction_tests {
     use super::*;
+    #[test]
+    fn server_connections_may_leave_out_the_database() {
+        let c = ConnectionString::parse_server(Engine::Postgres, "postgres://u:p@h:5433").unwrap();
+        assert_eq!(c.database, "postgres");
+        assert_eq!(c.redacted(), "postgres://u:***@h:5433/postgres");
+        let c = ConnectionString::parse_server(Engine::Mysql, "mysql://root@h/").unwrap();
+        assert_eq!(c.database, "");
+        let c = ConnectionString::parse_server(Engine::Postgres, "postgres://u@h/maint").unwrap();
+        assert_eq!(c.database, "maint");
+        assert!(ConnectionString::parse_server(Engine::Postgres, "postgres://h/").is_err());
+    }
     #[test]
     fn unreserved_characters_stay() {
         let c = ConnectionString::parse(Engine::Mysql, "mysql://bl_x-1.~:p@h:3306/sec_my").unwrap();

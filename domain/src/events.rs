@@ -8,6 +8,7 @@ use crate::channel::{Channel, ChannelEvent};
 use crate::database::{Database, DatabaseEvent};
 use crate::ledger_chain::{LedgerChain, LedgerChainEvent};
 use crate::restore::{Restore, RestoreEvent};
+use crate::server::{Server, ServerEvent};
 use cqrs_es::Aggregate;
 use serde_json::Value;
 
@@ -20,6 +21,7 @@ pub enum LedgerEvent {
     Alert(AlertEvent),
     Channel(ChannelEvent),
     Ledger(LedgerChainEvent),
+    Server(ServerEvent),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +66,7 @@ pub fn decode(
         Alert::TYPE => LedgerEvent::Alert(parse(aggregate_type, event_type, payload)?),
         Channel::TYPE => LedgerEvent::Channel(parse(aggregate_type, event_type, payload)?),
         LedgerChain::TYPE => LedgerEvent::Ledger(parse(aggregate_type, event_type, payload)?),
+        Server::TYPE => LedgerEvent::Server(parse(aggregate_type, event_type, payload)?),
         other => return Err(DecodeError::UnknownAggregate(other.to_string())),
     };
     if event.name() != event_type {
@@ -85,6 +88,7 @@ impl LedgerEvent {
             LedgerEvent::Alert(e) => e.name(),
             LedgerEvent::Channel(e) => e.name(),
             LedgerEvent::Ledger(e) => e.name(),
+            LedgerEvent::Server(e) => e.name(),
         }
     }
 
@@ -97,6 +101,7 @@ impl LedgerEvent {
             LedgerEvent::Alert(_) => Alert::TYPE,
             LedgerEvent::Channel(_) => Channel::TYPE,
             LedgerEvent::Ledger(_) => LedgerChain::TYPE,
+            LedgerEvent::Server(_) => Server::TYPE,
         }
     }
 
@@ -110,6 +115,7 @@ impl LedgerEvent {
             LedgerEvent::Alert(e) => serde_json::to_value(e),
             LedgerEvent::Channel(e) => serde_json::to_value(e),
             LedgerEvent::Ledger(e) => serde_json::to_value(e),
+            LedgerEvent::Server(e) => serde_json::to_value(e),
         }
         .unwrap_or(Value::Null);
         let mut fields = match tagged {
@@ -154,6 +160,7 @@ mod tests {
     use crate::properties::{DatabaseProperties, MyDatabaseProperties};
     use crate::retention::Retention;
     use crate::schedule::{CatchUp, Schedule};
+    use crate::server::{AutoRegister, RegisteredDatabase, RegistrationTemplate};
     use crate::values::{DatabaseName, Engine, Failure};
     use crate::Stage;
     use cqrs_es::DomainEvent;
@@ -204,6 +211,10 @@ mod tests {
             database: "shop".into(),
             params: Default::default(),
             password: Some(sealed()),
+        };
+        let server_conn = StoredConnection {
+            database: "postgres".into(),
+            ..conn.clone()
         };
         let schedule = Schedule::parse("0 2 * * *", Some("Europe/Paris"), CatchUp::Latest).unwrap();
         let failure = Failure {
@@ -295,6 +306,14 @@ mod tests {
                 tools: ToolInfo::default(),
                 node: "n".into(),
                 local_copy_bytes: Some(3),
+                selection: Some(Box::new(crate::restore::TableSelection {
+                    tables: vec!["public.orders".into()],
+                    rename: [(
+                        "public.orders".to_string(),
+                        "public.orders_0601".to_string(),
+                    )]
+                    .into(),
+                })),
             }),
             LedgerEvent::Restore(RestoreEvent::RestoreCompleted {
                 duration_ms: 1,
@@ -346,6 +365,38 @@ mod tests {
             LedgerEvent::Ledger(LedgerChainEvent::LedgerSealed(
                 crate::ledger_chain::test_seal(1, 4, crate::seal::GENESIS),
             )),
+            LedgerEvent::Server(ServerEvent::ServerRegistered {
+                name: name(),
+                engine: Engine::Postgres,
+                connection: server_conn.clone(),
+                auto_register: Some(AutoRegister {
+                    pattern: Some("shop_*".into()),
+                    alert: true,
+                    template: RegistrationTemplate {
+                        schedule: Some(
+                            Schedule::parse("0 3 * * *", None, CatchUp::Latest).unwrap(),
+                        ),
+                        retention: Retention::default(),
+                        destinations: Some(vec!["default".into()]),
+                    },
+                }),
+                existing: vec!["shop_old".into()],
+            }),
+            LedgerEvent::Server(ServerEvent::ServerDatabasesRegistered {
+                databases: vec![RegisteredDatabase {
+                    name: "shop_eu".into(),
+                    database_id: "d".into(),
+                }],
+                pattern: Some("shop_*".into()),
+                template: RegistrationTemplate::default(),
+            }),
+            LedgerEvent::Server(ServerEvent::DatabaseDiscovered {
+                name: "shop_us".into(),
+                database_id: Some("d2".into()),
+                error: None,
+                alert: true,
+            }),
+            LedgerEvent::Server(ServerEvent::ServerRemoved {}),
         ];
         for e in &all {
             // Exhaustive: a new variant must be added to the list above.
@@ -389,7 +440,13 @@ mod tests {
                     | ChannelEvent::ChannelRemoved {}
                     | ChannelEvent::ChannelTested { .. },
                 )
-                | LedgerEvent::Ledger(LedgerChainEvent::LedgerSealed(_)) => {}
+                | LedgerEvent::Ledger(LedgerChainEvent::LedgerSealed(_))
+                | LedgerEvent::Server(
+                    ServerEvent::ServerRegistered { .. }
+                    | ServerEvent::ServerDatabasesRegistered { .. }
+                    | ServerEvent::DatabaseDiscovered { .. }
+                    | ServerEvent::ServerRemoved {},
+                ) => {}
             }
         }
         all
@@ -399,7 +456,7 @@ mod tests {
     #[test]
     fn every_variant_round_trips_through_decode() {
         let all = every_event();
-        assert_eq!(all.len(), 30);
+        assert_eq!(all.len(), 34);
         for e in all {
             let (payload, stored_type) = match &e {
                 LedgerEvent::Database(x) => (serde_json::to_value(x), x.event_type()),
@@ -408,6 +465,7 @@ mod tests {
                 LedgerEvent::Alert(x) => (serde_json::to_value(x), x.event_type()),
                 LedgerEvent::Channel(x) => (serde_json::to_value(x), x.event_type()),
                 LedgerEvent::Ledger(x) => (serde_json::to_value(x), x.event_type()),
+                LedgerEvent::Server(x) => (serde_json::to_value(x), x.event_type()),
             };
             let payload = payload.unwrap();
             assert_eq!(stored_type, e.name());

@@ -17,6 +17,7 @@ pub mod restore;
 pub mod retention;
 pub mod schedule;
 pub mod seal;
+pub mod server;
 pub mod stage;
 mod summary;
 pub mod values;
@@ -44,9 +45,13 @@ pub use properties::{
     PgDatabaseProperties, PgLocaleProvider, PgSecurityLabel, PgSetting,
 };
 pub use restore::{
-    BackupFacts, Restore, RestoreCommand, RestoreError, RestoreEvent, RestoreStatus,
+    BackupFacts, Restore, RestoreCommand, RestoreError, RestoreEvent, RestoreStatus, TableSelection,
 };
 pub use retention::{Prunable, Retention, Version};
 pub use schedule::{CatchUp, Schedule, ScheduleError};
+pub use server::{
+    glob_matches, AutoRegister, RegisteredDatabase, RegistrationTemplate, Server, ServerCommand,
+    ServerError, ServerEvent,
+};
 pub use stage::Stage;
 pub use values::{DatabaseName, Engine, Failure, NameError};

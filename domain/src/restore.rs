@@ -15,6 +15,15 @@ pub struct BackupFacts {
     pub database_id: Option<String>,
 }
 
+/// The tables a partial restore brings back (names as in the version: `schema.table` for
+/// PostgreSQL, `table` for MySQL/MariaDB), and the new names some of them land under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TableSelection {
+    pub tables: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub rename: std::collections::BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum RestoreCommand {
     Start {
@@ -25,6 +34,8 @@ pub enum RestoreCommand {
         node: String,
         /// Local space the verified copy of the artifact takes (its stored size).
         local_copy_bytes: Option<u64>,
+        /// Only these tables (a partial restore).
+        selection: Option<Box<TableSelection>>,
     },
     Complete {
         duration_ms: u64,
@@ -53,6 +64,9 @@ pub enum RestoreEvent {
         /// stored size). Absent in restores from before 2026-11-30.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         local_copy_bytes: Option<u64>,
+        /// A partial restore: the tables selected (absent: the whole version).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        selection: Option<Box<TableSelection>>,
     },
     RestoreCompleted {
         duration_ms: u64,
@@ -167,6 +181,7 @@ impl Aggregate for Restore {
                 tools,
                 node,
                 local_copy_bytes,
+                selection,
             } => {
                 if self.status != RestoreStatus::New {
                     return Err(RestoreError::AlreadyStarted);
@@ -200,6 +215,7 @@ impl Aggregate for Restore {
                     tools,
                     node,
                     local_copy_bytes,
+                    selection,
                 }
             }
             RestoreCommand::Complete {
@@ -279,6 +295,7 @@ mod tests {
             tools: ToolInfo::default(),
             node: "n1".into(),
             local_copy_bytes: Some(42),
+            selection: None,
         }
     }
 
@@ -293,6 +310,7 @@ mod tests {
             tools: ToolInfo::default(),
             node: "n1".into(),
             local_copy_bytes: Some(42),
+            selection: None,
         }
     }
 

@@ -7,6 +7,7 @@ use crate::database::DatabaseEvent;
 use crate::events::LedgerEvent;
 use crate::ledger_chain::LedgerChainEvent;
 use crate::restore::RestoreEvent;
+use crate::server::ServerEvent;
 
 fn bytes(n: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -43,7 +44,35 @@ impl LedgerEvent {
                     ""
                 }
             ),
+            LedgerEvent::Server(e) => server(e),
         }
+    }
+}
+
+fn server(e: &ServerEvent) -> String {
+    match e {
+        ServerEvent::ServerRegistered { name, engine, .. } => {
+            format!("server {name} ({engine}) registered")
+        }
+        ServerEvent::ServerDatabasesRegistered { databases, .. } => {
+            let names: Vec<&str> = databases.iter().map(|d| d.name.as_str()).collect();
+            format!(
+                "{} registered from the server: {}",
+                databases.len(),
+                names.join(", ")
+            )
+        }
+        ServerEvent::DatabaseDiscovered {
+            name,
+            database_id,
+            error,
+            ..
+        } => match (database_id, error) {
+            (Some(_), _) => format!("new database {name} discovered and registered"),
+            (None, Some(e)) => format!("new database {name} discovered; not registered: {e}"),
+            (None, None) => format!("new database {name} discovered"),
+        },
+        ServerEvent::ServerRemoved {} => "server removed".into(),
     }
 }
 

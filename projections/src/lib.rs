@@ -10,6 +10,7 @@ mod databases;
 mod event;
 pub mod metrics;
 mod restores;
+mod servers;
 mod store;
 mod timeline;
 
@@ -19,6 +20,7 @@ pub use channels::{ChannelKind, ChannelStatus, ChannelTestView, ChannelView, FAI
 pub use databases::{BackupSummary, DatabaseStatus, DatabaseView, ScheduleView};
 pub use metrics::Metrics;
 pub use restores::RestoreView;
+pub use servers::{AutoRegisterView, ServerDatabaseView, ServerView};
 pub use timeline::{EventQuery, EventView, Order};
 
 use backline_domain::decode;
@@ -59,6 +61,7 @@ const TABLES: &[&str] = &[
     "rm_timeline",
     "rm_alerts",
     "rm_channels",
+    "rm_servers",
 ];
 const BATCH: i64 = 500;
 
@@ -81,6 +84,7 @@ async fn apply(
     databases::apply(tx, &e).await?;
     alerts::apply(tx, &e).await?;
     channels::apply(tx, &e).await?;
+    servers::apply(tx, &e).await?;
     timeline::apply(tx, &e).await
 }
 
@@ -234,7 +238,7 @@ impl Projections {
         let mut out = Vec::new();
         for (t, key) in TABLES
             .iter()
-            .zip(["id", "id", "id", "position", "id", "id"])
+            .zip(["id", "id", "id", "position", "id", "id", "id"])
         {
             let rows = sqlx::query(&format!(
                 "SELECT CAST({key} AS TEXT) AS k, body FROM {t} ORDER BY {key}"

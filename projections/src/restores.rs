@@ -4,7 +4,7 @@ use crate::backups::{BackupView, FailureView};
 use crate::event::Applied;
 use crate::store::{bodies, load, to_text, Arg, Tx};
 use crate::{ProjectionError, Projections};
-use backline_domain::{Engine, LedgerEvent, RestoreEvent, RestoreStatus};
+use backline_domain::{Engine, LedgerEvent, RestoreEvent, RestoreStatus, TableSelection};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +41,10 @@ pub struct RestoreView {
     /// What the restore could not bring back exactly.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// A partial restore: the tables selected (and new names); `null` for a whole version.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub selection: Option<TableSelection>,
 }
 
 async fn save(tx: &mut Tx<'_>, v: &RestoreView, position: i64) -> Result<(), ProjectionError> {
@@ -81,6 +85,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
             engine,
             tools,
             local_copy_bytes,
+            selection,
             ..
         } => {
             let backup = load::<BackupView>(tx, "rm_backups", backup_id).await?;
@@ -105,6 +110,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
                 error: None,
                 local_copy_bytes: *local_copy_bytes,
                 warnings: Vec::new(),
+                selection: selection.as_deref().cloned(),
             };
             save(tx, &r, e.position).await
         }

@@ -7,7 +7,7 @@ use crate::event::Applied;
 use crate::restores::RestoreView;
 use crate::store::{bodies, load, to_text, Arg, Tx};
 use crate::{ProjectionError, Projections};
-use backline_domain::{AlertEvent, BackupEvent, LedgerEvent, RestoreEvent};
+use backline_domain::{AlertEvent, BackupEvent, LedgerEvent, RestoreEvent, ServerEvent};
 use backline_infra::StoredEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -81,6 +81,10 @@ async fn database_of(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<Option<String>,
             .await?
             .map(|a| a.database_id),
         LedgerEvent::Channel(_) | LedgerEvent::Ledger(_) => None,
+        LedgerEvent::Server(ServerEvent::DatabaseDiscovered { database_id, .. }) => {
+            database_id.clone()
+        }
+        LedgerEvent::Server(_) => None,
     })
 }
 

@@ -13,6 +13,7 @@ import { RestorePage } from './pages/RestorePage';
 import { Timeline } from './pages/Timeline';
 import { Alerts } from './pages/Alerts';
 import { Channels } from './pages/Channels';
+import { Servers } from './pages/Servers';
 import { useOpenAlerts } from './alerts';
 import { NotFound } from './pages/NotFound';
 
@@ -64,7 +65,9 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
       ? 'alerts'
       : path.startsWith('/channels')
         ? 'channels'
-        : 'databases';
+        : path.startsWith('/servers')
+          ? 'servers'
+          : 'databases';
   const open = useOpenAlerts();
   const openCount = open.data?.length;
   return (
@@ -79,6 +82,9 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
         <nav aria-label="Main">
           <Link to="/" aria-current={section === 'databases' ? 'page' : undefined}>
             Databases
+          </Link>
+          <Link to="/servers" aria-current={section === 'servers' ? 'page' : undefined}>
+            Servers
           </Link>
           <Link to="/timeline" aria-current={section === 'timeline' ? 'page' : undefined}>
             Timeline
@@ -122,5 +128,6 @@ function Routes({ path }: { path: string }) {
   if (path === '/timeline') return <Timeline />;
   if (path === '/alerts') return <Alerts />;
   if (path === '/channels') return <Channels />;
+  if (path === '/servers') return <Servers />;
   return <NotFound />;
 }

@@ -37,6 +37,49 @@ export interface Database {
   last_claimed_slot?: string | null;
 }
 
+/** A database server: its databases are listed and registered in bulk. */
+export interface Server {
+  id: string;
+  name: string;
+  engine: Engine;
+  /** Redacted: the password is shown as `***`. */
+  connection: string;
+  status: 'active' | 'removed';
+  created_at: string;
+  auto_register: { pattern: string | null; alert: boolean; schedule: string | null } | null;
+  databases: { name: string; database_id: string | null; how: string; at: string; error: string | null }[];
+}
+
+export interface ServerDatabase {
+  name: string;
+  registered: boolean;
+  database_id?: string;
+}
+
+export interface NewServer {
+  name: string;
+  engine: Engine;
+  connection: string;
+  auto_register?: { pattern?: string; alert?: boolean; schedule?: string };
+}
+
+/** The settings every database registered from a server gets, and which databases. */
+export interface ServerRegistration {
+  databases?: string[];
+  pattern?: string;
+  schedule?: string;
+  timezone?: string;
+  retention?: Retention;
+}
+
+export interface VersionContents {
+  backup_id: string;
+  engine: Engine;
+  schemas: string[];
+  tables: { name: string; schema: string | null; table: string; rows: number | null }[];
+  objects: { kind: string; schema: string | null; name: string }[];
+}
+
 export type CatchUp = 'latest' | 'none' | 'all';
 
 export interface ScheduleView {
@@ -595,14 +638,30 @@ export const api = {
   /** Re-reads every healthy copy (sha256, decrypt, decompress) and records the result on the backup. */
   verifyBackup: (id: string) => request<Verification>(`/backups/${enc(id)}/verify`, { method: 'POST', body: {} }),
 
-  startRestore: (backupId: string, targetDatabaseId?: string, options: { noOwner?: boolean } = {}) =>
+  startRestore: (
+    backupId: string,
+    targetDatabaseId?: string,
+    options: { noOwner?: boolean; tables?: string[] } = {},
+  ) =>
     request<{ id: string }>(`/backups/${enc(backupId)}/restore`, {
       method: 'POST',
       body: {
         ...(targetDatabaseId ? { target_database_id: targetDatabaseId } : {}),
         ...(options.noOwner ? { no_owner: true } : {}),
+        ...(options.tables ? { tables: options.tables } : {}),
       },
     }),
+  backupContents: (backupId: string) => request<VersionContents>(`/backups/${enc(backupId)}/contents`),
+
+  listServers: () => request<{ items: Server[] }>('/servers').then((r) => r.items),
+  createServer: (body: NewServer) => request<Server>('/servers', { method: 'POST', body }),
+  removeServer: (id: string) => request<void>(`/servers/${enc(id)}`, { method: 'DELETE' }),
+  serverDatabases: (id: string) =>
+    request<{ items: ServerDatabase[] }>(`/servers/${enc(id)}/databases`).then((r) => r.items),
+  registerServerDatabases: (id: string, body: ServerRegistration) =>
+    request<{ items: { name: string; id: string }[] }>(`/servers/${enc(id)}/register`, { method: 'POST', body }).then(
+      (r) => r.items,
+    ),
   listRestores: (databaseId: string) =>
     request<{ items: Restore[] }>(`/restores${query({ database_id: databaseId })}`).then((r) => r.items),
   getRestore: (id: string) => request<Restore>(`/restores/${enc(id)}`),

@@ -204,6 +204,7 @@ impl Cli {
                     storage: from,
                     jobs,
                     new_database: None,
+                    ..Default::default()
                 };
                 restore::run(settings, req, json).await
             }

@@ -116,7 +116,9 @@ pub struct DatabaseList {
 }
 
 /// Parses a retention policy, naming the field in the error.
-fn retention(v: Option<serde_json::Value>) -> Result<Option<backline_domain::Retention>, ApiError> {
+pub(super) fn retention(
+    v: Option<serde_json::Value>,
+) -> Result<Option<backline_domain::Retention>, ApiError> {
     let Some(v) = v else { return Ok(None) };
     let r: backline_domain::Retention = serde_json::from_value(v).map_err(|e| {
         ApiError::invalid(

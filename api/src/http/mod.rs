@@ -10,6 +10,7 @@ mod metrics;
 mod openapi;
 mod runs;
 mod schemas;
+mod servers;
 mod storage;
 mod stream;
 pub mod throttle;
@@ -306,6 +307,7 @@ fn api_routes() -> OpenApiRouter<Arc<HttpState>> {
         .routes(routes!(runs::list_backups))
         .routes(routes!(runs::get_backup))
         .routes(routes!(runs::restore))
+        .routes(routes!(runs::contents))
         .routes(routes!(runs::list_restores))
         .routes(routes!(runs::get_restore))
         .routes(routes!(leftovers::list))
@@ -321,6 +323,11 @@ fn api_routes() -> OpenApiRouter<Arc<HttpState>> {
         .routes(routes!(alerts::list_channels, alerts::add_channel))
         .routes(routes!(alerts::get_channel, alerts::remove_channel))
         .routes(routes!(alerts::test_channel))
+        .routes(routes!(servers::register, servers::list))
+        .routes(routes!(servers::get, servers::remove))
+        .routes(routes!(servers::databases))
+        .routes(routes!(servers::register_databases))
+        .routes(routes!(servers::discover))
 }
 
 /// Every route (with `api`) and the complete OpenAPI document that describes them.

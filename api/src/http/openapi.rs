@@ -20,6 +20,7 @@ use utoipa::{OpenApi as _, ToSchema};
         (name = "restores", description = "Restores of a version into a registered database"),
         (name = "events", description = "The audit timeline: every ledger event"),
         (name = "alerts", description = "Alerts and the channels they are sent to"),
+        (name = "servers", description = "Database servers: list their databases, register many at once, discover new ones"),
         (name = "health", description = "Liveness, readiness and metrics (no token)")
     )
 )]

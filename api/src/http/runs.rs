@@ -188,6 +188,16 @@ pub struct RestoreRequest {
     /// and registered (without a schedule) under the same name. Not with `target_database_id`.
     #[serde(default)]
     pub new_database: Option<NewDatabaseTarget>,
+    /// A partial restore: only these tables of the version (`schema.table` for PostgreSQL,
+    /// `table` for MySQL/MariaDB, as `GET /backups/{id}/contents` lists them). In the target,
+    /// each replaces the table of the same name; nothing else changes.
+    #[serde(default)]
+    #[schema(min_items = 1, example = json!(["public.orders"]))]
+    pub tables: Option<Vec<String>>,
+    /// New names for some of `tables` (PostgreSQL): `{"public.orders": "public.orders_0601"}`.
+    #[serde(default)]
+    #[schema(example = json!({"public.orders": "public.orders_0601"}))]
+    pub rename: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// A database a restore creates.
@@ -244,9 +254,24 @@ pub async fn restore(
             name: n.name,
             server_of: n.server_of,
         }),
+        tables: req.tables,
+        rename: req.rename.unwrap_or_default(),
     };
     let started = state.app.restores().start(&actor.0, &request).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: started.id })))
+}
+
+/// What a version holds: schemas, tables (PostgreSQL: with their row counts) and other
+/// objects, read from its verified local copy.
+#[utoipa::path(get, operation_id = "getBackupContents", path = "/api/v1/backups/{id}/contents", tag = "backups",
+    params(("id" = String, Path, description = "backup id")),
+    responses((status = 200, body = backline_app::VersionContents), (status = 404, body = Problem), (status = 409, body = Problem, description = "The backup is not a completed version"), (status = 422, body = Problem, description = "The version cannot be read")))]
+pub async fn contents(
+    state: State,
+    Path(id): Path<String>,
+) -> Result<Json<backline_app::VersionContents>, ApiError> {
+    let c = state.app.restores().contents(&id).await?;
+    Ok(Json((*c).clone()))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -5,7 +5,8 @@ use super::{Alerting, Trouble, STALE_CAUSE};
 use crate::error::{alert_error, from_aggregate, AppError};
 use crate::time::parse_time;
 use backline_domain::{
-    decode, AlertCommand, AlertError, AlertKind, BackupEvent, LedgerEvent, RestoreEvent, Stage,
+    decode, AlertCommand, AlertError, AlertKind, BackupEvent, LedgerEvent, RestoreEvent,
+    ServerEvent, Stage,
 };
 use backline_infra::StoredEvent;
 use cqrs_es::AggregateError;
@@ -95,6 +96,30 @@ impl Alerting {
                         r.id, r.backup_id, failure.message, failure.stage
                     ),
                     detail: failure.stderr_tail.clone(),
+                })
+                .await
+            }
+            LedgerEvent::Server(ServerEvent::DatabaseDiscovered {
+                name,
+                database_id,
+                error,
+                alert: true,
+            }) if fresh => {
+                let server = self.core.projections.server(&s.aggregate_id).await?;
+                let server_name = server.map(|v| v.name).unwrap_or_default();
+                self.raise_or_repeat(Trouble {
+                    kind: AlertKind::DatabaseDiscovered,
+                    database_id: database_id.as_deref().unwrap_or(&s.aggregate_id),
+                    database_name: name,
+                    cause: format!("position:{}", s.position),
+                    cause_event: Some(s.position),
+                    message: match error {
+                        None => format!("new database {name} on server {server_name} was registered"),
+                        Some(e) => format!(
+                            "new database {name} on server {server_name} could not be registered: {e}"
+                        ),
+                    },
+                    detail: String::new(),
                 })
                 .await
             }

@@ -107,6 +107,27 @@ impl Databases {
             .await
     }
 
+    /// Registers a database whose name, connection and settings were already validated
+    /// (409 when the name is taken): a database registered from a server.
+    pub(crate) async fn create(
+        &self,
+        actor: &str,
+        name: &DatabaseName,
+        conn: &ConnectionString,
+        schedule: Option<backline_domain::Schedule>,
+        retention: backline_domain::Retention,
+    ) -> Result<DatabaseView, AppError> {
+        self.record(
+            actor,
+            name.clone(),
+            conn.engine,
+            conn.clone(),
+            schedule,
+            retention,
+        )
+        .await
+    }
+
     async fn record(
         &self,
         actor: &str,

@@ -1,11 +1,16 @@
 //! Restores: check the request and the target, record `RestoreStarted`, and run it in the
 //! background from a verified local copy of the chosen artifact.
 
+mod contents;
 mod new_target;
 mod run;
+mod selection;
 mod targets;
 
+pub use contents::{ObjectEntry, TableEntry, VersionContents};
 pub use new_target::NewTarget;
+
+pub(crate) use targets::is_ledger_database;
 
 use crate::backups::Started;
 use crate::core::Core;
@@ -41,6 +46,10 @@ pub struct RestoreRequest {
     pub jobs: Option<u32>,
     /// Restore into a new database on the server of a registered one (not with `target`).
     pub new_database: Option<NewTarget>,
+    /// Only these tables (`schema.table` for PostgreSQL, `table` for MySQL/MariaDB).
+    pub tables: Option<Vec<String>>,
+    /// New names for some of `tables` (PostgreSQL).
+    pub rename: std::collections::BTreeMap<String, String>,
 }
 
 /// What a restore about to run needs.
@@ -51,6 +60,7 @@ struct Plan {
     created: bool,
     conn: Option<ConnectionString>,
     probe: Option<Result<Probe, StageError>>,
+    selection: Option<selection::Selected>,
 }
 
 #[derive(Clone)]
@@ -86,6 +96,7 @@ impl Restores {
                 ));
             }
         }
+        let selected = self.selection(req, &backup).await?;
         let created = req.new_database.is_some();
         let target_id = match (&req.target, &req.new_database) {
             (Some(_), Some(_)) => {
@@ -150,6 +161,7 @@ impl Restores {
             created,
             conn,
             probe,
+            selection: selected,
         };
         if let Err(e) = self.record_start(actor, &id, req, &plan, target).await {
             core.coordination.running.untrack(&id);
@@ -202,6 +214,10 @@ impl Restores {
                     tools,
                     node: core.node.clone(),
                     local_copy_bytes: plan.backup.artifact.as_ref().map(|a| a.bytes),
+                    selection: plan
+                        .selection
+                        .as_ref()
+                        .map(|s| Box::new(s.recorded.clone())),
                 },
                 core.meta(actor, id),
             )

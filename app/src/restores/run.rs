@@ -3,9 +3,9 @@
 
 use super::{restore_tag, targets, unusable, Plan, RestoreRequest};
 use crate::core::Core;
-use backline_domain::{ArtifactCopy, ConnectionString, RestoreCommand, Stage, StoredArtifact};
+use backline_domain::{ArtifactCopy, RestoreCommand, Stage, StoredArtifact};
 use backline_infra::claims::Kind;
-use backline_infra::drivers::{self, Probe, RestoreOptions, RestoreOutcome, StageError};
+use backline_infra::drivers::{self, RestoreOptions, RestoreOutcome, StageError};
 use backline_infra::encryption::age;
 use backline_infra::local_copy::{LocalArtifact, LocalCopyError, StoredObject};
 use backline_infra::storage::ArtifactStore;
@@ -137,7 +137,26 @@ async fn run(
         identity,
         progress,
     };
-    restore_verified(core, restore_id, source, conn, probe, &options).await
+    let local = verified_copy(core, restore_id, source).await?;
+    match &plan.selection {
+        None => drivers::restore(conn, probe, &options, &local).await,
+        Some(s) if conn.engine == backline_domain::Engine::Mysql => {
+            let names: Vec<String> = s.tables.iter().map(|(_, t)| t.clone()).collect();
+            drivers::restore_mysql_tables(conn, probe, &names, &options.tag, req.no_definer, &local)
+                .await
+        }
+        Some(s) => {
+            let toc = drivers::pg_toc::list(probe, &local).await?;
+            let partial = drivers::pg_partial::PartialOptions {
+                tables: s.tables.clone(),
+                rename: s.rename.clone(),
+                no_owner: req.no_owner,
+                tag: options.tag.clone(),
+            };
+            let work = core.settings.data_dir.join("restore-tmp");
+            drivers::pg_partial::restore_tables(conn, probe, &partial, &toc, &local, &work).await
+        }
+    }
 }
 
 /// Where a restore reads from.
@@ -149,16 +168,13 @@ struct Source<'a> {
     progress: Arc<AtomicU64>,
 }
 
-/// First the verified local copy (a mismatch fails here, before any database is created or
-/// dropped), then the restore, whose every pass reads that copy.
-async fn restore_verified(
+/// The verified local copy (a mismatch fails here, before any database is created or
+/// dropped) that every pass of the restore reads.
+async fn verified_copy(
     core: &Core,
     restore_id: &str,
     source: Source<'_>,
-    conn: &ConnectionString,
-    probe: &Probe,
-    options: &RestoreOptions,
-) -> Result<RestoreOutcome, StageError> {
+) -> Result<LocalArtifact, StageError> {
     let object = StoredObject {
         store: source.store,
         key: &source.copy.key,
@@ -182,5 +198,5 @@ async fn restore_verified(
         bytes = local.bytes(),
         "the local copy of the artifact is verified"
     );
-    drivers::restore(conn, probe, options, &local).await
+    Ok(local)
 }

@@ -26,7 +26,7 @@ pub(super) async fn refuse_protected(core: &Core, conn: &ConnectionString) -> Re
 
 /// Whether `conn` names the PostgreSQL database the ledger lives in (same name, port, and
 /// host — by name or by any address the two names resolve to).
-async fn is_ledger_database(core: &Core, conn: &ConnectionString) -> bool {
+pub(crate) async fn is_ledger_database(core: &Core, conn: &ConnectionString) -> bool {
     let url = core.settings.ledger_url();
     if conn.engine != Engine::Postgres
         || !(url.starts_with("postgres://") || url.starts_with("postgresql://"))

@@ -35,6 +35,8 @@ impl Scheduler {
         let ttl = self.core.settings.lease_ttl();
         let mut last_sweep = Instant::now() - SWEEP_EVERY;
         let mut last_reap = Instant::now() - ttl;
+        let discover_every = Duration::from_secs(self.core.settings.discovery_interval_secs.max(1));
+        let mut last_discovery = Instant::now();
         loop {
             self.core.refresh().await;
             if last_reap.elapsed() >= ttl / 3 {
@@ -45,6 +47,12 @@ impl Scheduler {
             }
             if let Err(e) = self.tick().await {
                 tracing::warn!(error = %e, "scheduler tick failed");
+            }
+            if last_discovery.elapsed() >= discover_every {
+                last_discovery = Instant::now();
+                crate::servers::Servers::new(self.core.clone())
+                    .discover_all()
+                    .await;
             }
             if last_sweep.elapsed() >= SWEEP_EVERY {
                 last_sweep = Instant::now();

@@ -1,15 +1,20 @@
 //! Dump drivers: the engines' own tools (pg_dump/pg_restore, mariadb-dump/mariadb), run as
 //! child processes with credentials passed by environment or a 0600 options file, never argv.
 
+pub mod discovery;
 pub mod mysql;
 mod mysql_block;
 mod mysql_definer;
 mod mysql_move;
 mod mysql_restore;
 pub mod mysql_stream;
+pub mod mysql_tables;
+mod pg_dependents;
+pub mod pg_partial;
 mod pg_properties;
 mod pg_restore;
 mod pg_stand_in;
+pub mod pg_toc;
 pub mod postgres;
 mod process;
 pub mod scratch;
@@ -240,6 +245,18 @@ pub async fn restore(
         Engine::Postgres => pg_restore::restore(conn, probe, options, feed).await,
         Engine::Mysql => mysql_restore::restore(conn, probe, options, feed).await,
     }
+}
+
+/// A MySQL/MariaDB partial restore (see `mysql_restore::restore_tables`).
+pub async fn restore_mysql_tables(
+    conn: &ConnectionString,
+    probe: &Probe,
+    tables: &[String],
+    tag: &str,
+    no_definer: bool,
+    feed: &dyn Feed,
+) -> Result<RestoreOutcome, StageError> {
+    mysql_restore::restore_tables(conn, probe, tables, tag, no_definer, feed).await
 }
 
 /// Whether a tool may stop reading its input before the end.

@@ -191,6 +191,48 @@ pub async fn restore(
     })
 }
 
+/// A partial restore: only `tables` of the dump (structure, rows, triggers), first into a
+/// scratch database (proving they load while the target is untouched), then into the target,
+/// where each replaces the table of the same name. Nothing else of the target changes.
+pub async fn restore_tables(
+    conn: &ConnectionString,
+    probe: &Probe,
+    tables: &[String],
+    tag: &str,
+    no_definer: bool,
+    feed: &dyn Feed,
+) -> Result<RestoreOutcome, StageError> {
+    let chosen = super::mysql_tables::ChosenTables {
+        inner: feed,
+        tables: tables.to_vec(),
+    };
+    let target = conn.database.clone();
+    let mut admin = connect(conn, None).await?;
+    exec(
+        &mut admin,
+        Stage::Prepare,
+        &format!("SET SESSION lock_wait_timeout = {LOCK_WAIT_SECS}"),
+    )
+    .await?;
+    let current = schema(&mut admin, &target).await?.ok_or_else(|| {
+        StageError::new(Stage::Prepare, format!("database {target} does not exist"))
+    })?;
+    let defaults = MyDatabaseProperties::parse(&current.charset, &current.collation);
+    let scratch = super::derived_name(&target, &format!("__partial_{tag}"), 64);
+    exec(
+        &mut admin,
+        Stage::Prepare,
+        &create_sql(&scratch, defaults.as_ref()),
+    )
+    .await?;
+    let proved = load(conn, probe, &scratch, &chosen, no_definer).await;
+    drop_schema(&mut admin, &scratch).await;
+    proved?;
+    load(conn, probe, &target, &chosen, no_definer).await?;
+    let _ = admin.close().await;
+    Ok(RestoreOutcome::default())
+}
+
 /// What a load reads and how the databases it creates are made.
 struct Load<'a> {
     conn: &'a ConnectionString,

@@ -156,6 +156,12 @@ async fn probe_with(
     })
 }
 
+/// The newest installed `pg_restore` and `pg_dump`, for reading archives without a server
+/// (a version's contents): a newer `pg_restore` reads every older archive.
+pub async fn local_tools(tools: &ToolConfig) -> Result<Probe, StageError> {
+    probe_with((String::new(), 0), tools).await
+}
+
 /// libpq environment for `conn`: the password travels here, never in argv.
 pub(crate) fn libpq_env(
     cmd: &mut tokio::process::Command,

@@ -60,6 +60,7 @@ pub fn settings(
         min_free_bytes: 1 << 20,
         storage_check_secs: 30,
         scheduler: true,
+        discovery_interval_secs: 300,
     }
 }
 

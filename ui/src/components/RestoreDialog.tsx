@@ -10,6 +10,7 @@ import { Elapsed } from './Elapsed';
 import { StageErrorView } from './StageErrorView';
 import { StatusBadge } from './StatusBadge';
 import { Time } from './Time';
+import { TableTree } from './TableTree';
 
 /** What Tab can reach inside `root`, in order. */
 function focusables(root: HTMLElement | null): HTMLElement[] {
@@ -36,12 +37,21 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
   const target = targets.find((d) => d.id === targetId) ?? source;
   const [restoreId, setRestoreId] = useState<string | null>(null);
   const [noOwner, setNoOwner] = useState(false);
+  const [partial, setPartial] = useState(false);
+  const [tables, setTables] = useState<Set<string>>(new Set());
+  const contents = useQuery({
+    queryKey: ['contents', backup.id],
+    queryFn: () => api.backupContents(backup.id),
+    enabled: partial,
+    staleTime: Infinity,
+  });
   const restore = useRestore(restoreId);
 
   const start = useMutation({
     mutationFn: () =>
       api.startRestore(backup.id, target.id === backup.database_id ? undefined : target.id, {
         noOwner: source.engine === 'postgres' && noOwner,
+        ...(partial ? { tables: [...tables] } : {}),
       }),
     onSuccess: ({ id }) => setRestoreId(id),
   });
@@ -149,16 +159,45 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
                 <p className="hint">For a server that does not have the roles the backup names.</p>
               </div>
             )}
-            <p className="alert alert-warn">
-              This replaces the current contents of <strong>{target.name}</strong> (
-              <code className="break">{target.connection}</code>) with this version.
-            </p>
+            <div className="field">
+              <label className="checkbox">
+                <input
+                  type="checkbox"
+                  checked={partial}
+                  onChange={(e) => setPartial(e.target.checked)}
+                  disabled={start.isPending}
+                  data-testid="partial-restore"
+                />{' '}
+                Only some tables
+              </label>
+            </div>
+            {partial ? (
+              <div className="field">
+                {contents.isPending ? <p className="placeholder">Reading the version's tables…</p> : null}
+                {contents.error ? <ErrorMessage error={contents.error} /> : null}
+                {contents.data ? (
+                  <TableTree contents={contents.data} chosen={tables} onChange={setTables} disabled={start.isPending} />
+                ) : null}
+              </div>
+            ) : null}
+            {partial ? (
+              <p className="alert alert-warn">
+                This replaces {tables.size === 0 ? 'the chosen tables' : <strong>{tables.size} table(s)</strong>} in{' '}
+                <strong>{target.name}</strong> (<code className="break">{target.connection}</code>) with this version's;
+                nothing else changes.
+              </p>
+            ) : (
+              <p className="alert alert-warn">
+                This replaces the current contents of <strong>{target.name}</strong> (
+                <code className="break">{target.connection}</code>) with this version.
+              </p>
+            )}
             <ConfirmByName
               key={target.id}
               name={target.name}
               action="Restore"
               prompt="To restore over it, type the target database's name"
-              busy={start.isPending}
+              busy={start.isPending || (partial && tables.size === 0)}
               onConfirm={() => start.mutate()}
               onCancel={onClose}
             />
