@@ -25,6 +25,8 @@ pub enum AlertKind {
     LedgerIntegrity,
     /// A new database appeared on a server with auto-registration.
     DatabaseDiscovered,
+    /// A version's stored copy did not verify (`backline verify`, the API or a schedule).
+    VerifyFailed,
 }
 
 impl AlertKind {
@@ -39,6 +41,7 @@ impl AlertKind {
             AlertKind::LeftoverScratch => "leftover_scratch",
             AlertKind::LedgerIntegrity => "ledger_integrity",
             AlertKind::DatabaseDiscovered => "database_discovered",
+            AlertKind::VerifyFailed => "verify_failed",
         }
     }
 
@@ -58,13 +61,18 @@ impl AlertKind {
             AlertKind::LeftoverScratch => "leftover scratch database",
             AlertKind::LedgerIntegrity => "ledger integrity",
             AlertKind::DatabaseDiscovered => "new database discovered",
+            AlertKind::VerifyFailed => "verification failed",
         }
     }
 
     /// Whether a later success of this kind of operation resolves the alert: backups resolve
-    /// backup-side alerts, restores resolve restore failures.
+    /// backup-side alerts, restores resolve restore failures. A failed verification is
+    /// resolved by verifications only (a new version does not mend a damaged one).
     pub fn resolved_by_backup(self) -> bool {
-        !matches!(self, AlertKind::RestoreFailed | AlertKind::LeftoverScratch)
+        !matches!(
+            self,
+            AlertKind::RestoreFailed | AlertKind::LeftoverScratch | AlertKind::VerifyFailed
+        )
     }
 }
 

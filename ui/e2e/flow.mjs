@@ -470,6 +470,32 @@ async function main() {
     await into.getByTestId('version-ref').getByText(TIME_RE).waitFor();
   });
 
+  await step('restore into a new database from the dialog: created, registered, holding the rows', async () => {
+    const newDb = `backline_e2e_new_${run}`;
+    await page.goto(`${uiBase}/databases/${encodeURIComponent(srcName)}`);
+    await page.getByRole('button', { name: 'Restore…' }).first().click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await dialog.getByLabel('Restore into').selectOption({ label: 'A new database…' });
+    expect((await dialog.getByLabel(/type the target database's name/).count()) === 0, 'a new database asks for a name to be typed');
+    const go = dialog.getByRole('button', { name: 'Restore into a new database' });
+    await dialog.getByLabel('New database name').fill('no spaces allowed');
+    expect(await go.isDisabled(), 'an invalid name can be sent');
+    await dialog.getByLabel('New database name').fill(newDb);
+    const srcDbView = await api('GET', `/databases/${encodeURIComponent(srcName)}`);
+    await dialog.getByLabel('On the server of').selectOption(srcDbView.json.id);
+    await snap(page, 'restore-dialog-new-database');
+    await go.click();
+    await page.locator('[data-testid=restore-progress][data-status=completed], [data-testid=restore-progress][data-status=failed]').waitFor();
+    const status = await page.getByTestId('restore-progress').getAttribute('data-status');
+    if (status !== 'completed') throw new Error(`restore ${status}: ${await page.getByTestId('restore-progress').textContent()}`);
+    const rows = psql(newDb, 'SELECT string_agg(name, \',\' ORDER BY id) FROM fruit');
+    expect(rows === 'apple,pear,plum', `rows in the new database: ${rows}`);
+    await dialog.getByRole('button', { name: /Close/ }).click();
+    await page.getByRole('link', { name: 'Databases', exact: true }).first().click();
+    await page.getByTestId(`db-row-${newDb}`).waitFor();
+  });
+
   await step('the timeline filtered to the source database shows registration, backup and restore', async () => {
     await page.getByRole('link', { name: 'Timeline', exact: true }).first().click();
     await page.getByRole('heading', { name: 'Timeline' }).waitFor();

@@ -19,6 +19,7 @@ const KINDS: Record<string, string> = {
   storage_failure: 'Storage failure',
   leftover_scratch: 'Leftover scratch database',
   ledger_integrity: 'Ledger integrity',
+  verify_failed: 'Verification failed',
 };
 
 export function alertKindLabel(kind: string): string {

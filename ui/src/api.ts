@@ -330,7 +330,7 @@ export interface Delivery {
 
 export interface Alert {
   id: string;
-  /** `backup_failed`, `backup_abandoned`, `backup_stalled`, `restore_failed`, `missed_schedule`, `storage_failure`, `leftover_scratch`, `ledger_integrity` (database_id `ledger`). */
+  /** `backup_failed`, `backup_abandoned`, `backup_stalled`, `restore_failed`, `missed_schedule`, `storage_failure`, `leftover_scratch`, `ledger_integrity` (database_id `ledger`), `verify_failed`. */
   kind: string;
   state: AlertState;
   database_id: string;
@@ -641,7 +641,12 @@ export const api = {
   startRestore: (
     backupId: string,
     targetDatabaseId?: string,
-    options: { noOwner?: boolean; tables?: string[] } = {},
+    options: {
+      noOwner?: boolean;
+      tables?: string[];
+      noDefiner?: boolean;
+      newDatabase?: { name: string; serverOf: string };
+    } = {},
   ) =>
     request<{ id: string }>(`/backups/${enc(backupId)}/restore`, {
       method: 'POST',
@@ -649,6 +654,10 @@ export const api = {
         ...(targetDatabaseId ? { target_database_id: targetDatabaseId } : {}),
         ...(options.noOwner ? { no_owner: true } : {}),
         ...(options.tables ? { tables: options.tables } : {}),
+        ...(options.noDefiner ? { no_definer: true } : {}),
+        ...(options.newDatabase
+          ? { new_database: { name: options.newDatabase.name, server_of: options.newDatabase.serverOf } }
+          : {}),
       },
     }),
   backupContents: (backupId: string) => request<VersionContents>(`/backups/${enc(backupId)}/contents`),

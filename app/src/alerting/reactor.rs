@@ -77,6 +77,9 @@ impl Alerting {
             LedgerEvent::Backup(BackupEvent::BackupCompleted { .. }) => {
                 self.resolve_after_backup(s).await
             }
+            LedgerEvent::Backup(BackupEvent::BackupVerified { ok: true, .. }) => {
+                self.resolve_after_verify(s).await
+            }
             LedgerEvent::Restore(RestoreEvent::RestoreCompleted { .. }) => {
                 self.resolve_after_restore(s).await
             }
@@ -162,6 +165,23 @@ impl Alerting {
                 format!("backup {} was abandoned: {reason}", b.id),
                 String::new(),
             ),
+            BackupEvent::BackupVerified {
+                ok: false,
+                detail,
+                storage,
+            } => (
+                AlertKind::VerifyFailed,
+                format!(
+                    "version {} of {} did not verify{}: {detail}",
+                    b.id,
+                    b.database_name,
+                    storage
+                        .as_deref()
+                        .map(|s| format!(" (its copy on {s})"))
+                        .unwrap_or_default()
+                ),
+                String::new(),
+            ),
             BackupEvent::BackupCopyFailed {
                 storage, message, ..
             } => (
@@ -191,6 +211,35 @@ impl Alerting {
         for a in core.projections.alerts(None, Some(&b.database_id)).await? {
             let degraded = b.degraded && a.kind == AlertKind::StorageFailure;
             if !a.is_resolved() && a.kind.resolved_by_backup() && !degraded {
+                self.resolve(&a.id, s).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A verification that passed resolves the database's `verify_failed` alert once none of
+    /// its kept versions' last verification failed.
+    async fn resolve_after_verify(&self, s: &StoredEvent) -> Result<(), AppError> {
+        let core = &self.core;
+        let Some(b) = core.projections.backup(&s.aggregate_id).await? else {
+            return Ok(());
+        };
+        let filter = backline_projections::BackupFilter {
+            database_id: Some(b.database_id.clone()),
+            status: Some(backline_domain::BackupStatus::Completed),
+            limit: 10_000,
+        };
+        let still_failing = core
+            .projections
+            .backups(&filter)
+            .await?
+            .iter()
+            .any(|v| v.verified_ok == Some(false));
+        if still_failing {
+            return Ok(());
+        }
+        for a in core.projections.alerts(None, Some(&b.database_id)).await? {
+            if !a.is_resolved() && a.kind == AlertKind::VerifyFailed {
                 self.resolve(&a.id, s).await?;
             }
         }

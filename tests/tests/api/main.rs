@@ -33,3 +33,4 @@ mod signed_manifests;
 mod startup;
 mod storages;
 mod support;
+mod verify_alert;

@@ -94,6 +94,60 @@ describe('RestoreDialog', () => {
     renderWithClient(<RestoreDialog backup={backup({ engine: 'mysql', database_id: 'my' })} source={mysql} onClose={() => {}} />);
     await screen.findByLabelText('Restore into');
     expect(screen.queryByRole('checkbox', { name: /Skip ownership/ })).toBeNull();
+    expect(screen.getByRole('checkbox', { name: /Make the restoring user the definer/ })).not.toBeChecked();
+  });
+
+  it('restores into a new database on the server of a registered one, without typing a name to confirm', async () => {
+    const calls = stubFetch((c) => {
+      if (c.path === '/api/v1/databases') return { status: 200, body: { items: [source, other] } };
+      if (c.path.endsWith('/restore')) return { status: 202, body: { id: 'r3' } };
+      return undefined;
+    });
+    renderWithClient(<RestoreDialog backup={backup()} source={source} onClose={() => {}} />);
+    const select = await screen.findByLabelText('Restore into');
+    await screen.findByRole('option', { name: 'orders_copy' });
+    await userEvent.selectOptions(select, 'A new database…');
+    expect(screen.queryByLabelText(/type the target database's name/)).toBeNull();
+    const go = screen.getByRole('button', { name: 'Restore into a new database' });
+    expect(go).toBeDisabled();
+    const name = screen.getByLabelText('New database name');
+    await userEvent.type(name, 'bad name');
+    expect(go).toBeDisabled();
+    expect(name).toHaveAttribute('aria-invalid', 'true');
+    await userEvent.clear(name);
+    await userEvent.type(name, 'orders_2024');
+    await userEvent.selectOptions(screen.getByLabelText('On the server of'), 'target-id');
+    await userEvent.click(go);
+    await vi.waitFor(() => expect(calls.some((c) => c.method === 'POST')).toBe(true));
+    expect(calls.find((c) => c.method === 'POST')?.body).toEqual({
+      new_database: { name: 'orders_2024', server_of: 'target-id' },
+    });
+  });
+
+  it('offers "Make the restoring user the definer" for MySQL/MariaDB and sends no_definer', async () => {
+    const calls = stubFetch((c) => {
+      if (c.path === '/api/v1/databases') return { status: 200, body: { items: [mysql] } };
+      if (c.path.endsWith('/restore')) return { status: 202, body: { id: 'r4' } };
+      return undefined;
+    });
+    renderWithClient(<RestoreDialog backup={backup({ engine: 'mysql', database_id: 'my' })} source={mysql} onClose={() => {}} />);
+    await userEvent.click(await screen.findByRole('checkbox', { name: /Make the restoring user the definer/ }));
+    await userEvent.type(screen.getByLabelText(/type the target database's name/), 'shop');
+    await userEvent.click(screen.getByRole('button', { name: 'Restore' }));
+    await vi.waitFor(() => expect(calls.some((c) => c.method === 'POST')).toBe(true));
+    expect(calls.find((c) => c.method === 'POST')?.body).toEqual({ no_definer: true });
+  });
+
+  it('warns before restoring a version whose last verification failed', async () => {
+    stubFetch(() => ({ status: 200, body: { items: [source] } }));
+    const { unmount } = renderWithClient(
+      <RestoreDialog backup={backup({ verified_ok: false, verification_detail: 'sha256 mismatch' })} source={source} onClose={() => {}} />,
+    );
+    expect(await screen.findByRole('alert')).toHaveTextContent(/last verification of this version failed: sha256 mismatch/);
+    unmount();
+    renderWithClient(<RestoreDialog backup={backup({ verified_ok: true })} source={source} onClose={() => {}} />);
+    await screen.findByLabelText('Restore into');
+    expect(screen.queryByText(/last verification of this version failed/)).toBeNull();
   });
 
   it('closes on Escape', async () => {

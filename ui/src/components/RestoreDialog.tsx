@@ -22,9 +22,15 @@ function focusables(root: HTMLElement | null): HTMLElement[] {
   );
 }
 
+/** The "Restore into" choice that creates a database instead of replacing one. */
+const NEW = '__new__';
+/** A name the API takes for a new database (DatabaseName). */
+const NEW_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
 /**
- * Restores one version into its own database or another registered database of the same engine.
- * Every target exists (it is registered), so the restore always needs its name typed to confirm.
+ * Restores one version into its own database, another registered database of the same engine, or
+ * a new database on the server of a registered one. Replacing a database needs its name typed to
+ * confirm; a new one replaces nothing.
  */
 export function RestoreDialog({ backup, source, onClose }: { backup: Backup; source: Database; onClose: () => void }) {
   const qc = useQueryClient();
@@ -35,6 +41,9 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
   if (!targets.some((d) => d.id === source.id) && source.status === 'active') targets.unshift(source);
   const [targetId, setTargetId] = useState(source.id);
   const target = targets.find((d) => d.id === targetId) ?? source;
+  const creating = targetId === NEW;
+  const [newName, setNewName] = useState('');
+  const [serverOf, setServerOf] = useState(source.id);
   const [restoreId, setRestoreId] = useState<string | null>(null);
   const [noOwner, setNoOwner] = useState(false);
   const [partial, setPartial] = useState(false);
@@ -45,13 +54,16 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
     enabled: partial,
     staleTime: Infinity,
   });
+  const [noDefiner, setNoDefiner] = useState(false);
   const restore = useRestore(restoreId);
 
   const start = useMutation({
     mutationFn: () =>
-      api.startRestore(backup.id, target.id === backup.database_id ? undefined : target.id, {
+      api.startRestore(backup.id, creating || target.id === backup.database_id ? undefined : target.id, {
         noOwner: source.engine === 'postgres' && noOwner,
-        ...(partial ? { tables: [...tables] } : {}),
+        ...(partial && !creating ? { tables: [...tables] } : {}),
+        noDefiner: source.engine === 'mysql' && noDefiner,
+        newDatabase: creating ? { name: newName.trim(), serverOf } : undefined,
       }),
     onSuccess: ({ id }) => setRestoreId(id),
   });
@@ -132,7 +144,7 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
               <label htmlFor={`${titleId}-target`}>Restore into</label>
               <select
                 id={`${titleId}-target`}
-                value={target.id}
+                value={creating ? NEW : target.id}
                 onChange={(e) => setTargetId(e.target.value)}
                 disabled={start.isPending}
               >
@@ -142,9 +154,28 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
                     {d.id === source.id ? ' (its own database)' : ''}
                   </option>
                 ))}
+                <option value={NEW}>A new database…</option>
               </select>
-              <p className="hint">Only registered {engineLabel(source.engine)} databases can be targets.</p>
+              <p className="hint">Registered {engineLabel(source.engine)} databases, or a new one on the server of one.</p>
             </div>
+            {creating && (
+              <NewDatabaseFields
+                idPrefix={titleId}
+                name={newName}
+                onName={setNewName}
+                serverOf={serverOf}
+                onServerOf={setServerOf}
+                servers={targets}
+                disabled={start.isPending}
+              />
+            )}
+            {backup.verified_ok === false && (
+              <p className="alert alert-error" role="alert">
+                <strong>The last verification of this version failed</strong>
+                {backup.verification_detail ? `: ${backup.verification_detail}` : ''}. Restoring it may fail, or bring back
+                damaged data.
+              </p>
+            )}
             {source.engine === 'postgres' && (
               <div className="field">
                 <label className="checkbox">
@@ -159,6 +190,39 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
                 <p className="hint">For a server that does not have the roles the backup names.</p>
               </div>
             )}
+            {source.engine === 'mysql' && (
+              <div className="field">
+                <label className="checkbox">
+                  <input
+                    type="checkbox"
+                    checked={noDefiner}
+                    onChange={(e) => setNoDefiner(e.target.checked)}
+                    disabled={start.isPending}
+                  />{' '}
+                  Make the restoring user the definer
+                </label>
+                <p className="hint">
+                  For a user without SUPER: views, routines, triggers and events are defined by the restoring user instead
+                  of the accounts the backup names.
+                </p>
+              </div>
+            )}
+            {creating ? (
+              <div className="actions">
+                <button
+                  type="button"
+                  className="primary"
+                  disabled={start.isPending || !NEW_NAME.test(newName.trim())}
+                  onClick={() => start.mutate()}
+                >
+                  Restore into a new database
+                </button>
+                <button type="button" onClick={onClose}>
+                  Cancel
+                </button>
+              </div>
+            ) : (
+              <>
             <div className="field">
               <label className="checkbox">
                 <input
@@ -201,6 +265,8 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
               onConfirm={() => start.mutate()}
               onCancel={onClose}
             />
+              </>
+            )}
             {start.error ? <ErrorMessage error={start.error} /> : null}
           </>
         ) : (
@@ -208,6 +274,52 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
         )}
       </div>
     </div>
+  );
+}
+
+/** Name and server of a database the restore creates. */
+function NewDatabaseFields(props: {
+  idPrefix: string;
+  name: string;
+  onName: (v: string) => void;
+  serverOf: string;
+  onServerOf: (v: string) => void;
+  servers: Database[];
+  disabled: boolean;
+}) {
+  const { idPrefix, name, serverOf, servers, disabled } = props;
+  const bad = name.trim() !== '' && !NEW_NAME.test(name.trim());
+  return (
+    <>
+      <div className="field">
+        <label htmlFor={`${idPrefix}-new-name`}>New database name</label>
+        <input
+          id={`${idPrefix}-new-name`}
+          value={name}
+          onChange={(e) => props.onName(e.target.value)}
+          disabled={disabled}
+          aria-invalid={bad}
+          aria-describedby={`${idPrefix}-new-name-hint`}
+          autoComplete="off"
+        />
+        <p className="hint" id={`${idPrefix}-new-name-hint`}>
+          {bad
+            ? 'Letters, digits, _ . - (starting with a letter or digit), at most 63.'
+            : "Created with the version's encoding and locale, and registered under this name."}
+        </p>
+      </div>
+      <div className="field">
+        <label htmlFor={`${idPrefix}-server`}>On the server of</label>
+        <select id={`${idPrefix}-server`} value={serverOf} onChange={(e) => props.onServerOf(e.target.value)} disabled={disabled}>
+          {servers.map((d) => (
+            <option key={d.id} value={d.id}>
+              {d.name} ({d.connection})
+            </option>
+          ))}
+        </select>
+        <p className="hint">The new database uses this database's server and credentials.</p>
+      </div>
+    </>
   );
 }
 
