@@ -10,7 +10,7 @@ export function StageErrorView({ error }: { error: StageError }) {
       {error.stderr_tail && (
         <details open>
           <summary>stderr (last lines)</summary>
-          <pre className="stderr">{error.stderr_tail}</pre>
+          <pre className="stderr" tabIndex={0} role="region" aria-label="Tool output">{error.stderr_tail}</pre>
         </details>
       )}
     </div>

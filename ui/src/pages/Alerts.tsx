@@ -226,7 +226,7 @@ function AlertCard({ alert: a, channelNames }: { alert: Alert; channelNames: Map
         </p>
       ) : null}
       <p className="alert-message">{a.message}</p>
-      {a.detail ? <pre className="stderr">{a.detail}</pre> : null}
+      {a.detail ? <pre className="stderr" tabIndex={0} role="region" aria-label="Alert detail">{a.detail}</pre> : null}
       <dl className="mini-facts alert-facts">
         <div>
           <dt>Happened</dt>

@@ -405,7 +405,7 @@ function EventDetail({ id, event: e, dbName }: { id: string; event: LedgerEvent;
       </dl>
       {/* h2: the page has no other level between its h1 and this. */}
       <h2 className="payload-title">Payload</h2>
-      <pre className="payload">{JSON.stringify(e.payload, null, 2)}</pre>
+      <pre className="payload" tabIndex={0} role="region" aria-label="Event payload">{JSON.stringify(e.payload, null, 2)}</pre>
     </div>
   );
 }
