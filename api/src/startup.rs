@@ -116,6 +116,14 @@ impl Server {
             tracing::info!("BACKLINE_SEAL_INTERVAL_SECS=0: this process does not seal the ledger");
             tokio::spawn(async {})
         };
+        // WAL receivers run with the scheduler (a process without it streams nothing).
+        let receivers = if self.app.settings.scheduler {
+            tokio::spawn(backline_app::archiving::run_receivers(
+                self.app.core().clone(),
+            ))
+        } else {
+            tokio::spawn(async {})
+        };
         let free_failures = self.app.settings.auth_free_failures;
         let state = Arc::new(HttpState {
             app: self.app,
@@ -134,6 +142,7 @@ impl Server {
         alerts.abort();
         sweeper.abort();
         sealer.abort();
+        receivers.abort();
         served
     }
 }

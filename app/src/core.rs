@@ -7,8 +7,8 @@ use crate::settings::Settings;
 use crate::{alerting, backups};
 use backline_domain::backup::DatabaseFacts;
 use backline_domain::{
-    Alert, ArtifactCopy, Backup, Channel, ConnectionString, Database, DatabaseCommand, LedgerChain,
-    Restore, Server,
+    Alert, Archive, ArtifactCopy, Backup, BaseBackup, Channel, ConnectionString, Database,
+    DatabaseCommand, LedgerChain, Restore, Server,
 };
 use backline_infra::drivers::ToolConfig;
 use backline_infra::encryption::{age, AgeKeys};
@@ -30,6 +30,8 @@ pub struct Aggregates {
     pub(crate) channels: Cqrs<Channel>,
     pub(crate) ledger: Cqrs<LedgerChain>,
     pub(crate) servers: Cqrs<Server>,
+    pub(crate) archives: Cqrs<Archive>,
+    pub(crate) base_backups: Cqrs<BaseBackup>,
 }
 
 pub struct Core {
@@ -160,6 +162,8 @@ impl Core {
                 channels: ledger.cqrs(()),
                 ledger: ledger.cqrs(()),
                 servers: ledger.cqrs(()),
+                archives: ledger.cqrs(()),
+                base_backups: ledger.cqrs(()),
             },
             alerting: alerting::AlertingState::new(&settings),
             contents_cache: Default::default(),

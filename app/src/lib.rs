@@ -15,6 +15,7 @@
 //! | what crashed restores left behind | [`Leftovers`] |
 
 pub mod alerting;
+pub mod archiving;
 pub mod backups;
 mod coordination;
 mod core;
@@ -34,12 +35,15 @@ pub mod verify;
 
 pub use crate::core::{CatchUp, Core, StartError, SMALL_BACKLOG};
 pub use alerting::Alerting;
+pub use archiving::Archiving;
 pub use backups::{Backups, Started};
 pub use databases::{ConnectionTest, Databases, NewDatabase, ScheduleInput};
 pub use error::{AppError, FieldError};
 pub use import::{Import, ImportReport, ImportTrust};
 pub use leftovers::{Leftover, Leftovers};
-pub use restores::{ObjectEntry, RestoreRequest, Restores, TableEntry, VersionContents};
+pub use restores::{
+    ObjectEntry, PitrRequest, RestoreRequest, Restores, TableEntry, VersionContents,
+};
 pub use retention::{PruneItem, PrunePlan, Retention};
 pub use scheduling::Scheduler;
 pub use seals::{LedgerStatus, LedgerVerification, SealReport, Seals};
@@ -93,6 +97,10 @@ impl App {
 
     pub fn servers(&self) -> Servers {
         Servers::new(self.core.clone())
+    }
+
+    pub fn archiving(&self) -> Archiving {
+        Archiving::new(self.core.clone())
     }
 
     pub fn restores(&self) -> Restores {

@@ -27,6 +27,8 @@ pub enum AlertKind {
     DatabaseDiscovered,
     /// A version's stored copy did not verify (`backline verify`, the API or a schedule).
     VerifyFailed,
+    /// A WAL segment is missing from the archive: the recoverable window has a gap.
+    WalGap,
 }
 
 impl AlertKind {
@@ -42,6 +44,7 @@ impl AlertKind {
             AlertKind::LedgerIntegrity => "ledger_integrity",
             AlertKind::DatabaseDiscovered => "database_discovered",
             AlertKind::VerifyFailed => "verify_failed",
+            AlertKind::WalGap => "wal_gap",
         }
     }
 
@@ -62,6 +65,7 @@ impl AlertKind {
             AlertKind::LedgerIntegrity => "ledger integrity",
             AlertKind::DatabaseDiscovered => "new database discovered",
             AlertKind::VerifyFailed => "verification failed",
+            AlertKind::WalGap => "gap in the WAL archive",
         }
     }
 
@@ -71,7 +75,10 @@ impl AlertKind {
     pub fn resolved_by_backup(self) -> bool {
         !matches!(
             self,
-            AlertKind::RestoreFailed | AlertKind::LeftoverScratch | AlertKind::VerifyFailed
+            AlertKind::RestoreFailed
+                | AlertKind::LeftoverScratch
+                | AlertKind::VerifyFailed
+                | AlertKind::WalGap
         )
     }
 }

@@ -3,7 +3,9 @@
 //! never a silently empty view.
 
 use crate::alert::{Alert, AlertEvent};
+use crate::archive::{Archive, ArchiveEvent};
 use crate::backup::{Backup, BackupEvent};
+use crate::base_backup::{BaseBackup, BaseBackupEvent};
 use crate::channel::{Channel, ChannelEvent};
 use crate::database::{Database, DatabaseEvent};
 use crate::ledger_chain::{LedgerChain, LedgerChainEvent};
@@ -22,6 +24,8 @@ pub enum LedgerEvent {
     Channel(ChannelEvent),
     Ledger(LedgerChainEvent),
     Server(ServerEvent),
+    Archive(ArchiveEvent),
+    BaseBackup(BaseBackupEvent),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +71,8 @@ pub fn decode(
         Channel::TYPE => LedgerEvent::Channel(parse(aggregate_type, event_type, payload)?),
         LedgerChain::TYPE => LedgerEvent::Ledger(parse(aggregate_type, event_type, payload)?),
         Server::TYPE => LedgerEvent::Server(parse(aggregate_type, event_type, payload)?),
+        Archive::TYPE => LedgerEvent::Archive(parse(aggregate_type, event_type, payload)?),
+        BaseBackup::TYPE => LedgerEvent::BaseBackup(parse(aggregate_type, event_type, payload)?),
         other => return Err(DecodeError::UnknownAggregate(other.to_string())),
     };
     if event.name() != event_type {
@@ -89,6 +95,8 @@ impl LedgerEvent {
             LedgerEvent::Channel(e) => e.name(),
             LedgerEvent::Ledger(e) => e.name(),
             LedgerEvent::Server(e) => e.name(),
+            LedgerEvent::Archive(e) => e.name(),
+            LedgerEvent::BaseBackup(e) => e.name(),
         }
     }
 
@@ -102,6 +110,8 @@ impl LedgerEvent {
             LedgerEvent::Channel(_) => Channel::TYPE,
             LedgerEvent::Ledger(_) => LedgerChain::TYPE,
             LedgerEvent::Server(_) => Server::TYPE,
+            LedgerEvent::Archive(_) => Archive::TYPE,
+            LedgerEvent::BaseBackup(_) => BaseBackup::TYPE,
         }
     }
 
@@ -116,6 +126,8 @@ impl LedgerEvent {
             LedgerEvent::Channel(e) => serde_json::to_value(e),
             LedgerEvent::Ledger(e) => serde_json::to_value(e),
             LedgerEvent::Server(e) => serde_json::to_value(e),
+            LedgerEvent::Archive(e) => serde_json::to_value(e),
+            LedgerEvent::BaseBackup(e) => serde_json::to_value(e),
         }
         .unwrap_or(Value::Null);
         let mut fields = match tagged {
@@ -314,6 +326,15 @@ mod tests {
                     )]
                     .into(),
                 })),
+                point_in_time: Some(Box::new(crate::restore::PointInTime {
+                    base_backup_id: "bb".into(),
+                    target_time: chrono::DateTime::from_timestamp(1_700_000_000, 0),
+                    target_lsn: Some(crate::wal::Lsn(0x1_0000_0028)),
+                })),
+            }),
+            LedgerEvent::Restore(RestoreEvent::RestoreProgressed {
+                step: "replaying".into(),
+                detail: "d".into(),
             }),
             LedgerEvent::Restore(RestoreEvent::RestoreCompleted {
                 duration_ms: 1,
@@ -321,7 +342,7 @@ mod tests {
                 warnings: vec!["w".into()],
             }),
             LedgerEvent::Restore(RestoreEvent::RestoreFailed {
-                failure,
+                failure: failure.clone(),
                 duration_ms: 1,
             }),
             LedgerEvent::Alert(AlertEvent::AlertRaised {
@@ -397,6 +418,55 @@ mod tests {
                 alert: true,
             }),
             LedgerEvent::Server(ServerEvent::ServerRemoved {}),
+            LedgerEvent::Archive(ArchiveEvent::WalArchivingEnabled {
+                server: crate::archive::ArchivedServer {
+                    server: "db:5432".into(),
+                    system_identifier: "7".into(),
+                    server_major: 15,
+                    wal_segment_size: 16 << 20,
+                    slot: "backline_x".into(),
+                },
+                base_backup_schedule: Some(
+                    Schedule::parse("0 3 * * *", None, CatchUp::Latest).unwrap(),
+                ),
+            }),
+            LedgerEvent::Archive(ArchiveEvent::WalArchivingDisabled {}),
+            LedgerEvent::Archive(ArchiveEvent::WalArchived {
+                timeline: 1,
+                segments: vec![crate::wal::WalSegment {
+                    name: "000000010000000000000002".into(),
+                    key: "k".into(),
+                    bytes: 3,
+                    sha256: "ab".into(),
+                    encrypted: false,
+                    storages: vec!["default".into()],
+                    completed_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+                }],
+            }),
+            LedgerEvent::Archive(ArchiveEvent::WalReceiverExited {
+                message: "m".into(),
+                restart_in_ms: 1000,
+            }),
+            LedgerEvent::BaseBackup(BaseBackupEvent::BaseBackupStarted {
+                database_id: "d".into(),
+                trigger: "manual".into(),
+                node: "n".into(),
+            }),
+            LedgerEvent::BaseBackup(BaseBackupEvent::BaseBackupCompleted {
+                artifact: artifact(),
+                lsns: crate::archive::BackupLsns {
+                    timeline: 1,
+                    start_lsn: crate::wal::Lsn(0x2000028),
+                    stop_lsn: crate::wal::Lsn(0x2000100),
+                },
+                started_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+                stopped_at: chrono::DateTime::from_timestamp(1_700_000_001, 0).unwrap(),
+                duration_ms: 1000,
+            }),
+            LedgerEvent::BaseBackup(BaseBackupEvent::BaseBackupFailed {
+                failure: failure.clone(),
+                duration_ms: 5,
+            }),
         ];
         for e in &all {
             // Exhaustive: a new variant must be added to the list above.
@@ -425,6 +495,7 @@ mod tests {
                 )
                 | LedgerEvent::Restore(
                     RestoreEvent::RestoreStarted { .. }
+                    | RestoreEvent::RestoreProgressed { .. }
                     | RestoreEvent::RestoreCompleted { .. }
                     | RestoreEvent::RestoreFailed { .. },
                 )
@@ -446,6 +517,17 @@ mod tests {
                     | ServerEvent::ServerDatabasesRegistered { .. }
                     | ServerEvent::DatabaseDiscovered { .. }
                     | ServerEvent::ServerRemoved {},
+                )
+                | LedgerEvent::Archive(
+                    ArchiveEvent::WalArchivingEnabled { .. }
+                    | ArchiveEvent::WalArchivingDisabled {}
+                    | ArchiveEvent::WalArchived { .. }
+                    | ArchiveEvent::WalReceiverExited { .. },
+                )
+                | LedgerEvent::BaseBackup(
+                    BaseBackupEvent::BaseBackupStarted { .. }
+                    | BaseBackupEvent::BaseBackupCompleted { .. }
+                    | BaseBackupEvent::BaseBackupFailed { .. },
                 ) => {}
             }
         }
@@ -456,7 +538,7 @@ mod tests {
     #[test]
     fn every_variant_round_trips_through_decode() {
         let all = every_event();
-        assert_eq!(all.len(), 34);
+        assert_eq!(all.len(), 42);
         for e in all {
             let (payload, stored_type) = match &e {
                 LedgerEvent::Database(x) => (serde_json::to_value(x), x.event_type()),
@@ -466,6 +548,8 @@ mod tests {
                 LedgerEvent::Channel(x) => (serde_json::to_value(x), x.event_type()),
                 LedgerEvent::Ledger(x) => (serde_json::to_value(x), x.event_type()),
                 LedgerEvent::Server(x) => (serde_json::to_value(x), x.event_type()),
+                LedgerEvent::Archive(x) => (serde_json::to_value(x), x.event_type()),
+                LedgerEvent::BaseBackup(x) => (serde_json::to_value(x), x.event_type()),
             };
             let payload = payload.unwrap();
             assert_eq!(stored_type, e.name());

@@ -4,8 +4,10 @@
 //! cqrs-es's `TestFramework` (given events, when command, then events or error).
 
 pub mod alert;
+pub mod archive;
 pub mod artifact;
 pub mod backup;
+pub mod base_backup;
 pub mod channel;
 pub mod connection;
 pub mod database;
@@ -22,14 +24,21 @@ pub mod stage;
 mod summary;
 pub mod values;
 pub mod webhook_style;
+pub mod wal;
 
 pub use alert::{
     retry_delay, Alert, AlertCommand, AlertError, AlertEvent, AlertKind, AlertState, Delivery,
     Notice, Outcome,
 };
+pub use archive::{
+    Archive, ArchiveCommand, ArchiveError, ArchiveEvent, ArchivedServer, BackupLsns,
+};
 pub use backup::{
     ArtifactCopy, Backup, BackupCommand, BackupError, BackupEvent, BackupStatus, DatabaseFacts,
     StoredArtifact, ToolInfo, Trigger, TriggerKind,
+};
+pub use base_backup::{
+    BaseBackup, BaseBackupCommand, BaseBackupError, BaseBackupEvent, BaseBackupStatus,
 };
 pub use channel::{
     redact_webhook_url, validate_address, Channel, ChannelCommand, ChannelError, ChannelEvent,
@@ -45,7 +54,8 @@ pub use properties::{
     PgDatabaseProperties, PgLocaleProvider, PgSecurityLabel, PgSetting,
 };
 pub use restore::{
-    BackupFacts, Restore, RestoreCommand, RestoreError, RestoreEvent, RestoreStatus, TableSelection,
+    BackupFacts, PointInTime, Restore, RestoreCommand, RestoreError, RestoreEvent, RestoreStatus,
+    TableSelection,
 };
 pub use retention::{Prunable, Retention, Version};
 pub use schedule::{CatchUp, Schedule, ScheduleError};
@@ -55,3 +65,4 @@ pub use server::{
 };
 pub use stage::Stage;
 pub use values::{DatabaseName, Engine, Failure, NameError};
+pub use wal::{Interval, Lsn, SegmentId, WalError, WalSegment};

@@ -2,9 +2,21 @@
 
 use crate::backup::{BackupStatus, DatabaseFacts, ToolInfo};
 use crate::values::{DatabaseName, Engine, Failure};
+use crate::wal::Lsn;
+use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
+
+/// The moment a point-in-time restore brings back, and the base backup it starts from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointInTime {
+    pub base_backup_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_time: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_lsn: Option<Lsn>,
+}
 
 /// What the handler knows of the backup being restored.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +49,20 @@ pub enum RestoreCommand {
         /// Only these tables (a partial restore).
         selection: Option<Box<TableSelection>>,
     },
+    /// A point-in-time restore: a base backup and the WAL after it, replayed to the target.
+    StartPointInTime {
+        point_in_time: PointInTime,
+        source_database_id: String,
+        target: DatabaseFacts,
+        actor: String,
+        tools: ToolInfo,
+        node: String,
+    },
+    /// A step of a long restore reached (unpacking, replaying WAL, copying).
+    Progress {
+        step: String,
+        detail: String,
+    },
     Complete {
         duration_ms: u64,
         previous_kept_as: Option<String>,
@@ -67,6 +93,13 @@ pub enum RestoreEvent {
         /// A partial restore: the tables selected (absent: the whole version).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         selection: Option<Box<TableSelection>>,
+        /// A point-in-time restore (`backup_id` is then its base backup's id).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        point_in_time: Option<Box<PointInTime>>,
+    },
+    RestoreProgressed {
+        step: String,
+        detail: String,
     },
     RestoreCompleted {
         duration_ms: u64,
@@ -88,6 +121,7 @@ impl RestoreEvent {
     pub fn name(&self) -> &'static str {
         match self {
             RestoreEvent::RestoreStarted { .. } => "RestoreStarted",
+            RestoreEvent::RestoreProgressed { .. } => "RestoreProgressed",
             RestoreEvent::RestoreCompleted { .. } => "RestoreCompleted",
             RestoreEvent::RestoreFailed { .. } => "RestoreFailed",
         }
@@ -216,7 +250,45 @@ impl Aggregate for Restore {
                     node,
                     local_copy_bytes,
                     selection,
+                    point_in_time: None,
                 }
+            }
+            RestoreCommand::StartPointInTime {
+                point_in_time,
+                source_database_id,
+                target,
+                actor,
+                tools,
+                node,
+            } => {
+                if self.status != RestoreStatus::New {
+                    return Err(RestoreError::AlreadyStarted);
+                }
+                if target.removed {
+                    return Err(RestoreError::TargetRemoved(target.name.to_string()));
+                }
+                if target.engine != Engine::Postgres {
+                    return Err(RestoreError::EngineMismatch {
+                        backup: Engine::Postgres,
+                        target: target.engine,
+                    });
+                }
+                RestoreEvent::RestoreStarted {
+                    backup_id: point_in_time.base_backup_id.clone(),
+                    source_database_id,
+                    target_database_id: target.id,
+                    target_database_name: target.name,
+                    engine: Engine::Postgres,
+                    actor,
+                    tools,
+                    node,
+                    local_copy_bytes: None,
+                    point_in_time: Some(Box::new(point_in_time)),
+                }
+            }
+            RestoreCommand::Progress { step, detail } => {
+                self.require_running()?;
+                RestoreEvent::RestoreProgressed { step, detail }
             }
             RestoreCommand::Complete {
                 duration_ms,
@@ -256,6 +328,7 @@ impl Aggregate for Restore {
                 self.backup_id = Some(backup_id);
                 self.target_database_id = Some(target_database_id);
             }
+            RestoreEvent::RestoreProgressed { .. } => {}
             RestoreEvent::RestoreCompleted { .. } => self.status = RestoreStatus::Completed,
             RestoreEvent::RestoreFailed { .. } => self.status = RestoreStatus::Failed,
         }
@@ -311,7 +384,47 @@ mod tests {
             node: "n1".into(),
             local_copy_bytes: Some(42),
             selection: None,
+            point_in_time: None,
         }
+    }
+
+    #[test]
+    fn a_point_in_time_restore_goes_into_a_postgres_target() {
+        let pit = PointInTime {
+            base_backup_id: "bb".into(),
+            target_time: DateTime::from_timestamp(1_800_000_000, 0),
+            target_lsn: None,
+        };
+        let cmd = |engine| RestoreCommand::StartPointInTime {
+            point_in_time: pit.clone(),
+            source_database_id: "db1".into(),
+            target: target(engine, false),
+            actor: "admin".into(),
+            tools: ToolInfo::default(),
+            node: "n1".into(),
+        };
+        T::with(())
+            .given_no_previous_events()
+            .when(cmd(Engine::Mysql))
+            .then_expect_error(RestoreError::EngineMismatch {
+                backup: Engine::Postgres,
+                target: Engine::Mysql,
+            });
+        T::with(())
+            .given_no_previous_events()
+            .when(cmd(Engine::Postgres))
+            .then_expect_events(vec![RestoreEvent::RestoreStarted {
+                backup_id: "bb".into(),
+                source_database_id: "db1".into(),
+                target_database_id: "db2".into(),
+                target_database_name: DatabaseName::parse("copy").unwrap(),
+                engine: Engine::Postgres,
+                actor: "admin".into(),
+                tools: ToolInfo::default(),
+                node: "n1".into(),
+                local_copy_bytes: None,
+                point_in_time: Some(Box::new(pit.clone())),
+            }]);
     }
 
     #[test]

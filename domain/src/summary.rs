@@ -1,7 +1,9 @@
 //! One line a person reads for each event: what happened, never a secret or a row.
 
 use crate::alert::{AlertEvent, Outcome};
+use crate::archive::ArchiveEvent;
 use crate::backup::BackupEvent;
+use crate::base_backup::BaseBackupEvent;
 use crate::channel::ChannelEvent;
 use crate::database::DatabaseEvent;
 use crate::events::LedgerEvent;
@@ -45,6 +47,8 @@ impl LedgerEvent {
                 }
             ),
             LedgerEvent::Server(e) => server(e),
+            LedgerEvent::Archive(e) => archive(e),
+            LedgerEvent::BaseBackup(e) => base_backup(e),
         }
     }
 }
@@ -148,8 +152,24 @@ fn restore(e: &RestoreEvent) -> String {
     match e {
         RestoreEvent::RestoreStarted {
             target_database_name,
+            point_in_time: None,
             ..
         } => format!("restore into {target_database_name} started"),
+        RestoreEvent::RestoreStarted {
+            target_database_name,
+            point_in_time: Some(p),
+            ..
+        } => match (&p.target_time, &p.target_lsn) {
+            (Some(t), _) => format!(
+                "restore into {target_database_name} as of {} started",
+                t.to_rfc3339()
+            ),
+            (None, Some(l)) => {
+                format!("restore into {target_database_name} as of LSN {l} started")
+            }
+            (None, None) => format!("point-in-time restore into {target_database_name} started"),
+        },
+        RestoreEvent::RestoreProgressed { step, detail } => format!("{step}: {detail}"),
         RestoreEvent::RestoreCompleted {
             duration_ms,
             previous_kept_as,
@@ -202,5 +222,54 @@ fn channel(e: &ChannelEvent) -> String {
                 error.as_deref().unwrap_or("failed")
             ),
         },
+    }
+}
+
+fn archive(e: &ArchiveEvent) -> String {
+    match e {
+        ArchiveEvent::WalArchivingEnabled { server, .. } => format!(
+            "WAL archiving enabled for {} (slot {})",
+            server.server, server.slot
+        ),
+        ArchiveEvent::WalArchivingDisabled {} => "WAL archiving disabled".into(),
+        ArchiveEvent::WalArchived { segments, .. } => match segments.as_slice() {
+            [one] => format!("WAL segment {} archived ({})", one.name, bytes(one.bytes)),
+            many => format!(
+                "{} WAL segments archived ({})",
+                many.len(),
+                bytes(many.iter().map(|s| s.bytes).sum())
+            ),
+        },
+        ArchiveEvent::WalReceiverExited {
+            message,
+            restart_in_ms,
+        } => format!(
+            "pg_receivewal stopped ({message}); restarting in {}",
+            seconds(*restart_in_ms)
+        ),
+    }
+}
+
+fn base_backup(e: &BaseBackupEvent) -> String {
+    match e {
+        BaseBackupEvent::BaseBackupStarted { trigger, .. } => {
+            format!("base backup started ({trigger})")
+        }
+        BaseBackupEvent::BaseBackupCompleted {
+            artifact,
+            lsns,
+            duration_ms,
+            ..
+        } => format!(
+            "base backup completed: {} from {} to {} in {}",
+            bytes(artifact.bytes),
+            lsns.start_lsn,
+            lsns.stop_lsn,
+            seconds(*duration_ms)
+        ),
+        BaseBackupEvent::BaseBackupFailed { failure, .. } => format!(
+            "base backup failed at stage {}: {}",
+            failure.stage, failure.message
+        ),
     }
 }

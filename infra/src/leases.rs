@@ -37,6 +37,41 @@ impl Leases {
         Ok(())
     }
 
+    /// Takes the lease on `key` for `node` if it is free, expired, or already `node`'s (and
+    /// renews it then); false when another node holds it. One statement: two nodes racing for
+    /// it cannot both win.
+    pub async fn acquire(
+        &self,
+        key: &str,
+        node: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, sqlx::Error> {
+        let now = now_ms();
+        let n = sqlx::query(
+            "INSERT INTO leases (backup_id, node, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (backup_id) DO UPDATE SET node = excluded.node, expires_at = excluded.expires_at \
+             WHERE leases.node = excluded.node OR leases.expires_at < $4",
+        )
+        .bind(key)
+        .bind(node)
+        .bind(now + ttl.as_millis() as i64)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Gives up `node`'s lease on `key` (nothing if another node holds it).
+    pub async fn release_held(&self, key: &str, node: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM leases WHERE backup_id = $1 AND node = $2")
+            .bind(key)
+            .bind(node)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn release(&self, backup_id: &str) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM leases WHERE backup_id = $1")
             .bind(backup_id)

@@ -339,7 +339,6 @@ impl Ledger {
         rows.iter().map(row_to_event).next().transpose()
     }
 
-    /// Highest position in the ledger (0 when empty).
     /// Checks that the ledger accepts writes: a row inserted in a transaction rolled back.
     pub async fn probe_writable(&self) -> Result<(), LedgerError> {
         let mut tx = self.any.begin().await?;
@@ -352,6 +351,21 @@ impl Ledger {
         Ok(())
     }
 
+    /// The ids of every aggregate of `aggregate_type` that has events.
+    pub async fn aggregate_ids(&self, aggregate_type: &str) -> Result<Vec<String>, LedgerError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = $1 ORDER BY aggregate_id",
+        )
+        .bind(aggregate_type)
+        .fetch_all(&self.any)
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| r.try_get::<String, _>("aggregate_id").ok())
+            .collect())
+    }
+
+    /// Highest position in the ledger (0 when empty).
     pub async fn head(&self) -> Result<i64, LedgerError> {
         let row = sqlx::query("SELECT COALESCE(MAX(position), 0) AS head FROM events")
             .fetch_one(&self.any)

@@ -45,6 +45,14 @@ pub struct RestoreView {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub selection: Option<TableSelection>,
+    /// A point-in-time restore: the moment restored (RFC 3339) or the LSN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_lsn: Option<String>,
+    /// The step a long restore is at (`unpacking`, `replaying`, `copying`) and how far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
 }
 
 async fn save(tx: &mut Tx<'_>, v: &RestoreView, position: i64) -> Result<(), ProjectionError> {
@@ -86,6 +94,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
             tools,
             local_copy_bytes,
             selection,
+            point_in_time,
             ..
         } => {
             let backup = load::<BackupView>(tx, "rm_backups", backup_id).await?;
@@ -111,8 +120,24 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
                 local_copy_bytes: *local_copy_bytes,
                 warnings: Vec::new(),
                 selection: selection.as_deref().cloned(),
+                target_time: point_in_time
+                    .as_ref()
+                    .and_then(|p| p.target_time)
+                    .map(|t| t.to_rfc3339()),
+                target_lsn: point_in_time
+                    .as_ref()
+                    .and_then(|p| p.target_lsn)
+                    .map(|l| l.to_string()),
+                step: None,
             };
             save(tx, &r, e.position).await
+        }
+        RestoreEvent::RestoreProgressed { step, detail } => {
+            let Some(mut r) = load::<RestoreView>(tx, "rm_restores", e.aggregate_id).await? else {
+                return Ok(());
+            };
+            r.step = Some(format!("{step}: {detail}"));
+            update(tx, &r).await
         }
         RestoreEvent::RestoreCompleted {
             duration_ms,

@@ -7,7 +7,9 @@ use crate::event::Applied;
 use crate::restores::RestoreView;
 use crate::store::{bodies, load, to_text, Arg, Tx};
 use crate::{ProjectionError, Projections};
-use backline_domain::{AlertEvent, BackupEvent, LedgerEvent, RestoreEvent, ServerEvent};
+use backline_domain::{
+    AlertEvent, BackupEvent, BaseBackupEvent, LedgerEvent, RestoreEvent, ServerEvent,
+};
 use backline_infra::StoredEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -85,6 +87,19 @@ async fn database_of(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<Option<String>,
             database_id.clone()
         }
         LedgerEvent::Server(_) => None,
+        // An archive's id is its database's.
+        LedgerEvent::Archive(_) => Some(id.to_string()),
+        LedgerEvent::BaseBackup(BaseBackupEvent::BaseBackupStarted { database_id, .. }) => {
+            Some(database_id.clone())
+        }
+        // Its start is on the timeline already, with the database.
+        LedgerEvent::BaseBackup(_) => sqlx::query_scalar::<_, Option<String>>(
+            "SELECT database_id FROM rm_timeline WHERE aggregate_id = $1 ORDER BY position LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .flatten(),
     })
 }
 

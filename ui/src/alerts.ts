@@ -20,6 +20,7 @@ const KINDS: Record<string, string> = {
   leftover_scratch: 'Leftover scratch database',
   ledger_integrity: 'Ledger integrity',
   verify_failed: 'Verification failed',
+  wal_gap: 'Gap in the WAL archive',
 };
 
 export function alertKindLabel(kind: string): string {

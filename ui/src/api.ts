@@ -330,7 +330,7 @@ export interface Delivery {
 
 export interface Alert {
   id: string;
-  /** `backup_failed`, `backup_abandoned`, `backup_stalled`, `restore_failed`, `missed_schedule`, `storage_failure`, `leftover_scratch`, `ledger_integrity` (database_id `ledger`), `verify_failed`. */
+  /** `backup_failed`, `backup_abandoned`, `backup_stalled`, `restore_failed`, `missed_schedule`, `storage_failure`, `leftover_scratch`, `ledger_integrity` (database_id `ledger`), `verify_failed`, `wal_gap`. */
   kind: string;
   state: AlertState;
   database_id: string;

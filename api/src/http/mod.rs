@@ -8,6 +8,7 @@ mod ledger;
 mod leftovers;
 mod metrics;
 mod openapi;
+mod pitr;
 mod runs;
 mod schemas;
 mod servers;
@@ -311,6 +312,11 @@ fn api_routes() -> OpenApiRouter<Arc<HttpState>> {
         .routes(routes!(runs::list_restores))
         .routes(routes!(runs::get_restore))
         .routes(routes!(leftovers::list))
+        .routes(routes!(pitr::enable, pitr::disable, pitr::status))
+        .routes(routes!(pitr::base_backup_now))
+        .routes(routes!(pitr::get_base_backup))
+        .routes(routes!(pitr::recovery_window))
+        .routes(routes!(pitr::restore_pitr))
         .routes(routes!(storage::verify))
         .routes(routes!(storage::list))
         .routes(routes!(ledger::status))

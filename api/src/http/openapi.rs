@@ -18,6 +18,7 @@ use utoipa::{OpenApi as _, ToSchema};
         (name = "databases", description = "Registered databases, their schedules and retention"),
         (name = "backups", description = "Versions: back up now, history, pins, verification"),
         (name = "restores", description = "Restores of a version into a registered database"),
+        (name = "pitr", description = "Point-in-time recovery: WAL archiving, base backups, the recoverable window, restores to a second"),
         (name = "events", description = "The audit timeline: every ledger event"),
         (name = "alerts", description = "Alerts and the channels they are sent to"),
         (name = "servers", description = "Database servers: list their databases, register many at once, discover new ones"),

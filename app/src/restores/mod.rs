@@ -3,12 +3,15 @@
 
 mod contents;
 mod new_target;
+mod pitr;
+mod pitr_run;
 mod run;
 mod selection;
 mod targets;
 
 pub use contents::{ObjectEntry, TableEntry, VersionContents};
 pub use new_target::NewTarget;
+pub use pitr::PitrRequest;
 
 pub(crate) use targets::is_ledger_database;
 

@@ -19,6 +19,7 @@ mod leftovers;
 mod names;
 mod notifiers;
 mod partial_restore;
+mod pitr;
 mod replay;
 mod restore_safety;
 mod retention;

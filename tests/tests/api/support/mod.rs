@@ -1,5 +1,6 @@
 pub mod external;
 pub mod mysql;
 pub mod pg;
+pub mod pitr;
 pub mod s3;
 pub mod servers;

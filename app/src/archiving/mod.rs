@@ -1,0 +1,179 @@
+//! Continuous WAL archiving of a registered PostgreSQL database's server: enabling it (every
+//! prerequisite checked, each missing one named with its fix), the supervised `pg_receivewal`
+//! ([`receiver`]), shipping complete segments through the pipeline ([`ship`]), base backups
+//! ([`base_backup`]) and the recoverable window ([`window`]).
+
+pub mod base_backup;
+mod receiver;
+mod ship;
+pub mod window;
+
+pub use base_backup::BaseBackupView;
+pub use receiver::run as run_receivers;
+pub use window::{RecoveryWindow, WalGap};
+
+use crate::core::Core;
+use crate::error::{from_aggregate, AppError};
+use backline_domain::{
+    Archive, ArchiveCommand, ArchiveError, ArchivedServer, CatchUp, ConnectionString, Engine,
+    Schedule,
+};
+use backline_infra::drivers::pg_archive;
+use std::sync::Arc;
+
+/// The archiving state of one database, as the API shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ArchiveView {
+    pub database_id: String,
+    pub enabled: bool,
+    /// `host:port` of the archived server.
+    pub server: Option<String>,
+    pub slot: Option<String>,
+    pub server_major: Option<u32>,
+    /// Cron expression of the scheduled base backups (UTC).
+    pub base_backup_schedule: Option<String>,
+    pub segments: usize,
+    pub newest_segment: Option<String>,
+}
+
+impl ArchiveView {
+    fn of(database_id: &str, a: &Archive) -> Self {
+        Self {
+            database_id: database_id.to_string(),
+            enabled: a.enabled,
+            server: a.server.as_ref().map(|s| s.server.clone()),
+            slot: a.server.as_ref().map(|s| s.slot.clone()),
+            server_major: a.server.as_ref().map(|s| s.server_major),
+            base_backup_schedule: a.base_backup_schedule.as_ref().map(|s| s.cron.clone()),
+            segments: a.segments.len(),
+            newest_segment: a.newest().map(|s| s.name.clone()),
+        }
+    }
+}
+
+pub(crate) fn archive_error(e: &ArchiveError) -> AppError {
+    AppError::Conflict(e.to_string())
+}
+
+#[derive(Clone)]
+pub struct Archiving {
+    core: Arc<Core>,
+}
+
+impl Archiving {
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    /// The PostgreSQL database `reference` with its connection.
+    async fn postgres(&self, reference: &str) -> Result<(String, ConnectionString), AppError> {
+        let id = self.core.resolve_database(reference).await?.id;
+        let (_, conn) = self.core.database_state(&id).await?;
+        let conn = conn.ok_or_else(|| AppError::NotFound(format!("database {id} was removed")))?;
+        if conn.engine != Engine::Postgres {
+            return Err(AppError::Unprocessable(
+                "point-in-time recovery is for PostgreSQL databases: MySQL/MariaDB have no WAL archiving here".into(),
+            ));
+        }
+        Ok((id, conn))
+    }
+
+    pub(crate) async fn load(core: &Core, id: &str) -> Result<Archive, AppError> {
+        Ok(core
+            .ledger
+            .load::<Archive>(id)
+            .await
+            .map_err(AppError::internal)?
+            .unwrap_or_default())
+    }
+
+    /// Enables archiving for the server of database `reference`: checks, slot, then the
+    /// `WalArchivingEnabled` event (the receiver starts within seconds on one node).
+    pub async fn enable(
+        &self,
+        actor: &str,
+        reference: &str,
+        base_backup_schedule: Option<&str>,
+    ) -> Result<ArchiveView, AppError> {
+        let schedule = match base_backup_schedule {
+            Some(cron) => Some(
+                Schedule::parse(cron, None, CatchUp::Latest)
+                    .map_err(|e| AppError::invalid("base_backup_schedule", e.to_string()))?,
+            ),
+            None => None,
+        };
+        let (id, conn) = self.postgres(reference).await?;
+        let slot = pg_archive::slot_name(&id);
+        let facts = pg_archive::check_prerequisites(&conn, &slot)
+            .await
+            .map_err(|missing| {
+                AppError::Unprocessable(format!(
+                    "WAL archiving cannot start on {}:{}: {}",
+                    conn.host,
+                    conn.port,
+                    missing.join("; ")
+                ))
+            })?;
+        let receivewal =
+            pg_archive::exact_tool("pg_receivewal", &self.core.tools, facts.server_major)
+                .await
+                .map_err(|e| AppError::Unprocessable(e.message))?;
+        pg_archive::create_slot(&conn, &receivewal, &slot)
+            .await
+            .map_err(|e| AppError::Unprocessable(e.message))?;
+        let server = ArchivedServer {
+            server: format!("{}:{}", conn.host, conn.port),
+            system_identifier: facts.system_identifier,
+            server_major: facts.server_major,
+            wal_segment_size: facts.wal_segment_size,
+            slot,
+        };
+        self.execute(
+            actor,
+            &id,
+            ArchiveCommand::Enable {
+                server,
+                base_backup_schedule: schedule,
+            },
+        )
+        .await
+    }
+
+    /// Disables archiving: the receiver stops, its slot is dropped; archived WAL stays.
+    pub async fn disable(&self, actor: &str, reference: &str) -> Result<ArchiveView, AppError> {
+        let (id, conn) = self.postgres(reference).await?;
+        let view = self.execute(actor, &id, ArchiveCommand::Disable).await?;
+        if let Some(slot) = &view.slot {
+            // The receiver notices within a tick or two; the slot drops once it is inactive.
+            for _ in 0..40 {
+                if let Ok(true) = pg_archive::drop_slot(&conn, slot).await {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+        }
+        Ok(view)
+    }
+
+    pub async fn status(&self, reference: &str) -> Result<ArchiveView, AppError> {
+        let id = self.core.resolve_database(reference).await?.id;
+        Ok(ArchiveView::of(&id, &Self::load(&self.core, &id).await?))
+    }
+
+    async fn execute(
+        &self,
+        actor: &str,
+        id: &str,
+        command: ArchiveCommand,
+    ) -> Result<ArchiveView, AppError> {
+        let core = &self.core;
+        core.aggregates
+            .archives
+            .execute_with_metadata(id, command, core.meta(actor, id))
+            .await
+            .map_err(|e| from_aggregate(e, archive_error))?;
+        core.refresh().await;
+        Ok(ArchiveView::of(id, &Self::load(core, id).await?))
+    }
+}

@@ -1,0 +1,340 @@
+//! Point-in-time recovery against the real PostgreSQL of the machine: WAL archiving through a
+//! supervised pg_receivewal, base backups, the recoverable window with its gaps, restores to a
+//! second into fresh databases, and one receiver per server across processes.
+//!
+//! The server needs `host replication all 127.0.0.1/32 trust` in pg_hba.conf (`.ci/run` adds
+//! it). Every test drops its slot and stops its receivers however it ends (`SlotGuard`).
+
+use crate::helpers::{spawn_app, spawn_app_configured, spawn_node, TestApp, TOKEN};
+use crate::support::pg::{db_url, TempDb};
+use crate::support::pitr::*;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+async fn enable(app: &TestApp, id: &str) -> Value {
+    let r = app
+        .post(&format!("/api/v1/databases/{id}/archiving"), json!({}))
+        .await;
+    let status = r.status();
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(status, 200, "enable archiving: {v}");
+    v
+}
+
+async fn disable(app: &TestApp, id: &str) {
+    let r = app
+        .client
+        .delete(app.url(&format!("/api/v1/databases/{id}/archiving")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
+}
+
+async fn base_backup(app: &TestApp, id: &str) -> Value {
+    let r = app
+        .post(&format!("/api/v1/databases/{id}/base-backups"), json!({}))
+        .await;
+    assert_eq!(r.status(), 202);
+    let bb = r.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let v = app.wait_for(&format!("/api/v1/base-backups/{bb}")).await;
+    assert_eq!(v["status"], "completed", "{v}");
+    v
+}
+
+async fn window(app: &TestApp, id: &str) -> Value {
+    app.get_json(&format!("/api/v1/databases/{id}/recovery-window"))
+        .await
+}
+
+/// Waits until the window reaches past `t` (the WAL written before `t` is archived).
+async fn archived_past(app: &TestApp, id: &str, t: DateTime<Utc>) -> Value {
+    let start = std::time::Instant::now();
+    loop {
+        let w = window(app, id).await;
+        let to = w["intervals"]
+            .as_array()
+            .and_then(|i| i.last())
+            .and_then(|i| i["to"].as_str())
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok());
+        if to.is_some_and(|to| to > t) {
+            return w;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "WAL not archived past {t}: {w}"
+        );
+        switch_wal().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn restore_pitr(app: &TestApp, id: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .post(&format!("/api/v1/databases/{id}/restore-pitr"), body)
+        .await;
+    (r.status().as_u16(), r.json().await.expect("json"))
+}
+
+async fn restore_pitr_done(app: &TestApp, id: &str, body: Value) -> Value {
+    let (status, v) = restore_pitr(app, id, body).await;
+    assert_eq!(status, 202, "{v}");
+    let r = app
+        .wait_for(&format!(
+            "/api/v1/restores/{}",
+            v["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(r["status"], "completed", "{r}");
+    r
+}
+
+async fn pause() {
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restores_one_database_to_a_second_and_survives_a_killed_receiver() {
+    let app = spawn_app().await;
+    let src = TempDb::create("pitr_src").await;
+    let (into_mid, into_before) = (
+        TempDb::create("pitr_mid").await,
+        TempDb::create("pitr_before").await,
+    );
+    sql(
+        src.name(),
+        "CREATE TABLE t (id serial PRIMARY KEY, batch int NOT NULL, v int NOT NULL)",
+    )
+    .await;
+    let id = app.register(src.name(), "postgres", &src.url()).await;
+    let mid = app
+        .register(into_mid.name(), "postgres", &into_mid.url())
+        .await;
+    let before_id = app
+        .register(into_before.name(), "postgres", &into_before.url())
+        .await;
+    let _guard = SlotGuard(slot_of(&id));
+    let v = enable(&app, &id).await;
+    assert_eq!(v["enabled"], true);
+    let slot = slot_of(&id);
+    eventually(30, "a receiver", || receivers(&slot).len() == 1).await;
+    base_backup(&app, &id).await;
+    pause().await;
+    let before_t1 = Utc::now();
+    pause().await;
+    let t1 = write_batch(src.name(), 1).await;
+    switch_wal().await;
+    // kill -9 of the receiver: it is restarted and no segment goes missing.
+    let old = receivers(&slot);
+    assert_eq!(old.len(), 1);
+    std::process::Command::new("kill")
+        .args(["-9", &old[0].to_string()])
+        .status()
+        .expect("kill");
+    eventually(60, "a new receiver", || {
+        let now = receivers(&slot);
+        now.len() == 1 && now != old
+    })
+    .await;
+    pause().await;
+    let t2 = write_batch(src.name(), 2).await;
+    switch_wal().await;
+    pause().await;
+    let between = Utc::now();
+    pause().await;
+    let t3 = write_batch(src.name(), 3).await;
+    switch_wal().await;
+    assert!(before_t1 < t1 && t1 < t2 && t2 < between && between < t3);
+    let w = archived_past(&app, &id, t3).await;
+    assert_eq!(w["gaps"], json!([]), "{w}");
+    assert_eq!(w["intervals"].as_array().map(Vec::len), Some(1), "{w}");
+    assert!(!app.events_of("WalReceiverExited").await.is_empty());
+
+    let r = restore_pitr_done(
+        &app,
+        &id,
+        json!({"target_time": between, "target_database_id": mid}),
+    )
+    .await;
+    assert!(r["target_time"].is_string(), "{r}");
+    assert_eq!(batches(into_mid.name()).await, vec![1, 2]);
+    assert_eq!(
+        scalar_i64(into_mid.name(), "SELECT count(*) FROM t").await,
+        20
+    );
+    restore_pitr_done(
+        &app,
+        &id,
+        json!({"target_time": before_t1, "target_database_id": before_id}),
+    )
+    .await;
+    assert_eq!(
+        scalar_i64(into_before.name(), "SELECT count(*) FROM t").await,
+        0
+    );
+    // The source is untouched.
+    assert_eq!(batches(src.name()).await, vec![1, 2, 3]);
+    // Every step is an event; no temporary cluster is left behind.
+    let steps: Vec<String> = app
+        .events_of("RestoreProgressed")
+        .await
+        .iter()
+        .map(|e| e["payload"]["step"].as_str().unwrap_or("").to_string())
+        .collect();
+    for s in ["unpacking", "fetching WAL", "replaying", "copying"] {
+        assert!(steps.iter().any(|x| x == s), "{s} in {steps:?}");
+    }
+    let left = std::fs::read_dir(std::env::temp_dir())
+        .expect("tmp")
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with("backline-pitr-") && (n.contains(r["id"].as_str().unwrap_or("?")))
+        })
+        .count();
+    assert_eq!(left, 0);
+    disable(&app, &id).await;
+    eventually(30, "the receiver to stop", || receivers(&slot).is_empty()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_segment_is_a_gap_and_a_restore_into_it_is_refused() {
+    let app = spawn_app().await;
+    let src = TempDb::create("pitr_gap").await;
+    let into = TempDb::create("pitr_gap_into").await;
+    sql(
+        src.name(),
+        "CREATE TABLE t (id serial PRIMARY KEY, batch int NOT NULL, v int NOT NULL)",
+    )
+    .await;
+    let id = app.register(src.name(), "postgres", &src.url()).await;
+    let into_id = app.register(into.name(), "postgres", &into.url()).await;
+    let _guard = SlotGuard(slot_of(&id));
+    enable(&app, &id).await;
+    base_backup(&app, &id).await;
+    for n in 1..=4 {
+        write_batch(src.name(), n).await;
+        switch_wal().await;
+    }
+    let after = Utc::now();
+    archived_past(&app, &id, after).await;
+    // Remove the second newest archived segment from storage.
+    let dir = app
+        .data_dir
+        .path()
+        .join("artifacts")
+        .join(format!("{}-{id}", src.name()))
+        .join("wal/00000001");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("wal dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    let victim = files[files.len() - 2].clone();
+    std::fs::remove_file(&victim).expect("remove");
+    let missing = victim
+        .file_name()
+        .and_then(|f| f.to_str())
+        .and_then(|f| f.split('.').next())
+        .expect("name")
+        .to_string();
+    let w = window(&app, &id).await;
+    assert_eq!(w["gaps"][0]["missing_segment"], missing, "{w}");
+    let alerts = app.get_json("/api/v1/alerts").await;
+    assert!(alerts.to_string().contains("wal_gap"), "{alerts}");
+    let (status, v) = restore_pitr(
+        &app,
+        &id,
+        json!({"target_time": Utc::now(), "target_database_id": into_id}),
+    )
+    .await;
+    assert_eq!(status, 422, "{v}");
+    assert!(
+        v["detail"].as_str().unwrap_or("").contains("wal_gap")
+            && v["detail"].as_str().unwrap_or("").contains(&missing),
+        "{v}"
+    );
+    disable(&app, &id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_never_stream_the_same_server() {
+    let ledger = TempDb::create("bl_ledger").await;
+    let shared = tempfile::tempdir().expect("tempdir");
+    let a = spawn_node("node-a", &ledger.url(), shared.path(), 6).await;
+    let b = spawn_node("node-b", &ledger.url(), shared.path(), 6).await;
+    let src = TempDb::create("pitr_two").await;
+    let id = a
+        .register(src.name(), "postgres", &db_url(src.name()))
+        .await;
+    let slot = slot_of(&id);
+    let _guard = SlotGuard(slot.clone());
+    enable(&b, &id).await;
+    eventually(30, "a receiver", || receivers(&slot).len() == 1).await;
+    for _ in 0..40 {
+        assert!(receivers(&slot).len() <= 1, "two receivers on one slot");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let holder: String = {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&ledger.url())
+            .await
+            .expect("ledger");
+        sqlx::query_scalar("SELECT node FROM leases WHERE backup_id = $1")
+            .bind(format!("wal:{id}"))
+            .fetch_one(&mut c)
+            .await
+            .expect("lease")
+    };
+    assert!(holder == "node-a" || holder == "node-b", "{holder}");
+    disable(&a, &id).await;
+    eventually(30, "the receiver to stop", || receivers(&slot).is_empty()).await;
+}
+
+#[tokio::test]
+async fn missing_server_binaries_are_named_up_front() {
+    // Every client tool, but no `postgres` server binary of this major.
+    let bin = tempfile::tempdir().expect("tempdir");
+    for tool in [
+        "pg_dump",
+        "pg_restore",
+        "pg_receivewal",
+        "pg_basebackup",
+        "psql",
+    ] {
+        std::os::unix::fs::symlink(
+            format!("/usr/lib/postgresql/15/bin/{tool}"),
+            bin.path().join(tool),
+        )
+        .expect("symlink");
+    }
+    let dir = bin.path().to_path_buf();
+    let app = spawn_app_configured(|s| s.pg_bin_dir = Some(dir)).await;
+    let src = TempDb::create("pitr_nobin").await;
+    let id = app.register(src.name(), "postgres", &src.url()).await;
+    let _guard = SlotGuard(slot_of(&id));
+    enable(&app, &id).await;
+    let (status, v) = restore_pitr(&app, &id, json!({"target_time": Utc::now()})).await;
+    assert_eq!(status, 422, "{v}");
+    assert!(
+        v["detail"].as_str().unwrap_or("").contains("postgresql-15"),
+        "{v}"
+    );
+    // Neither of the two targets, or both: refused, nothing recorded.
+    let (status, _) = restore_pitr(
+        &app,
+        &id,
+        json!({"target_time": Utc::now(), "target_lsn": "0/1"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(app.events_of("RestoreStarted").await.is_empty());
+    disable(&app, &id).await;
+}
