@@ -23,8 +23,8 @@ pub mod server;
 pub mod stage;
 mod summary;
 pub mod values;
-pub mod webhook_style;
 pub mod wal;
+pub mod webhook_style;
 
 pub use alert::{
     retry_delay, Alert, AlertCommand, AlertError, AlertEvent, AlertKind, AlertState, Delivery,
