@@ -283,6 +283,7 @@ impl Aggregate for Restore {
                     tools,
                     node,
                     local_copy_bytes: None,
+                    selection: None,
                     point_in_time: Some(Box::new(point_in_time)),
                 }
             }
@@ -423,6 +424,7 @@ mod tests {
                 tools: ToolInfo::default(),
                 node: "n1".into(),
                 local_copy_bytes: None,
+                selection: None,
                 point_in_time: Some(Box::new(pit.clone())),
             }]);
     }
