@@ -72,6 +72,14 @@ impl Server {
         restrict_umask();
         // A large backlog of events is applied after the server listens (see `run`).
         let app = App::open_with(settings, backline_app::CatchUp::SmallBacklog).await?;
+        if app
+            .access()
+            .ensure_first_admin()
+            .await
+            .map_err(BuildError::FirstAdmin)?
+        {
+            tracing::info!("made the first admin from BACKLINE_ADMIN_USER");
+        }
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| BuildError::Bind(listen.to_string(), e))?;
@@ -170,4 +178,6 @@ pub enum BuildError {
     Bind(String, #[source] std::io::Error),
     #[error("the admin token has {0} characters; at least {MIN_ADMIN_TOKEN_CHARS} are required: set BACKLINE_ADMIN_TOKEN (or --admin-token) to a longer one (e.g. `openssl rand -hex 24`), or remove <data dir>/admin.token to have one made")]
     ShortAdminToken(usize),
+    #[error("cannot make the first admin from BACKLINE_ADMIN_USER/BACKLINE_ADMIN_PASSWORD: {0}")]
+    FirstAdmin(#[source] backline_app::AppError),
 }

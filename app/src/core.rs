@@ -8,7 +8,7 @@ use crate::{alerting, backups};
 use backline_domain::backup::DatabaseFacts;
 use backline_domain::{
     Alert, Archive, ArtifactCopy, Backup, BaseBackup, Channel, ConnectionString, Database,
-    DatabaseCommand, LedgerChain, Restore, Server,
+    DatabaseCommand, LedgerChain, Restore, Server, SignIn, Token, User,
 };
 use backline_infra::drivers::ToolConfig;
 use backline_infra::encryption::{age, AgeKeys};
@@ -32,6 +32,9 @@ pub struct Aggregates {
     pub(crate) servers: Cqrs<Server>,
     pub(crate) archives: Cqrs<Archive>,
     pub(crate) base_backups: Cqrs<BaseBackup>,
+    pub(crate) users: Cqrs<User>,
+    pub(crate) tokens: Cqrs<Token>,
+    pub(crate) sign_ins: Cqrs<SignIn>,
 }
 
 pub struct Core {
@@ -59,6 +62,9 @@ pub struct Core {
     /// What versions hold, once read (versions never change).
     pub(crate) contents_cache:
         std::sync::Mutex<HashMap<String, Arc<crate::restores::VersionContents>>>,
+    /// The names of the actors this process has seen, for `actor_name`.
+    pub actor_names: crate::access::ActorNames,
+    pub(crate) access: crate::access::AccessState,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -164,7 +170,12 @@ impl Core {
                 servers: ledger.cqrs(()),
                 archives: ledger.cqrs(()),
                 base_backups: ledger.cqrs(()),
+                users: ledger.cqrs(()),
+                tokens: ledger.cqrs(()),
+                sign_ins: ledger.cqrs(()),
             },
+            actor_names: Default::default(),
+            access: crate::access::AccessState::new(&settings),
             alerting: alerting::AlertingState::new(&settings),
             contents_cache: Default::default(),
             settings,
@@ -212,14 +223,23 @@ impl Core {
         &self.node
     }
 
-    /// Metadata of an event appended by `actor` for `correlation_id`.
+    /// Metadata of an event appended by `actor` (`user:<id>`, `token:<id>`, `system:…`) for
+    /// `correlation_id`.
     pub(crate) fn meta(&self, actor: &str, correlation_id: &str) -> HashMap<String, String> {
-        EventMeta {
+        let mut meta = EventMeta {
             actor: actor.to_string(),
             correlation_id: correlation_id.to_string(),
             node: self.node.clone(),
         }
-        .to_map()
+        .to_map();
+        // The actor as people know it (a username, a token's name), for the timeline.
+        meta.insert("actor_name".into(), self.actor_names.name_of(actor));
+        meta
+    }
+
+    /// Password and token hashes, and sessions.
+    pub(crate) fn credentials(&self) -> backline_infra::credentials::Credentials {
+        backline_infra::credentials::Credentials::new(self.ledger.pool().clone())
     }
 
     /// Brings the read models up to what was just appended.

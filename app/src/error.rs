@@ -36,6 +36,18 @@ pub enum AppError {
     InvalidFields(Vec<FieldError>),
     #[error("{0}")]
     Unprocessable(String),
+    /// No credentials, or unknown, revoked or expired ones.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials without the right.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many failures: try again after `retry_after`.
+    #[error("{message}")]
+    Throttled {
+        retry_after: std::time::Duration,
+        message: String,
+    },
     /// Something that should not happen: logged with its chain, never shown to a client.
     #[error("{context}")]
     Internal {

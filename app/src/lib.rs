@@ -4,6 +4,7 @@
 //!
 //! | context | service |
 //! | --- | --- |
+//! | users, tokens, sessions | [`Access`] |
 //! | registered databases | [`Databases`] |
 //! | backups (start, run, manifest, pins) | [`Backups`] |
 //! | restores | [`Restores`] |
@@ -14,6 +15,7 @@
 //! | rebuilding history from storage | [`Import`] |
 //! | what crashed restores left behind | [`Leftovers`] |
 
+pub mod access;
 pub mod alerting;
 pub mod archiving;
 pub mod backups;
@@ -34,6 +36,7 @@ mod time;
 pub mod verify;
 
 pub use crate::core::{CatchUp, Core, StartError, SMALL_BACKLOG};
+pub use access::{Access, Principal};
 pub use alerting::Alerting;
 pub use archiving::Archiving;
 pub use backups::{Backups, Started};
@@ -50,7 +53,7 @@ pub use seals::{LedgerStatus, LedgerVerification, SealReport, Seals};
 pub use servers::{
     AutoRegisterInput, NewServer, Selection, ServerDatabase, Servers, TemplateInput,
 };
-pub use settings::Settings;
+pub use settings::{AccessSettings, Settings};
 pub use time::parse_time;
 pub use verify::{Verification, Verify};
 
@@ -85,6 +88,10 @@ impl App {
 
     pub fn core(&self) -> &Arc<Core> {
         &self.core
+    }
+
+    pub fn access(&self) -> Access {
+        Access::new(self.core.clone())
     }
 
     pub fn databases(&self) -> Databases {

@@ -267,6 +267,78 @@ pub struct Settings {
     /// `auto_register`).
     #[cfg_attr(feature = "cli", arg(long, env = "BACKLINE_DISCOVERY_INTERVAL_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..), global = true))]
     pub discovery_interval_secs: u64,
+    /// Users, sessions and sign-ins.
+    #[cfg_attr(feature = "cli", command(flatten))]
+    pub access: AccessSettings,
+}
+
+/// Users, sessions and sign-in limits.
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "cli", derive(clap::Args))]
+pub struct AccessSettings {
+    /// The first admin's username, created at start when no user has it.
+    #[cfg_attr(feature = "cli", arg(long, env = "BACKLINE_ADMIN_USER", global = true))]
+    pub admin_user: Option<String>,
+    /// The first admin's password (environment only: never a process argument).
+    #[cfg_attr(feature = "cli", arg(skip = std::env::var("BACKLINE_ADMIN_PASSWORD").ok()))]
+    pub admin_password: Option<String>,
+    /// A UI session ends after this many minutes without a request.
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            env = "BACKLINE_SESSION_IDLE_MINUTES",
+            default_value_t = 60,
+            global = true
+        )
+    )]
+    pub session_idle_minutes: u64,
+    /// A UI session ends this many hours after sign-in, used or not.
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            env = "BACKLINE_SESSION_MAX_HOURS",
+            default_value_t = 12,
+            global = true
+        )
+    )]
+    pub session_max_hours: u64,
+    /// Wrong passwords for one user within 15 minutes before its sign-ins back off.
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            env = "BACKLINE_SIGNIN_USER_FAILURES",
+            default_value_t = 5,
+            global = true
+        )
+    )]
+    pub signin_user_failures: u32,
+    /// Failed sign-ins from one address within 15 minutes before it backs off.
+    #[cfg_attr(
+        feature = "cli",
+        arg(
+            long,
+            env = "BACKLINE_SIGNIN_ADDRESS_FAILURES",
+            default_value_t = 100,
+            global = true
+        )
+    )]
+    pub signin_address_failures: u32,
+}
+
+impl Default for AccessSettings {
+    fn default() -> Self {
+        Self {
+            admin_user: None,
+            admin_password: None,
+            session_idle_minutes: 60,
+            session_max_hours: 12,
+            signin_user_failures: 5,
+            signin_address_failures: 100,
+        }
+    }
 }
 
 impl Settings {

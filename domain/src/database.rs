@@ -35,6 +35,10 @@ pub enum DatabaseCommand {
         retry_of: Option<String>,
     },
     /// Chooses the configured storages this database's backups go to (`None`: all of them).
+    /// Whether operators may restore into it (staging, sandbox): see `RestoreTargetSet`.
+    SetRestoreTarget {
+        restore_target: bool,
+    },
     SetDestinations {
         destinations: Option<Vec<String>>,
     },
@@ -82,6 +86,10 @@ pub enum DatabaseEvent {
         #[serde(default)]
         destinations: Option<Vec<String>>,
     },
+    /// Operators may (or may no longer) restore into this database.
+    RestoreTargetSet {
+        restore_target: bool,
+    },
 }
 
 impl DatabaseEvent {
@@ -95,6 +103,7 @@ impl DatabaseEvent {
             DatabaseEvent::ScheduledRunClaimed { .. } => "ScheduledRunClaimed",
             DatabaseEvent::DatabaseRemoved {} => "DatabaseRemoved",
             DatabaseEvent::DestinationsChanged { .. } => "DestinationsChanged",
+            DatabaseEvent::RestoreTargetSet { .. } => "RestoreTargetSet",
         }
     }
 }
@@ -149,6 +158,9 @@ pub struct Database {
     /// Names of the storages its backups go to; `None` means every configured storage.
     #[serde(default)]
     pub destinations: Option<Vec<String>>,
+    /// Operators may restore into it (admins restore anywhere).
+    #[serde(default)]
+    pub restore_target: bool,
 }
 
 impl Database {
@@ -273,6 +285,13 @@ impl Aggregate for Database {
                 }
                 DatabaseEvent::DestinationsChanged { destinations }
             }
+            DatabaseCommand::SetRestoreTarget { restore_target } => {
+                self.require_live()?;
+                if restore_target == self.restore_target {
+                    return Err(DatabaseError::NothingToChange);
+                }
+                DatabaseEvent::RestoreTargetSet { restore_target }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -320,6 +339,9 @@ impl Aggregate for Database {
             } => self.last_claim = Some((slot, backup_id)),
             DatabaseEvent::DatabaseRemoved {} => self.removed = true,
             DatabaseEvent::DestinationsChanged { destinations } => self.destinations = destinations,
+            DatabaseEvent::RestoreTargetSet { restore_target } => {
+                self.restore_target = restore_target
+            }
         }
     }
 }

@@ -11,6 +11,9 @@ use crate::database::{Database, DatabaseEvent};
 use crate::ledger_chain::{LedgerChain, LedgerChainEvent};
 use crate::restore::{Restore, RestoreEvent};
 use crate::server::{Server, ServerEvent};
+use crate::signin::{SignIn, SignInEvent};
+use crate::token::{Token, TokenEvent};
+use crate::user::{User, UserEvent};
 use cqrs_es::Aggregate;
 use serde_json::Value;
 
@@ -26,6 +29,9 @@ pub enum LedgerEvent {
     Server(ServerEvent),
     Archive(ArchiveEvent),
     BaseBackup(BaseBackupEvent),
+    User(UserEvent),
+    Token(TokenEvent),
+    SignIn(SignInEvent),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +79,9 @@ pub fn decode(
         Server::TYPE => LedgerEvent::Server(parse(aggregate_type, event_type, payload)?),
         Archive::TYPE => LedgerEvent::Archive(parse(aggregate_type, event_type, payload)?),
         BaseBackup::TYPE => LedgerEvent::BaseBackup(parse(aggregate_type, event_type, payload)?),
+        User::TYPE => LedgerEvent::User(parse(aggregate_type, event_type, payload)?),
+        Token::TYPE => LedgerEvent::Token(parse(aggregate_type, event_type, payload)?),
+        SignIn::TYPE => LedgerEvent::SignIn(parse(aggregate_type, event_type, payload)?),
         other => return Err(DecodeError::UnknownAggregate(other.to_string())),
     };
     if event.name() != event_type {
@@ -97,6 +106,9 @@ impl LedgerEvent {
             LedgerEvent::Server(e) => e.name(),
             LedgerEvent::Archive(e) => e.name(),
             LedgerEvent::BaseBackup(e) => e.name(),
+            LedgerEvent::User(e) => e.name(),
+            LedgerEvent::Token(e) => e.name(),
+            LedgerEvent::SignIn(e) => e.name(),
         }
     }
 
@@ -112,6 +124,9 @@ impl LedgerEvent {
             LedgerEvent::Server(_) => Server::TYPE,
             LedgerEvent::Archive(_) => Archive::TYPE,
             LedgerEvent::BaseBackup(_) => BaseBackup::TYPE,
+            LedgerEvent::User(_) => User::TYPE,
+            LedgerEvent::Token(_) => Token::TYPE,
+            LedgerEvent::SignIn(_) => SignIn::TYPE,
         }
     }
 
@@ -128,6 +143,9 @@ impl LedgerEvent {
             LedgerEvent::Server(e) => serde_json::to_value(e),
             LedgerEvent::Archive(e) => serde_json::to_value(e),
             LedgerEvent::BaseBackup(e) => serde_json::to_value(e),
+            LedgerEvent::User(e) => serde_json::to_value(e),
+            LedgerEvent::Token(e) => serde_json::to_value(e),
+            LedgerEvent::SignIn(e) => serde_json::to_value(e),
         }
         .unwrap_or(Value::Null);
         let mut fields = match tagged {
@@ -468,6 +486,8 @@ mod tests {
                 duration_ms: 5,
             }),
         ];
+        let mut all = all;
+        all.extend(access_events());
         for e in &all {
             // Exhaustive: a new variant must be added to the list above.
             match e {
@@ -478,7 +498,8 @@ mod tests {
                     | DatabaseEvent::DatabaseResumed {}
                     | DatabaseEvent::ScheduledRunClaimed { .. }
                     | DatabaseEvent::DatabaseRemoved {}
-                    | DatabaseEvent::DestinationsChanged { .. },
+                    | DatabaseEvent::DestinationsChanged { .. }
+                    | DatabaseEvent::RestoreTargetSet { .. },
                 )
                 | LedgerEvent::Backup(
                     BackupEvent::BackupStarted { .. }
@@ -528,17 +549,86 @@ mod tests {
                     BaseBackupEvent::BaseBackupStarted { .. }
                     | BaseBackupEvent::BaseBackupCompleted { .. }
                     | BaseBackupEvent::BaseBackupFailed { .. },
+                )
+                | LedgerEvent::User(
+                    UserEvent::UserCreated { .. }
+                    | UserEvent::UserRoleChanged { .. }
+                    | UserEvent::UserDisabled {}
+                    | UserEvent::UserEnabled {}
+                    | UserEvent::UserPasswordSet {},
+                )
+                | LedgerEvent::Token(
+                    TokenEvent::TokenIssued { .. } | TokenEvent::TokenRevoked { .. },
+                )
+                | LedgerEvent::SignIn(
+                    SignInEvent::SignedIn { .. } | SignInEvent::SignInFailed { .. },
                 ) => {}
             }
         }
         all
     }
 
+    fn access_events() -> Vec<LedgerEvent> {
+        use crate::access::Role;
+        vec![
+            LedgerEvent::Database(DatabaseEvent::RestoreTargetSet {
+                restore_target: true,
+            }),
+            LedgerEvent::User(UserEvent::UserCreated {
+                username: "ann".into(),
+                display_name: "Ann".into(),
+                role: Role::Operator,
+                databases: Some(vec!["staging_*".into()]),
+                origin: "local".into(),
+            }),
+            LedgerEvent::User(UserEvent::UserRoleChanged {
+                role: Role::Admin,
+                databases: None,
+            }),
+            LedgerEvent::User(UserEvent::UserDisabled {}),
+            LedgerEvent::User(UserEvent::UserEnabled {}),
+            LedgerEvent::User(UserEvent::UserPasswordSet {}),
+            LedgerEvent::Token(TokenEvent::TokenIssued {
+                name: "ci".into(),
+                owner: "user:1".into(),
+                role: Role::Viewer,
+                databases: None,
+                expires_at: chrono::DateTime::from_timestamp(1_800_000_000, 0),
+            }),
+            LedgerEvent::Token(TokenEvent::TokenRevoked { reason: "r".into() }),
+            LedgerEvent::SignIn(SignInEvent::SignedIn {
+                user_id: "1".into(),
+                username: "ann".into(),
+                method: "password".into(),
+                address: "127.0.0.1".into(),
+            }),
+            LedgerEvent::SignIn(SignInEvent::SignInFailed {
+                username: "ann".into(),
+                user_id: None,
+                reason: "wrong password".into(),
+                address: "127.0.0.1".into(),
+            }),
+        ]
+    }
+
+    /// Old payloads (before users existed) still decode, with their defaults.
+    #[test]
+    fn access_events_decode_with_defaults() {
+        let p = serde_json::json!({"UserCreated": {"username": "a", "display_name": "A", "role": "viewer"}});
+        let LedgerEvent::User(UserEvent::UserCreated {
+            origin, databases, ..
+        }) = decode("User", "UserCreated", &p).unwrap()
+        else {
+            panic!("not a UserCreated");
+        };
+        assert_eq!((origin.as_str(), databases), ("local", None));
+    }
+
     /// Serialized as cqrs-es stores it, decoded back: equal, for every variant.
     #[test]
     fn every_variant_round_trips_through_decode() {
         let all = every_event();
-        assert_eq!(all.len(), 42);
+        assert_eq!(all.len(), 52);
         for e in all {
             let (payload, stored_type) = match &e {
                 LedgerEvent::Database(x) => (serde_json::to_value(x), x.event_type()),
@@ -550,6 +640,9 @@ mod tests {
                 LedgerEvent::Server(x) => (serde_json::to_value(x), x.event_type()),
                 LedgerEvent::Archive(x) => (serde_json::to_value(x), x.event_type()),
                 LedgerEvent::BaseBackup(x) => (serde_json::to_value(x), x.event_type()),
+                LedgerEvent::User(x) => (serde_json::to_value(x), x.event_type()),
+                LedgerEvent::Token(x) => (serde_json::to_value(x), x.event_type()),
+                LedgerEvent::SignIn(x) => (serde_json::to_value(x), x.event_type()),
             };
             let payload = payload.unwrap();
             assert_eq!(stored_type, e.name());

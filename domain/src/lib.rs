@@ -3,6 +3,7 @@
 //! Pure: no I/O, no async runtime, no database. Everything here is tested with
 //! cqrs-es's `TestFramework` (given events, when command, then events or error).
 
+pub mod access;
 pub mod alert;
 pub mod archive;
 pub mod artifact;
@@ -20,12 +21,16 @@ pub mod retention;
 pub mod schedule;
 pub mod seal;
 pub mod server;
+pub mod signin;
 pub mod stage;
 mod summary;
+pub mod token;
+pub mod user;
 pub mod values;
 pub mod wal;
 pub mod webhook_style;
 
+pub use access::{AccessError, DatabaseScope, Role};
 pub use alert::{
     retry_delay, Alert, AlertCommand, AlertError, AlertEvent, AlertKind, AlertState, Delivery,
     Notice, Outcome,
@@ -63,6 +68,9 @@ pub use server::{
     glob_matches, AutoRegister, RegisteredDatabase, RegistrationTemplate, Server, ServerCommand,
     ServerError, ServerEvent,
 };
+pub use signin::{SignIn, SignInEvent};
 pub use stage::Stage;
+pub use token::{Token, TokenCommand, TokenEvent};
+pub use user::{User, UserCommand, UserEvent};
 pub use values::{DatabaseName, Engine, Failure, NameError};
 pub use wal::{Interval, Lsn, SegmentId, WalError, WalSegment};

@@ -10,6 +10,9 @@ use crate::events::LedgerEvent;
 use crate::ledger_chain::LedgerChainEvent;
 use crate::restore::RestoreEvent;
 use crate::server::ServerEvent;
+use crate::signin::SignInEvent;
+use crate::token::TokenEvent;
+use crate::user::UserEvent;
 
 fn bytes(n: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -49,6 +52,9 @@ impl LedgerEvent {
             LedgerEvent::Server(e) => server(e),
             LedgerEvent::Archive(e) => archive(e),
             LedgerEvent::BaseBackup(e) => base_backup(e),
+            LedgerEvent::User(e) => user(e),
+            LedgerEvent::Token(e) => token(e),
+            LedgerEvent::SignIn(e) => sign_in(e),
         }
     }
 }
@@ -92,6 +98,12 @@ fn database(e: &DatabaseEvent) -> String {
             format!("scheduled slot {} claimed", slot.to_rfc3339())
         }
         DatabaseEvent::DatabaseRemoved {} => "removed (its history stays)".into(),
+        DatabaseEvent::RestoreTargetSet { restore_target } => if *restore_target {
+            "operators may restore into it"
+        } else {
+            "only admins may restore into it"
+        }
+        .into(),
         DatabaseEvent::DestinationsChanged { destinations } => match destinations {
             Some(d) => format!("backups go to {}", d.join(", ")),
             None => "backups go to every configured storage".into(),
@@ -271,5 +283,55 @@ fn base_backup(e: &BaseBackupEvent) -> String {
             "base backup failed at stage {}: {}",
             failure.stage, failure.message
         ),
+    }
+}
+fn scope(databases: &Option<Vec<String>>) -> String {
+    match databases {
+        None => String::new(),
+        Some(d) => format!(" on {}", d.join(", ")),
+    }
+}
+
+fn user(e: &UserEvent) -> String {
+    match e {
+        UserEvent::UserCreated {
+            username,
+            role,
+            databases,
+            ..
+        } => format!("user {username} created ({role}{})", scope(databases)),
+        UserEvent::UserRoleChanged { role, databases } => {
+            format!("role changed to {role}{}", scope(databases))
+        }
+        UserEvent::UserDisabled {} => "user disabled: its sessions and tokens ended".into(),
+        UserEvent::UserEnabled {} => "user enabled".into(),
+        UserEvent::UserPasswordSet {} => "password set".into(),
+    }
+}
+
+fn token(e: &TokenEvent) -> String {
+    match e {
+        TokenEvent::TokenIssued {
+            name,
+            role,
+            databases,
+            ..
+        } => format!("token {name} issued ({role}{})", scope(databases)),
+        TokenEvent::TokenRevoked { reason } if reason.is_empty() => "token revoked".into(),
+        TokenEvent::TokenRevoked { reason } => format!("token revoked: {reason}"),
+    }
+}
+
+fn sign_in(e: &SignInEvent) -> String {
+    match e {
+        SignInEvent::SignedIn {
+            username, method, ..
+        } => format!("{username} signed in ({method})"),
+        SignInEvent::SignInFailed {
+            username,
+            reason,
+            address,
+            ..
+        } => format!("sign-in as {username} from {address} refused: {reason}"),
     }
 }

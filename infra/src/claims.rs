@@ -23,6 +23,8 @@ pub enum Kind {
     Backup,
     /// Key: a database id; holder: the id of the restore running into it.
     Restore,
+    /// Key: a username; holder: the user id.
+    Username,
 }
 
 impl Kind {
@@ -31,6 +33,7 @@ impl Kind {
             Kind::Name => "name",
             Kind::Backup => "backup",
             Kind::Restore => "restore",
+            Kind::Username => "username",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What touches the world: the ledger, secrets, dump drivers, the streaming pipeline, storage.
 
 pub mod claims;
+pub mod credentials;
 pub mod destinations;
 pub mod drivers;
 pub mod encryption;

@@ -120,6 +120,9 @@ pub struct DatabaseView {
     /// Names of the storages its backups go to; `null` means every configured storage.
     #[serde(default)]
     pub destinations: Option<Vec<String>>,
+    /// Operators may restore into it (a staging or sandbox database); admins restore anywhere.
+    #[serde(default)]
+    pub restore_target: bool,
 }
 
 impl DatabaseView {
@@ -263,6 +266,7 @@ async fn apply_own(
             retention: retention.clone(),
             last_claimed_slot: None,
             destinations: None,
+            restore_target: false,
         };
         return save(tx, &v).await;
     }
@@ -297,6 +301,9 @@ async fn apply_own(
             }
             DatabaseEvent::DestinationsChanged { destinations } => {
                 v.destinations = destinations.clone()
+            }
+            DatabaseEvent::RestoreTargetSet { restore_target } => {
+                v.restore_target = *restore_target
             }
             DatabaseEvent::DatabaseRemoved {} => {
                 v.status = DatabaseStatus::Removed;

@@ -9,6 +9,7 @@ mod channels;
 mod databases;
 mod event;
 pub mod metrics;
+mod principals;
 mod restores;
 mod servers;
 mod store;
@@ -19,6 +20,7 @@ pub use backups::{BackupFilter, BackupView, FailureView};
 pub use channels::{ChannelKind, ChannelStatus, ChannelTestView, ChannelView, FAILING_AFTER};
 pub use databases::{BackupSummary, DatabaseStatus, DatabaseView, ScheduleView};
 pub use metrics::Metrics;
+pub use principals::{TokenView, UserView};
 pub use restores::RestoreView;
 pub use servers::{AutoRegisterView, ServerDatabaseView, ServerView};
 pub use timeline::{EventQuery, EventView, Order};
@@ -62,6 +64,8 @@ const TABLES: &[&str] = &[
     "rm_alerts",
     "rm_channels",
     "rm_servers",
+    "rm_users",
+    "rm_tokens",
 ];
 const BATCH: i64 = 500;
 
@@ -85,6 +89,7 @@ async fn apply(
     alerts::apply(tx, &e).await?;
     channels::apply(tx, &e).await?;
     servers::apply(tx, &e).await?;
+    principals::apply(tx, &e).await?;
     timeline::apply(tx, &e).await
 }
 
@@ -238,7 +243,7 @@ impl Projections {
         let mut out = Vec::new();
         for (t, key) in TABLES
             .iter()
-            .zip(["id", "id", "id", "position", "id", "id", "id"])
+            .zip(["id", "id", "id", "position", "id", "id", "id", "id", "id"])
         {
             let rows = sqlx::query(&format!(
                 "SELECT CAST({key} AS TEXT) AS k, body FROM {t} ORDER BY {key}"

@@ -28,7 +28,11 @@ pub struct EventView {
     #[serde(default)]
     pub related_database_id: Option<String>,
     pub at: String,
+    /// `user:<id>`, `token:<id>`, `system:scheduler`, `system:retention`, `import`, …
     pub actor: String,
+    /// The actor as people know it (username, token name).
+    #[serde(default)]
+    pub actor_name: String,
     pub correlation_id: String,
     pub node: String,
     pub event_version: String,
@@ -54,6 +58,8 @@ pub struct EventQuery {
     pub limit: i64,
     pub database_id: Option<String>,
     pub event_type: Option<String>,
+    /// Only events of this actor (`user:<id>`, `token:<id>`, …).
+    pub actor: Option<String>,
     pub since: Option<String>,
     pub until: Option<String>,
     pub order: Order,
@@ -82,7 +88,6 @@ async fn database_of(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<Option<String>,
         LedgerEvent::Alert(_) => load::<AlertView>(tx, "rm_alerts", id)
             .await?
             .map(|a| a.database_id),
-        LedgerEvent::Channel(_) | LedgerEvent::Ledger(_) => None,
         LedgerEvent::Server(ServerEvent::DatabaseDiscovered { database_id, .. }) => {
             database_id.clone()
         }
@@ -100,13 +105,18 @@ async fn database_of(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<Option<String>,
         .fetch_optional(&mut **tx)
         .await?
         .flatten(),
+        LedgerEvent::Channel(_)
+        | LedgerEvent::Ledger(_)
+        | LedgerEvent::User(_)
+        | LedgerEvent::Token(_)
+        | LedgerEvent::SignIn(_) => None,
     })
 }
 
 async fn insert(tx: &mut Tx<'_>, view: &EventView) -> Result<(), ProjectionError> {
     sqlx::query(
-        "INSERT INTO rm_timeline (position, event_type, aggregate_type, aggregate_id, database_id, related_database_id, at, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (position) DO NOTHING",
+        "INSERT INTO rm_timeline (position, event_type, aggregate_type, aggregate_id, database_id, related_database_id, at, actor, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (position) DO NOTHING",
     )
     .bind(view.position)
     .bind(&view.event_type)
@@ -115,6 +125,7 @@ async fn insert(tx: &mut Tx<'_>, view: &EventView) -> Result<(), ProjectionError
     .bind(view.database_id.clone())
     .bind(view.related_database_id.clone())
     .bind(&view.at)
+    .bind(&view.actor)
     .bind(to_text(view)?)
     .execute(&mut **tx)
     .await?;
@@ -133,6 +144,11 @@ fn view(s: &StoredEvent, database_id: Option<String>, payload: Value) -> EventVi
         database_id,
         at: s.meta("at").unwrap_or_default().to_string(),
         actor: s.meta("actor").unwrap_or_default().to_string(),
+        actor_name: s
+            .meta("actor_name")
+            .or_else(|| s.meta("actor"))
+            .unwrap_or_default()
+            .to_string(),
         correlation_id: s.meta("correlation_id").unwrap_or_default().to_string(),
         node: s.meta("node").unwrap_or_default().to_string(),
         event_version: s.event_version.clone(),
@@ -204,6 +220,9 @@ impl Projections {
         }
         if let Some(t) = &q.event_type {
             cond(&mut sql, &mut args, "event_type =", Arg::S(t.clone()));
+        }
+        if let Some(a) = &q.actor {
+            cond(&mut sql, &mut args, "actor =", Arg::S(a.clone()));
         }
         if let Some(s) = &q.since {
             cond(&mut sql, &mut args, "at >=", Arg::S(s.clone()));

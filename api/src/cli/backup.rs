@@ -23,10 +23,10 @@ pub async fn run(settings: Settings, database: &str, json: bool) -> anyhow::Resu
     let started = app
         .backups()
         .start(
-            "cli",
+            "system:cli",
             database,
             Trigger::Manual {
-                actor: "cli".into(),
+                actor: "system:cli".into(),
             },
         )
         .await?;

@@ -14,7 +14,7 @@ pub async fn run(
         None => app.projections.databases(false).await?,
     };
     for db in targets {
-        let plan = app.retention().prune("cli", &db.id, dry_run).await?;
+        let plan = app.retention().prune("system:cli", &db.id, dry_run).await?;
         if json {
             println!(
                 "{}",

@@ -12,7 +12,7 @@ pub async fn run(settings: Settings, req: RestoreRequest, json: bool) -> anyhow:
         .backup(&req.backup_id)
         .await?
         .and_then(|b| b.raw_bytes);
-    let started = app.restores().start("cli", &req).await?;
+    let started = app.restores().start("system:cli", &req).await?;
     eprintln!("restore {} started", started.id);
     wait(&app, &started.id, started.done, expected).await;
     let r = app

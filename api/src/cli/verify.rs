@@ -5,7 +5,7 @@ use backline_app::{App, Settings};
 
 pub async fn run(settings: Settings, backup: Option<&str>, json: bool) -> anyhow::Result<()> {
     let app = App::open(settings).await?;
-    let results = app.verification().verify("cli", backup).await?;
+    let results = app.verification().verify("system:cli", backup).await?;
     let mut bad = 0;
     for v in &results {
         bad += usize::from(!v.ok);

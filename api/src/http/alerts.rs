@@ -30,6 +30,7 @@ pub struct AlertList {
     responses((status = 200, body = AlertList), (status = 422, body = Problem)))]
 pub async fn list(
     state: State,
+    caller: super::Caller,
     ApiQuery(p): ApiQuery<AlertParams>,
 ) -> Result<Json<AlertList>, ApiError> {
     let wanted = match p.state.as_deref() {
@@ -44,11 +45,13 @@ pub async fn list(
             ))
         }
     };
-    let items = state
+    let mut items = state
         .app
         .projections
         .alerts(wanted, p.database_id.as_deref())
         .await?;
+    let visible = super::guard::visible_ids(&state.app, &caller.0).await?;
+    items.retain(|a| super::guard::shows(&visible, Some(&a.database_id)));
     Ok(Json(AlertList { items }))
 }
 

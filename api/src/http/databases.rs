@@ -1,5 +1,5 @@
 use super::error::{ApiError, ApiJson, ApiQuery, Problem};
-use super::schemas::{RetentionPolicy, TimeZoneName};
+use super::schemas::TimeZoneName;
 use super::{Actor, State};
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -11,81 +11,7 @@ use backline_projections::DatabaseView;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterDatabase {
-    /// 1–63 characters: letters, digits, `_`, `-`, `.`.
-    #[schema(pattern = r"^\s*[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\s*$", example = "shop")]
-    pub name: String,
-    /// `postgres` or `mysql` (MariaDB too).
-    #[schema(
-        pattern = "^(postgres|postgresql|mysql|mariadb)$",
-        example = "postgres"
-    )]
-    pub engine: String,
-    /// `postgres://user:password@host:5432/db` or `mysql://user:password@host:3306/db`.
-    #[schema(
-        pattern = "^(postgres|postgresql|mysql|mariadb)://",
-        example = "postgres://app:secret@127.0.0.1:5432/shop"
-    )]
-    pub connection: String,
-    /// Cron expression (5 fields, or 6 with seconds first; `@daily` etc. work too).
-    #[schema(min_length = 1, example = "30 2 * * *")]
-    pub schedule: Option<String>,
-    /// IANA time zone of the schedule (default UTC).
-    #[schema(value_type = Option<TimeZoneName>)]
-    pub timezone: Option<String>,
-    /// Missed slots: `latest` (default), `none` or `all`.
-    #[schema(pattern = "^(latest|none|all)$", example = "latest")]
-    pub catch_up: Option<String>,
-    /// Which versions retention keeps.
-    #[schema(value_type = Option<RetentionPolicy>)]
-    pub retention: Option<serde_json::Value>,
-    /// Names of the configured storages its backups go to (default: all of them).
-    #[schema(min_items = 1, example = json!(["default"]))]
-    pub destinations: Option<Vec<String>>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateDatabase {
-    #[schema(pattern = r"^\s*[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\s*$", example = "shop")]
-    pub name: Option<String>,
-    #[schema(
-        pattern = "^(postgres|postgresql|mysql|mariadb)://",
-        example = "postgres://app:secret@127.0.0.1:5432/shop"
-    )]
-    pub connection: Option<String>,
-    /// A cron expression, or `null` to remove the schedule.
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, min_length = 1, example = "0 */6 * * *")]
-    pub schedule: Option<Option<String>>,
-    #[schema(value_type = Option<TimeZoneName>)]
-    pub timezone: Option<String>,
-    #[schema(pattern = "^(latest|none|all)$", example = "latest")]
-    pub catch_up: Option<String>,
-    #[schema(value_type = Option<RetentionPolicy>)]
-    pub retention: Option<serde_json::Value>,
-    /// Storage names, or `null` for every configured storage.
-    #[serde(default, deserialize_with = "double_option_list")]
-    #[schema(value_type = Option<Vec<String>>, min_items = 1)]
-    pub destinations: Option<Option<Vec<String>>>,
-}
-
-fn double_option_list<'de, D>(d: D) -> Result<Option<Option<Vec<String>>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    Ok(Some(Option::deserialize(d)?))
-}
-
-/// Absent → `None`; `null` → `Some(None)`; a value → `Some(Some(v))`.
-fn double_option<'de, D>(d: D) -> Result<Option<Option<String>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    Ok(Some(Option::deserialize(d)?))
-}
+pub use super::database_input::{RegisterDatabase, UpdateDatabase};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -166,6 +92,13 @@ pub async fn register(
             .set_destinations(&actor.0, &view.id, Some(d))
             .await?;
     }
+    if body.restore_target == Some(true) {
+        view = state
+            .app
+            .databases()
+            .set_restore_target(&actor.0, &view.id, true)
+            .await?;
+    }
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -174,11 +107,12 @@ pub async fn register(
     responses((status = 200, body = DatabaseList)))]
 pub async fn list(
     state: State,
+    caller: super::Caller,
     ApiQuery(q): ApiQuery<ListParams>,
 ) -> Result<Json<DatabaseList>, ApiError> {
-    Ok(Json(DatabaseList {
-        items: state.app.projections.databases(q.include_removed).await?,
-    }))
+    let mut items = state.app.projections.databases(q.include_removed).await?;
+    items.retain(|d| caller.0.sees(&d.id, &d.name));
+    Ok(Json(DatabaseList { items }))
 }
 
 /// One database, by id or name.
@@ -200,8 +134,40 @@ pub async fn update(
     state: State,
     actor: Actor,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<UpdateDatabase>,
+    ApiJson(mut body): ApiJson<UpdateDatabase>,
 ) -> Result<Json<DatabaseView>, ApiError> {
+    let Some(restore_target) = body.restore_target.take() else {
+        return update_settings(&state, &actor, &id, body).await;
+    };
+    let rest = body.name.is_some()
+        || body.connection.is_some()
+        || body.schedule.is_some()
+        || body.timezone.is_some()
+        || body.catch_up.is_some()
+        || body.retention.is_some()
+        || body.destinations.is_some();
+    let view = if rest {
+        update_settings(&state, &actor, &id, body).await?.0
+    } else {
+        state.app.resolve_database(&id).await?
+    };
+    Ok(Json(
+        state
+            .app
+            .databases()
+            .set_restore_target(&actor.0, &view.id, restore_target)
+            .await?,
+    ))
+}
+
+/// Everything `PATCH` changes but the restore-target flag.
+async fn update_settings(
+    state: &State,
+    actor: &Actor,
+    id: &str,
+    body: UpdateDatabase,
+) -> Result<Json<DatabaseView>, ApiError> {
+    let (state, actor, id) = (state.clone(), actor.clone(), id.to_string());
     if let Some(Some(d)) = &body.destinations {
         state.app.databases().check_destinations(d)?;
     }

@@ -1,7 +1,8 @@
 //! The audit timeline.
 
 use super::error::{ApiError, ApiQuery};
-use super::State;
+use super::guard::{shows, visible_ids};
+use super::{Caller, State};
 use axum::Json;
 use backline_projections::{EventQuery, EventView, Order};
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,8 @@ pub struct EventParams {
     /// Event type, e.g. `BackupFailed`.
     #[serde(rename = "type")]
     pub event_type: Option<String>,
+    /// Only events of this actor: `user:<id>`, `token:<id>`, `system:scheduler`, …
+    pub actor: Option<String>,
     /// RFC 3339 lower bound on `at`.
     #[param(format = DateTime)]
     pub since: Option<String>,
@@ -56,6 +59,7 @@ fn utc_bound(field: &str, v: Option<String>) -> Result<Option<String>, ApiError>
     responses((status = 200, body = EventPage)))]
 pub async fn list(
     state: State,
+    caller: Caller,
     ApiQuery(p): ApiQuery<EventParams>,
 ) -> Result<Json<EventPage>, ApiError> {
     let order = match p.order.as_deref() {
@@ -81,15 +85,28 @@ pub async fn list(
         limit,
         database_id: p.database_id,
         event_type: p.event_type,
+        actor: p.actor,
         since: utc_bound("since", p.since)?,
         until: utc_bound("until", p.until)?,
         order,
     };
-    let items = state.app.projections.events(&q).await?;
+    let mut items = state.app.projections.events(&q).await?;
     let next = if items.len() as i64 == limit {
         items.last().map(|e| e.position)
     } else {
         None
     };
+    // A principal limited to some databases sees only their events (never another's name).
+    let visible = visible_ids(&state.app, &caller.0).await?;
+    items.retain(|e| visible_event(&visible, e));
     Ok(Json(EventPage { items, next }))
+}
+
+/// Whether an event is about databases the principal sees (all of them, when it has no limit).
+pub(super) fn visible_event(
+    visible: &Option<std::collections::HashSet<String>>,
+    e: &EventView,
+) -> bool {
+    shows(visible, e.database_id.as_deref())
+        && (e.related_database_id.is_none() || shows(visible, e.related_database_id.as_deref()))
 }

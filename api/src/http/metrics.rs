@@ -1,13 +1,16 @@
 //! Prometheus metrics.
 
+use super::auth::{bearer, check_token, client_ip, constant_time_eq, unauthorized};
 use super::error::ApiError;
-use super::{bearer, check_token, client_ip, constant_time_eq, unauthorized, State};
+use super::State;
 use axum::http::{header, Extensions, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use std::collections::HashSet;
 
 /// Prometheus text exposition: backups by database and engine, bytes, durations, last
 /// success, alerts, notification failures, ledger position. With `BACKLINE_METRICS_TOKEN`
-/// set, it needs `Authorization: Bearer` with that token (or the admin token).
+/// set, it needs `Authorization: Bearer` with that token (or the admin token). An API token
+/// is accepted too; one limited to some databases sees only their series.
 #[utoipa::path(get, operation_id = "getMetrics", path = "/metrics", tag = "health",
     responses((status = 200, content_type = "text/plain", body = String),
         (status = 401, body = super::error::Problem)))]
@@ -23,7 +26,25 @@ pub async fn metrics(
         .as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty());
-    if let Some(wanted) = wanted {
+    let presented = bearer(&headers);
+    let mut visible: Option<HashSet<String>> = None;
+    if let Some(token) = presented.filter(|t| t.starts_with("blt_")) {
+        // An API token (e.g. Prometheus'): a token limited to some databases sees only theirs.
+        match state.app.access().authenticate_token(token).await {
+            Ok(p) if !p.scope.is_all() => {
+                let all = state.app.projections.databases(true).await?;
+                visible = Some(
+                    all.into_iter()
+                        .filter(|d| p.sees(&d.id, &d.name))
+                        .map(|d| d.name)
+                        .collect(),
+                );
+            }
+            Ok(_) => {}
+            Err(backline_app::AppError::Unauthorized(m)) => return Ok(unauthorized(&m)),
+            Err(e) => return Err(e.into()),
+        }
+    } else if let Some(wanted) = wanted {
         const NEEDED: &str = "/metrics needs Authorization: Bearer <BACKLINE_METRICS_TOKEN>";
         let Some(presented) = bearer(&headers) else {
             return Ok(unauthorized(NEEDED));
@@ -38,12 +59,15 @@ pub async fn metrics(
             return Ok(refused);
         }
     }
-    let text = state
+    let mut text = state
         .app
         .projections
         .metrics()
         .render(&state.app.projections)
         .await?;
+    if let Some(visible) = &visible {
+        text = only_databases(&text, visible);
+    }
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -52,4 +76,45 @@ pub async fn metrics(
         text,
     )
         .into_response())
+}
+
+/// The `database` label of a sample line, unescaped.
+fn database_label(line: &str) -> Option<String> {
+    let start = line.find("database=\"")? + "database=\"".len();
+    let mut out = String::new();
+    let mut chars = line[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next()?),
+            '"' => return Some(out),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// The exposition without the samples of databases outside `visible`.
+fn only_databases(text: &str, visible: &HashSet<String>) -> String {
+    text.lines()
+        .filter(|l| l.starts_with('#') || database_label(l).is_none_or(|d| visible.contains(&d)))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_of_other_databases_are_left_out() {
+        let text = "# TYPE x counter\nx{database=\"shop\",engine=\"postgres\"} 1\nx{database=\"hr\"} 2\ny 3\n";
+        let visible = HashSet::from(["shop".to_string()]);
+        let out = only_databases(text, &visible);
+        assert!(out.contains("shop") && out.contains("y 3"), "{out}");
+        assert!(!out.contains("hr"), "{out}");
+        assert_eq!(
+            database_label(r#"x{database="a\"b"} 1"#).as_deref(),
+            Some("a\"b")
+        );
+    }
 }

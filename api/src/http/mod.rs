@@ -1,34 +1,43 @@
-//! The HTTP API: `/api/v1` (bearer token), health, OpenAPI and Swagger UI.
+//! The HTTP API: `/api/v1` (a bearer token or a session; roles in `roles`), health, OpenAPI
+//! and Swagger UI.
 
 mod alerts;
+mod auth;
+mod database_input;
 mod databases;
 pub mod error;
 mod events;
+mod guard;
 mod ledger;
 mod leftovers;
 mod metrics;
 mod openapi;
 mod pitr;
+pub mod roles;
 mod runs;
 mod schemas;
 mod servers;
+mod session;
 mod storage;
 mod stream;
 pub mod throttle;
+mod tokens;
 mod ui;
+mod users;
 
-use axum::extract::{FromRequestParts, Request};
-use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+pub use auth::{Actor, Caller};
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::{Json, Router};
 use backline_app::health::BackupReadiness;
 use backline_app::App;
-use error::ApiError;
 use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+/// The ledger position the read models had applied when a request under /api/v1 was read
+/// (they keep answering while a start-up catch-up runs).
+pub const POSITION_HEADER: &str = "x-backline-position";
 
 pub struct HttpState {
     pub app: Arc<App>,
@@ -66,135 +75,6 @@ impl StorageProbe {
 }
 
 pub type State = axum::extract::State<Arc<HttpState>>;
-
-/// Who made the request (set by the auth layer).
-#[derive(Debug, Clone)]
-pub struct Actor(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for Actor {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Actor>()
-            .cloned()
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"))
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The token of `Authorization: Bearer <token>`, if the request sends one.
-fn bearer(headers: &header::HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-}
-
-/// 401 problem+json with `WWW-Authenticate: Bearer`.
-fn unauthorized(detail: &str) -> Response {
-    let mut r = ApiError::new(StatusCode::UNAUTHORIZED, detail).into_response();
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer"),
-    );
-    r
-}
-
-/// The client's address (the peer of the TCP connection), when the server recorded it.
-fn client_ip(extensions: &axum::http::Extensions) -> std::net::IpAddr {
-    extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
-        // Served without connection info, every client counts as one.
-        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
-}
-
-/// 429 problem+json with `Retry-After`.
-fn too_many_wrong_tokens(wait: std::time::Duration) -> Response {
-    let secs = throttle::retry_after_secs(wait);
-    let mut r = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        format!("too many wrong tokens from this address: try again in {secs} s"),
-    )
-    .into_response();
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
-    r
-}
-
-/// Checks a presented token against `valid` under the wrong-token throttle: `Ok` when it is
-/// valid, else the 401 or 429 to answer (after the delay every wrong token waits).
-async fn check_token(
-    state: &HttpState,
-    client: std::net::IpAddr,
-    presented: &str,
-    valid: impl Fn(&str) -> bool,
-    wrong: &str,
-) -> Result<(), Response> {
-    if let Err(wait) = state.auth_throttle.check(client, std::time::Instant::now()) {
-        return Err(too_many_wrong_tokens(wait));
-    }
-    if valid(presented) {
-        return Ok(());
-    }
-    let backoff = state
-        .auth_throttle
-        .failed(client, std::time::Instant::now());
-    tokio::time::sleep(throttle::FAILURE_DELAY).await;
-    Err(match backoff {
-        Some(wait) => too_many_wrong_tokens(wait),
-        None => unauthorized(wrong),
-    })
-}
-
-/// The ledger position the read models had applied when a request under /api/v1 was read
-/// (they keep answering while a start-up catch-up runs).
-pub const POSITION_HEADER: &str = "x-backline-position";
-
-async fn require_token(
-    axum::extract::State(state): axum::extract::State<Arc<HttpState>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let Some(presented) = bearer(req.headers()).map(str::to_string) else {
-        return unauthorized("missing bearer token: send Authorization: Bearer <admin token>");
-    };
-    let client = client_ip(req.extensions());
-    let valid = |t: &str| constant_time_eq(t.as_bytes(), state.token.as_bytes());
-    match check_token(
-        &state,
-        client,
-        &presented,
-        valid,
-        "the bearer token is not valid",
-    )
-    .await
-    {
-        Ok(()) => {
-            crate::telemetry::record_actor("admin");
-            req.extensions_mut().insert(Actor("admin".into()));
-            // Taken before the handler reads: what it answers reflects at least this position.
-            let position = state.app.projections.applied_position();
-            let mut response = next.run(req).await;
-            response
-                .headers_mut()
-                .insert(POSITION_HEADER, axum::http::HeaderValue::from(position));
-            response
-        }
-        Err(refused) => refused,
-    }
-}
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Health {
@@ -334,6 +214,15 @@ fn api_routes() -> OpenApiRouter<Arc<HttpState>> {
         .routes(routes!(servers::databases))
         .routes(routes!(servers::register_databases))
         .routes(routes!(servers::discover))
+        .routes(routes!(users::create, users::list))
+        .routes(routes!(users::update))
+        .routes(routes!(tokens::issue, tokens::list))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(
+            session::sign_in,
+            session::current,
+            session::sign_out
+        ))
 }
 
 /// Every route (with `api`) and the complete OpenAPI document that describes them.
@@ -356,9 +245,12 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
-    let api =
-        api_routes().route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    let (api_router, doc) = collect(api);
+    let (api_router, doc) = collect(api_routes());
+    // Every route, public ones included, goes through the role table.
+    let api_router = api_router.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        guard::authorize,
+    ));
     let doc_json = doc.clone();
     api_router
         .route(

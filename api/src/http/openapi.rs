@@ -3,6 +3,9 @@
 //! (path parameters in their templates, unique operation ids).
 
 use super::error::Problem;
+use super::roles;
+use axum::http::Method;
+use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
@@ -22,6 +25,7 @@ use utoipa::{OpenApi as _, ToSchema};
         (name = "events", description = "The audit timeline: every ledger event"),
         (name = "alerts", description = "Alerts and the channels they are sent to"),
         (name = "servers", description = "Database servers: list their databases, register many at once, discover new ones"),
+        (name = "users", description = "Users, API tokens and sign-in (roles: viewer < operator < admin)"),
         (name = "health", description = "Liveness, readiness and metrics (no token)")
     )
 )]
@@ -50,6 +54,7 @@ fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
         .into()
 }
 
+#[cfg(test)]
 fn operations(item: &mut PathItem) -> Vec<&mut Operation> {
     [
         item.get.as_mut(),
@@ -63,21 +68,73 @@ fn operations(item: &mut PathItem) -> Vec<&mut Operation> {
     .collect()
 }
 
-/// Adds the responses any route can give besides its own: 401 and 429 (a missing, wrong or
-/// throttled token) under `/api/v1`, 400/413/415/422 for a request body, 400 for a query
-/// string, 500 everywhere; routes outside `/api/v1` need no token.
+fn operations_by_method(item: &mut PathItem) -> Vec<(Method, &mut Operation)> {
+    [
+        (Method::GET, item.get.as_mut()),
+        (Method::PUT, item.put.as_mut()),
+        (Method::POST, item.post.as_mut()),
+        (Method::DELETE, item.delete.as_mut()),
+        (Method::PATCH, item.patch.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(m, op)| op.map(|op| (m, op)))
+    .collect()
+}
+
+/// Shows the route's rule (`roles`): `x-required-role` (`none`, `viewer`, `operator`, `admin`),
+/// `x-database-scope` (what a principal limited to some databases is checked against) and a
+/// line in the description. A route without a rule says so (it is refused for everyone).
+fn show_rule(op: &mut Operation, method: &Method, path: &str) -> bool {
+    let rule = roles::rule(method, path);
+    // A route missing from the table says so: the walk-every-route test fails on it.
+    let role = rule.map_or("missing", |r| roles::role_name(r.role));
+    let scope = rule.map(|r| r.target.as_str()).unwrap_or("none");
+    let ext = ExtensionsBuilder::new()
+        .add("x-required-role", role)
+        .add("x-database-scope", scope)
+        .build();
+    match op.extensions.as_mut() {
+        Some(e) => e.merge(ext),
+        None => op.extensions = Some(ext),
+    }
+    let line = match rule {
+        None => "Required role: refused for everyone (missing from the role table).".to_string(),
+        Some(r) if r.role.is_none() => "Required role: none.".to_string(),
+        Some(r) => format!(
+            "Required role: {role}; for a principal limited to some databases: {}.",
+            r.target.as_str()
+        ),
+    };
+    op.description = Some(match op.description.take() {
+        Some(d) if !d.is_empty() => format!("{d}\n\n{line}"),
+        _ => line,
+    });
+    rule.is_some_and(|r| r.role.is_some())
+}
+
+/// Adds each route's required role (`show_rule`) and the responses any route can give besides
+/// its own: 401, 403 and 429 (no, wrong or throttled credentials; not allowed) where a role is
+/// needed, 400/413/415/422 for a request body, 400 for a query string, 500 everywhere; routes
+/// that need no role need no token.
 pub(super) fn complete(doc: &mut OpenApi) {
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     for (path, item) in doc.paths.paths.iter_mut() {
-        let authenticated = path.starts_with("/api/v1/");
-        for op in operations(item) {
+        for (method, op) in operations_by_method(item) {
+            let authenticated = show_rule(op, &method, path);
             let r = &mut op.responses.responses;
             let mut add = |code: &str, description: &str| {
                 r.entry(code.to_string())
                     .or_insert_with(|| problem(description));
             };
             if authenticated {
-                add("401", "No bearer token, or not a valid one");
+                add(
+                    "401",
+                    "No credentials, or unknown, revoked or expired ones (a bearer token or a session)",
+                );
+                add(
+                    "403",
+                    "The principal's role is too low, or the request is about a database outside its scope",
+                );
                 add(
                     "429",
                     "Too many wrong tokens from this address: retry after `Retry-After` seconds",
@@ -109,7 +166,7 @@ pub(super) fn complete(doc: &mut OpenApi) {
                 problems_as_problem_json(r);
             }
             if !authenticated {
-                // No token needed outside /api/v1 (`/metrics` checks its own when configured).
+                // No token needed (`/metrics` checks its own when configured).
                 op.security = Some(vec![SecurityRequirement::default()]);
             }
         }

@@ -6,6 +6,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use backline_domain::Role;
 use backline_domain::{BackupStatus, Trigger};
 use backline_projections::{BackupFilter, BackupView, RestoreView};
 use serde::{Deserialize, Serialize};
@@ -129,9 +130,10 @@ pub async fn history(state: State, Path(id): Path<String>) -> Result<Json<Backup
     responses((status = 200, body = BackupList)))]
 pub async fn list_backups(
     state: State,
+    caller: super::Caller,
     ApiQuery(q): ApiQuery<BackupListParams>,
 ) -> Result<Json<BackupList>, ApiError> {
-    let items = state
+    let mut items = state
         .app
         .projections
         .backups(&BackupFilter {
@@ -140,6 +142,8 @@ pub async fn list_backups(
             limit: list_limit(q.limit, 10_000)?,
         })
         .await?;
+    let visible = super::guard::visible_ids(&state.app, &caller.0).await?;
+    items.retain(|b| super::guard::shows(&visible, Some(&b.database_id)));
     Ok(Json(BackupList { items }))
 }
 
@@ -222,6 +226,7 @@ pub struct NewDatabaseTarget {
 pub async fn restore(
     state: State,
     actor: Actor,
+    caller: super::Caller,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
@@ -257,6 +262,7 @@ pub async fn restore(
         tables: req.tables,
         rename: req.rename.unwrap_or_default(),
     };
+    may_restore_into(&state, &caller.0, &request).await?;
     let started = state.app.restores().start(&actor.0, &request).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: started.id })))
 }
@@ -272,6 +278,44 @@ pub async fn contents(
 ) -> Result<Json<backline_app::VersionContents>, ApiError> {
     let c = state.app.restores().contents(&id).await?;
     Ok(Json((*c).clone()))
+}
+
+/// Operators restore only into restore targets; a principal limited to some databases only
+/// into one of them. (An unknown backup or target is left to the restore to answer 404.)
+async fn may_restore_into(
+    state: &State,
+    caller: &backline_app::Principal,
+    request: &backline_app::RestoreRequest,
+) -> Result<(), ApiError> {
+    if caller.role >= Role::Admin && caller.scope.is_all() {
+        return Ok(());
+    }
+    let Some(backup) = state.app.projections.backup(&request.backup_id).await? else {
+        return Ok(());
+    };
+    let reference = request.target.clone().unwrap_or(backup.database_id);
+    let Ok(target) = state.app.resolve_database(&reference).await else {
+        return Ok(());
+    };
+    if !caller.sees(&target.id, &target.name) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{} is limited to some databases, and the target is another one",
+                caller.name
+            ),
+        ));
+    }
+    if caller.role < Role::Admin && !target.restore_target {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "operators restore only into databases registered as restore targets (restore_target: true); {} is not one: ask an admin",
+                target.name
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -294,13 +338,19 @@ pub struct RestoreListParams {
     responses((status = 200, body = RestoreList)))]
 pub async fn list_restores(
     state: State,
+    caller: super::Caller,
     ApiQuery(q): ApiQuery<RestoreListParams>,
 ) -> Result<Json<RestoreList>, ApiError> {
-    let items = state
+    let mut items = state
         .app
         .projections
         .restores(q.database_id.as_deref(), list_limit(q.limit, 10_000)?)
         .await?;
+    let visible = super::guard::visible_ids(&state.app, &caller.0).await?;
+    items.retain(|r| {
+        super::guard::shows(&visible, Some(&r.target_database_id))
+            && super::guard::shows(&visible, Some(&r.source_database_id))
+    });
     Ok(Json(RestoreList { items }))
 }
 

@@ -1,7 +1,9 @@
 //! The live timeline: new ledger events as Server-Sent Events.
 
 use super::error::{ApiError, ApiQuery};
-use super::State;
+use super::events::visible_event;
+use super::guard::visible_ids;
+use super::{Caller, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use backline_projections::{EventQuery, Order};
@@ -26,6 +28,7 @@ pub struct StreamParams {
     responses((status = 200, content_type = "text/event-stream", body = String)))]
 pub async fn stream(
     state: State,
+    caller: Caller,
     headers: HeaderMap,
     ApiQuery(p): ApiQuery<StreamParams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -39,10 +42,12 @@ pub async fn stream(
         None => app.projections.catch_up().await?,
     };
     let database_id = p.database_id;
+    let principal = caller.0;
     let s = futures::stream::unfold(
         (app, start, VecDeque::new()),
         move |(app, mut pos, mut buf)| {
             let database_id = database_id.clone();
+            let principal = principal.clone();
             async move {
                 loop {
                     if let Some(e) = buf.pop_front() {
@@ -61,8 +66,16 @@ pub async fn stream(
                     };
                     match app.projections.events(&q).await {
                         Ok(items) if !items.is_empty() => {
-                            pos = items.last().map(|e| e.position).unwrap_or(pos);
-                            buf.extend(items);
+                            // Databases registered meanwhile count: the scope is re-read.
+                            match visible_ids(&app, &principal).await {
+                                Ok(visible) => {
+                                    pos = items.last().map(|e| e.position).unwrap_or(pos);
+                                    buf.extend(
+                                        items.into_iter().filter(|e| visible_event(&visible, e)),
+                                    );
+                                }
+                                Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+                            }
                         }
                         _ => tokio::time::sleep(Duration::from_millis(300)).await,
                     }

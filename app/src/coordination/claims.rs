@@ -68,6 +68,14 @@ impl Coordination {
                         !d.removed && d.name.as_ref().map(DatabaseName::as_str) == Some(key)
                     })
             }
+            Kind::Username => {
+                let u = self
+                    .ledger
+                    .load::<backline_domain::User>(&holder.id)
+                    .await
+                    .map_err(AppError::internal)?;
+                in_flight || u.is_some_and(|u| u.created)
+            }
             Kind::Backup => {
                 let b = self
                     .ledger

@@ -333,6 +333,26 @@ impl Databases {
             .await
     }
 
+    /// Lets operators restore into a database (or no longer).
+    pub async fn set_restore_target(
+        &self,
+        actor: &str,
+        reference: &str,
+        restore_target: bool,
+    ) -> Result<DatabaseView, AppError> {
+        let current = self.core.resolve_database(reference).await?;
+        if current.restore_target == restore_target {
+            return Ok(current);
+        }
+        self.core
+            .change_database(
+                actor,
+                &current.id,
+                DatabaseCommand::SetRestoreTarget { restore_target },
+            )
+            .await
+    }
+
     /// Tries a registered database's connection.
     pub async fn test_registered(&self, reference: &str) -> Result<ConnectionTest, AppError> {
         let view = self.core.resolve_database(reference).await?;

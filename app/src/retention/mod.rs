@@ -182,7 +182,7 @@ impl Retention {
 
     /// Retention after a successful backup; failures are logged, never fatal.
     pub(crate) async fn apply_quietly(&self, database_id: &str) {
-        if let Err(e) = self.prune("retention", database_id, false).await {
+        if let Err(e) = self.prune("system:retention", database_id, false).await {
             tracing::warn!(database_id, error = %e, "retention failed");
         }
     }
@@ -206,7 +206,7 @@ impl Retention {
             .await
         {
             for b in pending.iter().filter(|b| !b.artifact_deleted) {
-                self.delete_files("retention", &b.id).await;
+                self.delete_files("system:retention", &b.id).await;
             }
             self.core.refresh().await;
         }

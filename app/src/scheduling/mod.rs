@@ -113,7 +113,7 @@ impl Scheduler {
                     backup_id: backup_id.clone(),
                     retry_of,
                 },
-                core.meta("scheduler", &backup_id),
+                core.meta("system:scheduler", &backup_id),
             )
             .await;
         match claimed {
@@ -132,7 +132,12 @@ impl Scheduler {
         };
         let backups = Backups::new(core.clone());
         match backups
-            .start_as("scheduler", database_id, trigger.clone(), backup_id.clone())
+            .start_as(
+                "system:scheduler",
+                database_id,
+                trigger.clone(),
+                backup_id.clone(),
+            )
             .await
         {
             Ok(_) => tracing::info!(database_id, %slot, backup_id, "scheduled backup started"),
@@ -169,7 +174,7 @@ async fn wait_and_start(
         backups.core_refresh().await;
         match backups
             .start_as(
-                "scheduler",
+                "system:scheduler",
                 &database_id,
                 trigger.clone(),
                 backup_id.clone(),

@@ -136,7 +136,7 @@ impl Seals {
         }
         let seal = self.make_seal(chain, &records)?;
         let id = segment_id(chain.blocks);
-        let meta = self.core.meta("sealer", &id);
+        let meta = self.core.meta("system:sealer", &id);
         match self
             .core
             .aggregates

@@ -61,6 +61,7 @@ pub fn settings(
         storage_check_secs: 30,
         scheduler: true,
         discovery_interval_secs: 300,
+        access: Default::default(),
     }
 }
 

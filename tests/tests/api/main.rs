@@ -1,6 +1,8 @@
 //! Backline's end-to-end tests: the real server on a free port, against the real PostgreSQL
 //! and MariaDB of the machine. Every test makes its own uniquely named databases.
 
+mod access;
+mod access_matrix;
 mod alerts;
 mod disaster;
 mod encryption;
@@ -20,6 +22,7 @@ mod names;
 mod notifiers;
 mod partial_restore;
 mod pitr;
+mod principals;
 mod replay;
 mod restore_safety;
 mod retention;

@@ -1,0 +1,85 @@
+//! What `POST /databases` and `PATCH /databases/{id}` take.
+
+use super::schemas::{RetentionPolicy, TimeZoneName};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterDatabase {
+    /// 1–63 characters: letters, digits, `_`, `-`, `.`.
+    #[schema(pattern = r"^\s*[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\s*$", example = "shop")]
+    pub name: String,
+    /// `postgres` or `mysql` (MariaDB too).
+    #[schema(
+        pattern = "^(postgres|postgresql|mysql|mariadb)$",
+        example = "postgres"
+    )]
+    pub engine: String,
+    /// `postgres://user:password@host:5432/db` or `mysql://user:password@host:3306/db`.
+    #[schema(
+        pattern = "^(postgres|postgresql|mysql|mariadb)://",
+        example = "postgres://app:secret@127.0.0.1:5432/shop"
+    )]
+    pub connection: String,
+    /// Cron expression (5 fields, or 6 with seconds first; `@daily` etc. work too).
+    #[schema(min_length = 1, example = "30 2 * * *")]
+    pub schedule: Option<String>,
+    /// IANA time zone of the schedule (default UTC).
+    #[schema(value_type = Option<TimeZoneName>)]
+    pub timezone: Option<String>,
+    /// Missed slots: `latest` (default), `none` or `all`.
+    #[schema(pattern = "^(latest|none|all)$", example = "latest")]
+    pub catch_up: Option<String>,
+    /// Which versions retention keeps.
+    #[schema(value_type = Option<RetentionPolicy>)]
+    pub retention: Option<serde_json::Value>,
+    /// Names of the configured storages its backups go to (default: all of them).
+    #[schema(min_items = 1, example = json!(["default"]))]
+    pub destinations: Option<Vec<String>>,
+    /// Operators may restore into it (a staging or sandbox database). Default false.
+    pub restore_target: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDatabase {
+    #[schema(pattern = r"^\s*[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\s*$", example = "shop")]
+    pub name: Option<String>,
+    #[schema(
+        pattern = "^(postgres|postgresql|mysql|mariadb)://",
+        example = "postgres://app:secret@127.0.0.1:5432/shop"
+    )]
+    pub connection: Option<String>,
+    /// A cron expression, or `null` to remove the schedule.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, min_length = 1, example = "0 */6 * * *")]
+    pub schedule: Option<Option<String>>,
+    #[schema(value_type = Option<TimeZoneName>)]
+    pub timezone: Option<String>,
+    #[schema(pattern = "^(latest|none|all)$", example = "latest")]
+    pub catch_up: Option<String>,
+    #[schema(value_type = Option<RetentionPolicy>)]
+    pub retention: Option<serde_json::Value>,
+    /// Storage names, or `null` for every configured storage.
+    #[serde(default, deserialize_with = "double_option_list")]
+    #[schema(value_type = Option<Vec<String>>, min_items = 1)]
+    pub destinations: Option<Option<Vec<String>>>,
+    /// Operators may restore into it (a staging or sandbox database).
+    pub restore_target: Option<bool>,
+}
+
+fn double_option_list<'de, D>(d: D) -> Result<Option<Option<Vec<String>>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// Absent → `None`; `null` → `Some(None)`; a value → `Some(Some(v))`.
+fn double_option<'de, D>(d: D) -> Result<Option<Option<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
+}
