@@ -145,6 +145,8 @@ pub const RULES: &[Rule] = &[
     r("GET", "/api/v1/storages", Viewer, Filtered),
     r("GET", "/api/v1/ledger", Viewer, Filtered),
     r("GET", "/api/v1/ledger/verify", Viewer, Filtered),
+    // Scratch databases of crashed restores: names any database, so not for scoped principals.
+    r("GET", "/api/v1/leftovers", Viewer, Everything),
     r("GET", "/api/v1/events", Viewer, Filtered),
     r("GET", "/api/v1/events/stream", Viewer, Filtered),
     r("GET", "/api/v1/alerts", Viewer, Filtered),

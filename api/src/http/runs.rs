@@ -290,6 +290,12 @@ async fn may_restore_into(
     if caller.role >= Role::Admin && caller.scope.is_all() {
         return Ok(());
     }
+    if request.new_database.is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "a restore into a new database registers it: only an admin that sees every database may",
+        ));
+    }
     let Some(backup) = state.app.projections.backup(&request.backup_id).await? else {
         return Ok(());
     };
