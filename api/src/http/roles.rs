@@ -144,7 +144,8 @@ pub const RULES: &[Rule] = &[
     r("GET", "/api/v1/restores/{id}", Viewer, Restore),
     r("GET", "/api/v1/storages", Viewer, Filtered),
     r("GET", "/api/v1/ledger", Viewer, Filtered),
-    r("GET", "/api/v1/ledger/verify", Viewer, Filtered),
+    // Recomputes the whole ledger (costly) and speaks of every event: admins that see everything.
+    r("GET", "/api/v1/ledger/verify", Admin, Everything),
     // Scratch databases of crashed restores: names any database, so not for scoped principals.
     r("GET", "/api/v1/leftovers", Viewer, Everything),
     r("GET", "/api/v1/events", Viewer, Filtered),
