@@ -250,7 +250,10 @@ export interface LedgerEvent {
   sequence: number;
   database_id: string | null;
   at: string;
+  /** Who acted: `user:<id>`, `token:<id>`, `system:scheduler`, `import`, … */
   actor: string;
+  /** The name to show for `actor` (older events may lack it). */
+  actor_name?: string;
   correlation_id: string | null;
   node: string | null;
   payload: Record<string, unknown>;

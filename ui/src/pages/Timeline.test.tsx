@@ -23,6 +23,26 @@ describe('Timeline', () => {
     vi.unstubAllGlobals();
   });
 
+  it('names who acted by their display name, with the principal id beside it', async () => {
+    const byDana = { ...ev(1, 'BackupStarted', { trigger: 'manual' }), actor: 'user:0190-dana', actor_name: 'dana' };
+    stubFetch((c) => {
+      if (c.path.startsWith('/api/v1/events/stream')) return { status: 503, body: { title: 'Service Unavailable', status: 503 } };
+      if (c.path.startsWith('/api/v1/databases')) return { status: 200, body: { items: [database({ id: 'db1', name: 'orders' })] } };
+      if (c.path === '/api/v1/backups/bk1') return { status: 200, body: backup({ id: 'bk1' }) };
+      if (c.path.startsWith('/api/v1/events')) return { status: 200, body: { items: [byDana], next: null } };
+      return undefined;
+    });
+    window.history.replaceState(null, '', '/timeline');
+    renderWithClient(<Timeline />);
+    const list = await screen.findByRole('list', { name: 'Events, newest first' });
+    const item = within(list).getAllByTestId('event')[0]!;
+    const who = within(item).getByText('by dana');
+    expect(who).toHaveAttribute('title', 'user:0190-dana');
+    expect(item).not.toHaveTextContent('by user:0190-dana');
+    await userEvent.click(within(item).getByRole('button'));
+    expect(await screen.findByText('user:0190-dana')).toBeInTheDocument();
+  });
+
   it('lists events newest first, shows an event in full, and falls back to polling after= when the stream keeps failing', async () => {
     streamSettings.retryMs = 5;
     let live: LedgerEvent[] = [];

@@ -342,7 +342,7 @@ function EventRow({
         </span>
         <span className="event-who">
           {dbName ?? (e.database_id ? <span title={`Database id ${e.database_id}`}>a database no longer listed</span> : '—')}
-          <span className="sub">by {e.actor}</span>
+          <span className="sub" title={e.actor}>by {e.actor_name || e.actor}</span>
         </span>
       </button>
       {open && <EventDetail id={detailId} event={e} dbName={dbName} />}
@@ -391,7 +391,15 @@ function EventDetail({ id, event: e, dbName }: { id: string; event: LedgerEvent;
           <Time iso={e.at} /> <span className="muted">({formatUtc(e.at)})</span>
         </dd>
         <dt>Actor</dt>
-        <dd>{e.actor}</dd>
+        <dd>
+          {e.actor_name && e.actor_name !== e.actor ? (
+            <>
+              {e.actor_name} <code className="break">{e.actor}</code>
+            </>
+          ) : (
+            e.actor
+          )}
+        </dd>
         <dt>Aggregate</dt>
         <dd>
           {e.aggregate_type} <code className="break">{e.aggregate_id}</code> #{e.sequence}
