@@ -11,6 +11,7 @@ mod replay;
 mod restore;
 mod schedule;
 mod serve;
+mod user;
 mod verify;
 
 use backline_app::Settings;
@@ -129,6 +130,12 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// People: `backline user add dana --role operator`, `list`, `disable`, `enable`,
+    /// `reset-password` (passwords from BACKLINE_USER_PASSWORD, the terminal or stdin).
+    User {
+        #[command(subcommand)]
+        command: user::UserCommand,
+    },
     /// Print the ledger (secret-free), oldest first.
     Events {
         #[arg(long)]
@@ -245,6 +252,7 @@ impl Cli {
                 scratch: _,
                 dry_run,
             } => cleanup::run(settings, dry_run, json).await,
+            Command::User { command } => user::run(settings, command, json).await,
             Command::Schedule {
                 command: ScheduleCommand::Check { expr, tz },
             } => schedule::check(&expr, &tz, json),

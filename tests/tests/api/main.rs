@@ -2,6 +2,7 @@
 //! and MariaDB of the machine. Every test makes its own uniquely named databases.
 
 mod access;
+mod access_cli;
 mod access_matrix;
 mod alerts;
 mod disaster;
