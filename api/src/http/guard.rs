@@ -36,6 +36,22 @@ pub(super) async fn authorize(
     };
     let path = parts.extensions.get::<MatchedPath>().map(|m| m.as_str());
     let Some(rule) = path.and_then(|p| roles::rule(&method, p)) else {
+        if let Some(allowed) = path.map(roles::methods_of).filter(|m| !m.is_empty()) {
+            // A route that exists, asked with a method it does not have.
+            let mut r = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!(
+                    "{} is not allowed here; allowed: {}",
+                    parts.method,
+                    allowed.join(", ")
+                ),
+            )
+            .into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&allowed.join(", ")) {
+                r.headers_mut().insert(axum::http::header::ALLOW, v);
+            }
+            return r;
+        }
         return forbidden("this route has no entry in the role table: refused for everyone");
     };
     let Some(needed) = rule.role else {

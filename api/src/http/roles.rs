@@ -181,6 +181,19 @@ pub fn rule(method: &Method, path: &str) -> Option<&'static Rule> {
         .find(|r| r.path == path && r.method == method.as_str())
 }
 
+/// The methods a path template has rules for (`HEAD` with `GET`), for 405's `Allow`.
+pub fn methods_of(path: &str) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = RULES
+        .iter()
+        .filter(|r| r.path == path)
+        .map(|r| r.method)
+        .collect();
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods
+}
+
 /// The role as the OpenAPI document shows it.
 pub fn role_name(role: Option<Role>) -> &'static str {
     role.map(Role::as_str).unwrap_or("none")

@@ -177,3 +177,42 @@ async fn users_are_managed_from_the_command_line_beside_a_running_server() {
     }
     assert!(!text.contains(FIRST) && !text.contains(SECOND));
 }
+
+/// A route asked with a method it does not have is 405 with `Allow` (problem+json), before
+/// and after authentication alike; a route is never 403 just for its method.
+#[tokio::test]
+async fn an_existing_route_with_another_method_is_405_with_allow() {
+    let app = spawn_app().await;
+    for (method, path, allow) in [
+        ("TRACE", "/healthz", "GET, HEAD"),
+        ("PUT", "/api/v1/session", "POST, DELETE, GET, HEAD"),
+        ("DELETE", "/api/v1/databases", "GET, POST, HEAD"),
+    ] {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let r = app
+            .client
+            .request(m, app.url(path))
+            .bearer_auth(crate::helpers::TOKEN)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 405, "{method} {path}");
+        let got = r
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let mut got: Vec<&str> = got.split(", ").collect();
+        let mut want: Vec<&str> = allow.split(", ").collect();
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want, "{method} {path}");
+        assert_eq!(
+            r.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json")
+        );
+    }
+}
