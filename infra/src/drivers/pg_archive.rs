@@ -151,6 +151,10 @@ pub async fn create_slot(
     receivewal: &Path,
     slot: &str,
 ) -> Result<(), StageError> {
+    // The slot reserves WAL from the moment it exists (`pg_receivewal --create-slot` does not:
+    // its restart LSN stays empty until the receiver first connects, so a base backup taken
+    // right after enabling could start in a segment the receiver never streams).
+    reserve_slot(conn, slot).await?;
     let mut cmd = command(receivewal);
     libpq_env(&mut cmd, conn, "replication");
     cmd.args(["--create-slot", "--if-not-exists", "--slot", slot]);
@@ -164,6 +168,24 @@ pub async fn create_slot(
         }
         e
     })
+}
+
+/// Creates the physical slot with its WAL reserved now, unless it exists.
+async fn reserve_slot(conn: &ConnectionString, slot: &str) -> Result<(), StageError> {
+    let mut c = connect(conn).await?;
+    let created = sqlx::query(
+        "SELECT pg_create_physical_replication_slot($1, true) \
+         WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
+    )
+    .bind(slot)
+    .execute(&mut c)
+    .await;
+    match created {
+        Ok(_) => Ok(()),
+        // Another process created it between the check and the call: it is there.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42710") => Ok(()),
+        Err(e) => Err(StageError::new(Stage::Connect, describe(&e))),
+    }
 }
 
 /// Drops the slot once nothing streams from it; true when it is gone.
