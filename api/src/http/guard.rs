@@ -157,6 +157,23 @@ pub(super) async fn visible_ids(
     app: &App,
     principal: &Principal,
 ) -> Result<Option<HashSet<String>>, ApiError> {
+    visible(app, principal, |d| d.id).await
+}
+
+/// The names of the databases (removed ones too) a principal sees, for what is labelled by
+/// name (metrics); `None`: all of them.
+pub(super) async fn visible_names(
+    app: &App,
+    principal: &Principal,
+) -> Result<Option<HashSet<String>>, ApiError> {
+    visible(app, principal, |d| d.name).await
+}
+
+async fn visible(
+    app: &App,
+    principal: &Principal,
+    key: impl Fn(backline_projections::DatabaseView) -> String,
+) -> Result<Option<HashSet<String>>, ApiError> {
     if principal.scope.is_all() {
         return Ok(None);
     }
@@ -166,7 +183,7 @@ pub(super) async fn visible_ids(
             .await?
             .into_iter()
             .filter(|d| principal.sees(&d.id, &d.name))
-            .map(|d| d.id)
+            .map(key)
             .collect(),
     ))
 }

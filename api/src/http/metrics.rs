@@ -1,16 +1,17 @@
 //! Prometheus metrics.
 
-use super::auth::{bearer, check_token, client_ip, constant_time_eq, unauthorized};
+use super::auth::{bearer, check_token, client_ip, constant_time_eq, cookie, unauthorized};
 use super::error::ApiError;
 use super::State;
 use axum::http::{header, Extensions, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use backline_app::access::SESSION_COOKIE;
 use std::collections::HashSet;
 
 /// Prometheus text exposition: backups by database and engine, bytes, durations, last
 /// success, alerts, notification failures, ledger position. With `BACKLINE_METRICS_TOKEN`
 /// set, it needs `Authorization: Bearer` with that token (or the admin token). An API token
-/// is accepted too; one limited to some databases sees only their series.
+/// or a UI session is accepted too; one limited to some databases sees only their series.
 #[utoipa::path(get, operation_id = "getMetrics", path = "/metrics", tag = "health",
     responses((status = 200, content_type = "text/plain", body = String),
         (status = 401, body = super::error::Problem)))]
@@ -27,26 +28,25 @@ pub async fn metrics(
         .map(str::trim)
         .filter(|t| !t.is_empty());
     let presented = bearer(&headers);
+    let session = cookie(&headers, SESSION_COOKIE).filter(|_| presented.is_none());
     let mut visible: Option<HashSet<String>> = None;
-    if let Some(token) = presented.filter(|t| t.starts_with("blt_")) {
-        // An API token (e.g. Prometheus'): a token limited to some databases sees only theirs.
-        match state.app.access().authenticate_token(token).await {
-            Ok(p) if !p.scope.is_all() => {
-                let all = state.app.projections.databases(true).await?;
-                visible = Some(
-                    all.into_iter()
-                        .filter(|d| p.sees(&d.id, &d.name))
-                        .map(|d| d.name)
-                        .collect(),
-                );
-            }
-            Ok(_) => {}
+    if presented.is_some_and(|t| t.starts_with("blt_")) || session.is_some() {
+        // An API token (e.g. Prometheus') or a signed-in user: one limited to some databases
+        // sees only their series.
+        let access = state.app.access();
+        let principal = match (presented, session) {
+            (Some(token), _) => access.authenticate_token(token).await,
+            (None, Some(secret)) => access.authenticate_session(secret).await,
+            (None, None) => return Ok(unauthorized("no credentials")),
+        };
+        match principal {
+            Ok(p) => visible = super::guard::visible_names(&state.app, &p).await?,
             Err(backline_app::AppError::Unauthorized(m)) => return Ok(unauthorized(&m)),
             Err(e) => return Err(e.into()),
         }
     } else if let Some(wanted) = wanted {
         const NEEDED: &str = "/metrics needs Authorization: Bearer <BACKLINE_METRICS_TOKEN>";
-        let Some(presented) = bearer(&headers) else {
+        let Some(presented) = presented else {
             return Ok(unauthorized(NEEDED));
         };
         let valid = |t: &str| {

@@ -27,6 +27,8 @@ pub struct SessionView {
     /// `user:<id>`, `token:<id>` or `token:bootstrap`.
     pub actor: String,
     pub name: String,
+    /// A user's display name (the UI shows it in its header); absent for tokens.
+    pub display_name: Option<String>,
     #[schema(pattern = "^(viewer|operator|admin)$")]
     pub role: String,
     /// The databases it is limited to; absent: all.
@@ -100,6 +102,7 @@ pub async fn sign_in(
     let view = SessionView {
         actor: format!("user:{}", start.user.id),
         name: start.user.username.clone(),
+        display_name: Some(start.user.display_name.clone()).filter(|n| !n.is_empty()),
         role: start.user.role.to_string(),
         databases: start.user.databases.clone(),
         csrf_token: Some(start.csrf),
@@ -115,15 +118,26 @@ pub async fn sign_in(
 /// Who is calling: the signed-in user (with its CSRF token) or the token's principal.
 #[utoipa::path(get, operation_id = "getSession", path = "/api/v1/session", tag = "users",
     responses((status = 200, body = SessionView)))]
-pub async fn current(caller: Caller) -> Json<SessionView> {
+pub async fn current(state: State, caller: Caller) -> Result<Json<SessionView>, ApiError> {
     let p = caller.0;
-    Json(SessionView {
+    let display_name = match p.actor.strip_prefix("user:") {
+        Some(id) => state
+            .app
+            .projections
+            .user(id)
+            .await?
+            .map(|u| u.display_name)
+            .filter(|n| !n.is_empty()),
+        None => None,
+    };
+    Ok(Json(SessionView {
         actor: p.actor,
         name: p.name,
+        display_name,
         role: p.role.to_string(),
         databases: p.scope.0,
         csrf_token: p.csrf,
-    })
+    }))
 }
 
 /// Sign out: the session ends and its cookie is cleared.

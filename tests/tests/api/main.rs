@@ -30,6 +30,7 @@ mod retention;
 mod roundtrip;
 mod s3;
 mod scheduling;
+mod scope_leaks;
 mod seals;
 mod seals_shared;
 mod secrets;
