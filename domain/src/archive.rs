@@ -8,6 +8,7 @@
 //! segment keeps its own name, size, checksum and completion time inside the event, so the
 //! recoverable window is exact to the segment.
 
+use crate::archive_retention::{segment_below, ArchiveRetention};
 use crate::schedule::Schedule;
 use crate::wal::{Lsn, WalSegment};
 use cqrs_es::event_sink::EventSink;
@@ -36,8 +37,14 @@ pub enum ArchiveCommand {
     Enable {
         server: ArchivedServer,
         base_backup_schedule: Option<Schedule>,
+        retention: ArchiveRetention,
     },
     Disable,
+    /// Forget every segment numbered below `before` (retention; the objects go after).
+    PruneWal {
+        before: String,
+        policy: String,
+    },
     Record {
         timeline: u32,
         segments: Vec<WalSegment>,
@@ -55,8 +62,18 @@ pub enum ArchiveEvent {
         server: ArchivedServer,
         #[serde(default)]
         base_backup_schedule: Option<Schedule>,
+        #[serde(default, skip_serializing_if = "ArchiveRetention::is_empty")]
+        retention: ArchiveRetention,
     },
     WalArchivingDisabled {},
+    /// Retention let go of every archived segment numbered below `before`: `segments` of them,
+    /// `bytes` stored. Their objects are deleted after this is recorded.
+    WalPruned {
+        before: String,
+        segments: u64,
+        bytes: u64,
+        policy: String,
+    },
     WalArchived {
         timeline: u32,
         segments: Vec<WalSegment>,
@@ -73,6 +90,7 @@ impl ArchiveEvent {
         match self {
             ArchiveEvent::WalArchivingEnabled { .. } => "WalArchivingEnabled",
             ArchiveEvent::WalArchivingDisabled {} => "WalArchivingDisabled",
+            ArchiveEvent::WalPruned { .. } => "WalPruned",
             ArchiveEvent::WalArchived { .. } => "WalArchived",
             ArchiveEvent::WalReceiverExited { .. } => "WalReceiverExited",
         }
@@ -101,8 +119,11 @@ pub struct Archive {
     pub enabled: bool,
     pub server: Option<ArchivedServer>,
     pub base_backup_schedule: Option<Schedule>,
-    /// Every archived segment by name.
+    pub retention: ArchiveRetention,
+    /// Every archived segment by name (pruned ones left out).
     pub segments: BTreeMap<String, WalSegment>,
+    /// Every segment numbered below this one was pruned.
+    pub pruned_before: Option<String>,
 }
 
 impl Archive {
@@ -129,16 +150,35 @@ impl Aggregate for Archive {
             ArchiveCommand::Enable {
                 server,
                 base_backup_schedule,
+                retention,
             } => {
                 if self.enabled
                     && self.server.as_ref() == Some(&server)
                     && self.base_backup_schedule == base_backup_schedule
+                    && self.retention == retention
                 {
                     return Ok(());
                 }
                 ArchiveEvent::WalArchivingEnabled {
                     server,
                     base_backup_schedule,
+                    retention,
+                }
+            }
+            ArchiveCommand::PruneWal { before, policy } => {
+                let gone: Vec<&WalSegment> = self
+                    .segments
+                    .values()
+                    .filter(|s| segment_below(&s.name, &before))
+                    .collect();
+                if gone.is_empty() {
+                    return Ok(());
+                }
+                ArchiveEvent::WalPruned {
+                    segments: gone.len() as u64,
+                    bytes: gone.iter().map(|s| s.bytes).sum(),
+                    before,
+                    policy,
                 }
             }
             ArchiveCommand::Disable => {
@@ -152,9 +192,15 @@ impl Aggregate for Archive {
                     return Err(ArchiveError::BatchTooLarge);
                 }
                 // A segment streamed again after a restart is recorded once.
+                // So is one below the pruned boundary: nothing kept needs it.
+                let pruned = |s: &WalSegment| {
+                    self.pruned_before
+                        .as_deref()
+                        .is_some_and(|p| segment_below(&s.name, p))
+                };
                 let new: Vec<WalSegment> = segments
                     .into_iter()
-                    .filter(|s| !self.segments.contains_key(&s.name))
+                    .filter(|s| !self.segments.contains_key(&s.name) && !pruned(s))
                     .collect();
                 if new.is_empty() {
                     return Ok(());
@@ -186,12 +232,25 @@ impl Aggregate for Archive {
             ArchiveEvent::WalArchivingEnabled {
                 server,
                 base_backup_schedule,
+                retention,
             } => {
                 self.enabled = true;
                 self.server = Some(server);
                 self.base_backup_schedule = base_backup_schedule;
+                self.retention = retention;
             }
             ArchiveEvent::WalArchivingDisabled {} => self.enabled = false,
+            ArchiveEvent::WalPruned { before, .. } => {
+                self.segments
+                    .retain(|name, _| !segment_below(name, &before));
+                let further = match &self.pruned_before {
+                    Some(p) => segment_below(p, &before),
+                    None => true,
+                };
+                if further {
+                    self.pruned_before = Some(before);
+                }
+            }
             ArchiveEvent::WalArchived { segments, .. } => {
                 for s in segments {
                     self.segments.insert(s.name.clone(), s);
@@ -241,6 +300,7 @@ mod tests {
         ArchiveEvent::WalArchivingEnabled {
             server: server(),
             base_backup_schedule: None,
+            retention: ArchiveRetention::default(),
         }
     }
 
@@ -251,6 +311,7 @@ mod tests {
             .when(ArchiveCommand::Enable {
                 server: server(),
                 base_backup_schedule: None,
+                retention: ArchiveRetention::default(),
             })
             .then_expect_events(vec![]);
         TestFramework::<Archive>::with(())
@@ -293,5 +354,54 @@ mod tests {
                 segments: many,
             })
             .then_expect_error(ArchiveError::BatchTooLarge);
+    }
+
+    #[test]
+    fn pruning_forgets_the_older_segments_and_refuses_them_later() {
+        let (a, b) = (
+            seg("000000010000000000000002"),
+            seg("000000010000000000000003"),
+        );
+        let given = vec![
+            enabled(),
+            ArchiveEvent::WalArchived {
+                timeline: 1,
+                segments: vec![a.clone(), b.clone()],
+            },
+        ];
+        TestFramework::<Archive>::with(())
+            .given(given.clone())
+            .when(ArchiveCommand::PruneWal {
+                before: b.name.clone(),
+                policy: "keep_base_backups=1".into(),
+            })
+            .then_expect_events(vec![ArchiveEvent::WalPruned {
+                before: b.name.clone(),
+                segments: 1,
+                bytes: 10,
+                policy: "keep_base_backups=1".into(),
+            }]);
+        let mut after = given;
+        after.push(ArchiveEvent::WalPruned {
+            before: b.name.clone(),
+            segments: 1,
+            bytes: 10,
+            policy: "p".into(),
+        });
+        // The same boundary again changes nothing; the pruned segment is not recorded again.
+        TestFramework::<Archive>::with(())
+            .given(after.clone())
+            .when(ArchiveCommand::PruneWal {
+                before: b.name.clone(),
+                policy: "p".into(),
+            })
+            .then_expect_events(vec![]);
+        TestFramework::<Archive>::with(())
+            .given(after)
+            .when(ArchiveCommand::Record {
+                timeline: 1,
+                segments: vec![a],
+            })
+            .then_expect_events(vec![]);
     }
 }

@@ -28,6 +28,12 @@ pub enum BaseBackupCommand {
         failure: Failure,
         duration_ms: u64,
     },
+    /// Retention lets this completed base backup go (its files are deleted after).
+    Prune {
+        policy: String,
+        reason: String,
+    },
+    ConfirmDeleted,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +56,12 @@ pub enum BaseBackupEvent {
         failure: Failure,
         duration_ms: u64,
     },
+    BaseBackupPruned {
+        policy: String,
+        reason: String,
+    },
+    /// The pruned base backup's objects are gone from every destination.
+    BaseBackupArtifactDeleted {},
 }
 
 impl BaseBackupEvent {
@@ -58,6 +70,8 @@ impl BaseBackupEvent {
             BaseBackupEvent::BaseBackupStarted { .. } => "BaseBackupStarted",
             BaseBackupEvent::BaseBackupCompleted { .. } => "BaseBackupCompleted",
             BaseBackupEvent::BaseBackupFailed { .. } => "BaseBackupFailed",
+            BaseBackupEvent::BaseBackupPruned { .. } => "BaseBackupPruned",
+            BaseBackupEvent::BaseBackupArtifactDeleted {} => "BaseBackupArtifactDeleted",
         }
     }
 }
@@ -79,6 +93,7 @@ pub enum BaseBackupStatus {
     Running,
     Completed,
     Failed,
+    Pruned,
 }
 
 impl BaseBackupStatus {
@@ -88,6 +103,7 @@ impl BaseBackupStatus {
             BaseBackupStatus::Running => "running",
             BaseBackupStatus::Completed => "completed",
             BaseBackupStatus::Failed => "failed",
+            BaseBackupStatus::Pruned => "pruned",
         }
     }
 }
@@ -98,6 +114,10 @@ pub enum BaseBackupError {
     AlreadyStarted,
     #[error("this base backup is {0:?}, not running")]
     NotRunning(BaseBackupStatus),
+    #[error("this base backup is {0:?}, not completed")]
+    NotCompleted(BaseBackupStatus),
+    #[error("this base backup is not pruned, or its files are already deleted")]
+    NotPendingDeletion,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +131,8 @@ pub struct BaseBackup {
     pub stopped_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<u64>,
     pub failure: Option<Failure>,
+    /// Pruned and its objects deleted.
+    pub artifact_deleted: bool,
 }
 
 impl Aggregate for BaseBackup {
@@ -141,6 +163,18 @@ impl Aggregate for BaseBackup {
                     trigger,
                     node,
                 }
+            }
+            BaseBackupCommand::Prune { policy, reason } => {
+                if self.status != BaseBackupStatus::Completed {
+                    return Err(BaseBackupError::NotCompleted(self.status));
+                }
+                BaseBackupEvent::BaseBackupPruned { policy, reason }
+            }
+            BaseBackupCommand::ConfirmDeleted => {
+                if self.status != BaseBackupStatus::Pruned || self.artifact_deleted {
+                    return Err(BaseBackupError::NotPendingDeletion);
+                }
+                BaseBackupEvent::BaseBackupArtifactDeleted {}
             }
             _ if !running => return Err(BaseBackupError::NotRunning(self.status)),
             BaseBackupCommand::Complete {
@@ -201,6 +235,8 @@ impl Aggregate for BaseBackup {
                 self.failure = Some(failure);
                 self.duration_ms = Some(duration_ms);
             }
+            BaseBackupEvent::BaseBackupPruned { .. } => self.status = BaseBackupStatus::Pruned,
+            BaseBackupEvent::BaseBackupArtifactDeleted {} => self.artifact_deleted = true,
         }
     }
 }

@@ -447,6 +447,16 @@ mod tests {
                 base_backup_schedule: Some(
                     Schedule::parse("0 3 * * *", None, CatchUp::Latest).unwrap(),
                 ),
+                retention: crate::archive_retention::ArchiveRetention {
+                    keep_base_backups: Some(2),
+                    keep_days: Some(7),
+                },
+            }),
+            LedgerEvent::Archive(ArchiveEvent::WalPruned {
+                before: "000000010000000000000009".into(),
+                segments: 7,
+                bytes: 1000,
+                policy: "keep_base_backups=2".into(),
             }),
             LedgerEvent::Archive(ArchiveEvent::WalArchivingDisabled {}),
             LedgerEvent::Archive(ArchiveEvent::WalArchived {
@@ -485,6 +495,11 @@ mod tests {
                 failure: failure.clone(),
                 duration_ms: 5,
             }),
+            LedgerEvent::BaseBackup(BaseBackupEvent::BaseBackupPruned {
+                policy: "keep_base_backups=2".into(),
+                reason: "older".into(),
+            }),
+            LedgerEvent::BaseBackup(BaseBackupEvent::BaseBackupArtifactDeleted {}),
         ];
         let mut all = all;
         all.extend(access_events());
@@ -542,13 +557,16 @@ mod tests {
                 | LedgerEvent::Archive(
                     ArchiveEvent::WalArchivingEnabled { .. }
                     | ArchiveEvent::WalArchivingDisabled {}
+                    | ArchiveEvent::WalPruned { .. }
                     | ArchiveEvent::WalArchived { .. }
                     | ArchiveEvent::WalReceiverExited { .. },
                 )
                 | LedgerEvent::BaseBackup(
                     BaseBackupEvent::BaseBackupStarted { .. }
                     | BaseBackupEvent::BaseBackupCompleted { .. }
-                    | BaseBackupEvent::BaseBackupFailed { .. },
+                    | BaseBackupEvent::BaseBackupFailed { .. }
+                    | BaseBackupEvent::BaseBackupPruned { .. }
+                    | BaseBackupEvent::BaseBackupArtifactDeleted {},
                 )
                 | LedgerEvent::User(
                     UserEvent::UserCreated { .. }
@@ -628,7 +646,7 @@ mod tests {
     #[test]
     fn every_variant_round_trips_through_decode() {
         let all = every_event();
-        assert_eq!(all.len(), 52);
+        assert_eq!(all.len(), 55);
         for e in all {
             let (payload, stored_type) = match &e {
                 LedgerEvent::Database(x) => (serde_json::to_value(x), x.event_type()),

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod alert;
 pub mod archive;
+pub mod archive_retention;
 pub mod artifact;
 pub mod backup;
 pub mod base_backup;
@@ -38,6 +39,7 @@ pub use alert::{
 pub use archive::{
     Archive, ArchiveCommand, ArchiveError, ArchiveEvent, ArchivedServer, BackupLsns,
 };
+pub use archive_retention::{archive_prune, ArchivePrune, ArchiveRetention, BaseAge};
 pub use backup::{
     ArtifactCopy, Backup, BackupCommand, BackupError, BackupEvent, BackupStatus, DatabaseFacts,
     StoredArtifact, ToolInfo, Trigger, TriggerKind,

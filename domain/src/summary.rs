@@ -244,6 +244,15 @@ fn archive(e: &ArchiveEvent) -> String {
             server.server, server.slot
         ),
         ArchiveEvent::WalArchivingDisabled {} => "WAL archiving disabled".into(),
+        ArchiveEvent::WalPruned {
+            before,
+            segments,
+            bytes: b,
+            policy,
+        } => format!(
+            "{segments} WAL segments before {before} pruned ({}; {policy})",
+            bytes(*b)
+        ),
         ArchiveEvent::WalArchived { segments, .. } => match segments.as_slice() {
             [one] => format!("WAL segment {} archived ({})", one.name, bytes(one.bytes)),
             many => format!(
@@ -283,6 +292,12 @@ fn base_backup(e: &BaseBackupEvent) -> String {
             "base backup failed at stage {}: {}",
             failure.stage, failure.message
         ),
+        BaseBackupEvent::BaseBackupPruned { reason, .. } => {
+            format!("base backup pruned: {reason}")
+        }
+        BaseBackupEvent::BaseBackupArtifactDeleted {} => {
+            "pruned base backup's files deleted".into()
+        }
     }
 }
 fn scope(databases: &Option<Vec<String>>) -> String {

@@ -15,6 +15,19 @@ describe('event descriptions', () => {
     expect(describeEvent(ev('BackupFailed', { stage: 'dump', message: 'pg_dump exited 1' }))).toBe('Backup failed at dump: pg_dump exited 1');
     expect(describeEvent(ev('DatabaseRegistered', { name: 'orders', engine: 'postgres' }))).toBe('Database registered: orders (postgres)');
   });
+  it('describes WAL archiving, base backups and their retention', () => {
+    expect(
+      describeEvent(ev('WalArchived', { timeline: 1, segments: [{ name: '000000010000000000000002', bytes: 1024 }] })),
+    ).toBe('WAL segment 000000010000000000000002 archived (1.0 KiB)');
+    expect(describeEvent(ev('WalArchived', { segments: [{ bytes: 1024 }, { bytes: 1024 }] }))).toBe('2 WAL segments archived (2.0 KiB)');
+    expect(
+      describeEvent(ev('WalPruned', { before: '000000010000000000000009', segments: 7, bytes: 10, policy: 'keep_base_backups=2' })),
+    ).toBe('7 WAL segments pruned before 000000010000000000000009 (keep_base_backups=2)');
+    expect(describeEvent(ev('BaseBackupPruned', { reason: 'older than base backup b2' }))).toBe('Base backup pruned: older than base backup b2');
+    expect(describeEvent(ev('BaseBackupFailed', { stage: 'dump', message: 'no pg_hba entry' }))).toBe('Base backup failed at dump: no pg_hba entry');
+    expect(eventTone('BaseBackupPruned')).toBe('bad');
+    expect(eventTone('BaseBackupCompleted')).toBe('good');
+  });
   it('counts in the singular and plural correctly', () => {
     expect(describeEvent(ev('AlertRepeated', { count: 2 }))).toBe('Alert repeated (2 times)');
     expect(describeEvent(ev('AlertRepeated', { count: 1 }))).toBe('Alert repeated (once)');

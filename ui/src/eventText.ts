@@ -126,6 +126,44 @@ export function describeEvent(e: LedgerEvent): string {
       const outcome = str(p.outcome);
       return `Channel tested${outcome ? `: ${outcome}` : ''}`;
     }
+    case 'WalArchivingEnabled': {
+      const server = str(p.server);
+      return `WAL archiving enabled${server ? ` for ${server}` : ''}`;
+    }
+    case 'WalArchivingDisabled':
+      return 'WAL archiving disabled';
+    case 'WalArchived': {
+      const segs = Array.isArray(p.segments) ? (p.segments as Record<string, unknown>[]) : [];
+      const total = segs.reduce((n, s) => n + (num(s.bytes) ?? 0), 0);
+      return `${segs.length === 1 ? `WAL segment ${str(segs[0].name) ?? ''}` : plural(segs.length, 'WAL segment')} archived (${formatBytes(total)})`;
+    }
+    case 'WalReceiverExited': {
+      const m = str(p.message);
+      return `pg_receivewal stopped${m ? `: ${m}` : ''} (restarted)`;
+    }
+    case 'WalPruned': {
+      const n = num(p.segments);
+      const before = str(p.before);
+      return `${n !== null ? plural(n, 'WAL segment') : 'WAL'} pruned${before ? ` before ${before}` : ''}${str(p.policy) ? ` (${str(p.policy)})` : ''}`;
+    }
+    case 'BaseBackupStarted': {
+      const trigger = str(p.trigger);
+      return `Base backup started${trigger ? ` (${trigger})` : ''}`;
+    }
+    case 'BaseBackupCompleted': {
+      const ms = num(p.duration_ms);
+      return `Base backup completed${str(p.start_lsn) ? ` from ${str(p.start_lsn)} to ${str(p.stop_lsn) ?? '?'}` : ''}${ms !== null ? ` in ${formatDuration(ms)}` : ''}`;
+    }
+    case 'BaseBackupFailed': {
+      const m = errorMessage(p);
+      return `Base backup failed${m ? ` ${m.startsWith('at ') ? m : `: ${m}`}` : ''}`;
+    }
+    case 'BaseBackupPruned': {
+      const r = str(p.reason);
+      return `Base backup pruned${r ? `: ${r}` : ''}`;
+    }
+    case 'BaseBackupArtifactDeleted':
+      return 'Pruned base backup’s files deleted';
     case 'LedgerSealed': {
       const from = num(p.from);
       const to = num(p.to);

@@ -18,6 +18,14 @@ pub struct EnableArchiving {
     /// Cron expression (5 or 6 fields, UTC) of scheduled base backups, e.g. `0 3 * * *`.
     #[serde(default)]
     pub base_backup_schedule: Option<String>,
+    /// Retention: keep the newest this many base backups and the WAL they need (at least 1).
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub keep_base_backups: Option<u32>,
+    /// Retention: keep every second of the last this many days restorable (1 to 36500).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 36500)]
+    pub keep_days: Option<u32>,
 }
 
 /// Enable continuous WAL archiving for the database's server.
@@ -46,7 +54,15 @@ pub async fn enable(
     let view = state
         .app
         .archiving()
-        .enable(&actor.0, &id, req.base_backup_schedule.as_deref())
+        .enable(
+            &actor.0,
+            &id,
+            req.base_backup_schedule.as_deref(),
+            backline_domain::ArchiveRetention {
+                keep_base_backups: req.keep_base_backups,
+                keep_days: req.keep_days,
+            },
+        )
         .await?;
     Ok(Json(view))
 }

@@ -24,7 +24,7 @@ use std::time::Instant;
 pub struct BaseBackupView {
     pub id: String,
     pub database_id: String,
-    /// `running`, `completed` or `failed`.
+    /// `running`, `completed`, `failed` or `pruned` (by the archive's retention).
     pub status: String,
     pub trigger: String,
     pub timeline: Option<u32>,
@@ -63,7 +63,7 @@ impl BaseBackupView {
     }
 }
 
-fn base_error(e: &backline_domain::BaseBackupError) -> AppError {
+pub(crate) fn base_error(e: &backline_domain::BaseBackupError) -> AppError {
     AppError::Conflict(e.to_string())
 }
 
@@ -135,6 +135,7 @@ pub(crate) async fn start(
                 }
             }
         };
+        let completed = matches!(command, BaseBackupCommand::Complete { .. });
         if let Err(e) = core
             .aggregates
             .base_backups
@@ -144,6 +145,9 @@ pub(crate) async fn start(
             tracing::error!(base_backup = bb, error = %e, "could not record the end of a base backup");
         }
         core.refresh().await;
+        if completed {
+            super::retention::apply_quietly(&core, &db).await;
+        }
     });
     Ok(Started { id, done })
 }

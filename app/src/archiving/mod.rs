@@ -5,6 +5,7 @@
 
 pub mod base_backup;
 mod receiver;
+pub(crate) mod retention;
 mod ship;
 pub mod window;
 
@@ -15,8 +16,8 @@ pub use window::{RecoveryWindow, WalGap};
 use crate::core::Core;
 use crate::error::{from_aggregate, AppError};
 use backline_domain::{
-    Archive, ArchiveCommand, ArchiveError, ArchivedServer, CatchUp, ConnectionString, Engine,
-    Schedule,
+    Archive, ArchiveCommand, ArchiveError, ArchiveRetention, ArchivedServer, CatchUp,
+    ConnectionString, Engine, Schedule,
 };
 use backline_infra::drivers::pg_archive;
 use std::sync::Arc;
@@ -33,6 +34,11 @@ pub struct ArchiveView {
     pub server_major: Option<u32>,
     /// Cron expression of the scheduled base backups (UTC).
     pub base_backup_schedule: Option<String>,
+    /// Retention: the newest this many base backups stay (with the WAL they need).
+    pub keep_base_backups: Option<u32>,
+    /// Retention: every second of the last this many days stays restorable.
+    pub keep_days: Option<u32>,
+    /// Archived segments still kept.
     pub segments: usize,
     pub newest_segment: Option<String>,
 }
@@ -46,6 +52,8 @@ impl ArchiveView {
             slot: a.server.as_ref().map(|s| s.slot.clone()),
             server_major: a.server.as_ref().map(|s| s.server_major),
             base_backup_schedule: a.base_backup_schedule.as_ref().map(|s| s.cron.clone()),
+            keep_base_backups: a.retention.keep_base_backups,
+            keep_days: a.retention.keep_days,
             segments: a.segments.len(),
             newest_segment: a.newest().map(|s| s.name.clone()),
         }
@@ -95,7 +103,20 @@ impl Archiving {
         actor: &str,
         reference: &str,
         base_backup_schedule: Option<&str>,
+        retention: ArchiveRetention,
     ) -> Result<ArchiveView, AppError> {
+        if retention.keep_base_backups == Some(0) {
+            return Err(AppError::invalid(
+                "keep_base_backups",
+                "must be at least 1 (the newest base backup always stays)",
+            ));
+        }
+        if retention
+            .keep_days
+            .is_some_and(|d| !(1..=36_500).contains(&d))
+        {
+            return Err(AppError::invalid("keep_days", "must be from 1 to 36500"));
+        }
         let schedule = match base_backup_schedule {
             Some(cron) => Some(
                 Schedule::parse(cron, None, CatchUp::Latest)
@@ -135,6 +156,7 @@ impl Archiving {
             ArchiveCommand::Enable {
                 server,
                 base_backup_schedule: schedule,
+                retention,
             },
         )
         .await

@@ -196,6 +196,10 @@ async fn stream_once(
                 if let Err(e) = ship(core, id, spool).await {
                     tracing::warn!(database_id = id, error = %e, "shipping WAL failed; retrying");
                 }
+                // Retention also as time passes (keep_days), every ten minutes.
+                if ticks.is_multiple_of(600) {
+                    super::retention::apply_quietly(core, id).await;
+                }
                 if ticks.is_multiple_of(3) {
                     if !renew(core, id).await {
                         return Ended::LeaseLost;

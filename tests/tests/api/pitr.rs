@@ -338,3 +338,165 @@ async fn missing_server_binaries_are_named_up_front() {
     assert!(app.events_of("RestoreStarted").await.is_empty());
     disable(&app, &id).await;
 }
+
+/// The segment (24 hexadecimal digits) holding `lsn` on timeline 1, with 16 MiB segments.
+fn segment_of(lsn: &str) -> String {
+    let (hi, lo) = lsn.split_once('/').expect("lsn");
+    let lsn =
+        (u64::from_str_radix(hi, 16).expect("hi") << 32) | u64::from_str_radix(lo, 16).expect("lo");
+    let segno = lsn / (16 << 20);
+    format!("{:08X}{:08X}{:08X}", 1, segno / 256, segno % 256)
+}
+
+/// The archived WAL segments of `id` in the default (fs) storage, sorted.
+fn stored_segments(app: &TestApp, name: &str, id: &str) -> Vec<String> {
+    let dir = app
+        .data_dir
+        .path()
+        .join("artifacts")
+        .join(format!("{name}-{id}"))
+        .join("wal/00000001");
+    let mut v: Vec<String> = std::fs::read_dir(&dir)
+        .expect("wal dir")
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .split('.')
+                .next()
+                .map(str::to_string)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_keeps_the_promised_window_and_removes_the_rest() {
+    let app = spawn_app().await;
+    let src = TempDb::create("pitr_ret").await;
+    let into = TempDb::create("pitr_ret_into").await;
+    sql(
+        src.name(),
+        "CREATE TABLE t (id serial PRIMARY KEY, batch int NOT NULL, v int NOT NULL)",
+    )
+    .await;
+    let id = app.register(src.name(), "postgres", &src.url()).await;
+    let into_id = app.register(into.name(), "postgres", &into.url()).await;
+    let _guard = SlotGuard(slot_of(&id));
+    // Invalid retention is refused and changes nothing.
+    let r = app
+        .post(
+            &format!("/api/v1/databases/{id}/archiving"),
+            json!({"keep_base_backups": 0}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(app.events_of("WalArchivingEnabled").await.is_empty());
+    let r = app
+        .post(
+            &format!("/api/v1/databases/{id}/archiving"),
+            json!({"keep_base_backups": 2}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["keep_base_backups"], 2, "{v}");
+
+    let b1 = base_backup(&app, &id).await;
+    write_batch(src.name(), 1).await;
+    switch_wal().await;
+    archived_past(&app, &id, Utc::now()).await;
+    let b2 = base_backup(&app, &id).await;
+    pause().await;
+    write_batch(src.name(), 2).await;
+    switch_wal().await;
+    pause().await;
+    let between = Utc::now();
+    pause().await;
+    write_batch(src.name(), 3).await;
+    switch_wal().await;
+    archived_past(&app, &id, Utc::now()).await;
+    let first_wal = segment_of(b1["start_lsn"].as_str().expect("start"));
+    let kept_from = segment_of(b2["start_lsn"].as_str().expect("start"));
+    assert!(first_wal < kept_from, "{first_wal} {kept_from}");
+    let before = stored_segments(&app, src.name(), &id);
+    assert!(before.iter().any(|s| *s <= first_wal), "{before:?}");
+    let b1_file = app
+        .data_dir
+        .path()
+        .join("artifacts")
+        .join(b1["key"].as_str().expect("key"));
+    assert!(b1_file.exists());
+
+    // The third base backup: the first one goes, with the WAL only it needed.
+    let b3 = base_backup(&app, &id).await;
+    let b1_id = b1["id"].as_str().expect("id").to_string();
+    let start = std::time::Instant::now();
+    while app.get_json(&format!("/api/v1/base-backups/{b1_id}")).await["status"] != "pruned"
+        || app.events_of("BaseBackupArtifactDeleted").await.is_empty()
+    {
+        assert!(start.elapsed() < Duration::from_secs(60), "b1 not pruned");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(!b1_file.exists(), "the pruned base backup's file stays");
+    for b in [&b2, &b3] {
+        let v = app
+            .get_json(&format!(
+                "/api/v1/base-backups/{}",
+                b["id"].as_str().expect("id")
+            ))
+            .await;
+        assert_eq!(v["status"], "completed", "{v}");
+        let f = app
+            .data_dir
+            .path()
+            .join("artifacts")
+            .join(b["key"].as_str().expect("key"));
+        assert!(f.exists(), "{f:?}");
+    }
+    let after = stored_segments(&app, src.name(), &id);
+    assert!(
+        after.iter().all(|s| *s >= kept_from),
+        "{after:?} from {kept_from}"
+    );
+    assert!(after.contains(&kept_from), "{after:?}");
+    let pruned = app.events_of("WalPruned").await;
+    // (an earlier pass may have let go of the WAL streamed before the first base backup)
+    assert!(
+        pruned
+            .iter()
+            .any(|e| e["payload"]["before"] == kept_from.as_str()),
+        "{pruned:?}"
+    );
+    assert!(!app.events_of("BaseBackupPruned").await.is_empty());
+
+    // The promised window (from the second base backup's end) is whole and still restores.
+    let w = window(&app, &id).await;
+    assert_eq!(w["gaps"], json!([]), "{w}");
+    let from = w["intervals"][0]["from"]
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .expect("from");
+    let b2_end = b2["stopped_at"]
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .expect("stopped_at");
+    assert_eq!(from, b2_end, "{w}");
+    restore_pitr_done(
+        &app,
+        &id,
+        json!({"target_time": between, "target_database_id": into_id}),
+    )
+    .await;
+    assert_eq!(batches(into.name()).await, vec![1, 2]);
+    // Before the window: refused.
+    let (status, v) = restore_pitr(
+        &app,
+        &id,
+        json!({"target_time": b1["stopped_at"], "target_database_id": into_id}),
+    )
+    .await;
+    assert_eq!(status, 422, "{v}");
+    disable(&app, &id).await;
+}
