@@ -7,7 +7,10 @@
 //   delivers a signed request; a backup of a database that does not exist raises an alert that shows up
 //   in the navigation, on the dashboard and on the Alerts page and reaches the receiver; it is
 //   acknowledged. The timeline gets new events over the live stream (token in a header, not the URL).
-//   The first backup is checked with "Verify now" on its page. Screenshots go to ui/test-results/.
+//   The first backup is checked with "Verify now" on its page. People: the admin creates an operator
+//   user and issues a token (its secret shown once); the operator signs in with its password in a
+//   fresh browser, backs up, is refused restores into a non-target and the Users page, and signs out.
+//   Screenshots go to ui/test-results/.
 //   Accessibility: axe-core (the npm package, injected into the page) runs on every main page in the
 //   light and the dark colour scheme, and any "serious" or "critical" violation fails the run; Tab
 //   must show a focus ring on every control it reaches.
@@ -263,7 +266,7 @@ async function main() {
   await step('wrong token shows a readable 401 message', async () => {
     await page.goto(`${uiBase}/`);
     await page.getByLabel('Admin token').fill('definitely-not-the-token');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in with token' }).click();
     await page.getByText(/server rejected this token \(401/).waitFor();
     const where = (await page.locator('#token-where').textContent()) ?? '';
     expect(/admin\.token/.test(where) && /BACKLINE_ADMIN_TOKEN/.test(where), `sign-in does not say where the token is: ${where}`);
@@ -273,7 +276,7 @@ async function main() {
 
   await step('sign in with the token', async () => {
     await page.getByLabel('Admin token').fill(TOKEN);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in with token' }).click();
     await page.getByRole('heading', { name: 'Databases' }).waitFor();
     const stored = await page.evaluate(() => sessionStorage.getItem('backline.token'));
     expect(stored === TOKEN, 'token not kept in sessionStorage');
@@ -949,6 +952,111 @@ async function main() {
       await snap(page, name);
     }
     await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  const opUser = `op-${run}`;
+  const opPassword = `pw-${run}-correct-horse`;
+  await step('users & tokens: an admin creates an operator user and issues a token whose secret is shown once', async () => {
+    await page.goto(`${uiBase}/`);
+    const who = (await page.getByTestId('whoami').textContent()) ?? '';
+    expect(/admin/.test(who), `the header does not say who is signed in: ${who}`);
+    await page.getByRole('link', { name: 'Users & tokens' }).click();
+    await page.getByRole('heading', { name: 'Users & tokens' }).waitFor();
+    await page.getByLabel('Username', { exact: true }).fill(opUser);
+    await page.getByLabel('Display name (optional)').fill('Olive Operator');
+    await page.getByLabel('Password', { exact: true }).fill(opPassword);
+    await page.locator('#new-role').selectOption('operator');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    const row = page.getByTestId(`user-${opUser}`);
+    await row.waitFor();
+    expect(((await row.locator('select').inputValue()) ?? '') === 'operator', 'the new user is not an operator');
+    await page.getByLabel('Name', { exact: true }).fill(`ci-${run}`);
+    await page.locator('#token-role').selectOption('operator');
+    await page.getByRole('button', { name: 'Issue token' }).click();
+    const secret = await page.getByTestId('token-secret').inputValue();
+    expect(/^blt_/.test(secret), `the secret shown is not a token: ${secret}`);
+    await page.getByTestId(`token-ci-${run}`).waitFor();
+    await snap(page, 'users-token-shown-once');
+    // The secret is real: it authenticates as an operator token.
+    const me = await fetch(`${BASE}/api/v1/session`, { headers: { Authorization: `Bearer ${secret}` } }).then((r) => r.json());
+    expect(me.role === 'operator' && me.name === `ci-${run}`, `the issued token is ${JSON.stringify(me)}`);
+    await page.getByRole('button', { name: 'I have copied it' }).click();
+    await page.getByTestId('token-once').waitFor({ state: 'detached' });
+    const html = await page.content();
+    expect(!html.includes(secret), 'the secret is still on the page after closing');
+    await page.reload();
+    await page.getByTestId(`token-ci-${run}`).waitFor();
+    expect(!(await page.content()).includes(secret), 'the secret came back after a reload');
+    await a11yBothSchemes(page, 'users & tokens');
+    await snap(page, 'users-token-gone');
+  });
+
+  await step('the operator signs in with a password in a fresh browser, backs up, cannot restore into a non-target nor see Users', async () => {
+    const opContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    opContext.setDefaultTimeout(STEP_TIMEOUT);
+    const op = await opContext.newPage();
+    op.on('pageerror', (e) => consoleErrors.push(String(e)));
+    currentPage = op;
+    try {
+      await op.goto(`${uiBase}/`);
+      await op.getByLabel('Username').fill(opUser);
+      await op.getByLabel('Password').fill('not-the-password');
+      await op.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await op.locator('#password-error').filter({ hasText: /.+/ }).waitFor();
+      await snap(op, 'signin-wrong-password');
+      await op.getByLabel('Password').fill(opPassword);
+      await op.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await op.getByRole('heading', { name: 'Databases' }).waitFor();
+      const who = (await op.getByTestId('whoami').textContent()) ?? '';
+      expect(/Olive Operator/.test(who) && /operator/.test(who), `header: ${who}`);
+      expect((await op.evaluate(() => sessionStorage.getItem('backline.token'))) === null, 'a password sign-in keeps a token');
+      const cookies = await opContext.cookies();
+      const session = cookies.find((c) => c.name === 'backline_session');
+      expect(session && session.httpOnly && session.sameSite === 'Strict', `session cookie: ${JSON.stringify(session)}`);
+      expect((await op.getByRole('link', { name: 'Users & tokens' }).count()) === 0, 'an operator sees the Users entry');
+      expect((await op.getByRole('link', { name: 'Add database' }).count()) === 0, 'an operator is offered "Add database"');
+      await snap(op, 'operator-dashboard');
+      await op.goto(`${uiBase}/databases/${encodeURIComponent(srcName)}`);
+      await op.getByRole('heading', { name: srcName }).waitFor();
+      expect((await op.getByRole('link', { name: 'Edit' }).count()) === 0, 'an operator is offered "Edit"');
+      const before = await op.locator('[data-testid=version]').count();
+      await op.getByRole('button', { name: 'Back up now' }).click();
+      await op.locator('[data-testid=backup-progress][data-status=completed], [data-testid=backup-progress][data-status=failed]').waitFor();
+      const status = await op.getByTestId('backup-progress').getAttribute('data-status');
+      expect(status === 'completed', `the operator's backup ${status}`);
+      // Not a restore target: the restore buttons are disabled, with the reason.
+      const denied = (await op.getByTestId('restore-denied').textContent()) ?? '';
+      expect(/restore targets/.test(denied), `no reason beside the disabled restore: ${denied}`);
+      expect(await op.getByRole('button', { name: 'Restore…' }).first().isDisabled(), 'restore is offered to an operator');
+      expect((await op.locator('[data-testid=version]').count()) >= Math.min(before, 10), 'versions vanished');
+      await snap(op, 'operator-database-page');
+      // The backup is the operator's in the ledger.
+      const events = await fetch(`${BASE}/api/v1/events?type=BackupStarted&order=desc&limit=1`, {
+        headers: { Authorization: `Bearer ${TOKEN}` },
+      }).then((r) => r.json());
+      const by = events.items[0]?.actor_name;
+      expect(by === opUser || by === 'Olive Operator', `the backup was recorded as ${by}`);
+      await op.goto(`${uiBase}/users`);
+      await op.getByTestId('users-denied').waitFor();
+      const text = (await op.getByTestId('users-denied').textContent()) ?? '';
+      expect(/admin role/.test(text), `the Users page says: ${text}`);
+      await a11yBothSchemes(op, 'users page as an operator');
+      await op.emulateMedia({ colorScheme: 'dark' });
+      await op.goto(`${uiBase}/databases/${encodeURIComponent(srcName)}`);
+      await op.getByRole('heading', { name: srcName }).waitFor();
+      await snap(op, 'operator-database-page-dark');
+      await op.emulateMedia({ colorScheme: 'light' });
+      // Signing out ends the session on the server.
+      await op.getByRole('button', { name: 'Sign out' }).click();
+      await op.getByLabel('Username').waitFor();
+      await a11yBothSchemes(op, 'sign-in');
+      await snap(op, 'signed-out');
+      const again = await fetch(`${BASE}/api/v1/session`, { headers: { Cookie: `backline_session=${session.value}` } });
+      expect(again.status === 401, `the session still works after signing out: ${again.status}`);
+    } finally {
+      await opContext.close();
+      currentPage = page;
+    }
   });
 
   await step('/docs: authorize with the token, then "Try it out" on three list routes answers 200', async () => {

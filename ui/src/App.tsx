@@ -1,7 +1,8 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { QueryClientProvider, type QueryClient } from '@tanstack/react-query';
-import { onUnauthorized } from './api';
-import { clearToken, getToken, setToken } from './auth';
+import { api, onUnauthorized, type SessionView } from './api';
+import { clearToken, getToken, setCsrf, setToken } from './auth';
+import { useAccess } from './access';
 import { makeQueryClient } from './queryClient';
 import { Link, match, useLocation } from './router';
 import { SignIn } from './pages/SignIn';
@@ -14,47 +15,89 @@ import { Timeline } from './pages/Timeline';
 import { Alerts } from './pages/Alerts';
 import { Channels } from './pages/Channels';
 import { Servers } from './pages/Servers';
+import { Users } from './pages/Users';
 import { useOpenAlerts } from './alerts';
 import { NotFound } from './pages/NotFound';
 
+type SignedIn = 'checking' | 'out' | 'token' | 'session';
+
 export function App({ client }: { client?: QueryClient }) {
   const [queryClient] = useState(() => client ?? makeQueryClient());
-  const [token, setTokenState] = useState<string | null>(() => getToken());
+  // A token in this tab, else perhaps a session cookie (HttpOnly: asked of the server).
+  const [state, setState] = useState<SignedIn>(() => (getToken() ? 'token' : 'checking'));
   const [expired, setExpired] = useState(false);
 
   useEffect(
     () =>
       onUnauthorized(() => {
         clearToken();
+        setCsrf(null);
         queryClient.clear();
         setExpired(true);
-        setTokenState(null);
+        setState('out');
       }),
     [queryClient],
   );
 
+  useEffect(() => {
+    if (state !== 'checking') return;
+    let live = true;
+    api
+      .session(false)
+      .then((s) => {
+        if (!live) return;
+        if (s.csrf_token) {
+          setCsrf(s.csrf_token);
+          queryClient.setQueryData(['session'], s);
+          setState('session');
+        } else {
+          setState('out');
+        }
+      })
+      .catch(() => live && setState('out'));
+    return () => {
+      live = false;
+    };
+  }, [state, queryClient]);
+
   function signIn(t: string) {
     setToken(t);
+    setCsrf(null);
     setExpired(false);
-    setTokenState(t);
+    setState('token');
+  }
+
+  function signedIn(s: SessionView) {
+    clearToken();
+    setCsrf(s.csrf_token);
+    queryClient.clear();
+    queryClient.setQueryData(['session'], s);
+    setExpired(false);
+    setState('session');
   }
 
   function signOut() {
+    const wasSession = state === 'session';
     clearToken();
+    setCsrf(null);
     queryClient.clear();
     setExpired(false);
-    setTokenState(null);
+    setState('out');
+    if (wasSession) void api.signOut().catch(() => undefined);
   }
 
-  return (
-    <QueryClientProvider client={queryClient}>
-      {token ? (
-        <Shell onSignOut={signOut} />
-      ) : (
-        <SignIn onSignedIn={signIn} notice={expired ? 'The server no longer accepts your token. Sign in again.' : null} />
-      )}
-    </QueryClientProvider>
-  );
+  let body: ReactNode;
+  if (state === 'checking') body = <p className="placeholder">Loading…</p>;
+  else if (state === 'out')
+    body = (
+      <SignIn
+        onSignedIn={signIn}
+        onSession={signedIn}
+        notice={expired ? 'The server no longer accepts your sign-in (token or session). Sign in again.' : null}
+      />
+    );
+  else body = <Shell onSignOut={signOut} />;
+  return <QueryClientProvider client={queryClient}>{body}</QueryClientProvider>;
 }
 
 function Shell({ onSignOut }: { onSignOut: () => void }) {
@@ -67,8 +110,11 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
         ? 'channels'
         : path.startsWith('/servers')
           ? 'servers'
-          : 'databases';
+          : path.startsWith('/users')
+            ? 'users'
+            : 'databases';
   const open = useOpenAlerts();
+  const { session, deny } = useAccess();
   const openCount = open.data?.length;
   return (
     <div className="app">
@@ -83,9 +129,11 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
           <Link to="/" aria-current={section === 'databases' ? 'page' : undefined}>
             Databases
           </Link>
-          <Link to="/servers" aria-current={section === 'servers' ? 'page' : undefined}>
-            Servers
-          </Link>
+          {deny('see-all') ? null : (
+            <Link to="/servers" aria-current={section === 'servers' ? 'page' : undefined}>
+              Servers
+            </Link>
+          )}
           <Link to="/timeline" aria-current={section === 'timeline' ? 'page' : undefined}>
             Timeline
           </Link>
@@ -105,10 +153,24 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
           <Link to="/channels" aria-current={section === 'channels' ? 'page' : undefined}>
             Channels
           </Link>
+          {session?.role === 'admin' ? (
+            <Link to="/users" aria-current={section === 'users' ? 'page' : undefined}>
+              Users &amp; tokens
+            </Link>
+          ) : null}
         </nav>
-        <button type="button" className="button-link signout" onClick={onSignOut}>
-          Sign out
-        </button>
+        <div className="whoami">
+          {session ? (
+            <span data-testid="whoami" title={session.databases ? `Limited to ${session.databases.join(', ')}` : undefined}>
+              <span className="whoami-name">{session.display_name || session.name}</span>{' '}
+              <span className={`role-badge role-${session.role}`}>{session.role}</span>
+              {session.databases ? <span className="visually-hidden"> (limited to some databases)</span> : null}
+            </span>
+          ) : null}
+          <button type="button" className="button-link signout" onClick={onSignOut}>
+            Sign out
+          </button>
+        </div>
       </header>
       <main id="main" tabIndex={-1}>
         <Routes path={path} />
@@ -129,5 +191,6 @@ function Routes({ path }: { path: string }) {
   if (path === '/alerts') return <Alerts />;
   if (path === '/channels') return <Channels />;
   if (path === '/servers') return <Servers />;
+  if (path === '/users') return <Users />;
   return <NotFound />;
 }

@@ -1,6 +1,7 @@
 // Typed client for the Backline REST API v1 (docs/api.md). Every call goes through `request`,
-// which adds the bearer token and turns problem+json bodies into `ApiError`.
-import { getToken } from './auth';
+// which adds the bearer token (or, for a signed-in session, the CSRF header on writes) and turns
+// problem+json bodies into `ApiError`.
+import { getCsrf, getToken } from './auth';
 
 export type Engine = 'postgres' | 'mysql';
 
@@ -35,6 +36,68 @@ export interface Database {
   /** Empty (or null) keeps every version. */
   retention?: Retention | null;
   last_claimed_slot?: string | null;
+  /** Operators may restore into it (a staging or sandbox database). */
+  restore_target?: boolean;
+}
+
+export type Role = 'viewer' | 'operator' | 'admin';
+
+/** GET /session: who is calling (a signed-in user, an API token or the bootstrap token). */
+export interface SessionView {
+  /** `user:<id>`, `token:<id>` or `token:bootstrap`. */
+  actor: string;
+  /** A username or a token's name. */
+  name: string;
+  /** A user's display name, when it has one. */
+  display_name?: string | null;
+  role: Role;
+  /** The databases it is limited to (ids or name patterns); null: all. */
+  databases: string[] | null;
+  /** Sent back in `X-CSRF-Token` with a session's writes; null for bearer tokens. */
+  csrf_token: string | null;
+}
+
+export interface User {
+  id: string;
+  username: string;
+  display_name: string;
+  role: Role;
+  databases: string[] | null;
+  disabled: boolean;
+  /** `local` (password) or `oidc`. */
+  origin: string;
+  created_at: string;
+  last_sign_in_at: string | null;
+}
+
+export interface NewUser {
+  username: string;
+  password: string;
+  role: Role;
+  display_name?: string;
+  databases?: string[];
+}
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  /** Who issued it: `user:<id>` or `token:bootstrap`. */
+  owner: string;
+  role: Role;
+  databases: string[] | null;
+  expires_at: string | null;
+  revoked: boolean;
+  revoked_at: string | null;
+  created_at: string;
+  last_used_at?: string | null;
+}
+
+export interface NewToken {
+  name: string;
+  role: Role;
+  databases?: string[];
+  /** RFC 3339. */
+  expires_at?: string;
 }
 
 /** A database server: its databases are listed and registered in bulk. */
@@ -501,12 +564,15 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
   const token = opts.token ?? getToken();
   const headers: Record<string, string> = { Accept: 'application/json, application/problem+json' };
   if (token) headers.Authorization = `Bearer ${token}`;
+  const method = opts.method ?? 'GET';
+  const csrf = getCsrf();
+  if (!token && csrf && method !== 'GET') headers['X-CSRF-Token'] = csrf;
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
 
   let res: Response;
   try {
     res = await fetch(BASE + path, {
-      method: opts.method ?? 'GET',
+      method,
       headers,
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       signal: opts.signal,
@@ -618,6 +684,20 @@ export const api = {
   /** Checks a token without storing it: any authenticated GET will do. */
   checkToken: (token: string) =>
     request<{ items: Database[] }>('/databases', { token, signOutOn401: false }),
+
+  /** Who is calling; `signOutOn401: false` while finding out whether a session cookie is there. */
+  session: (signOutOn401 = true) => request<SessionView>('/session', { signOutOn401 }),
+  signIn: (username: string, password: string) =>
+    request<SessionView>('/session', { method: 'POST', body: { username, password }, signOutOn401: false }),
+  signOut: () => request<void>('/session', { method: 'DELETE', signOutOn401: false }),
+
+  listUsers: () => request<{ items: User[] }>('/users').then((r) => r.items),
+  createUser: (body: NewUser) => request<{ id: string }>('/users', { method: 'POST', body }),
+  updateUser: (id: string, body: { role?: Role; disabled?: boolean }) =>
+    request<User>(`/users/${enc(id)}`, { method: 'PATCH', body }),
+  listTokens: () => request<{ items: ApiToken[] }>('/tokens').then((r) => r.items),
+  issueToken: (body: NewToken) => request<{ id: string; token: string }>('/tokens', { method: 'POST', body }),
+  revokeToken: (id: string) => request<void>(`/tokens/${enc(id)}`, { method: 'DELETE' }),
 
   listDatabases: (includeRemoved = false) =>
     request<{ items: Database[] }>(`/databases${query({ include_removed: includeRemoved || undefined })}`).then(

@@ -16,3 +16,20 @@ export function setToken(token: string): void {
 export function clearToken(): void {
   sessionStorage.removeItem(KEY);
 }
+
+// A signed-in session's cookie is HttpOnly (script cannot read it); its CSRF token, which every
+// write must send back in X-CSRF-Token, is kept beside the API token in this tab.
+const CSRF_KEY = 'backline.csrf';
+
+export function getCsrf(): string | null {
+  try {
+    return sessionStorage.getItem(CSRF_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function setCsrf(csrf: string | null): void {
+  if (csrf) sessionStorage.setItem(CSRF_KEY, csrf);
+  else sessionStorage.removeItem(CSRF_KEY);
+}

@@ -2,13 +2,21 @@ import { useQuery } from '@tanstack/react-query';
 import { api } from '../api';
 import { Link } from '../router';
 import { Time } from './Time';
+import { useAccess } from '../access';
 
 /**
  * Scratch databases crashed restores left on their targets' servers: each holds a full copy of a
  * backup's data, and nothing drops them on its own.
  */
 export function LeftoversNotice() {
-  const leftovers = useQuery({ queryKey: ['leftovers'], queryFn: api.listLeftovers, refetchInterval: 60_000 });
+  // Scratch databases name any database: only for principals that see them all.
+  const { session, deny } = useAccess();
+  const leftovers = useQuery({
+    queryKey: ['leftovers'],
+    queryFn: api.listLeftovers,
+    refetchInterval: 60_000,
+    enabled: !!session && !deny('see-all'),
+  });
   const items = leftovers.data ?? [];
   if (items.length === 0) return null;
   return (

@@ -1,6 +1,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { api, type Backup } from '../api';
 import { ErrorMessage } from './ErrorMessage';
+import { useAccess } from '../access';
 
 /** Pins (never pruned) or unpins a version. A toggle button: `aria-pressed` says which. */
 export function PinToggle({
@@ -14,6 +15,7 @@ export function PinToggle({
   describedBy?: string;
 }) {
   const qc = useQueryClient();
+  const { deny } = useAccess();
   const pinned = !!backup.pinned;
   const toggle = useMutation({
     mutationFn: () => (pinned ? api.unpinBackup(backup.id) : api.pinBackup(backup.id)),
@@ -25,6 +27,8 @@ export function PinToggle({
       onChanged?.(b);
     },
   });
+  // Who may not pin sees only whether it is pinned.
+  if (deny('pin')) return pinned ? <span className="badge badge-scheduled pin-state">★ Pinned</span> : null;
   return (
     <div className="pin-toggle">
       <button

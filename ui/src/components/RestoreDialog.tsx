@@ -11,6 +11,7 @@ import { StageErrorView } from './StageErrorView';
 import { StatusBadge } from './StatusBadge';
 import { Time } from './Time';
 import { TableTree } from './TableTree';
+import { useAccess } from '../access';
 
 /** What Tab can reach inside `root`, in order. */
 function focusables(root: HTMLElement | null): HTMLElement[] {
@@ -39,7 +40,12 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
   const all = useQuery({ queryKey: ['databases'], queryFn: () => api.listDatabases() });
   const targets = (all.data ?? []).filter((d) => d.engine === source.engine && d.status === 'active');
   if (!targets.some((d) => d.id === source.id) && source.status === 'active') targets.unshift(source);
-  const [targetId, setTargetId] = useState(source.id);
+  const { deny } = useAccess();
+  const [chosenId, setTargetId] = useState<string | null>(null);
+  // By default its own database, unless this principal may not restore there (an operator and a
+  // database that is no restore target): then the first it may.
+  const targetId = chosenId ?? (deny('restore', source) ? targets.find((d) => !deny('restore', d))?.id : undefined) ?? source.id;
+  const targetDenied = targetId === NEW ? deny('add-database') : deny('restore', targets.find((d) => d.id === targetId) ?? source);
   const target = targets.find((d) => d.id === targetId) ?? source;
   const creating = targetId === NEW;
   const [newName, setNewName] = useState('');
@@ -149,12 +155,13 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
                 disabled={start.isPending}
               >
                 {targets.map((d) => (
-                  <option key={d.id} value={d.id}>
+                  <option key={d.id} value={d.id} disabled={!!deny('restore', d)}>
                     {d.name}
                     {d.id === source.id ? ' (its own database)' : ''}
+                    {deny('restore', d) ? ' (not a restore target)' : ''}
                   </option>
                 ))}
-                <option value={NEW}>A new database…</option>
+                {deny('add-database') ? null : <option value={NEW}>A new database…</option>}
               </select>
               <p className="hint">Registered {engineLabel(source.engine)} databases, or a new one on the server of one.</p>
             </div>
@@ -261,12 +268,17 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
               name={target.name}
               action="Restore"
               prompt="To restore over it, type the target database's name"
-              busy={start.isPending || (partial && tables.size === 0)}
+              busy={start.isPending || (partial && tables.size === 0) || !!targetDenied}
               onConfirm={() => start.mutate()}
               onCancel={onClose}
             />
               </>
             )}
+            {targetDenied ? (
+              <p className="denied" role="note">
+                {targetDenied}
+              </p>
+            ) : null}
             {start.error ? <ErrorMessage error={start.error} /> : null}
           </>
         ) : (

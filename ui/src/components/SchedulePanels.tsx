@@ -7,6 +7,7 @@ import { Link } from '../router';
 import { CATCH_UP_LABELS, describeRetention, formatUntil, formatZoned, naturalSchedule, nothingToPrune, retentionIsEmpty } from '../schedule';
 import { ErrorMessage } from './ErrorMessage';
 import { Time } from './Time';
+import { useAccess } from '../access';
 
 /** The next scheduled run as "in 3 h" (local time on hover), "Paused" or "Manual only". */
 export function NextRun({ db }: { db: Database }) {
@@ -24,6 +25,7 @@ export function NextRun({ db }: { db: Database }) {
 
 /** Schedule facts on the database page; pausing is in the page head. */
 export function ScheduleSummary({ db }: { db: Database }) {
+  const noManage = useAccess().deny('manage');
   const s = db.schedule;
   return (
     <section className="card panel" aria-labelledby="schedule-h" data-testid="schedule-summary">
@@ -40,7 +42,7 @@ export function ScheduleSummary({ db }: { db: Database }) {
       {!s ? (
         <p className="muted">
           No schedule: backed up only by hand.{' '}
-          {db.status === 'active' && <Link to={`/databases/${db.id}/edit`}>Add a schedule</Link>}
+          {db.status === 'active' && !noManage && <Link to={`/databases/${db.id}/edit`}>Add a schedule</Link>}
         </p>
       ) : (
         <>
@@ -91,6 +93,7 @@ export function ScheduleSummary({ db }: { db: Database }) {
 
 /** The retention policy in words, what it would prune now (and why), and "Apply retention now". */
 export function RetentionPanel({ db }: { db: Database }) {
+  const noManage = useAccess().deny('manage');
   const qc = useQueryClient();
   const [open, setOpen] = useState(false);
   const [confirming, setConfirming] = useState(false);
@@ -169,7 +172,7 @@ export function RetentionPanel({ db }: { db: Database }) {
                   ))}
                 </ul>
               )}
-              {n > 0 && !confirming && (
+              {n > 0 && !confirming && !noManage && (
                 <button type="button" className="danger" onClick={() => setConfirming(true)}>
                   Apply retention now…
                 </button>

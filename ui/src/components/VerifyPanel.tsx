@@ -3,6 +3,8 @@ import { api, type Backup } from '../api';
 import { VerifiedBadge } from './BackupNotes';
 import { ErrorMessage } from './ErrorMessage';
 import { Time } from './Time';
+import { Denied } from './Denied';
+import { useAccess } from '../access';
 
 /**
  * The last verification of a version and "Verify now" (completed versions only): the server re-reads
@@ -11,6 +13,7 @@ import { Time } from './Time';
  */
 export function VerifyPanel({ backup: b }: { backup: Backup }) {
   const qc = useQueryClient();
+  const noVerify = useAccess().deny('verify');
   const verify = useMutation({
     mutationFn: () => api.verifyBackup(b.id),
     // Returning the refetch keeps the button busy until the page shows the recorded result.
@@ -42,7 +45,12 @@ export function VerifyPanel({ backup: b }: { backup: Backup }) {
       <div className="panel-head">
         <h2 id="verify-h">Verification</h2>
         {canVerify ? (
-          <button type="button" onClick={() => verify.mutate()} disabled={verify.isPending}>
+          <button
+            type="button"
+            onClick={() => verify.mutate()}
+            disabled={verify.isPending || !!noVerify}
+            aria-describedby={noVerify ? 'verify-denied' : undefined}
+          >
             {verify.isPending ? (
               <>
                 <span className="spinner" aria-hidden="true" /> Verifying…
@@ -53,6 +61,7 @@ export function VerifyPanel({ backup: b }: { backup: Backup }) {
           </button>
         ) : null}
       </div>
+      {canVerify ? <Denied id="verify-denied" reason={noVerify} /> : null}
       <div role="status" data-testid="verification-result">
         {last === null ? (
           <p className="muted">

@@ -19,8 +19,11 @@ export function VersionsTable({
   backups,
   onRestore,
   canPin = true,
+  restoreDeniedBy,
   pageSize = VERSIONS_PER_PAGE,
 }: {
+  /** Id of the reason this principal may not restore: the buttons are disabled and point at it. */
+  restoreDeniedBy?: string | undefined;
   backups: Backup[];
   /** Absent: no restore action (e.g. a removed database). */
   onRestore?: ((b: Backup) => void) | undefined;
@@ -63,7 +66,13 @@ export function VersionsTable({
         </thead>
         <tbody>
           {shown.map((b) => (
-            <VersionRow key={b.id} backup={b} onRestore={onRestore ? () => onRestore(b) : undefined} canPin={canPin} />
+            <VersionRow
+              key={b.id}
+              backup={b}
+              onRestore={onRestore ? () => onRestore(b) : undefined}
+              restoreDeniedBy={restoreDeniedBy}
+              canPin={canPin}
+            />
           ))}
         </tbody>
       </table>
@@ -87,10 +96,12 @@ export function VersionsTable({
 export function VersionRow({
   backup: b,
   onRestore,
+  restoreDeniedBy,
   canPin = true,
 }: {
   backup: Backup;
   onRestore?: (() => void) | undefined;
+  restoreDeniedBy?: string | undefined;
   canPin?: boolean;
 }) {
   const timeId = useId();
@@ -157,7 +168,13 @@ export function VersionRow({
       <td data-label="Actions" className="version-actions">
         <div className="row-actions">
           {onRestore && b.status === 'completed' ? (
-            <button type="button" className="restore-button" onClick={onRestore} aria-describedby={timeId}>
+            <button
+              type="button"
+              className="restore-button"
+              onClick={onRestore}
+              disabled={!!restoreDeniedBy}
+              aria-describedby={restoreDeniedBy ? `${timeId} ${restoreDeniedBy}` : timeId}
+            >
               Restore…
             </button>
           ) : null}

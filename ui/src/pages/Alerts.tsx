@@ -7,6 +7,8 @@ import { Time } from '../components/Time';
 import { plural } from '../format';
 import { DatabaseLink } from '../components/Refs';
 import { Link, navigate, useLocation } from '../router';
+import { useAccess } from '../access';
+import { Denied } from '../components/Denied';
 
 type View = 'unresolved' | 'resolved';
 
@@ -186,6 +188,7 @@ function resolvesWhen(a: Alert): string {
 
 function AlertCard({ alert: a, channelNames }: { alert: Alert; channelNames: Map<string, string> }) {
   const qc = useQueryClient();
+  const noAck = useAccess().deny('acknowledge');
   const ack = useMutation({
     mutationFn: () => api.acknowledgeAlert(a.id),
     onSuccess: () => {
@@ -208,11 +211,19 @@ function AlertCard({ alert: a, channelNames }: { alert: Alert; channelNames: Map
           </span>
         ) : null}
         {a.state === 'open' ? (
-          <button type="button" className="ack-button" onClick={() => ack.mutate()} disabled={ack.isPending || ack.isSuccess}>
+          <button
+            type="button"
+            className="ack-button"
+            onClick={() => ack.mutate()}
+            disabled={ack.isPending || ack.isSuccess || !!noAck}
+            title={noAck ?? undefined}
+            aria-describedby={noAck ? `${titleId}-denied` : undefined}
+          >
             {ack.isPending ? 'Acknowledging…' : ack.isSuccess ? 'Acknowledged' : 'Acknowledge'}
           </button>
         ) : null}
       </div>
+      {a.state === 'open' ? <Denied id={`${titleId}-denied`} reason={noAck} /> : null}
       {a.state === 'acknowledged' ? (
         <p className="ack-line" data-testid="acknowledged-by">
           Acknowledged{a.acknowledged_by ? ` by ${a.acknowledged_by}` : ''}

@@ -5,12 +5,14 @@ import { redactUrls } from '../alerts';
 import { ChannelForm, STYLES } from '../components/ChannelForm';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { Time } from '../components/Time';
+import { useAccess } from '../access';
 
 /** Where alerts are sent: email recipients and webhooks. */
 export function Channels() {
   const channels = useQuery({ queryKey: ['channels'], queryFn: api.listChannels, refetchInterval: 10_000 });
   // The secret of a channel just made: kept in this component only (never in the query cache).
   const [created, setCreated] = useState<CreatedChannel | null>(null);
+  const noChange = useAccess().deny('channels');
 
   return (
     <section className="page">
@@ -32,7 +34,13 @@ export function Channels() {
           ))}
         </ul>
       ) : null}
-      <ChannelForm onCreated={setCreated} />
+      {noChange ? (
+        <p className="denied" data-testid="channels-denied">
+          {noChange}
+        </p>
+      ) : (
+        <ChannelForm onCreated={setCreated} />
+      )}
     </section>
   );
 }
@@ -51,6 +59,7 @@ function styleLabel(c: Channel): string {
 
 function ChannelCard({ channel: c }: { channel: Channel }) {
   const qc = useQueryClient();
+  const noChange = useAccess().deny('channels');
   const [confirming, setConfirming] = useState(false);
   const confirmRef = useRef<HTMLButtonElement>(null);
   const removeRef = useRef<HTMLButtonElement>(null);
@@ -80,14 +89,16 @@ function ChannelCard({ channel: c }: { channel: Channel }) {
             Failing
           </span>
         ) : null}
-        <div className="channel-actions">
-          <button type="button" onClick={() => test.mutate()} disabled={test.isPending}>
-            {test.isPending ? 'Sending…' : 'Send test'}
-          </button>
-          <button type="button" ref={removeRef} onClick={() => setConfirming(true)} disabled={confirming || remove.isPending}>
-            Remove…
-          </button>
-        </div>
+        {noChange ? null : (
+          <div className="channel-actions">
+            <button type="button" onClick={() => test.mutate()} disabled={test.isPending}>
+              {test.isPending ? 'Sending…' : 'Send test'}
+            </button>
+            <button type="button" ref={removeRef} onClick={() => setConfirming(true)} disabled={confirming || remove.isPending}>
+              Remove…
+            </button>
+          </div>
+        )}
       </div>
       <p className="channel-target">
         <code className="break">{describeTarget(c)}</code>

@@ -9,17 +9,21 @@ import { Link } from '../router';
 import { NextRun } from '../components/SchedulePanels';
 import { openAlertsByDatabase, useOpenAlerts } from '../alerts';
 import { LeftoversNotice } from '../components/LeftoversNotice';
+import { useAccess } from '../access';
 
 export function Dashboard() {
   const dbs = useQuery({ queryKey: ['databases'], queryFn: () => api.listDatabases(), refetchInterval: 5_000 });
+  const noAdd = useAccess().deny('add-database');
 
   return (
     <section className="page">
       <div className="page-head">
         <h1>Databases</h1>
-        <Link to="/databases/new" className="button primary">
-          Add database
-        </Link>
+        {noAdd ? null : (
+          <Link to="/databases/new" className="button primary">
+            Add database
+          </Link>
+        )}
       </div>
       {dbs.error ? <ErrorMessage error={dbs.error} /> : null}
       <LeftoversNotice />
@@ -27,7 +31,13 @@ export function Dashboard() {
       {dbs.data && dbs.data.length === 0 ? (
         <div className="empty card">
           <p>
-            No databases yet — <Link to="/databases/new">add one</Link>.
+            {noAdd ? (
+              'No databases you may see yet.'
+            ) : (
+              <>
+                No databases yet — <Link to="/databases/new">add one</Link>.
+              </>
+            )}
           </p>
         </div>
       ) : null}

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError, api, type Backup, type Database, type Restore } from '../api';
 import { ErrorMessage } from '../components/ErrorMessage';
@@ -13,6 +13,8 @@ import { RetentionPanel, ScheduleSummary } from '../components/SchedulePanels';
 import { engineLabel, formatBytes, formatDuration, plural } from '../format';
 import { useBackup } from '../polling';
 import { Link } from '../router';
+import { restoreDenial, useAccess } from '../access';
+import { Denied } from '../components/Denied';
 
 /** One database: its facts, "Back up now", and its versions newest first. */
 export function DatabasePage({ id }: { id: string }) {
@@ -28,6 +30,13 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
   const restores = useQuery({ queryKey: ['restores', db.id], queryFn: () => api.listRestores(db.id) });
   const [startedId, setStartedId] = useState<string | null>(null);
   const [restoring, setRestoring] = useState<Backup | null>(null);
+  const { session, deny } = useAccess();
+  const all = useQuery({ queryKey: ['databases'], queryFn: () => api.listDatabases(), enabled: session?.role === 'operator' });
+  const noBackup = deny('backup');
+  const noManage = deny('manage');
+  const noRestore = restoreDenial(session, db, all.data);
+  const noBackupId = useId();
+  const noRestoreId = useId();
 
   const runningId = startedId ?? db.running_backup_id;
   const running = useBackup(runningId);
@@ -93,12 +102,12 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
           <Link to={`/timeline?database_id=${db.id}`} className="button">
             Timeline
           </Link>
-          {!removed && (
+          {!removed && !noManage && (
             <Link to={`/databases/${db.id}/edit`} className="button">
               Edit
             </Link>
           )}
-          {!removed && (db.schedule || db.paused) ? (
+          {!removed && !noManage && (db.schedule || db.paused) ? (
             <button
               type="button"
               onClick={() => pause.mutate()}
@@ -110,10 +119,17 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
             </button>
           ) : null}
           {!removed && (
-            <button type="button" className="primary" onClick={() => start.mutate()} disabled={isRunning}>
+            <button
+              type="button"
+              className="primary"
+              onClick={() => start.mutate()}
+              disabled={isRunning || !!noBackup}
+              aria-describedby={noBackup ? noBackupId : undefined}
+            >
               {isRunning ? 'Backing up…' : 'Back up now'}
             </button>
           )}
+          {!removed && <Denied id={noBackupId} reason={noBackup} />}
         </div>
       </div>
 
@@ -193,11 +209,19 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
         <p className="empty card">No versions yet. Use “Back up now” to make the first one.</p>
       ) : null}
       {backups.data && backups.data.length > 0 ? (
-        <VersionsTable
-          backups={backups.data.map((b) => (runningBackup && runningBackup.id === b.id ? runningBackup : b))}
-          onRestore={removed ? undefined : setRestoring}
-          canPin={!removed}
-        />
+        <>
+          {!removed && noRestore ? (
+            <p className="denied" id={noRestoreId} data-testid="restore-denied">
+              {noRestore}
+            </p>
+          ) : null}
+          <VersionsTable
+            backups={backups.data.map((b) => (runningBackup && runningBackup.id === b.id ? runningBackup : b))}
+            onRestore={removed ? undefined : setRestoring}
+            restoreDeniedBy={noRestore ? noRestoreId : undefined}
+            canPin={!removed}
+          />
+        </>
       ) : null}
 
       <h2>Restores</h2>

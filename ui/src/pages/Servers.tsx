@@ -5,11 +5,25 @@ import { engineLabel } from '../format';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { DiscoveryDialog } from '../components/DiscoveryDialog';
 import { Link } from '../router';
+import { useAccess } from '../access';
 
 /** Database servers: list what they hold, register many databases at once. */
 export function Servers() {
   const servers = useQuery({ queryKey: ['servers'], queryFn: api.listServers });
   const [open, setOpen] = useState<Server | null>(null);
+  const { deny } = useAccess();
+  const noSee = deny('see-all');
+  const noChange = deny('servers');
+  if (noSee) {
+    return (
+      <section className="page">
+        <h1>Servers</h1>
+        <p className="alert alert-warn" role="status">
+          {noSee}
+        </p>
+      </section>
+    );
+  }
   return (
     <section className="page">
       <div className="page-head">
@@ -51,16 +65,24 @@ export function Servers() {
                   ))}
                 </p>
               ) : null}
-              <div className="actions">
-                <button type="button" className="primary" onClick={() => setOpen(s)}>
-                  Discover databases
-                </button>
-              </div>
+              {noChange ? null : (
+                <div className="actions">
+                  <button type="button" className="primary" onClick={() => setOpen(s)}>
+                    Discover databases
+                  </button>
+                </div>
+              )}
             </li>
           ))}
         </ul>
       ) : null}
-      <ServerForm />
+      {noChange ? (
+        <p className="denied" data-testid="servers-denied">
+          {noChange}
+        </p>
+      ) : (
+        <ServerForm />
+      )}
       {open ? <DiscoveryDialog server={open} onClose={() => setOpen(null)} /> : null}
     </section>
   );

@@ -5,9 +5,9 @@ import { App } from '../App';
 import { stubFetch } from '../test/fetchStub';
 
 describe('sign-in and token handling', () => {
-  it('says where the admin token is', () => {
+  it('says where the admin token is', async () => {
     render(<App />);
-    const input = screen.getByLabelText('Admin token');
+    const input = await screen.findByLabelText('Admin token');
     expect(input).toHaveAccessibleDescription(
       'Paste the admin token: it is in <data dir>/admin.token on the server (default ./backline-data/admin.token), or the value of BACKLINE_ADMIN_TOKEN if the server was started with it.',
     );
@@ -17,8 +17,8 @@ describe('sign-in and token handling', () => {
   it('shows a clear message for a wrong token and keeps nothing', async () => {
     stubFetch(() => ({ status: 401, body: { type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'invalid token' } }));
     render(<App />);
-    await userEvent.type(screen.getByLabelText('Admin token'), 'nope');
-    await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    await userEvent.type(await screen.findByLabelText('Admin token'), 'nope');
+    await userEvent.click(screen.getByRole('button', { name: 'Sign in with token' }));
     expect(await screen.findByText(/server rejected this token \(401 Unauthorized\)/)).toBeInTheDocument();
     expect(sessionStorage.getItem('backline.token')).toBeNull();
     expect(window.location.href).not.toContain('nope');
@@ -27,19 +27,21 @@ describe('sign-in and token handling', () => {
   it('keeps a good token in sessionStorage (never the URL) and sends it as a bearer token', async () => {
     const calls = stubFetch((c) => (c.path === '/api/v1/databases' ? { status: 200, body: { items: [] } } : undefined));
     render(<App />);
-    await userEvent.type(screen.getByLabelText('Admin token'), 's3cret');
-    await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    await userEvent.type(await screen.findByLabelText('Admin token'), 's3cret');
+    await userEvent.click(screen.getByRole('button', { name: 'Sign in with token' }));
     expect(await screen.findByText(/No databases yet/)).toBeInTheDocument();
     expect(sessionStorage.getItem('backline.token')).toBe('s3cret');
     expect(window.location.href).not.toContain('s3cret');
-    expect(calls.every((c) => c.headers.Authorization === 'Bearer s3cret')).toBe(true);
+    // The first call asked whether a session cookie is there; every call after it sends the token.
+    expect(calls[0]!.path).toBe('/api/v1/session');
+    expect(calls.slice(1).every((c) => c.headers.Authorization === 'Bearer s3cret')).toBe(true);
   });
 
   it('drops the token and asks again when the server later answers 401', async () => {
     sessionStorage.setItem('backline.token', 'revoked');
     stubFetch(() => ({ status: 401, body: { title: 'Unauthorized', status: 401 } }));
     render(<App />);
-    expect(await screen.findByText(/no longer accepts your token/)).toBeInTheDocument();
+    expect(await screen.findByText(/no longer accepts your sign-in/)).toBeInTheDocument();
     await waitFor(() => expect(sessionStorage.getItem('backline.token')).toBeNull());
   });
 
@@ -48,7 +50,86 @@ describe('sign-in and token handling', () => {
     stubFetch((c) => (c.path === '/api/v1/databases' ? { status: 200, body: { items: [] } } : undefined));
     render(<App />);
     await userEvent.click(await screen.findByRole('button', { name: 'Sign out' }));
-    expect(screen.getByLabelText('Admin token')).toBeInTheDocument();
+    expect(await screen.findByLabelText('Admin token')).toBeInTheDocument();
     expect(sessionStorage.getItem('backline.token')).toBeNull();
+  });
+
+  it('signs in with a username and password: a session, its CSRF header on writes, the user in the header', async () => {
+    const view = {
+      actor: 'user:u1',
+      name: 'olive',
+      display_name: 'Olive Operator',
+      role: 'operator',
+      databases: null,
+      csrf_token: 'csrf-123',
+    };
+    let signedIn = false;
+    const calls = stubFetch((c) => {
+      if (c.path === '/api/v1/session' && c.method === 'GET') {
+        return signedIn ? { status: 200, body: view } : { status: 401, body: { title: 'Unauthorized', status: 401 } };
+      }
+      if (c.path === '/api/v1/session' && c.method === 'POST') {
+        const body = c.body as { password: string };
+        if (body.password !== 'right-password') {
+          return { status: 401, body: { title: 'Unauthorized', status: 401, detail: 'wrong username or password' } };
+        }
+        signedIn = true;
+        return { status: 200, body: view };
+      }
+      if (c.path === '/api/v1/session' && c.method === 'DELETE') return { status: 204 };
+      if (c.path === '/api/v1/databases') return { status: 200, body: { items: [] } };
+      if (c.path === '/api/v1/channels' && c.method === 'POST') return { status: 403, body: { title: 'Forbidden', status: 403 } };
+      return undefined;
+    });
+    render(<App />);
+    await userEvent.type(await screen.findByLabelText('Username'), 'olive');
+    await userEvent.type(screen.getByLabelText('Password'), 'wrong');
+    await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect(await screen.findByText('wrong username or password')).toBeInTheDocument();
+    await userEvent.clear(screen.getByLabelText('Password'));
+    await userEvent.type(screen.getByLabelText('Password'), 'right-password');
+    await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    const who = await screen.findByTestId('whoami');
+    expect(who).toHaveTextContent('Olive Operator');
+    expect(who).toHaveTextContent('operator');
+    expect(sessionStorage.getItem('backline.token')).toBeNull();
+    // Operators get no Users entry; the password went in the body, never in a URL.
+    expect(screen.queryByRole('link', { name: 'Users & tokens' })).toBeNull();
+    expect(calls.some((c) => c.path.includes('right-password'))).toBe(false);
+    // A write made from here on carries the CSRF token and no bearer token.
+    const { api } = await import('../api');
+    await api.createChannel({ name: 'x', type: 'webhook', url: 'https://example.com/' }).catch(() => undefined);
+    const write = calls.find((c) => c.path === '/api/v1/channels' && c.method === 'POST')!;
+    expect(write.headers['X-CSRF-Token']).toBe('csrf-123');
+    expect(write.headers.Authorization).toBeUndefined();
+    await userEvent.click(screen.getByRole('button', { name: 'Sign out' }));
+    expect(await screen.findByLabelText('Username')).toBeInTheDocument();
+    expect(calls.some((c) => c.path === '/api/v1/session' && c.method === 'DELETE')).toBe(true);
+  });
+
+  it('finds a session cookie at start (a reload) and stays signed in', async () => {
+    stubFetch((c) => {
+      if (c.path === '/api/v1/session') {
+        return { status: 200, body: { actor: 'user:u2', name: 'vera', display_name: '', role: 'viewer', databases: ['shop'], csrf_token: 'c' } };
+      }
+      if (c.path === '/api/v1/databases') return { status: 200, body: { items: [] } };
+      return undefined;
+    });
+    render(<App />);
+    const who = await screen.findByTestId('whoami');
+    expect(who).toHaveTextContent('vera');
+    expect(who).toHaveTextContent('viewer');
+    expect(who).toHaveAttribute('title', 'Limited to shop');
+    // A viewer limited to some databases: no Servers entry, no "Add database".
+    expect(screen.queryByRole('link', { name: 'Servers' })).toBeNull();
+    expect(await screen.findByText('No databases you may see yet.')).toBeInTheDocument();
+    expect(screen.queryByRole('link', { name: 'Add database' })).toBeNull();
+  });
+
+  it('leaves room for more ways to sign in between the forms', async () => {
+    const { SignIn } = await import('./SignIn');
+    render(<SignIn onSignedIn={() => {}} onSession={() => {}} notice={null} more={<button type="button">Sign in with SSO</button>} />);
+    expect(screen.getByRole('button', { name: 'Sign in with SSO' })).toBeInTheDocument();
+    expect(screen.getByText(/backline-data\/admin\.token/)).toBeInTheDocument();
   });
 });
