@@ -135,7 +135,7 @@ export function describeEvent(e: LedgerEvent): string {
     case 'WalArchived': {
       const segs = Array.isArray(p.segments) ? (p.segments as Record<string, unknown>[]) : [];
       const total = segs.reduce((n, s) => n + (num(s.bytes) ?? 0), 0);
-      return `${segs.length === 1 ? `WAL segment ${str(segs[0].name) ?? ''}` : plural(segs.length, 'WAL segment')} archived (${formatBytes(total)})`;
+      return `${segs.length === 1 ? `WAL segment ${str(segs[0]?.name) ?? ''}` : plural(segs.length, 'WAL segment')} archived (${formatBytes(total)})`;
     }
     case 'WalReceiverExited': {
       const m = str(p.message);
