@@ -1,5 +1,7 @@
-//! The Archive aggregate: continuous WAL archiving of one registered PostgreSQL database's
-//! server (id: the database id), and the segments it archived.
+//! The Archive aggregate: continuous WAL archiving of one PostgreSQL server (id: the id of the
+//! registered database that first enabled it), and the segments it archived. Every other
+//! registered database of that server that enables archiving joins it (`ArchiveDatabaseAdded`):
+//! one slot, one receiver, one set of base backups per server.
 //!
 //! `WalArchived` is recorded per batch, not per segment: a busy server completes a 16 MiB
 //! segment every few seconds (thousands a day), and one event per segment would make the WAL
@@ -40,6 +42,10 @@ pub enum ArchiveCommand {
         retention: ArchiveRetention,
     },
     Disable,
+    /// Another registered database of the same server uses this archive.
+    AddDatabase {
+        database_id: String,
+    },
     /// Forget every segment numbered below `before` (retention; the objects go after).
     PruneWal {
         before: String,
@@ -66,6 +72,10 @@ pub enum ArchiveEvent {
         retention: ArchiveRetention,
     },
     WalArchivingDisabled {},
+    /// Another registered database of the archived server shares this archive.
+    ArchiveDatabaseAdded {
+        database_id: String,
+    },
     /// Retention let go of every archived segment numbered below `before`: `segments` of them,
     /// `bytes` stored. Their objects are deleted after this is recorded.
     WalPruned {
@@ -91,6 +101,7 @@ impl ArchiveEvent {
             ArchiveEvent::WalArchivingEnabled { .. } => "WalArchivingEnabled",
             ArchiveEvent::WalArchivingDisabled {} => "WalArchivingDisabled",
             ArchiveEvent::WalPruned { .. } => "WalPruned",
+            ArchiveEvent::ArchiveDatabaseAdded { .. } => "ArchiveDatabaseAdded",
             ArchiveEvent::WalArchived { .. } => "WalArchived",
             ArchiveEvent::WalReceiverExited { .. } => "WalReceiverExited",
         }
@@ -124,6 +135,9 @@ pub struct Archive {
     pub segments: BTreeMap<String, WalSegment>,
     /// Every segment numbered below this one was pruned.
     pub pruned_before: Option<String>,
+    /// The other registered databases of the server that share this archive.
+    #[serde(default)]
+    pub databases: std::collections::BTreeSet<String>,
 }
 
 impl Archive {
@@ -164,6 +178,15 @@ impl Aggregate for Archive {
                     base_backup_schedule,
                     retention,
                 }
+            }
+            ArchiveCommand::AddDatabase { database_id } => {
+                if !self.enabled {
+                    return Err(ArchiveError::NotEnabled);
+                }
+                if self.databases.contains(&database_id) {
+                    return Ok(());
+                }
+                ArchiveEvent::ArchiveDatabaseAdded { database_id }
             }
             ArchiveCommand::PruneWal { before, policy } => {
                 let gone: Vec<&WalSegment> = self
@@ -240,6 +263,9 @@ impl Aggregate for Archive {
                 self.retention = retention;
             }
             ArchiveEvent::WalArchivingDisabled {} => self.enabled = false,
+            ArchiveEvent::ArchiveDatabaseAdded { database_id } => {
+                self.databases.insert(database_id);
+            }
             ArchiveEvent::WalPruned { before, .. } => {
                 self.segments
                     .retain(|name, _| !segment_below(name, &before));

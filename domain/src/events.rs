@@ -452,6 +452,9 @@ mod tests {
                     keep_days: Some(7),
                 },
             }),
+            LedgerEvent::Archive(ArchiveEvent::ArchiveDatabaseAdded {
+                database_id: "d2".into(),
+            }),
             LedgerEvent::Archive(ArchiveEvent::WalPruned {
                 before: "000000010000000000000009".into(),
                 segments: 7,
@@ -558,6 +561,7 @@ mod tests {
                     ArchiveEvent::WalArchivingEnabled { .. }
                     | ArchiveEvent::WalArchivingDisabled {}
                     | ArchiveEvent::WalPruned { .. }
+                    | ArchiveEvent::ArchiveDatabaseAdded { .. }
                     | ArchiveEvent::WalArchived { .. }
                     | ArchiveEvent::WalReceiverExited { .. },
                 )
@@ -646,7 +650,7 @@ mod tests {
     #[test]
     fn every_variant_round_trips_through_decode() {
         let all = every_event();
-        assert_eq!(all.len(), 55);
+        assert_eq!(all.len(), 56);
         for e in all {
             let (payload, stored_type) = match &e {
                 LedgerEvent::Database(x) => (serde_json::to_value(x), x.event_type()),

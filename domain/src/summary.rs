@@ -244,6 +244,9 @@ fn archive(e: &ArchiveEvent) -> String {
             server.server, server.slot
         ),
         ArchiveEvent::WalArchivingDisabled {} => "WAL archiving disabled".into(),
+        ArchiveEvent::ArchiveDatabaseAdded { database_id } => {
+            format!("database {database_id} shares this server's WAL archive")
+        }
         ArchiveEvent::WalPruned {
             before,
             segments,

@@ -8,7 +8,7 @@ use crate::restores::RestoreView;
 use crate::store::{bodies, load, to_text, Arg, Tx};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
-    AlertEvent, BackupEvent, BaseBackupEvent, LedgerEvent, RestoreEvent, ServerEvent,
+    AlertEvent, ArchiveEvent, BackupEvent, BaseBackupEvent, LedgerEvent, RestoreEvent, ServerEvent,
 };
 use backline_infra::StoredEvent;
 use serde::{Deserialize, Serialize};
@@ -92,7 +92,11 @@ async fn database_of(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<Option<String>,
             database_id.clone()
         }
         LedgerEvent::Server(_) => None,
-        // An archive's id is its database's.
+        // A database joining a server's archive is on its own timeline.
+        LedgerEvent::Archive(ArchiveEvent::ArchiveDatabaseAdded { database_id }) => {
+            Some(database_id.clone())
+        }
+        // An archive's id is the database's that first enabled it.
         LedgerEvent::Archive(_) => Some(id.to_string()),
         LedgerEvent::BaseBackup(BaseBackupEvent::BaseBackupStarted { database_id, .. }) => {
             Some(database_id.clone())

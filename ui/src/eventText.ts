@@ -132,6 +132,8 @@ export function describeEvent(e: LedgerEvent): string {
     }
     case 'WalArchivingDisabled':
       return 'WAL archiving disabled';
+    case 'ArchiveDatabaseAdded':
+      return `Database ${str(p.database_id) ?? ''} shares the server’s WAL archive`;
     case 'WalArchived': {
       const segs = Array.isArray(p.segments) ? (p.segments as Record<string, unknown>[]) : [];
       const total = segs.reduce((n, s) => n + (num(s.bytes) ?? 0), 0);

@@ -94,7 +94,12 @@ pub(crate) async fn start(
     database_id: &str,
     trigger: &str,
 ) -> Result<Started, AppError> {
-    let archive = Archiving::load(&core, database_id).await?;
+    // The server's archive (a database that joined one backs up through it).
+    let archive = Archiving::archive_of(&core, database_id).await?;
+    let (database_id, archive) = match &archive {
+        Some((id, a)) => (id.as_str(), a.clone()),
+        None => (database_id, Default::default()),
+    };
     if !archive.enabled {
         return Err(AppError::Unprocessable(
             "enable WAL archiving first (POST /api/v1/databases/{id}/archiving): a base backup is only useful with the WAL after it".into(),
@@ -165,10 +170,20 @@ async fn run(
         .as_ref()
         .map(|s| s.server_major)
         .unwrap_or_default();
-    let (db, conn) = match core.database_state(database_id).await {
-        Ok((db, Some(conn))) => (db, conn),
-        _ => return Err(StageError::new(Stage::Prepare, "the database was removed")),
-    };
+    let db = core
+        .ledger
+        .load::<Database>(database_id)
+        .await
+        .map_err(|e| StageError::new(Stage::Prepare, e.to_string()))?
+        .unwrap_or_default();
+    let conn = Archiving::conn_of(core, database_id, &archive)
+        .await
+        .ok_or_else(|| {
+            StageError::new(
+                Stage::Prepare,
+                "no database of the archived server is registered any more",
+            )
+        })?;
     let tool = pg_archive::exact_tool("pg_basebackup", &core.tools, major).await?;
     let name = db.name.as_ref().map(|n| n.to_string()).unwrap_or_default();
     let encryption = encryption_for(core, &name);

@@ -1,11 +1,13 @@
-//! Continuous WAL archiving of a registered PostgreSQL database's server: enabling it (every
-//! prerequisite checked, each missing one named with its fix), the supervised `pg_receivewal`
+//! Continuous WAL archiving of a registered PostgreSQL database's server, one archive per server
+//! ([`shared`]): enabling it (every prerequisite checked, each missing one named with its fix;
+//! a second database of an archived server joins its archive), the supervised `pg_receivewal`
 //! ([`receiver`]), shipping complete segments through the pipeline ([`ship`]), base backups
 //! ([`base_backup`]) and the recoverable window ([`window`]).
 
 pub mod base_backup;
 mod receiver;
 pub(crate) mod retention;
+mod shared;
 mod ship;
 pub mod window;
 
@@ -27,6 +29,10 @@ use std::sync::Arc;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArchiveView {
     pub database_id: String,
+    /// The server's archive (the id of the database that first enabled it).
+    pub archive_id: String,
+    /// Every registered database sharing this server's archive.
+    pub databases: Vec<String>,
     pub enabled: bool,
     /// `host:port` of the archived server.
     pub server: Option<String>,
@@ -44,9 +50,13 @@ pub struct ArchiveView {
 }
 
 impl ArchiveView {
-    fn of(database_id: &str, a: &Archive) -> Self {
+    fn of(database_id: &str, archive_id: &str, a: &Archive) -> Self {
+        let mut databases = vec![archive_id.to_string()];
+        databases.extend(a.databases.iter().cloned());
         Self {
             database_id: database_id.to_string(),
+            archive_id: archive_id.to_string(),
+            databases,
             enabled: a.enabled,
             server: a.server.as_ref().map(|s| s.server.clone()),
             slot: a.server.as_ref().map(|s| s.slot.clone()),
@@ -125,6 +135,40 @@ impl Archiving {
             None => None,
         };
         let (id, conn) = self.postgres(reference).await?;
+        let server_key = format!("{}:{}", conn.host, conn.port);
+        // Another registered database of this server already archives it: share that archive.
+        if let Some((archive_id, archive)) =
+            Self::enabled_for_server(&self.core, &server_key, &id).await?
+        {
+            // What the request gives replaces the archive's; what it leaves out stays.
+            if let Some(server) = archive.server.clone() {
+                self.execute(
+                    actor,
+                    &id,
+                    &archive_id,
+                    ArchiveCommand::Enable {
+                        server,
+                        base_backup_schedule: schedule.or(archive.base_backup_schedule),
+                        retention: if retention.is_empty() {
+                            archive.retention
+                        } else {
+                            retention
+                        },
+                    },
+                )
+                .await?;
+            }
+            return self
+                .execute(
+                    actor,
+                    &id,
+                    &archive_id,
+                    ArchiveCommand::AddDatabase {
+                        database_id: id.clone(),
+                    },
+                )
+                .await;
+        }
         let slot = pg_archive::slot_name(&id);
         let facts = pg_archive::check_prerequisites(&conn, &slot)
             .await
@@ -144,7 +188,7 @@ impl Archiving {
             .await
             .map_err(|e| AppError::Unprocessable(e.message))?;
         let server = ArchivedServer {
-            server: format!("{}:{}", conn.host, conn.port),
+            server: server_key,
             system_identifier: facts.system_identifier,
             server_major: facts.server_major,
             wal_segment_size: facts.wal_segment_size,
@@ -152,6 +196,7 @@ impl Archiving {
         };
         self.execute(
             actor,
+            &id,
             &id,
             ArchiveCommand::Enable {
                 server,
@@ -162,11 +207,18 @@ impl Archiving {
         .await
     }
 
-    /// Disables archiving: the receiver stops, its slot is dropped; archived WAL stays.
+    /// Disables archiving of the database's server (for every database sharing it): the
+    /// receiver stops, its slot is dropped; archived WAL stays.
     pub async fn disable(&self, actor: &str, reference: &str) -> Result<ArchiveView, AppError> {
-        let (id, conn) = self.postgres(reference).await?;
-        let view = self.execute(actor, &id, ArchiveCommand::Disable).await?;
-        if let Some(slot) = &view.slot {
+        let (id, _) = self.postgres(reference).await?;
+        let Some((archive_id, archive)) = Self::archive_of(&self.core, &id).await? else {
+            return Ok(ArchiveView::of(&id, &id, &Archive::default()));
+        };
+        let view = self
+            .execute(actor, &id, &archive_id, ArchiveCommand::Disable)
+            .await?;
+        let conn = Self::conn_of(&self.core, &archive_id, &archive).await;
+        if let (Some(slot), Some(conn)) = (&view.slot, conn) {
             // The receiver notices within a tick or two; the slot drops once it is inactive.
             for _ in 0..40 {
                 if let Ok(true) = pg_archive::drop_slot(&conn, slot).await {
@@ -180,22 +232,31 @@ impl Archiving {
 
     pub async fn status(&self, reference: &str) -> Result<ArchiveView, AppError> {
         let id = self.core.resolve_database(reference).await?.id;
-        Ok(ArchiveView::of(&id, &Self::load(&self.core, &id).await?))
+        Ok(match Self::archive_of(&self.core, &id).await? {
+            Some((archive_id, a)) => ArchiveView::of(&id, &archive_id, &a),
+            None => ArchiveView::of(&id, &id, &Archive::default()),
+        })
     }
 
+    /// Runs `command` on archive `archive_id` and returns it as database `id` sees it.
     async fn execute(
         &self,
         actor: &str,
         id: &str,
+        archive_id: &str,
         command: ArchiveCommand,
     ) -> Result<ArchiveView, AppError> {
         let core = &self.core;
         core.aggregates
             .archives
-            .execute_with_metadata(id, command, core.meta(actor, id))
+            .execute_with_metadata(archive_id, command, core.meta(actor, archive_id))
             .await
             .map_err(|e| from_aggregate(e, archive_error))?;
         core.refresh().await;
-        Ok(ArchiveView::of(id, &Self::load(core, id).await?))
+        Ok(ArchiveView::of(
+            id,
+            archive_id,
+            &Self::load(core, archive_id).await?,
+        ))
     }
 }

@@ -1,5 +1,5 @@
 //! The supervised `pg_receivewal`: one per archived server across every Backline process on a
-//! ledger (a lease `wal:<database id>`, taken atomically and renewed while it streams),
+//! ledger (a lease `wal:<archive id>`, taken atomically and renewed while it streams),
 //! restarted with exponential back-off when it exits, stopped when archiving is disabled.
 //! The lease holder also takes the scheduled base backups.
 
@@ -135,10 +135,16 @@ async fn renew(core: &Core, id: &str) -> bool {
 }
 
 async fn drop_slot(core: &Core, id: &str) {
-    let Ok((_, Some(conn))) = core.database_state(id).await else {
+    let Ok(archive) = Archiving::load(core, id).await else {
         return;
     };
-    let slot = pg_archive::slot_name(id);
+    let Some(conn) = Archiving::conn_of(core, id, &archive).await else {
+        return;
+    };
+    let slot = archive
+        .server
+        .map(|s| s.slot)
+        .unwrap_or_else(|| pg_archive::slot_name(id));
     if let Err(e) = pg_archive::drop_slot(&conn, &slot).await {
         tracing::warn!(slot, error = %e.message, "could not drop the replication slot");
     }
@@ -160,10 +166,8 @@ async fn stream_once(
     let Some(server) = archive.server.clone() else {
         return Ended::Disabled;
     };
-    let conn = match core.database_state(id).await {
-        Ok((_, Some(c))) => c,
-        Ok((_, None)) => return Ended::Disabled,
-        Err(e) => return Ended::Exited(e.to_string()),
+    let Some(conn) = Archiving::conn_of(core, id, &archive).await else {
+        return Ended::Disabled;
     };
     let tool = match pg_archive::exact_tool("pg_receivewal", &core.tools, server.server_major).await
     {

@@ -59,13 +59,18 @@ pub(crate) struct Snapshot {
     pub present: Present,
 }
 
+/// Everything of the archive database `database_id` uses (its own or its server's).
 pub(crate) async fn snapshot(core: &Core, database_id: &str) -> Result<Snapshot, AppError> {
-    let archive = Archiving::load(core, database_id).await?;
-    let Some(server) = archive.server.clone() else {
-        return Err(AppError::Unprocessable(
+    let never = || {
+        AppError::Unprocessable(
             "WAL archiving was never enabled for this database (POST /api/v1/databases/{id}/archiving)".into(),
-        ));
+        )
     };
+    let (archive_id, archive) = Archiving::archive_of(core, database_id)
+        .await?
+        .ok_or_else(never)?;
+    let database_id = archive_id.as_str();
+    let server = archive.server.clone().ok_or_else(never)?;
     let seg_size = server.wal_segment_size;
     let mut bases = Vec::new();
     for id in core.ledger.aggregate_ids(BaseBackup::TYPE).await? {

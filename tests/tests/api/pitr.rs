@@ -8,7 +8,7 @@
 use crate::helpers::{spawn_app, spawn_app_configured, spawn_node, TestApp, TOKEN};
 use crate::support::pg::{db_url, TempDb};
 use crate::support::pitr::*;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -278,6 +278,16 @@ async fn two_processes_never_stream_the_same_server() {
     let _guard = SlotGuard(slot.clone());
     enable(&b, &id).await;
     eventually(30, "a receiver", || receivers(&slot).len() == 1).await;
+    // A second database of the same server, enabled through the other process, joins the
+    // same archive.
+    let src2 = TempDb::create("pitr_two_b").await;
+    let id2 = b
+        .register(src2.name(), "postgres", &db_url(src2.name()))
+        .await;
+    let _guard2 = SlotGuard(slot_of(&id2));
+    let v = enable(&a, &id2).await;
+    assert_eq!(v["archive_id"], id.as_str(), "{v}");
+    assert!(receivers(&slot_of(&id2)).is_empty());
     for _ in 0..40 {
         assert!(receivers(&slot).len() <= 1, "two receivers on one slot");
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -499,4 +509,126 @@ async fn retention_keeps_the_promised_window_and_removes_the_rest() {
     .await;
     assert_eq!(status, 422, "{v}");
     disable(&app, &id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn databases_of_one_server_share_one_archive_and_its_schedule_runs() {
+    let app = spawn_app().await;
+    let a = TempDb::create("pitr_sh_a").await;
+    let b = TempDb::create("pitr_sh_b").await;
+    let into = TempDb::create("pitr_sh_into").await;
+    sql(
+        b.name(),
+        "CREATE TABLE t (id serial PRIMARY KEY, batch int NOT NULL, v int NOT NULL)",
+    )
+    .await;
+    // `a` comes from a server registered through the servers API and its discovery.
+    let r = app
+        .post(
+            "/api/v1/servers",
+            json!({"name": format!("{}-srv", a.name()), "engine": "postgres",
+                   "connection": "postgres://postgres@127.0.0.1:5432"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let server: Value = r.json().await.expect("json");
+    let r = app
+        .post(
+            &format!(
+                "/api/v1/servers/{}/register",
+                server["id"].as_str().expect("id")
+            ),
+            json!({"databases": [a.name()]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let listed: Value = r.json().await.expect("json");
+    let a_id = listed["items"][0]["id"].as_str().expect("id").to_string();
+    let b_id = app.register(b.name(), "postgres", &b.url()).await;
+    let into_id = app.register(into.name(), "postgres", &into.url()).await;
+    let slot = slot_of(&a_id);
+    let (_guard, _guard_b) = (SlotGuard(slot.clone()), SlotGuard(slot_of(&b_id)));
+
+    // A schedule that comes round once during the test (seconds field, UTC).
+    let at = Utc::now() + chrono::Duration::seconds(25);
+    let cron = format!("{} {} {} * * *", at.second(), at.minute(), at.hour());
+    let r = app
+        .post(
+            &format!("/api/v1/databases/{a_id}/archiving"),
+            json!({"base_backup_schedule": cron}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let va: Value = r.json().await.expect("json");
+    assert_eq!(va["slot"], slot.as_str(), "{va}");
+    eventually(30, "a receiver", || receivers(&slot).len() == 1).await;
+    // The second database of the server joins the archive: no second slot or receiver, and
+    // the schedule it does not give stays.
+    let vb = enable(&app, &b_id).await;
+    assert_eq!(vb["archive_id"], a_id.as_str(), "{vb}");
+    assert_eq!(vb["slot"], slot.as_str(), "{vb}");
+    assert_eq!(vb["base_backup_schedule"], cron.as_str(), "{vb}");
+    assert_eq!(vb["databases"], json!([a_id, b_id]), "{vb}");
+    assert_eq!(app.events_of("ArchiveDatabaseAdded").await.len(), 1);
+    let other_slot = format!(
+        "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{}'",
+        slot_of(&b_id)
+    );
+    for _ in 0..10 {
+        assert_eq!(receivers(&slot).len(), 1);
+        assert!(receivers(&slot_of(&b_id)).is_empty());
+        assert_eq!(scalar_i64("postgres", &other_slot).await, 0);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The schedule really runs: a scheduled base backup completes.
+    let start = std::time::Instant::now();
+    let scheduled = loop {
+        let started = app.events_of("BaseBackupStarted").await;
+        if let Some(e) = started
+            .iter()
+            .find(|e| e["payload"]["trigger"] == "scheduled")
+        {
+            break e["aggregate_id"].as_str().expect("id").to_string();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "no scheduled base backup"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let v = app
+        .wait_for(&format!("/api/v1/base-backups/{scheduled}"))
+        .await;
+    assert_eq!(v["status"], "completed", "{v}");
+    assert_eq!(v["trigger"], "scheduled", "{v}");
+    // Re-enabled without a schedule by the database that enabled it: no more scheduled runs.
+    let r = app
+        .post(&format!("/api/v1/databases/{a_id}/archiving"), json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // A restore of the joined database through the shared archive.
+    write_batch(b.name(), 1).await;
+    switch_wal().await;
+    pause().await;
+    let between = Utc::now();
+    pause().await;
+    write_batch(b.name(), 2).await;
+    switch_wal().await;
+    archived_past(&app, &b_id, Utc::now()).await;
+    restore_pitr_done(
+        &app,
+        &b_id,
+        json!({"target_time": between, "target_database_id": into_id}),
+    )
+    .await;
+    assert_eq!(batches(into.name()).await, vec![1]);
+    // Disabling from either database stops the server's archive.
+    disable(&app, &b_id).await;
+    let va = app
+        .get_json(&format!("/api/v1/databases/{a_id}/archiving"))
+        .await;
+    assert_eq!(va["enabled"], false, "{va}");
+    eventually(30, "the receiver to stop", || receivers(&slot).is_empty()).await;
 }
