@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { denial } from './access';
+import { shortActor } from './components/VersionsTable';
 import type { Database, SessionView } from './api';
 import { DatabasePage } from './pages/DatabasePage';
 import { Alerts } from './pages/Alerts';
@@ -34,6 +35,12 @@ function serve(who: SessionView, db: Database, others: Database[] = []) {
 }
 
 describe('what a role may do', () => {
+  it('shortens a principal id under a version, keeping names and system actors', () => {
+    expect(shortActor('user:01a22e72-8c96-7424-b7a4-58a01c902501')).toBe('user 01a22e72…');
+    expect(shortActor('token:bootstrap')).toBe('token:bootstrap');
+    expect(shortActor('system:scheduler')).toBe('system:scheduler');
+  });
+
   it('says why, in one place', () => {
     expect(denial(undefined, 'backup')).toBeNull();
     expect(denial(session('viewer'), 'backup')).toBe('Starting a backup needs the operator role; you are a viewer.');

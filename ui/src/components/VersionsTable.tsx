@@ -10,6 +10,12 @@ import { VerifiedBadge, warningCount } from './BackupNotes';
 
 export const VERSIONS_PER_PAGE = 10;
 
+/** `user:<uuid>` → `user 01a22e72…` (the whole id is in the title; names are on the timeline). */
+export function shortActor(actor: string): string {
+  const m = /^(user|token):([0-9a-f]{8})[0-9a-f-]{20,}$/i.exec(actor);
+  return m ? `${m[1]} ${m[2]}…` : actor;
+}
+
 /**
  * A database's versions, newest first, one compact row each: status, time, size, duration,
  * verification and the actions (restore, pin). Everything else (tool, server, sha256, copies) is
@@ -146,13 +152,13 @@ export function VersionRow({
         <Link to={`/backups/${b.id}`} className="version-time">
           <Time iso={b.started_at} />
         </Link>
-        <span className="sub trigger">
+        <span className="sub trigger" title={b.trigger === 'scheduled' ? undefined : b.actor}>
           {b.trigger === 'scheduled' ? (
             <>
               Scheduled{b.slot ? <> (slot {formatTime(b.slot, { seconds: false })})</> : null}
             </>
           ) : (
-            `By ${b.actor}`
+            `By ${shortActor(b.actor)}`
           )}
         </span>
       </th>
