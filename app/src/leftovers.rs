@@ -68,7 +68,7 @@ impl Leftovers {
         let failed = self
             .core
             .projections
-            .restores(None, 10_000)
+            .all_restores(None)
             .await?
             .into_iter()
             .filter(|r| r.status == RestoreStatus::Failed);

@@ -37,9 +37,8 @@ impl Verify {
             None => self
                 .core
                 .projections
-                .backups(&BackupFilter {
+                .all_backups(&BackupFilter {
                     status: Some(BackupStatus::Completed),
-                    limit: 10_000,
                     ..Default::default()
                 })
                 .await?

@@ -1,7 +1,7 @@
 //! The alerts read model: what is open, acknowledged or resolved, and every delivery attempt.
 
 use crate::event::Applied;
-use crate::store::{bodies, load, to_text, Arg, Tx};
+use crate::store::{bodies, count, load, page, to_text, Arg, Conditions, Page, Tx};
 use crate::{ProjectionError, Projections};
 use backline_domain::{AlertEvent, AlertKind, AlertState, LedgerEvent, Notice, Outcome};
 use serde::{Deserialize, Serialize};
@@ -167,24 +167,67 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
 }
 
 impl Projections {
-    /// Alerts, newest first, optionally in one state and of one database.
+    /// Every alert, newest first, optionally in one state and of one database.
     pub async fn alerts(
         &self,
         state: Option<AlertState>,
         database_id: Option<&str>,
     ) -> Result<Vec<AlertView>, ProjectionError> {
-        let mut sql = String::from("SELECT body FROM rm_alerts WHERE 1 = 1");
-        let mut args = Vec::new();
+        let mut out = Vec::new();
+        let mut before = None;
+        loop {
+            let p = self.alerts_page(state, database_id, before, 500).await?;
+            out.extend(p.items);
+            match p.next {
+                Some(n) => before = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    fn alert_conditions(state: Option<AlertState>, database_id: Option<&str>) -> Conditions {
+        let mut c = Conditions::default();
         if let Some(s) = state {
-            args.push(Arg::S(s.as_str().into()));
-            sql.push_str(&format!(" AND state = ${}", args.len()));
+            c.and("state =", Arg::S(s.as_str().into()));
         }
         if let Some(d) = database_id {
-            args.push(Arg::S(d.into()));
-            sql.push_str(&format!(" AND database_id = ${}", args.len()));
+            c.and("database_id =", Arg::S(d.into()));
         }
-        sql.push_str(" ORDER BY raised_position DESC");
-        bodies(self.ledger.pool(), &sql, args).await
+        c
+    }
+
+    /// One page of alerts, newest first, by keyset on the position that raised them (`next`
+    /// is the `before` of the following page).
+    pub async fn alerts_page(
+        &self,
+        state: Option<AlertState>,
+        database_id: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Page<AlertView>, ProjectionError> {
+        let mut c = Self::alert_conditions(state, database_id);
+        if let Some(b) = before {
+            c.and("raised_position <", Arg::I(b));
+        }
+        let limit = limit.max(1);
+        let lim = c.bind(Arg::I(limit.saturating_add(1)));
+        let sql = format!(
+            "SELECT raised_position AS k, body FROM rm_alerts WHERE 1 = 1{} \
+             ORDER BY raised_position DESC LIMIT {lim}",
+            c.sql
+        );
+        page(self.ledger.pool(), &sql, c.args, limit).await
+    }
+
+    /// How many alerts there are in `state` (all when `None`), of `database_id` if given.
+    pub async fn alert_count(
+        &self,
+        state: Option<AlertState>,
+        database_id: Option<&str>,
+    ) -> Result<i64, ProjectionError> {
+        let c = Self::alert_conditions(state, database_id);
+        let sql = format!("SELECT COUNT(*) AS n FROM rm_alerts WHERE 1 = 1{}", c.sql);
+        count(self.ledger.pool(), &sql, c.args).await
     }
 
     pub async fn alert(&self, id: &str) -> Result<Option<AlertView>, ProjectionError> {

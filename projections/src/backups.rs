@@ -2,7 +2,7 @@
 //! verification and pruning.
 
 use crate::event::Applied;
-use crate::store::{bodies, load, to_text, Arg, Tx};
+use crate::store::{bodies, count, load, page, to_text, Arg, Conditions, Page, Tx};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
     ArtifactCopy, BackupEvent, BackupStatus, Engine, Failure, LedgerEvent, Stage, TriggerKind,
@@ -103,6 +103,8 @@ pub struct BackupFilter {
     pub database_id: Option<String>,
     pub status: Option<BackupStatus>,
     pub limit: i64,
+    /// Only versions started before this history position (a page's `next`).
+    pub before: Option<i64>,
 }
 
 async fn save(tx: &mut Tx<'_>, v: &BackupView, position: i64) -> Result<(), ProjectionError> {
@@ -256,23 +258,62 @@ impl Projections {
         .pop())
     }
 
-    /// Backups, newest first.
+    /// Backups, newest first (at most `limit`).
     pub async fn backups(&self, f: &BackupFilter) -> Result<Vec<BackupView>, ProjectionError> {
-        let mut sql = String::from("SELECT body FROM rm_backups WHERE 1 = 1");
-        let mut args = Vec::new();
+        Ok(self.backups_page(f).await?.items)
+    }
+
+    /// One page of backups, newest first, by keyset on the history position: each page is
+    /// one index range, whatever the depth; `next` is the `before` of the following page.
+    pub async fn backups_page(
+        &self,
+        f: &BackupFilter,
+    ) -> Result<Page<BackupView>, ProjectionError> {
+        let mut c = Conditions::default();
         if let Some(d) = &f.database_id {
-            args.push(Arg::S(d.clone()));
-            sql.push_str(&format!(" AND database_id = ${}", args.len()));
+            c.and("database_id =", Arg::S(d.clone()));
         }
         if let Some(s) = f.status {
-            args.push(Arg::S(s.as_str().into()));
-            sql.push_str(&format!(" AND status = ${}", args.len()));
+            c.and("status =", Arg::S(s.as_str().into()));
         }
-        args.push(Arg::I(f.limit.clamp(1, 10_000)));
-        sql.push_str(&format!(
-            " ORDER BY started_position DESC LIMIT ${}",
-            args.len()
-        ));
-        bodies(self.ledger.pool(), &sql, args).await
+        if let Some(b) = f.before {
+            c.and("started_position <", Arg::I(b));
+        }
+        let limit = f.limit.max(1);
+        let lim = c.bind(Arg::I(limit.saturating_add(1)));
+        let sql = format!(
+            "SELECT started_position AS k, body FROM rm_backups WHERE 1 = 1{} \
+             ORDER BY started_position DESC LIMIT {lim}",
+            c.sql
+        );
+        page(self.ledger.pool(), &sql, c.args, limit).await
+    }
+
+    /// Every backup the filter selects (its `limit` is the page size), newest first.
+    pub async fn all_backups(
+        &self,
+        f: &BackupFilter,
+    ) -> Result<Vec<BackupView>, ProjectionError> {
+        let mut f = f.clone();
+        f.limit = f.limit.max(500);
+        let mut out = Vec::new();
+        loop {
+            let p = self.backups_page(&f).await?;
+            out.extend(p.items);
+            match p.next {
+                Some(n) => f.before = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// How many versions a database has (one index range).
+    pub async fn backup_count(&self, database_id: &str) -> Result<i64, ProjectionError> {
+        count(
+            self.ledger.pool(),
+            "SELECT COUNT(*) AS n FROM rm_backups WHERE database_id = $1",
+            vec![Arg::S(database_id.into())],
+        )
+        .await
     }
 }

@@ -23,6 +23,7 @@ pub use metrics::Metrics;
 pub use principals::{TokenView, UserView};
 pub use restores::RestoreView;
 pub use servers::{AutoRegisterView, ServerDatabaseView, ServerView};
+pub use store::Page;
 pub use timeline::{EventQuery, EventView, Order};
 
 use backline_domain::decode;
@@ -66,6 +67,7 @@ const TABLES: &[&str] = &[
     "rm_servers",
     "rm_users",
     "rm_tokens",
+    "rm_metrics",
 ];
 const BATCH: i64 = 500;
 
@@ -88,6 +90,7 @@ async fn apply(
     databases::apply(tx, &e).await?;
     alerts::apply(tx, &e).await?;
     channels::apply(tx, &e).await?;
+    metrics::apply(tx, &e).await?;
     servers::apply(tx, &e).await?;
     principals::apply(tx, &e).await?;
     timeline::apply(tx, &e).await
@@ -243,10 +246,16 @@ impl Projections {
         let mut out = Vec::new();
         for (t, key) in TABLES
             .iter()
-            .zip(["id", "id", "id", "position", "id", "id", "id", "id", "id"])
+            .zip(["id", "id", "id", "position", "id", "id", "id", "id", "id", "id"])
         {
+            // A metric's value is a column of its own.
+            let body = if *t == "rm_metrics" {
+                "CAST(value AS TEXT) || ' ' || body"
+            } else {
+                "body"
+            };
             let rows = sqlx::query(&format!(
-                "SELECT CAST({key} AS TEXT) AS k, body FROM {t} ORDER BY {key}"
+                "SELECT CAST({key} AS TEXT) AS k, {body} AS body FROM {t} ORDER BY {key}"
             ))
             .fetch_all(self.ledger.pool())
             .await?;

@@ -1,235 +1,276 @@
-//! The Prometheus metrics, a projection of their own: counters and histograms counted from the
-//! whole ledger (from position 0 at start-up, so they are right after a restart), on a
-//! recorder of this process (not a global one), plus gauges read from the read models when
-//! rendered.
+//! The Prometheus metrics, a read model of their own: every counter, gauge and histogram is a
+//! row of `rm_metrics`, updated in the same transaction as the other read models (so a
+//! restart, a replay or a second process counts exactly the ledger), and `/metrics` renders
+//! those rows plus a few gauges read when asked: its cost does not grow with the ledger.
 
+use crate::backups::BackupView;
+use crate::channels::ChannelView;
+use crate::event::Applied;
+use crate::store::{load, Tx};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
-    decode, AlertEvent, AlertState, BackupEvent, ChannelEvent, LedgerEvent, Outcome, RestoreEvent,
+    AlertEvent, AlertState, BackupEvent, LedgerEvent, Outcome, RestoreEvent,
 };
-use backline_infra::{Ledger, StoredEvent};
-use metrics::Recorder;
-use metrics_exporter_prometheus::{
-    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
-};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Mutex;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::fmt::Write as _;
 
 const DURATION_BUCKETS: &[f64] = &[
     0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0,
 ];
-const BATCH: i64 = 500;
 
-pub struct Metrics {
-    recorder: PrometheusRecorder,
-    handle: PrometheusHandle,
-    position: AtomicI64,
-    /// Backup id → (database name, engine), for the events that do not repeat them.
-    backups: Mutex<HashMap<String, (String, String)>>,
-    channels: Mutex<HashMap<String, String>>,
-    /// One catch-up at a time.
-    running: tokio::sync::Mutex<()>,
+/// Renders the metrics read model as the Prometheus text exposition.
+#[derive(Debug, Default)]
+pub struct Metrics;
+
+/// A histogram's state: cumulative counts per bound of `DURATION_BUCKETS`, and the sum.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Histogram {
+    sum: f64,
+    buckets: Vec<u64>,
 }
 
-type Labels = Vec<(&'static str, String)>;
+type Labels<'a> = &'a [(&'a str, &'a str)];
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
+/// `k="v",…` with Prometheus' escaping.
+fn labels(l: Labels<'_>) -> String {
+    l.iter()
+        .map(|(k, v)| {
+            let v = v
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            format!("{k}=\"{v}\"")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+async fn upsert(
+    tx: &mut Tx<'_>,
+    name: &str,
+    l: Labels<'_>,
+    kind: &str,
+    value: f64,
+    body: &str,
+    add: bool,
+) -> Result<(), ProjectionError> {
+    let labels = labels(l);
+    let sql = if add {
+        "INSERT INTO rm_metrics (id, name, labels, kind, value, body) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (id) DO UPDATE SET value = rm_metrics.value + excluded.value"
+    } else {
+        "INSERT INTO rm_metrics (id, name, labels, kind, value, body) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (id) DO UPDATE SET value = excluded.value, body = excluded.body"
+    };
+    sqlx::query(sql)
+        .bind(format!("{name}{{{labels}}}"))
+        .bind(name)
+        .bind(labels)
+        .bind(kind)
+        .bind(value)
+        .bind(body)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn count(tx: &mut Tx<'_>, name: &str, l: Labels<'_>, by: f64) -> Result<(), ProjectionError> {
+    upsert(tx, name, l, "counter", by, "", true).await
+}
+
+async fn observe(tx: &mut Tx<'_>, name: &str, l: Labels<'_>, v: f64) -> Result<(), ProjectionError> {
+    let id = format!("{name}{{{}}}", labels(l));
+    let row = sqlx::query("SELECT value, body FROM rm_metrics WHERE id = $1")
+        .bind(&id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let (n, mut h): (f64, Histogram) = match row {
+        Some(r) => (
+            r.try_get("value")?,
+            serde_json::from_str(&r.try_get::<String, _>("body")?)?,
+        ),
+        None => (0.0, Histogram::default()),
+    };
+    h.buckets.resize(DURATION_BUCKETS.len(), 0);
+    for (n, bound) in h.buckets.iter_mut().zip(DURATION_BUCKETS) {
+        if v <= *bound {
+            *n += 1;
+        }
     }
+    h.sum += v;
+    let body = serde_json::to_string(&h)?;
+    upsert(tx, name, l, "histogram", n + 1.0, &body, false).await
+}
+
+/// The database name and engine a backup's events are counted under.
+async fn backup_labels(tx: &mut Tx<'_>, id: &str) -> Result<(String, String), ProjectionError> {
+    Ok(match load::<BackupView>(tx, "rm_backups", id).await? {
+        Some(b) => (b.database_name, b.engine.as_str().to_string()),
+        None => ("unknown".into(), "unknown".into()),
+    })
+}
+
+pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), ProjectionError> {
+    let id = e.aggregate_id;
+    match &e.event {
+        LedgerEvent::Backup(BackupEvent::BackupStarted {
+            database_name,
+            engine,
+            ..
+        }) => {
+            let (db, engine) = (database_name.to_string(), engine.as_str());
+            let l = [("database", db.as_str()), ("engine", engine)];
+            count(tx, "backline_backups_started_total", &l, 1.0).await?;
+        }
+        LedgerEvent::Backup(BackupEvent::BackupCompleted {
+            artifact,
+            duration_ms,
+        }) => {
+            let (db, engine) = backup_labels(tx, id).await?;
+            let l = [("database", db.as_str()), ("engine", engine.as_str())];
+            count(tx, "backline_backups_completed_total", &l, 1.0).await?;
+            count(tx, "backline_backup_bytes_written_total", &l, artifact.bytes as f64).await?;
+            let secs = *duration_ms as f64 / 1000.0;
+            observe(tx, "backline_backup_duration_seconds", &l, secs).await?;
+            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&e.at) {
+                let at = t.timestamp_millis() as f64 / 1000.0;
+                let l = [("database", db.as_str())];
+                let name = "backline_last_success_timestamp_seconds";
+                upsert(tx, name, &l, "gauge", at, "", false).await?;
+            }
+        }
+        LedgerEvent::Backup(BackupEvent::BackupFailed { .. } | BackupEvent::BackupAbandoned { .. }) => {
+            let (db, engine) = backup_labels(tx, id).await?;
+            let l = [("database", db.as_str()), ("engine", engine.as_str())];
+            count(tx, "backline_backups_failed_total", &l, 1.0).await?;
+        }
+        LedgerEvent::Restore(RestoreEvent::RestoreCompleted { .. }) => {
+            count(tx, "backline_restores_total", &[("outcome", "completed")], 1.0).await?;
+        }
+        LedgerEvent::Restore(RestoreEvent::RestoreFailed { .. }) => {
+            count(tx, "backline_restores_total", &[("outcome", "failed")], 1.0).await?;
+        }
+        LedgerEvent::Alert(AlertEvent::AlertRaised { kind, .. }) => {
+            let l = [("kind", kind.as_str())];
+            count(tx, "backline_alerts_raised_total", &l, 1.0).await?;
+        }
+        LedgerEvent::Alert(AlertEvent::AlertNotified { delivery }) => {
+            let name = load::<ChannelView>(tx, "rm_channels", &delivery.channel_id)
+                .await?
+                .map(|c| c.name)
+                .unwrap_or_else(|| delivery.channel_id.clone());
+            let metric = match delivery.outcome {
+                Outcome::Delivered => "backline_notifications_delivered_total",
+                Outcome::Failed => "backline_notification_failures_total",
+            };
+            count(tx, metric, &[("channel", name.as_str())], 1.0).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A sample's value as Prometheus reads it: whole numbers without a fraction.
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+fn sample(out: &mut String, name: &str, labels: &str, value: f64) {
+    let _ = if labels.is_empty() {
+        writeln!(out, "{name} {}", number(value))
+    } else {
+        writeln!(out, "{name}{{{labels}}} {}", number(value))
+    };
+}
+
+fn histogram(out: &mut String, name: &str, labels: &str, count: f64, body: &str) {
+    let h: Histogram = serde_json::from_str(body).unwrap_or_default();
+    let sep = if labels.is_empty() { "" } else { "," };
+    for (bound, n) in DURATION_BUCKETS.iter().zip(h.buckets.iter()) {
+        let l = format!("{labels}{sep}le=\"{bound}\"");
+        sample(out, &format!("{name}_bucket"), &l, *n as f64);
+    }
+    let l = format!("{labels}{sep}le=\"+Inf\"");
+    sample(out, &format!("{name}_bucket"), &l, count);
+    sample(out, &format!("{name}_sum"), labels, h.sum);
+    sample(out, &format!("{name}_count"), labels, count);
 }
 
 impl Metrics {
     pub fn new() -> Self {
-        let builder = PrometheusBuilder::new();
-        // Static, strictly increasing buckets: set_buckets_for_metric cannot fail on them.
-        let builder = match builder.set_buckets_for_metric(
-            Matcher::Full("backline_backup_duration_seconds".into()),
-            DURATION_BUCKETS,
-        ) {
-            Ok(b) => b,
-            Err(_) => PrometheusBuilder::new(),
-        };
-        let recorder = builder.build_recorder();
-        let handle = recorder.handle();
-        Self {
-            recorder,
-            handle,
-            position: AtomicI64::new(0),
-            backups: Mutex::new(HashMap::new()),
-            channels: Mutex::new(HashMap::new()),
-            running: tokio::sync::Mutex::new(()),
-        }
+        Self
     }
 
-    fn key(name: &'static str, labels: Labels) -> metrics::Key {
-        let labels: Vec<metrics::Label> = labels
-            .into_iter()
-            .map(|(k, v)| metrics::Label::new(k, v))
-            .collect();
-        metrics::Key::from_parts(name, labels)
-    }
-
-    fn meta() -> metrics::Metadata<'static> {
-        metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()))
-    }
-
-    fn counter(&self, name: &'static str, labels: Labels) -> metrics::Counter {
-        self.recorder
-            .register_counter(&Self::key(name, labels), &Self::meta())
-    }
-
-    fn gauge(&self, name: &'static str, labels: Labels) -> metrics::Gauge {
-        self.recorder
-            .register_gauge(&Self::key(name, labels), &Self::meta())
-    }
-
-    fn histogram(&self, name: &'static str, labels: Labels) -> metrics::Histogram {
-        self.recorder
-            .register_histogram(&Self::key(name, labels), &Self::meta())
-    }
-
-    /// Counts every event after the last one counted.
-    pub async fn catch_up(&self, ledger: &Ledger) -> Result<(), ProjectionError> {
-        let _one = self.running.lock().await;
-        loop {
-            let from = self.position.load(Ordering::Relaxed);
-            let events = ledger.read_after(from, BATCH).await?;
-            let Some(last) = events.last().map(|e| e.position) else {
-                return Ok(());
-            };
-            for e in &events {
-                if let Ok(event) = decode(&e.aggregate_type, &e.event_type, &e.payload) {
-                    self.observe(e, &event);
-                }
-            }
-            self.position.store(last, Ordering::Relaxed);
-            if (events.len() as i64) < BATCH {
-                return Ok(());
-            }
-        }
-    }
-
-    fn database_of(&self, backup_id: &str) -> Labels {
-        let (db, engine) = self
-            .backups
-            .lock()
-            .ok()
-            .and_then(|m| m.get(backup_id).cloned())
-            .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
-        vec![("database", db), ("engine", engine)]
-    }
-
-    fn observe(&self, s: &StoredEvent, event: &LedgerEvent) {
-        let id = &s.aggregate_id;
-        match event {
-            LedgerEvent::Backup(BackupEvent::BackupStarted {
-                database_name,
-                engine,
-                ..
-            }) => {
-                let (db, engine) = (database_name.to_string(), engine.as_str().to_string());
-                if let Ok(mut m) = self.backups.lock() {
-                    m.insert(id.clone(), (db.clone(), engine.clone()));
-                }
-                self.counter(
-                    "backline_backups_started_total",
-                    vec![("database", db), ("engine", engine)],
-                )
-                .increment(1);
-            }
-            LedgerEvent::Backup(BackupEvent::BackupCompleted {
-                artifact,
-                duration_ms,
-            }) => {
-                let labels = self.database_of(id);
-                let db = labels[0].1.clone();
-                self.counter("backline_backups_completed_total", labels.clone())
-                    .increment(1);
-                self.counter("backline_backup_bytes_written_total", labels.clone())
-                    .increment(artifact.bytes);
-                self.histogram("backline_backup_duration_seconds", labels)
-                    .record(*duration_ms as f64 / 1000.0);
-                let at = s
-                    .meta("at")
-                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-                if let Some(t) = at {
-                    self.gauge(
-                        "backline_last_success_timestamp_seconds",
-                        vec![("database", db)],
-                    )
-                    .set(t.timestamp_millis() as f64 / 1000.0);
-                }
-            }
-            LedgerEvent::Backup(
-                BackupEvent::BackupFailed { .. } | BackupEvent::BackupAbandoned { .. },
-            ) => {
-                self.counter("backline_backups_failed_total", self.database_of(id))
-                    .increment(1);
-            }
-            LedgerEvent::Restore(RestoreEvent::RestoreCompleted { .. }) => self
-                .counter(
-                    "backline_restores_total",
-                    vec![("outcome", "completed".into())],
-                )
-                .increment(1),
-            LedgerEvent::Restore(RestoreEvent::RestoreFailed { .. }) => self
-                .counter(
-                    "backline_restores_total",
-                    vec![("outcome", "failed".into())],
-                )
-                .increment(1),
-            LedgerEvent::Alert(AlertEvent::AlertRaised { kind, .. }) => self
-                .counter(
-                    "backline_alerts_raised_total",
-                    vec![("kind", kind.as_str().to_string())],
-                )
-                .increment(1),
-            LedgerEvent::Channel(ChannelEvent::ChannelAdded { name, .. }) => {
-                if let Ok(mut m) = self.channels.lock() {
-                    m.insert(id.clone(), name.clone());
-                }
-            }
-            LedgerEvent::Alert(AlertEvent::AlertNotified { delivery }) => {
-                let name = self
-                    .channels
-                    .lock()
-                    .ok()
-                    .and_then(|m| m.get(&delivery.channel_id).cloned())
-                    .unwrap_or_else(|| delivery.channel_id.clone());
-                let metric = match delivery.outcome {
-                    Outcome::Delivered => "backline_notifications_delivered_total",
-                    Outcome::Failed => "backline_notification_failures_total",
-                };
-                self.counter(metric, vec![("channel", name)]).increment(1);
-            }
-            _ => {}
-        }
-    }
-
-    /// The Prometheus text exposition, counted up to now.
+    /// The Prometheus text exposition, as the read models have applied the ledger (a read
+    /// of one small table, a count of unresolved alerts and the channels).
     pub async fn render(&self, projections: &Projections) -> Result<String, ProjectionError> {
-        let ledger = projections.ledger();
-        self.catch_up(ledger).await?;
-        let head = ledger.head().await?;
-        self.gauge("backline_ledger_position", vec![])
-            .set(head as f64);
+        let pool = projections.ledger().pool();
+        let rows = sqlx::query(
+            "SELECT name, labels, kind, value, body FROM rm_metrics ORDER BY name, labels",
+        )
+        .fetch_all(pool)
+        .await?;
+        let mut out = String::new();
+        let mut last = String::new();
+        for r in rows {
+            let (name, labels, kind): (String, String, String) =
+                (r.try_get("name")?, r.try_get("labels")?, r.try_get("kind")?);
+            let value: f64 = r.try_get("value")?;
+            if name != last {
+                let _ = writeln!(out, "# TYPE {name} {kind}");
+                last = name.clone();
+            }
+            if kind == "histogram" {
+                let body: String = r.try_get("body")?;
+                histogram(&mut out, &name, &labels, value, &body);
+            } else {
+                sample(&mut out, &name, &labels, value);
+            }
+        }
+        let head = projections.ledger().head().await?;
+        out.push_str("# TYPE backline_ledger_position gauge\n");
+        sample(&mut out, "backline_ledger_position", "", head as f64);
+        out.push_str("# TYPE backline_alerts gauge\n");
         for state in [AlertState::Open, AlertState::Acknowledged] {
-            let n = projections.alerts(Some(state), None).await?.len();
-            self.gauge(
-                "backline_alerts",
-                vec![("state", state.as_str().to_string())],
-            )
-            .set(n as f64);
+            let n = projections.alert_count(Some(state), None).await?;
+            sample(&mut out, "backline_alerts", &labels(&[("state", state.as_str())]), n as f64);
         }
-        for c in projections.channels(false).await? {
-            self.gauge(
-                "backline_channel_failing",
-                vec![("channel", c.name.clone())],
-            )
-            .set(if c.failing { 1.0 } else { 0.0 });
+        let channels = projections.channels(false).await?;
+        if !channels.is_empty() {
+            out.push_str("# TYPE backline_channel_failing gauge\n");
         }
-        Ok(self.handle.render())
+        for c in channels {
+            let l = labels(&[("channel", c.name.as_str())]);
+            sample(&mut out, "backline_channel_failing", &l, if c.failing { 1.0 } else { 0.0 });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_render_as_prometheus_text() {
+        let mut out = String::new();
+        sample(&mut out, "x_total", &labels(&[("database", "a\"b")]), 3.0);
+        sample(&mut out, "y", "", 1.5);
+        assert_eq!(out, "x_total{database=\"a\\\"b\"} 3\ny 1.5\n");
+        let mut out = String::new();
+        let body = serde_json::to_string(&Histogram {
+            sum: 2.5,
+            buckets: vec![0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2],
+        })
+        .unwrap();
+        histogram(&mut out, "d", "database=\"a\"", 2.0, &body);
+        assert!(out.contains("d_bucket{database=\"a\",le=\"0.5\"} 1\n"), "{out}");
+        assert!(out.contains("d_bucket{database=\"a\",le=\"+Inf\"} 2\n"), "{out}");
+        assert!(out.ends_with("d_sum{database=\"a\"} 2.5\nd_count{database=\"a\"} 2\n"), "{out}");
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::backups::{BackupView, FailureView};
 use crate::event::Applied;
-use crate::store::{bodies, load, to_text, Arg, Tx};
+use crate::store::{bodies, count, load, page, to_text, Arg, Conditions, Page, Tx};
 use crate::{ProjectionError, Projections};
 use backline_domain::{Engine, LedgerEvent, RestoreEvent, RestoreStatus, TableSelection};
 use serde::{Deserialize, Serialize};
@@ -181,31 +181,72 @@ impl Projections {
         .pop())
     }
 
-    /// Restores, newest first; `database_id` matches the source or the target.
+    /// Restores, newest first (at most `limit`); `database_id` matches the source or the
+    /// target.
     pub async fn restores(
         &self,
         database_id: Option<&str>,
         limit: i64,
     ) -> Result<Vec<RestoreView>, ProjectionError> {
-        let limit = limit.clamp(1, 10_000);
+        Ok(self.restores_page(database_id, None, limit).await?.items)
+    }
+
+    /// One page of restores, newest first, by keyset on the history position (`next` is the
+    /// `before` of the following page).
+    pub async fn restores_page(
+        &self,
+        database_id: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Page<RestoreView>, ProjectionError> {
+        let mut c = Conditions::default();
+        if let Some(d) = database_id {
+            let a = c.bind(Arg::S(d.into()));
+            let b = c.bind(Arg::S(d.into()));
+            c.sql.push_str(&format!(
+                " AND (source_database_id = {a} OR target_database_id = {b})"
+            ));
+        }
+        if let Some(b) = before {
+            c.and("started_position <", Arg::I(b));
+        }
+        let limit = limit.max(1);
+        let lim = c.bind(Arg::I(limit.saturating_add(1)));
+        let sql = format!(
+            "SELECT started_position AS k, body FROM rm_restores WHERE 1 = 1{} \
+             ORDER BY started_position DESC LIMIT {lim}",
+            c.sql
+        );
+        page(self.ledger.pool(), &sql, c.args, limit).await
+    }
+
+    /// Every restore (of `database_id`, source or target), newest first.
+    pub async fn all_restores(
+        &self,
+        database_id: Option<&str>,
+    ) -> Result<Vec<RestoreView>, ProjectionError> {
+        let mut out = Vec::new();
+        let mut before = None;
+        loop {
+            let p = self.restores_page(database_id, before, 500).await?;
+            out.extend(p.items);
+            match p.next {
+                Some(n) => before = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// How many restores there are (of `database_id`, source or target).
+    pub async fn restore_count(&self, database_id: Option<&str>) -> Result<i64, ProjectionError> {
         match database_id {
-            Some(d) => {
-                bodies(
-                    self.ledger.pool(),
-                    "SELECT body FROM rm_restores WHERE source_database_id = $1 OR target_database_id = $2 \
-                     ORDER BY started_position DESC LIMIT $3",
-                    vec![Arg::S(d.into()), Arg::S(d.into()), Arg::I(limit)],
-                )
-                .await
-            }
-            None => {
-                bodies(
-                    self.ledger.pool(),
-                    "SELECT body FROM rm_restores ORDER BY started_position DESC LIMIT $1",
-                    vec![Arg::I(limit)],
-                )
-                .await
-            }
+            Some(d) => count(
+                self.ledger.pool(),
+                "SELECT COUNT(*) AS n FROM rm_restores WHERE source_database_id = $1 OR target_database_id = $2",
+                vec![Arg::S(d.into()), Arg::S(d.into())],
+            )
+            .await,
+            None => count(self.ledger.pool(), "SELECT COUNT(*) AS n FROM rm_restores", vec![]).await,
         }
     }
 }

@@ -66,3 +66,62 @@ pub(crate) async fn bodies<T: DeserializeOwned>(
         })
         .collect()
 }
+
+/// One page of a list, newest or oldest first, and where the next page starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The key to pass as the next page's `before`/`after` bound; `None` on the last page.
+    pub next: Option<i64>,
+}
+
+/// The `(k, body)` of every row `sql` selects, decoded: `sql` asks for `limit + 1` rows, so
+/// that whether a next page exists is known without another query.
+pub(crate) async fn page<T: DeserializeOwned>(
+    pool: &AnyPool,
+    sql: &str,
+    args: Vec<Arg>,
+    limit: i64,
+) -> Result<Page<T>, ProjectionError> {
+    let rows = bind_all(sqlx::query(sql), args).fetch_all(pool).await?;
+    let more = rows.len() as i64 > limit;
+    let mut items = Vec::with_capacity(rows.len());
+    let mut last = None;
+    for r in rows.iter().take(limit.max(0) as usize) {
+        let body: String = r.try_get("body")?;
+        last = Some(r.try_get::<i64, _>("k")?);
+        items.push(serde_json::from_str(&body)?);
+    }
+    Ok(Page {
+        items,
+        next: if more { last } else { None },
+    })
+}
+
+/// `COUNT(*)` of what `sql` selects (a column named `n`).
+pub(crate) async fn count(pool: &AnyPool, sql: &str, args: Vec<Arg>) -> Result<i64, ProjectionError> {
+    let row = bind_all(sqlx::query(sql), args).fetch_one(pool).await?;
+    Ok(row.try_get("n")?)
+}
+
+/// Builds a `WHERE` clause of bound conditions (`$1`, `$2`, … in the order pushed).
+#[derive(Default)]
+pub(crate) struct Conditions {
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+impl Conditions {
+    /// Adds `AND <lhs> $n` (`lhs` is code, never input).
+    pub fn and(&mut self, lhs: &str, a: Arg) {
+        self.args.push(a);
+        self.sql
+            .push_str(&format!(" AND {lhs} ${}", self.args.len()));
+    }
+
+    /// The `$n` the next argument gets, after pushing it.
+    pub fn bind(&mut self, a: Arg) -> String {
+        self.args.push(a);
+        format!("${}", self.args.len())
+    }
+}

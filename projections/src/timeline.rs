@@ -234,7 +234,7 @@ impl Projections {
         if let Some(u) = &q.until {
             cond(&mut sql, &mut args, "at <=", Arg::S(u.clone()));
         }
-        args.push(Arg::I(q.limit.clamp(1, 1000)));
+        args.push(Arg::I(q.limit.max(1)));
         sql.push_str(&format!(
             " ORDER BY position {} LIMIT ${}",
             if q.order == Order::Desc {

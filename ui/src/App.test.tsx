@@ -8,7 +8,7 @@ describe('navigation', () => {
   it('names the Alerts link by the text it shows, with the open count', async () => {
     sessionStorage.setItem('backline.token', 'tok');
     stubFetch((c) => {
-      if (c.path === '/api/v1/alerts?state=open') return { status: 200, body: { items: [alert({ id: 'a1' }), alert({ id: 'a2' })] } };
+      if (c.path.startsWith('/api/v1/alerts?state=open&')) return { status: 200, body: { items: [alert({ id: 'a1' }), alert({ id: 'a2' })] } };
       if (c.path.startsWith('/api/v1/')) return { status: 200, body: { items: [] } };
       return undefined;
     });

@@ -621,6 +621,28 @@ function query(params: Record<string, string | number | boolean | null | undefin
 
 const enc = encodeURIComponent;
 
+/** One page of a list route: `next` is the `cursor` of the following (older) page. */
+export interface ListPage<T> {
+  items: T[];
+  next: string | null;
+  total?: number | null;
+}
+
+/** Every item of a list route, following `next` a page of 1000 at a time. */
+export async function allPages<T>(
+  path: string,
+  params: Record<string, string | number | boolean | null | undefined> = {},
+): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await request<ListPage<T>>(`${path}${query({ ...params, limit: 1000, cursor })}`);
+    items.push(...page.items);
+    if (!page.next || page.next === cursor) return items;
+    cursor = page.next;
+  }
+}
+
 export interface ScheduleSettings {
   schedule?: string;
   timezone?: string;
@@ -715,8 +737,7 @@ export const api = {
 
   startBackup: (databaseId: string) =>
     request<{ id: string }>(`/databases/${enc(databaseId)}/backups`, { method: 'POST' }),
-  listBackups: (databaseId: string) =>
-    request<{ items: Backup[] }>(`/databases/${enc(databaseId)}/backups`).then((r) => r.items),
+  listBackups: (databaseId: string) => allPages<Backup>(`/databases/${enc(databaseId)}/backups`),
   getBackup: (id: string) => request<Backup>(`/backups/${enc(id)}`),
   /** Re-reads every healthy copy (sha256, decrypt, decompress) and records the result on the backup. */
   verifyBackup: (id: string) => request<Verification>(`/backups/${enc(id)}/verify`, { method: 'POST', body: {} }),
@@ -754,8 +775,7 @@ export const api = {
     request<{ items: { name: string; id: string }[] }>(`/servers/${enc(id)}/register`, { method: 'POST', body }).then(
       (r) => r.items,
     ),
-  listRestores: (databaseId: string) =>
-    request<{ items: Restore[] }>(`/restores${query({ database_id: databaseId })}`).then((r) => r.items),
+  listRestores: (databaseId: string) => allPages<Restore>('/restores', { database_id: databaseId }),
   getRestore: (id: string) => request<Restore>(`/restores/${enc(id)}`),
   listLeftovers: () => request<{ items: Leftover[] }>('/leftovers').then((r) => r.items),
 
@@ -777,7 +797,7 @@ export const api = {
   eventStreamUrl: (databaseId?: string) => `${BASE}/events/stream${query({ database_id: databaseId })}`,
 
   listAlerts: (state?: AlertState, databaseId?: string) =>
-    request<{ items: Alert[] }>(`/alerts${query({ state, database_id: databaseId })}`).then((r) => r.items),
+    allPages<Alert>('/alerts', { state, database_id: databaseId }),
   acknowledgeAlert: (id: string) => request<Alert>(`/alerts/${enc(id)}/acknowledge`, { method: 'POST' }),
 
   listChannels: () => request<{ items: Channel[] }>('/channels').then((r) => r.items),

@@ -16,6 +16,7 @@ pub async fn run(settings: Settings, database: &str, json: bool) -> anyhow::Resu
             database_id: Some(db.id.clone()),
             status: Some(BackupStatus::Completed),
             limit: 1,
+            before: None,
         })
         .await?
         .first()

@@ -18,16 +18,26 @@ pub struct AlertParams {
     #[param(pattern = "^(open|acknowledged|resolved)$")]
     pub state: Option<String>,
     pub database_id: Option<String>,
+    /// The `next` of the previous page; absent for the first page.
+    pub cursor: Option<String>,
+    /// Items per page: 1–1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertList {
     pub items: Vec<AlertView>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    pub next: Option<String>,
+    /// How many alerts the list has in all (absent for a principal limited to some
+    /// databases).
+    pub total: Option<i64>,
 }
 
-/// Alerts, newest first.
+/// Alerts, newest first, a page at a time (follow `next`).
 #[utoipa::path(get, operation_id = "listAlerts", path = "/api/v1/alerts", tag = "alerts", params(AlertParams),
-    responses((status = 200, body = AlertList), (status = 422, body = Problem)))]
+    responses((status = 200, body = AlertList), (status = 400, body = Problem, description = "A `cursor` this server did not give"), (status = 422, body = Problem)))]
 pub async fn list(
     state: State,
     caller: super::Caller,
@@ -45,14 +55,24 @@ pub async fn list(
             ))
         }
     };
-    let mut items = state
-        .app
-        .projections
-        .alerts(wanted, p.database_id.as_deref())
+    let page = super::paging::request(p.cursor.as_deref(), p.limit)?;
+    let d = p.database_id.as_deref();
+    let projections = &state.app.projections;
+    let found = projections
+        .alerts_page(wanted, d, page.before, page.limit)
         .await?;
     let visible = super::guard::visible_ids(&state.app, &caller.0).await?;
+    let total = match visible {
+        None => Some(projections.alert_count(wanted, d).await?),
+        Some(_) => None,
+    };
+    let mut items = found.items;
     items.retain(|a| super::guard::shows(&visible, Some(&a.database_id)));
-    Ok(Json(AlertList { items }))
+    Ok(Json(AlertList {
+        items,
+        next: super::paging::next(found.next),
+        total,
+    }))
 }
 
 /// One alert, with every delivery attempt.

@@ -38,7 +38,8 @@ pub struct EventParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventPage {
     pub items: Vec<EventView>,
-    /// Position to pass as `after` (asc) or `before` (desc) for the next page.
+    /// Position to pass as `after` (asc) or `before` (desc) for the next page; `null` on the
+    /// last page.
     pub next: Option<i64>,
 }
 
@@ -82,7 +83,8 @@ pub async fn list(
     let q = EventQuery {
         after: p.after,
         before: p.before,
-        limit,
+        // One more than asked: whether a next page exists is known without another query.
+        limit: limit + 1,
         database_id: p.database_id,
         event_type: p.event_type,
         actor: p.actor,
@@ -91,7 +93,8 @@ pub async fn list(
         order,
     };
     let mut items = state.app.projections.events(&q).await?;
-    let next = if items.len() as i64 == limit {
+    let next = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
         items.last().map(|e| e.position)
     } else {
         None

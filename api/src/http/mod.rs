@@ -12,6 +12,7 @@ mod ledger;
 mod leftovers;
 mod metrics;
 mod openapi;
+mod paging;
 mod pitr;
 pub mod roles;
 mod runs;

@@ -1,6 +1,7 @@
 //! Backups (versions) and restores.
 
 use super::error::{ApiError, ApiQuery, Problem};
+use super::paging::{self, PageParams};
 use super::{Actor, State};
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -11,18 +12,6 @@ use backline_domain::{BackupStatus, Trigger};
 use backline_projections::{BackupFilter, BackupView, RestoreView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-
-/// A list's `limit`: 100 when absent, else within 1..=`max`.
-fn list_limit(limit: Option<i64>, max: i64) -> Result<i64, ApiError> {
-    match limit {
-        None => Ok(100),
-        Some(n) if (1..=max).contains(&n) => Ok(n),
-        Some(n) => Err(ApiError::invalid(
-            "limit",
-            format!("limit must be between 1 and {max}, not {n}"),
-        )),
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Accepted {
@@ -48,6 +37,10 @@ pub struct BackupWithProgress {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BackupList {
     pub items: Vec<BackupView>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    pub next: Option<String>,
+    /// How many versions the list has in all (when the list is of one database).
+    pub total: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -57,8 +50,10 @@ pub struct BackupListParams {
     /// `running`, `completed`, `failed`, `abandoned` or `pruned`.
     #[param(value_type = Option<String>, pattern = "^(new|running|completed|failed|abandoned|pruned)$")]
     pub status: Option<BackupStatus>,
-    /// 1–10000, default 100.
-    #[param(minimum = 1, maximum = 10000)]
+    /// The `next` of the previous page; absent for the first page.
+    pub cursor: Option<String>,
+    /// Items per page: 1–1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -104,47 +99,69 @@ pub async fn backup_now(
     Ok((status, Json(view)).into_response())
 }
 
-/// Version history of a database, newest first.
+/// Version history of a database, newest first, a page at a time (follow `next`).
 #[utoipa::path(get, operation_id = "listDatabaseBackups", path = "/api/v1/databases/{id}/backups", tag = "backups",
-    params(("id" = String, Path, description = "database id or name")),
-    responses((status = 200, body = BackupList), (status = 404, body = Problem)))]
-pub async fn history(state: State, Path(id): Path<String>) -> Result<Json<BackupList>, ApiError> {
+    params(("id" = String, Path, description = "database id or name"), PageParams),
+    responses((status = 200, body = BackupList), (status = 400, body = Problem, description = "A `cursor` this server did not give"), (status = 404, body = Problem)))]
+pub async fn history(
+    state: State,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> Result<Json<BackupList>, ApiError> {
+    let page = paging::request(q.cursor.as_deref(), q.limit)?;
     let db = match state.app.projections.database(&id).await? {
         Some(d) => d,
         None => state.app.resolve_database(&id).await?,
     };
-    let items = state
-        .app
-        .projections
-        .backups(&BackupFilter {
+    let p = &state.app.projections;
+    let total = p.backup_count(&db.id).await?;
+    let found = p
+        .backups_page(&BackupFilter {
             database_id: Some(db.id),
             status: None,
-            limit: 10_000,
+            limit: page.limit,
+            before: page.before,
         })
         .await?;
-    Ok(Json(BackupList { items }))
+    Ok(Json(BackupList {
+        items: found.items,
+        next: paging::next(found.next),
+        total: Some(total),
+    }))
 }
 
-/// Backups of all databases, newest first.
+/// Backups of all databases, newest first, a page at a time (follow `next`).
 #[utoipa::path(get, operation_id = "listBackups", path = "/api/v1/backups", tag = "backups", params(BackupListParams),
-    responses((status = 200, body = BackupList)))]
+    responses((status = 200, body = BackupList), (status = 400, body = Problem, description = "A `cursor` this server did not give")))]
 pub async fn list_backups(
     state: State,
     caller: super::Caller,
     ApiQuery(q): ApiQuery<BackupListParams>,
 ) -> Result<Json<BackupList>, ApiError> {
-    let mut items = state
-        .app
-        .projections
-        .backups(&BackupFilter {
+    let page = paging::request(q.cursor.as_deref(), q.limit)?;
+    let p = &state.app.projections;
+    let total = match &q.database_id {
+        Some(d) => Some(p.backup_count(d).await?),
+        None => None,
+    };
+    let found = p
+        .backups_page(&BackupFilter {
             database_id: q.database_id,
             status: q.status,
-            limit: list_limit(q.limit, 10_000)?,
+            limit: page.limit,
+            before: page.before,
         })
         .await?;
+    let mut items = found.items;
+    // The cursor is the unfiltered page's: a scoped principal's pages may be shorter, never
+    // skip an item.
     let visible = super::guard::visible_ids(&state.app, &caller.0).await?;
     items.retain(|b| super::guard::shows(&visible, Some(&b.database_id)));
-    Ok(Json(BackupList { items }))
+    Ok(Json(BackupList {
+        items,
+        next: paging::next(found.next),
+        total: total.filter(|_| visible.is_none()),
+    }))
 }
 
 /// One backup.
@@ -327,6 +344,11 @@ async fn may_restore_into(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RestoreList {
     pub items: Vec<RestoreView>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    pub next: Option<String>,
+    /// How many restores the list has in all (absent for a principal limited to some
+    /// databases).
+    pub total: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -334,30 +356,40 @@ pub struct RestoreList {
 pub struct RestoreListParams {
     /// Restores from or into this database.
     pub database_id: Option<String>,
-    /// 1–10000, default 100.
-    #[param(minimum = 1, maximum = 10000)]
+    /// The `next` of the previous page; absent for the first page.
+    pub cursor: Option<String>,
+    /// Items per page: 1–1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
-/// Restores, newest first.
+/// Restores, newest first, a page at a time (follow `next`).
 #[utoipa::path(get, operation_id = "listRestores", path = "/api/v1/restores", tag = "restores", params(RestoreListParams),
-    responses((status = 200, body = RestoreList)))]
+    responses((status = 200, body = RestoreList), (status = 400, body = Problem, description = "A `cursor` this server did not give")))]
 pub async fn list_restores(
     state: State,
     caller: super::Caller,
     ApiQuery(q): ApiQuery<RestoreListParams>,
 ) -> Result<Json<RestoreList>, ApiError> {
-    let mut items = state
-        .app
-        .projections
-        .restores(q.database_id.as_deref(), list_limit(q.limit, 10_000)?)
-        .await?;
+    let page = paging::request(q.cursor.as_deref(), q.limit)?;
+    let p = &state.app.projections;
+    let d = q.database_id.as_deref();
+    let found = p.restores_page(d, page.before, page.limit).await?;
     let visible = super::guard::visible_ids(&state.app, &caller.0).await?;
+    let total = match visible {
+        None => Some(p.restore_count(d).await?),
+        Some(_) => None,
+    };
+    let mut items = found.items;
     items.retain(|r| {
         super::guard::shows(&visible, Some(&r.target_database_id))
             && super::guard::shows(&visible, Some(&r.source_database_id))
     });
-    Ok(Json(RestoreList { items }))
+    Ok(Json(RestoreList {
+        items,
+        next: paging::next(found.next),
+        total,
+    }))
 }
 
 /// One restore.

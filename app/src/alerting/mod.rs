@@ -130,15 +130,6 @@ impl Alerting {
             if let Err(e) = self.react().await {
                 tracing::warn!(error = %e, "the alert reactor could not read the ledger");
             }
-            if let Err(e) = self
-                .core
-                .projections
-                .metrics()
-                .catch_up(&self.core.ledger)
-                .await
-            {
-                tracing::warn!(error = %e, "metrics could not read the ledger");
-            }
             self.check_stalls();
             if last_missed_check.elapsed() >= Duration::from_secs(1) {
                 last_missed_check = Instant::now();

@@ -227,11 +227,11 @@ impl Alerting {
         let filter = backline_projections::BackupFilter {
             database_id: Some(b.database_id.clone()),
             status: Some(backline_domain::BackupStatus::Completed),
-            limit: 10_000,
+            ..Default::default()
         };
         let still_failing = core
             .projections
-            .backups(&filter)
+            .all_backups(&filter)
             .await?
             .iter()
             .any(|v| v.verified_ok == Some(false));

@@ -63,10 +63,9 @@ impl Retention {
             .ok_or_else(|| AppError::NotFound(format!("no database with id {}", view.id)))?;
         let backups = core
             .projections
-            .backups(&BackupFilter {
+            .all_backups(&BackupFilter {
                 database_id: Some(view.id.clone()),
-                status: None,
-                limit: 10_000,
+                ..Default::default()
             })
             .await?;
         let versions: Vec<Version> = backups
@@ -198,10 +197,9 @@ impl Retention {
         if let Ok(pending) = self
             .core
             .projections
-            .backups(&BackupFilter {
-                database_id: None,
+            .all_backups(&BackupFilter {
                 status: Some(BackupStatus::Pruned),
-                limit: 10_000,
+                ..Default::default()
             })
             .await
         {

@@ -23,10 +23,9 @@ impl Scheduler {
         let running = self
             .core
             .projections
-            .backups(&BackupFilter {
-                database_id: None,
+            .all_backups(&BackupFilter {
                 status: Some(BackupStatus::Running),
-                limit: 1000,
+                ..Default::default()
             })
             .await?;
         for b in running {

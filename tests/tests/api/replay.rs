@@ -53,6 +53,7 @@ async fn replay_equals_live(pg_ledger: bool) {
     assert!(head >= 10, "a mixed history has many events, got {head}");
     let live = app.app.projections.snapshot().await.unwrap();
     assert!(live.iter().any(|(t, _, _)| t == "rm_restores"));
+    assert!(live.iter().any(|(t, _, _)| t == "rm_metrics"));
     let applied = app.app.projections.rebuild().await.unwrap();
     assert_eq!(applied, head);
     let rebuilt = app.app.projections.snapshot().await.unwrap();
@@ -181,4 +182,38 @@ async fn events_page_by_position_and_filter() {
     assert_eq!(failed["items"].as_array().unwrap().len(), 1);
     let desc = app.get_json("/api/v1/events?order=desc&limit=1").await;
     assert_eq!(desc["items"][0]["position"], head);
+}
+
+#[tokio::test]
+async fn metrics_are_read_from_their_read_model() {
+    let app = spawn_app_with(false, None).await;
+    let _db = mixed_history(&app).await;
+    let counters = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with("backline_ledger_position"))
+            .map(str::to_string)
+            .collect()
+    };
+    let get = || async {
+        let r = app.client.get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    };
+    let before = get().await;
+    assert!(
+        before.contains("backline_backups_started_total{database=\"replay-ok\",engine=\"postgres\"} 1"),
+        "{before}"
+    );
+    assert!(before.contains("backline_backups_failed_total{database=\"replay-bad\",engine=\"postgres\"} 1"), "{before}");
+    assert!(before.contains("backline_restores_total{outcome=\"completed\"} 1"), "{before}");
+    // /metrics renders the read model's rows, it does not count the ledger: without them it
+    // has no counter, and a replay counts them again exactly.
+    sqlx::query("DELETE FROM rm_metrics")
+        .execute(app.app.ledger.pool())
+        .await
+        .unwrap();
+    let emptied = get().await;
+    assert!(!emptied.contains("backline_backups_started_total"), "{emptied}");
+    app.app.projections.rebuild().await.unwrap();
+    assert_eq!(counters(&get().await), counters(&before));
 }

@@ -98,8 +98,8 @@ describe('Alerts page', () => {
   it('lists open alerts first and the acknowledged ones under their own heading', async () => {
     stubFetch((c) => {
       if (c.path === '/api/v1/channels') return { status: 200, body: { items: [] } };
-      if (c.path === '/api/v1/alerts?state=open') return { status: 200, body: { items: [alert({ id: 'a1', database_name: 'billing' })] } };
-      if (c.path === '/api/v1/alerts?state=acknowledged')
+      if (c.path.startsWith('/api/v1/alerts?state=open&')) return { status: 200, body: { items: [alert({ id: 'a1', database_name: 'billing' })] } };
+      if (c.path.startsWith('/api/v1/alerts?state=acknowledged&'))
         return {
           status: 200,
           body: {
@@ -128,7 +128,7 @@ describe('Alerts page', () => {
   it('shows why acknowledging failed', async () => {
     stubFetch((c) => {
       if (c.path === '/api/v1/channels') return { status: 200, body: { items: [] } };
-      if (c.path === '/api/v1/alerts?state=open') return { status: 200, body: { items: [alert()] } };
+      if (c.path.startsWith('/api/v1/alerts?state=open&')) return { status: 200, body: { items: [alert()] } };
       if (c.path.startsWith('/api/v1/alerts?')) return { status: 200, body: { items: [] } };
       if (c.method === 'POST') return { status: 409, body: { title: 'Conflict', status: 409, detail: 'the alert is already resolved' } };
       return undefined;

@@ -75,7 +75,7 @@ describe('Database page: schedule, pause, retention, progress', () => {
       if (c.path.endsWith('/pause')) return { status: 200, body: (db = { ...db, paused: true, schedule: { ...db.schedule!, next_run_at: null, next_run_at_local: null } }) };
       if (c.path.endsWith('/resume')) return { status: 200, body: (db = scheduled()) };
       if (c.path === `/api/v1/databases/${db.id}`) return { status: 200, body: db };
-      if (c.path.endsWith('/backups') || c.path.startsWith('/api/v1/restores')) return { status: 200, body: { items: [] } };
+      if (/\/backups(\?|$)/.test(c.path) || c.path.startsWith('/api/v1/restores')) return { status: 200, body: { items: [] } };
       return undefined;
     });
     renderWithClient(<DatabasePage id={db.id} />);
@@ -101,7 +101,7 @@ describe('Database page: schedule, pause, retention, progress', () => {
       if (c.path.endsWith('/retention/preview')) return { status: 200, body: plan };
       if (c.path.includes('/retention/prune')) return { status: 200, body: plan };
       if (c.path === `/api/v1/databases/${db.id}`) return { status: 200, body: db };
-      if (c.path.endsWith('/backups') || c.path.startsWith('/api/v1/restores')) return { status: 200, body: { items: [] } };
+      if (/\/backups(\?|$)/.test(c.path) || c.path.startsWith('/api/v1/restores')) return { status: 200, body: { items: [] } };
       return undefined;
     });
     renderWithClient(<DatabasePage id={db.id} />);
@@ -130,7 +130,7 @@ describe('Database page: schedule, pause, retention, progress', () => {
       if (c.path === '/api/v1/backups/run1')
         return { status: 200, body: backup({ id: 'run1', status: 'running', finished_at: null, duration_ms: null, bytes: null, started_at: new Date().toISOString(), progress_bytes: 5 * 1024 * 1024 }) };
       if (c.path === `/api/v1/databases/${db.id}`) return { status: 200, body: db };
-      if (c.path.endsWith('/backups') || c.path.startsWith('/api/v1/restores')) return { status: 200, body: { items: [] } };
+      if (/\/backups(\?|$)/.test(c.path) || c.path.startsWith('/api/v1/restores')) return { status: 200, body: { items: [] } };
       return undefined;
     });
     renderWithClient(<DatabasePage id={db.id} />);
@@ -146,7 +146,7 @@ describe('Database page: schedule, pause, retention, progress', () => {
       if (c.path === `/api/v1/backups/${running}`)
         return { status: 200, body: backup({ id: running, status: 'running', finished_at: null, started_at: new Date().toISOString(), progress_bytes: 2048 }) };
       if (c.path === `/api/v1/databases/${db.id}`) return { status: 200, body: db };
-      if (c.path.endsWith('/backups') || c.path.startsWith('/api/v1/restores')) return { status: 200, body: { items: [] } };
+      if (/\/backups(\?|$)/.test(c.path) || c.path.startsWith('/api/v1/restores')) return { status: 200, body: { items: [] } };
       return undefined;
     });
     renderWithClient(<DatabasePage id={db.id} />);
@@ -172,7 +172,7 @@ describe('Version list badges', () => {
     ];
     stubFetch((c) => {
       if (c.path === `/api/v1/databases/${db.id}`) return { status: 200, body: db };
-      if (c.path === `/api/v1/databases/${db.id}/backups`) return { status: 200, body: { items } };
+      if (c.path.startsWith(`/api/v1/databases/${db.id}/backups?`)) return { status: 200, body: { items } };
       if (c.path.startsWith('/api/v1/restores')) return { status: 200, body: { items: [] } };
       return undefined;
     });
@@ -297,7 +297,7 @@ describe('Database page restores', () => {
     ];
     stubFetch((c) => {
       if (c.path === `/api/v1/databases/${db.id}`) return { status: 200, body: db };
-      if (c.path === `/api/v1/databases/${db.id}/backups`) return { status: 200, body: { items: [own] } };
+      if (c.path.startsWith(`/api/v1/databases/${db.id}/backups?`)) return { status: 200, body: { items: [own] } };
       if (c.path.startsWith('/api/v1/restores?')) return { status: 200, body: { items: restores } };
       if (c.path === `/api/v1/databases/${third}`) return { status: 200, body: database({ id: third, name: 'invoices' }) };
       if (c.path === '/api/v1/backups/b-third')
