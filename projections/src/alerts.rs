@@ -1,7 +1,9 @@
 //! The alerts read model: what is open, acknowledged or resolved, and every delivery attempt.
 
 use crate::event::Applied;
-use crate::store::{bodies, count, load, page, to_text, Arg, Conditions, Page, Tx};
+use crate::store::{
+    bodies, count, load, page, to_text, Arg, Conditions, OnConflict, Page, Tx, Write,
+};
 use crate::{ProjectionError, Projections};
 use backline_domain::{AlertEvent, AlertKind, AlertState, LedgerEvent, Notice, Outcome};
 use serde::{Deserialize, Serialize};
@@ -78,19 +80,18 @@ impl AlertView {
 }
 
 async fn save(tx: &mut Tx<'_>, v: &AlertView) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO rm_alerts (id, database_id, kind, state, raised_position, body) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (id) DO UPDATE SET state = excluded.state, body = excluded.body",
-    )
-    .bind(&v.id)
-    .bind(&v.database_id)
-    .bind(v.kind.as_str())
-    .bind(v.state.as_str())
-    .bind(v.raised_position)
-    .bind(to_text(v)?)
-    .execute(&mut **tx)
-    .await?;
+    tx.write(Write {
+        table: "rm_alerts",
+        key: ("id", Arg::S(v.id.clone())),
+        cols: vec![
+            ("database_id", Arg::S(v.database_id.clone())),
+            ("kind", Arg::S(v.kind.as_str().into())),
+            ("state", Arg::S(v.state.as_str().into())),
+            ("raised_position", Arg::I(v.raised_position)),
+            ("body", Arg::S(to_text(v)?)),
+        ],
+        on_conflict: OnConflict::Set(&["state", "body"]),
+    });
     Ok(())
 }
 

@@ -2,7 +2,9 @@
 //! verification and pruning.
 
 use crate::event::Applied;
-use crate::store::{bodies, count, load, page, to_text, Arg, Conditions, Page, Tx};
+use crate::store::{
+    bodies, count, load, page, to_text, Arg, Conditions, OnConflict, Page, Tx, Write,
+};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
     ArtifactCopy, BackupEvent, BackupStatus, Engine, Failure, LedgerEvent, Stage, TriggerKind,
@@ -108,28 +110,31 @@ pub struct BackupFilter {
 }
 
 async fn save(tx: &mut Tx<'_>, v: &BackupView, position: i64) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO rm_backups (id, database_id, status, started_position, body) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
-    )
-    .bind(&v.id)
-    .bind(&v.database_id)
-    .bind(v.status.as_str())
-    .bind(position)
-    .bind(to_text(v)?)
-    .execute(&mut **tx)
-    .await?;
+    tx.write(Write {
+        table: "rm_backups",
+        key: ("id", Arg::S(v.id.clone())),
+        cols: vec![
+            ("database_id", Arg::S(v.database_id.clone())),
+            ("status", Arg::S(v.status.as_str().into())),
+            ("started_position", Arg::I(position)),
+            ("body", Arg::S(to_text(v)?)),
+        ],
+        on_conflict: OnConflict::Set(&["status", "body"]),
+    });
     Ok(())
 }
 
 /// Updates a backup row; its `started_position` (the history order) never changes.
 async fn update(tx: &mut Tx<'_>, v: &BackupView) -> Result<(), ProjectionError> {
-    sqlx::query("UPDATE rm_backups SET status = $1, body = $2 WHERE id = $3")
-        .bind(v.status.as_str())
-        .bind(to_text(v)?)
-        .bind(&v.id)
-        .execute(&mut **tx)
-        .await?;
+    tx.write(Write {
+        table: "rm_backups",
+        key: ("id", Arg::S(v.id.clone())),
+        cols: vec![
+            ("status", Arg::S(v.status.as_str().into())),
+            ("body", Arg::S(to_text(v)?)),
+        ],
+        on_conflict: OnConflict::UpdateOnly,
+    });
     Ok(())
 }
 
@@ -290,10 +295,7 @@ impl Projections {
     }
 
     /// Every backup the filter selects (its `limit` is the page size), newest first.
-    pub async fn all_backups(
-        &self,
-        f: &BackupFilter,
-    ) -> Result<Vec<BackupView>, ProjectionError> {
+    pub async fn all_backups(&self, f: &BackupFilter) -> Result<Vec<BackupView>, ProjectionError> {
         let mut f = f.clone();
         f.limit = f.limit.max(500);
         let mut out = Vec::new();

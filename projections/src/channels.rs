@@ -1,7 +1,7 @@
 //! The channels read model: where alerts go, and which channels keep failing.
 
 use crate::event::Applied;
-use crate::store::{bodies, load, to_text, Arg, Tx};
+use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
     AlertEvent, ChannelEvent, ChannelTarget, LedgerEvent, Outcome, WebhookStyle,
@@ -93,16 +93,16 @@ pub struct ChannelView {
 }
 
 async fn save(tx: &mut Tx<'_>, v: &ChannelView) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO rm_channels (id, name, status, body) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
-    )
-    .bind(&v.id)
-    .bind(&v.name)
-    .bind(v.status.as_str())
-    .bind(to_text(v)?)
-    .execute(&mut **tx)
-    .await?;
+    tx.write(Write {
+        table: "rm_channels",
+        key: ("id", Arg::S(v.id.clone())),
+        cols: vec![
+            ("name", Arg::S(v.name.clone())),
+            ("status", Arg::S(v.status.as_str().into())),
+            ("body", Arg::S(to_text(v)?)),
+        ],
+        on_conflict: OnConflict::Set(&["status", "body"]),
+    });
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use crate::backups::BackupView;
 use crate::event::Applied;
-use crate::store::{bodies, load, to_text, Arg, Tx};
+use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
     BackupEvent, BackupStatus, CatchUp, DatabaseEvent, Engine, LedgerEvent, RestoreEvent,
@@ -142,16 +142,16 @@ pub(crate) fn summary(b: &BackupView) -> BackupSummary {
 }
 
 async fn save(tx: &mut Tx<'_>, v: &DatabaseView) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO rm_databases (id, name, status, body) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status, body = excluded.body",
-    )
-    .bind(&v.id)
-    .bind(&v.name)
-    .bind(v.status.as_str())
-    .bind(to_text(v)?)
-    .execute(&mut **tx)
-    .await?;
+    tx.write(Write {
+        table: "rm_databases",
+        key: ("id", Arg::S(v.id.clone())),
+        cols: vec![
+            ("name", Arg::S(v.name.clone())),
+            ("status", Arg::S(v.status.as_str().into())),
+            ("body", Arg::S(to_text(v)?)),
+        ],
+        on_conflict: OnConflict::Set(&["name", "status", "body"]),
+    });
     Ok(())
 }
 

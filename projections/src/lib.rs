@@ -69,7 +69,38 @@ const TABLES: &[&str] = &[
     "rm_tokens",
     "rm_metrics",
 ];
-const BATCH: i64 = 500;
+/// Events per catch-up transaction.
+const BATCH: i64 = 2000;
+/// Events read per query during a rebuild, and applied between two flushes of the buffer.
+const REPLAY_BATCH: i64 = 5000;
+const FLUSH_EVERY: usize = 25_000;
+
+/// Takes the write lock first (SQLite: RESERVED; PostgreSQL: the row locks), so that two
+/// processes never apply the same events twice; returns the position every read model has
+/// applied.
+async fn lock_checkpoints(tx: &mut Tx<'_>) -> Result<i64, ProjectionError> {
+    for name in READ_MODELS {
+        sqlx::query(
+            "INSERT INTO rm_checkpoints (name, position) VALUES ($1, 0) \
+             ON CONFLICT (name) DO UPDATE SET position = rm_checkpoints.position",
+        )
+        .bind(*name)
+        .execute(tx.conn())
+        .await?;
+    }
+    let row = sqlx::query("SELECT MIN(position) AS p FROM rm_checkpoints")
+        .fetch_one(tx.conn())
+        .await?;
+    Ok(row.try_get("p")?)
+}
+
+async fn set_checkpoints(tx: &mut Tx<'_>, position: i64) -> Result<(), ProjectionError> {
+    sqlx::query("UPDATE rm_checkpoints SET position = $1")
+        .bind(position)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
 
 /// One event through every read model, in the order their lookups need: backups and restores
 /// first (the databases and the timeline read them), the timeline last.
@@ -166,36 +197,17 @@ impl Projections {
             return Ok(applied);
         }
         loop {
-            let mut tx = self.ledger.pool().begin().await?;
-            // Take the write lock first (SQLite: RESERVED; PostgreSQL: the row locks), so that
-            // two processes never apply the same events twice.
-            for name in READ_MODELS {
-                sqlx::query(
-                    "INSERT INTO rm_checkpoints (name, position) VALUES ($1, 0) \
-                     ON CONFLICT (name) DO UPDATE SET position = rm_checkpoints.position",
-                )
-                .bind(*name)
-                .execute(&mut *tx)
-                .await?;
-            }
-            let row = sqlx::query("SELECT MIN(position) AS p FROM rm_checkpoints")
-                .fetch_one(&mut *tx)
-                .await?;
-            let from: i64 = row.try_get("p")?;
+            let mut tx = Tx::new(self.ledger.pool().begin().await?);
+            let from = lock_checkpoints(&mut tx).await?;
             let events = self.ledger.read_after(from, BATCH).await?;
-            if events.is_empty() {
+            let Some(last) = events.last().map(|e| e.position) else {
                 tx.commit().await?;
                 return Ok(from);
-            }
-            let mut last = from;
+            };
             for e in &events {
                 apply(&mut tx, e).await?;
-                last = e.position;
             }
-            sqlx::query("UPDATE rm_checkpoints SET position = $1")
-                .bind(last)
-                .execute(&mut *tx)
-                .await?;
+            set_checkpoints(&mut tx, last).await?;
             tx.commit().await?;
             self.applied.fetch_max(last, Ordering::Relaxed);
             if logged.elapsed() >= std::time::Duration::from_secs(2) {
@@ -214,21 +226,48 @@ impl Projections {
 
     /// Drops every read model and rebuilds it from the whole ledger.
     pub async fn rebuild(&self) -> Result<i64, ProjectionError> {
-        {
-            let _guard = self.running.lock().await;
-            let mut tx = self.ledger.pool().begin().await?;
-            sqlx::query("UPDATE rm_checkpoints SET position = 0")
-                .execute(&mut *tx)
+        self.rebuild_with(|_, _| {}).await
+    }
+
+    /// Rebuilds every read model from the whole ledger in one transaction, telling `progress`
+    /// (applied, head) as it goes. Events are read in large batches in position order and
+    /// applied in memory (the write-behind buffer), written with multi-row statements. Until
+    /// the transaction commits, every reader (this process's API, another process) keeps
+    /// reading the read models as they were; at the commit it sees the rebuilt ones at once.
+    pub async fn rebuild_with(&self, progress: impl Fn(i64, i64)) -> Result<i64, ProjectionError> {
+        let _guard = self.running.lock().await;
+        let mut head = self.ledger.head().await?;
+        let mut tx = Tx::new(self.ledger.pool().begin().await?);
+        lock_checkpoints(&mut tx).await?;
+        for t in TABLES {
+            sqlx::query(&format!("DELETE FROM {t}"))
+                .execute(tx.conn())
                 .await?;
-            for t in TABLES {
-                sqlx::query(&format!("DELETE FROM {t}"))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            self.applied.store(0, Ordering::Relaxed);
         }
-        self.catch_up().await
+        tx.emptied();
+        let mut last = 0;
+        let mut since_flush = 0;
+        loop {
+            let events = self.ledger.read_after(last, REPLAY_BATCH).await?;
+            for e in &events {
+                apply(&mut tx, e).await?;
+                last = e.position;
+            }
+            since_flush += events.len();
+            if since_flush >= FLUSH_EVERY {
+                tx.flush().await?;
+                since_flush = 0;
+            }
+            head = head.max(last);
+            progress(last, head);
+            if (events.len() as i64) < REPLAY_BATCH {
+                break;
+            }
+        }
+        set_checkpoints(&mut tx, last).await?;
+        tx.commit().await?;
+        self.applied.store(last, Ordering::Relaxed);
+        Ok(last)
     }
 
     /// Positions each read model has applied, by name.
@@ -244,18 +283,11 @@ impl Projections {
     /// Every row of every read model, in a stable order (for replay-equality checks).
     pub async fn snapshot(&self) -> Result<Vec<(String, String, String)>, ProjectionError> {
         let mut out = Vec::new();
-        for (t, key) in TABLES
-            .iter()
-            .zip(["id", "id", "id", "position", "id", "id", "id", "id", "id", "id"])
-        {
-            // A metric's value is a column of its own.
-            let body = if *t == "rm_metrics" {
-                "CAST(value AS TEXT) || ' ' || body"
-            } else {
-                "body"
-            };
+        for (t, key) in TABLES.iter().zip([
+            "id", "id", "id", "position", "id", "id", "id", "id", "id", "id",
+        ]) {
             let rows = sqlx::query(&format!(
-                "SELECT CAST({key} AS TEXT) AS k, {body} AS body FROM {t} ORDER BY {key}"
+                "SELECT CAST({key} AS TEXT) AS k, body FROM {t} ORDER BY {key}"
             ))
             .fetch_all(self.ledger.pool())
             .await?;

@@ -6,11 +6,9 @@
 use crate::backups::BackupView;
 use crate::channels::ChannelView;
 use crate::event::Applied;
-use crate::store::{load, Tx};
+use crate::store::{load, to_text, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
-use backline_domain::{
-    AlertEvent, AlertState, BackupEvent, LedgerEvent, Outcome, RestoreEvent,
-};
+use backline_domain::{AlertEvent, AlertState, BackupEvent, LedgerEvent, Outcome, RestoreEvent};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::fmt::Write as _;
@@ -46,61 +44,68 @@ fn labels(l: Labels<'_>) -> String {
         .join(",")
 }
 
-async fn upsert(
+/// One series: a counter's or gauge's value, or a histogram's count, sum and cumulative
+/// bucket counts.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Series {
+    value: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    histogram: Option<Histogram>,
+}
+
+async fn change(
     tx: &mut Tx<'_>,
     name: &str,
     l: Labels<'_>,
     kind: &str,
-    value: f64,
-    body: &str,
-    add: bool,
+    f: impl FnOnce(&mut Series),
 ) -> Result<(), ProjectionError> {
     let labels = labels(l);
-    let sql = if add {
-        "INSERT INTO rm_metrics (id, name, labels, kind, value, body) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (id) DO UPDATE SET value = rm_metrics.value + excluded.value"
-    } else {
-        "INSERT INTO rm_metrics (id, name, labels, kind, value, body) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (id) DO UPDATE SET value = excluded.value, body = excluded.body"
-    };
-    sqlx::query(sql)
-        .bind(format!("{name}{{{labels}}}"))
-        .bind(name)
-        .bind(labels)
-        .bind(kind)
-        .bind(value)
-        .bind(body)
-        .execute(&mut **tx)
-        .await?;
+    let id = format!("{name}{{{labels}}}");
+    let mut series = load::<Series>(tx, "rm_metrics", &id)
+        .await?
+        .unwrap_or_default();
+    f(&mut series);
+    tx.write(Write {
+        table: "rm_metrics",
+        key: ("id", Arg::S(id)),
+        cols: vec![
+            ("name", Arg::S(name.to_string())),
+            ("labels", Arg::S(labels)),
+            ("kind", Arg::S(kind.to_string())),
+            ("body", Arg::S(to_text(&series)?)),
+        ],
+        on_conflict: OnConflict::Set(&["body"]),
+    });
     Ok(())
 }
 
 async fn count(tx: &mut Tx<'_>, name: &str, l: Labels<'_>, by: f64) -> Result<(), ProjectionError> {
-    upsert(tx, name, l, "counter", by, "", true).await
+    change(tx, name, l, "counter", |s| s.value += by).await
 }
 
-async fn observe(tx: &mut Tx<'_>, name: &str, l: Labels<'_>, v: f64) -> Result<(), ProjectionError> {
-    let id = format!("{name}{{{}}}", labels(l));
-    let row = sqlx::query("SELECT value, body FROM rm_metrics WHERE id = $1")
-        .bind(&id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let (n, mut h): (f64, Histogram) = match row {
-        Some(r) => (
-            r.try_get("value")?,
-            serde_json::from_str(&r.try_get::<String, _>("body")?)?,
-        ),
-        None => (0.0, Histogram::default()),
-    };
-    h.buckets.resize(DURATION_BUCKETS.len(), 0);
-    for (n, bound) in h.buckets.iter_mut().zip(DURATION_BUCKETS) {
-        if v <= *bound {
-            *n += 1;
+async fn set(tx: &mut Tx<'_>, name: &str, l: Labels<'_>, v: f64) -> Result<(), ProjectionError> {
+    change(tx, name, l, "gauge", |s| s.value = v).await
+}
+
+async fn observe(
+    tx: &mut Tx<'_>,
+    name: &str,
+    l: Labels<'_>,
+    v: f64,
+) -> Result<(), ProjectionError> {
+    change(tx, name, l, "histogram", |s| {
+        let h = s.histogram.get_or_insert_with(Histogram::default);
+        h.buckets.resize(DURATION_BUCKETS.len(), 0);
+        for (n, bound) in h.buckets.iter_mut().zip(DURATION_BUCKETS) {
+            if v <= *bound {
+                *n += 1;
+            }
         }
-    }
-    h.sum += v;
-    let body = serde_json::to_string(&h)?;
-    upsert(tx, name, l, "histogram", n + 1.0, &body, false).await
+        h.sum += v;
+        s.value += 1.0;
+    })
+    .await
 }
 
 /// The database name and engine a backup's events are counted under.
@@ -130,23 +135,36 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
             let (db, engine) = backup_labels(tx, id).await?;
             let l = [("database", db.as_str()), ("engine", engine.as_str())];
             count(tx, "backline_backups_completed_total", &l, 1.0).await?;
-            count(tx, "backline_backup_bytes_written_total", &l, artifact.bytes as f64).await?;
+            count(
+                tx,
+                "backline_backup_bytes_written_total",
+                &l,
+                artifact.bytes as f64,
+            )
+            .await?;
             let secs = *duration_ms as f64 / 1000.0;
             observe(tx, "backline_backup_duration_seconds", &l, secs).await?;
             if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&e.at) {
                 let at = t.timestamp_millis() as f64 / 1000.0;
                 let l = [("database", db.as_str())];
-                let name = "backline_last_success_timestamp_seconds";
-                upsert(tx, name, &l, "gauge", at, "", false).await?;
+                set(tx, "backline_last_success_timestamp_seconds", &l, at).await?;
             }
         }
-        LedgerEvent::Backup(BackupEvent::BackupFailed { .. } | BackupEvent::BackupAbandoned { .. }) => {
+        LedgerEvent::Backup(
+            BackupEvent::BackupFailed { .. } | BackupEvent::BackupAbandoned { .. },
+        ) => {
             let (db, engine) = backup_labels(tx, id).await?;
             let l = [("database", db.as_str()), ("engine", engine.as_str())];
             count(tx, "backline_backups_failed_total", &l, 1.0).await?;
         }
         LedgerEvent::Restore(RestoreEvent::RestoreCompleted { .. }) => {
-            count(tx, "backline_restores_total", &[("outcome", "completed")], 1.0).await?;
+            count(
+                tx,
+                "backline_restores_total",
+                &[("outcome", "completed")],
+                1.0,
+            )
+            .await?;
         }
         LedgerEvent::Restore(RestoreEvent::RestoreFailed { .. }) => {
             count(tx, "backline_restores_total", &[("outcome", "failed")], 1.0).await?;
@@ -188,8 +206,7 @@ fn sample(out: &mut String, name: &str, labels: &str, value: f64) {
     };
 }
 
-fn histogram(out: &mut String, name: &str, labels: &str, count: f64, body: &str) {
-    let h: Histogram = serde_json::from_str(body).unwrap_or_default();
+fn histogram(out: &mut String, name: &str, labels: &str, count: f64, h: &Histogram) {
     let sep = if labels.is_empty() { "" } else { "," };
     for (bound, n) in DURATION_BUCKETS.iter().zip(h.buckets.iter()) {
         let l = format!("{labels}{sep}le=\"{bound}\"");
@@ -210,26 +227,23 @@ impl Metrics {
     /// of one small table, a count of unresolved alerts and the channels).
     pub async fn render(&self, projections: &Projections) -> Result<String, ProjectionError> {
         let pool = projections.ledger().pool();
-        let rows = sqlx::query(
-            "SELECT name, labels, kind, value, body FROM rm_metrics ORDER BY name, labels",
-        )
-        .fetch_all(pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT name, labels, kind, body FROM rm_metrics ORDER BY name, labels")
+                .fetch_all(pool)
+                .await?;
         let mut out = String::new();
         let mut last = String::new();
         for r in rows {
             let (name, labels, kind): (String, String, String) =
                 (r.try_get("name")?, r.try_get("labels")?, r.try_get("kind")?);
-            let value: f64 = r.try_get("value")?;
+            let series: Series = serde_json::from_str(&r.try_get::<String, _>("body")?)?;
             if name != last {
                 let _ = writeln!(out, "# TYPE {name} {kind}");
                 last = name.clone();
             }
-            if kind == "histogram" {
-                let body: String = r.try_get("body")?;
-                histogram(&mut out, &name, &labels, value, &body);
-            } else {
-                sample(&mut out, &name, &labels, value);
+            match &series.histogram {
+                Some(h) => histogram(&mut out, &name, &labels, series.value, h),
+                None => sample(&mut out, &name, &labels, series.value),
             }
         }
         let head = projections.ledger().head().await?;
@@ -238,7 +252,12 @@ impl Metrics {
         out.push_str("# TYPE backline_alerts gauge\n");
         for state in [AlertState::Open, AlertState::Acknowledged] {
             let n = projections.alert_count(Some(state), None).await?;
-            sample(&mut out, "backline_alerts", &labels(&[("state", state.as_str())]), n as f64);
+            sample(
+                &mut out,
+                "backline_alerts",
+                &labels(&[("state", state.as_str())]),
+                n as f64,
+            );
         }
         let channels = projections.channels(false).await?;
         if !channels.is_empty() {
@@ -246,7 +265,12 @@ impl Metrics {
         }
         for c in channels {
             let l = labels(&[("channel", c.name.as_str())]);
-            sample(&mut out, "backline_channel_failing", &l, if c.failing { 1.0 } else { 0.0 });
+            sample(
+                &mut out,
+                "backline_channel_failing",
+                &l,
+                if c.failing { 1.0 } else { 0.0 },
+            );
         }
         Ok(out)
     }
@@ -263,14 +287,22 @@ mod tests {
         sample(&mut out, "y", "", 1.5);
         assert_eq!(out, "x_total{database=\"a\\\"b\"} 3\ny 1.5\n");
         let mut out = String::new();
-        let body = serde_json::to_string(&Histogram {
+        let h = Histogram {
             sum: 2.5,
             buckets: vec![0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2],
-        })
-        .unwrap();
-        histogram(&mut out, "d", "database=\"a\"", 2.0, &body);
-        assert!(out.contains("d_bucket{database=\"a\",le=\"0.5\"} 1\n"), "{out}");
-        assert!(out.contains("d_bucket{database=\"a\",le=\"+Inf\"} 2\n"), "{out}");
-        assert!(out.ends_with("d_sum{database=\"a\"} 2.5\nd_count{database=\"a\"} 2\n"), "{out}");
+        };
+        histogram(&mut out, "d", "database=\"a\"", 2.0, &h);
+        assert!(
+            out.contains("d_bucket{database=\"a\",le=\"0.5\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("d_bucket{database=\"a\",le=\"+Inf\"} 2\n"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("d_sum{database=\"a\"} 2.5\nd_count{database=\"a\"} 2\n"),
+            "{out}"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! tokens exist (never their secrets: those are hashes beside the ledger).
 
 use crate::event::Applied;
-use crate::store::{bodies, load, to_text, Arg, Tx};
+use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{LedgerEvent, Role, SignInEvent, TokenEvent, UserEvent};
 use serde::{Deserialize, Serialize};
@@ -45,27 +45,25 @@ pub struct TokenView {
 }
 
 async fn save_user(tx: &mut Tx<'_>, v: &UserView) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO rm_users (id, username, body) VALUES ($1, $2, $3) \
-         ON CONFLICT (id) DO UPDATE SET username = excluded.username, body = excluded.body",
-    )
-    .bind(&v.id)
-    .bind(&v.username)
-    .bind(to_text(v)?)
-    .execute(&mut **tx)
-    .await?;
+    tx.write(Write {
+        table: "rm_users",
+        key: ("id", Arg::S(v.id.clone())),
+        cols: vec![
+            ("username", Arg::S(v.username.clone())),
+            ("body", Arg::S(to_text(v)?)),
+        ],
+        on_conflict: OnConflict::Set(&["username", "body"]),
+    });
     Ok(())
 }
 
 async fn save_token(tx: &mut Tx<'_>, v: &TokenView) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO rm_tokens (id, body) VALUES ($1, $2) \
-         ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-    )
-    .bind(&v.id)
-    .bind(to_text(v)?)
-    .execute(&mut **tx)
-    .await?;
+    tx.write(Write {
+        table: "rm_tokens",
+        key: ("id", Arg::S(v.id.clone())),
+        cols: vec![("body", Arg::S(to_text(v)?))],
+        on_conflict: OnConflict::Set(&["body"]),
+    });
     Ok(())
 }
 

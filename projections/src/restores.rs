@@ -2,7 +2,9 @@
 
 use crate::backups::{BackupView, FailureView};
 use crate::event::Applied;
-use crate::store::{bodies, count, load, page, to_text, Arg, Conditions, Page, Tx};
+use crate::store::{
+    bodies, count, load, page, to_text, Arg, Conditions, OnConflict, Page, Tx, Write,
+};
 use crate::{ProjectionError, Projections};
 use backline_domain::{Engine, LedgerEvent, RestoreEvent, RestoreStatus, TableSelection};
 use serde::{Deserialize, Serialize};
@@ -56,27 +58,28 @@ pub struct RestoreView {
 }
 
 async fn save(tx: &mut Tx<'_>, v: &RestoreView, position: i64) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO rm_restores (id, source_database_id, target_database_id, started_position, body) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-    )
-    .bind(&v.id)
-    .bind(&v.source_database_id)
-    .bind(&v.target_database_id)
-    .bind(position)
-    .bind(to_text(v)?)
-    .execute(&mut **tx)
-    .await?;
+    tx.write(Write {
+        table: "rm_restores",
+        key: ("id", Arg::S(v.id.clone())),
+        cols: vec![
+            ("source_database_id", Arg::S(v.source_database_id.clone())),
+            ("target_database_id", Arg::S(v.target_database_id.clone())),
+            ("started_position", Arg::I(position)),
+            ("body", Arg::S(to_text(v)?)),
+        ],
+        on_conflict: OnConflict::Set(&["body"]),
+    });
     Ok(())
 }
 
 /// Updates a restore row; its `started_position` never changes.
 async fn update(tx: &mut Tx<'_>, v: &RestoreView) -> Result<(), ProjectionError> {
-    sqlx::query("UPDATE rm_restores SET body = $1 WHERE id = $2")
-        .bind(to_text(v)?)
-        .bind(&v.id)
-        .execute(&mut **tx)
-        .await?;
+    tx.write(Write {
+        table: "rm_restores",
+        key: ("id", Arg::S(v.id.clone())),
+        cols: vec![("body", Arg::S(to_text(v)?))],
+        on_conflict: OnConflict::UpdateOnly,
+    });
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! databases registered from it or discovered on it.
 
 use crate::event::Applied;
-use crate::store::{bodies, load, to_text, Arg, Tx};
+use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{Engine, LedgerEvent, ServerEvent};
 use serde::{Deserialize, Serialize};
@@ -53,16 +53,16 @@ pub struct ServerView {
 }
 
 async fn save(tx: &mut Tx<'_>, v: &ServerView) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO rm_servers (id, name, status, body) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
-    )
-    .bind(&v.id)
-    .bind(&v.name)
-    .bind(&v.status)
-    .bind(to_text(v)?)
-    .execute(&mut **tx)
-    .await?;
+    tx.write(Write {
+        table: "rm_servers",
+        key: ("id", Arg::S(v.id.clone())),
+        cols: vec![
+            ("name", Arg::S(v.name.clone())),
+            ("status", Arg::S(v.status.clone())),
+            ("body", Arg::S(to_text(v)?)),
+        ],
+        on_conflict: OnConflict::Set(&["status", "body"]),
+    });
     Ok(())
 }
 

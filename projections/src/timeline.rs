@@ -5,7 +5,7 @@ use crate::alerts::AlertView;
 use crate::backups::BackupView;
 use crate::event::Applied;
 use crate::restores::RestoreView;
-use crate::store::{bodies, load, to_text, Arg, Tx};
+use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
     AlertEvent, ArchiveEvent, BackupEvent, BaseBackupEvent, LedgerEvent, RestoreEvent, ServerEvent,
@@ -102,13 +102,18 @@ async fn database_of(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<Option<String>,
             Some(database_id.clone())
         }
         // Its start is on the timeline already, with the database.
-        LedgerEvent::BaseBackup(_) => sqlx::query_scalar::<_, Option<String>>(
-            "SELECT database_id FROM rm_timeline WHERE aggregate_id = $1 ORDER BY position LIMIT 1",
-        )
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .flatten(),
+        LedgerEvent::BaseBackup(_) => {
+            // A query of its own reads what is written: flush the batch first (base backups
+            // are rare).
+            tx.flush().await?;
+            sqlx::query_scalar::<_, Option<String>>(
+                "SELECT database_id FROM rm_timeline WHERE aggregate_id = $1 ORDER BY position LIMIT 1",
+            )
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?
+            .flatten()
+        }
         LedgerEvent::Channel(_)
         | LedgerEvent::Ledger(_)
         | LedgerEvent::User(_)
@@ -118,21 +123,24 @@ async fn database_of(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<Option<String>,
 }
 
 async fn insert(tx: &mut Tx<'_>, view: &EventView) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO rm_timeline (position, event_type, aggregate_type, aggregate_id, database_id, related_database_id, at, actor, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (position) DO NOTHING",
-    )
-    .bind(view.position)
-    .bind(&view.event_type)
-    .bind(&view.aggregate_type)
-    .bind(&view.aggregate_id)
-    .bind(view.database_id.clone())
-    .bind(view.related_database_id.clone())
-    .bind(&view.at)
-    .bind(&view.actor)
-    .bind(to_text(view)?)
-    .execute(&mut **tx)
-    .await?;
+    tx.write(Write {
+        table: "rm_timeline",
+        key: ("position", Arg::I(view.position)),
+        cols: vec![
+            ("event_type", Arg::S(view.event_type.clone())),
+            ("aggregate_type", Arg::S(view.aggregate_type.clone())),
+            ("aggregate_id", Arg::S(view.aggregate_id.clone())),
+            ("database_id", Arg::N(view.database_id.clone())),
+            (
+                "related_database_id",
+                Arg::N(view.related_database_id.clone()),
+            ),
+            ("at", Arg::S(view.at.clone())),
+            ("actor", Arg::S(view.actor.clone())),
+            ("body", Arg::S(to_text(view)?)),
+        ],
+        on_conflict: OnConflict::Set(&[]),
+    });
     Ok(())
 }
 

@@ -81,7 +81,10 @@ mod tests {
 
     #[test]
     fn cursors_are_positive_positions_and_anything_else_is_a_400() {
-        assert_eq!(request(Some("42"), None).map(|r| r.before).ok(), Some(Some(42)));
+        assert_eq!(
+            request(Some("42"), None).map(|r| r.before).ok(),
+            Some(Some(42))
+        );
         for bad in ["", "0", "-1", "abc", "1e3", "99999999999999999999", " 1"] {
             let e = request(Some(bad), None).expect_err(bad);
             assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad}");

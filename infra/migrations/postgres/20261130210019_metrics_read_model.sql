@@ -1,5 +1,5 @@
--- The Prometheus metrics as a read model: one row per series (counter, gauge or histogram,
--- whose buckets and sum are in `body`), so /metrics no longer counts the ledger from its start.
+-- The Prometheus metrics as a read model: one row per series (counter, gauge or histogram;
+-- its value, buckets and sum are its `body`), so /metrics no longer counts the ledger from its start.
 -- Every read model is rebuilt from the ledger once, to count its history.
 CREATE TABLE rm_metrics
 (
@@ -7,7 +7,6 @@ CREATE TABLE rm_metrics
   name   text NOT NULL,
   labels text NOT NULL,
   kind   text NOT NULL,
-  value  double precision NOT NULL,
   body   text NOT NULL
 );
 DELETE FROM rm_timeline;

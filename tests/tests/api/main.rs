@@ -26,6 +26,7 @@ mod partial_restore;
 mod pitr;
 mod principals;
 mod replay;
+mod restore_faults;
 mod restore_safety;
 mod retention;
 mod roundtrip;

@@ -71,7 +71,10 @@ async fn following_next_gives_every_item_once_in_order() {
     distinct.sort();
     distinct.dedup();
     assert_eq!(distinct.len(), 5, "{all:?}");
-    let started: Vec<&str> = items.iter().map(|v| v["started_at"].as_str().unwrap()).collect();
+    let started: Vec<&str> = items
+        .iter()
+        .map(|v| v["started_at"].as_str().unwrap())
+        .collect();
     assert!(started.windows(2).all(|w| w[0] >= w[1]), "{started:?}");
     let (failed, sizes) = walk(&app, "/api/v1/backups?status=failed", 4).await;
     assert_eq!(sizes, vec![4, 1]);
@@ -82,7 +85,10 @@ async fn following_next_gives_every_item_once_in_order() {
     // Alerts: one backup_failed per database, raised by the reactor.
     let start = Instant::now();
     while app.get_json("/api/v1/alerts").await["total"] != 2 {
-        assert!(start.elapsed() < Duration::from_secs(30), "alerts never raised");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "alerts never raised"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (alerts, sizes) = walk(&app, "/api/v1/alerts", 1).await;
@@ -105,7 +111,13 @@ async fn following_next_gives_every_item_once_in_order() {
                 head - 1
             ))
             .await;
-        positions.extend(page["items"].as_array().unwrap().iter().map(|e| e["position"].as_i64().unwrap()));
+        positions.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["position"].as_i64().unwrap()),
+        );
         match page["next"].as_i64() {
             Some(n) => after = n,
             None => break,
@@ -113,9 +125,15 @@ async fn following_next_gives_every_item_once_in_order() {
     }
     assert_eq!(positions, (1..=head).collect::<Vec<_>>());
     let last = app
-        .get_json(&format!("/api/v1/events?order=desc&before={}&limit={head}", head + 1))
+        .get_json(&format!(
+            "/api/v1/events?order=desc&before={}&limit={head}",
+            head + 1
+        ))
         .await;
-    assert!(last["next"].is_null(), "a full last page has no next: {last}");
+    assert!(
+        last["next"].is_null(),
+        "a full last page has no next: {last}"
+    );
 }
 
 #[tokio::test]

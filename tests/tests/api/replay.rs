@@ -201,11 +201,21 @@ async fn metrics_are_read_from_their_read_model() {
     };
     let before = get().await;
     assert!(
-        before.contains("backline_backups_started_total{database=\"replay-ok\",engine=\"postgres\"} 1"),
+        before.contains(
+            "backline_backups_started_total{database=\"replay-ok\",engine=\"postgres\"} 1"
+        ),
         "{before}"
     );
-    assert!(before.contains("backline_backups_failed_total{database=\"replay-bad\",engine=\"postgres\"} 1"), "{before}");
-    assert!(before.contains("backline_restores_total{outcome=\"completed\"} 1"), "{before}");
+    assert!(
+        before.contains(
+            "backline_backups_failed_total{database=\"replay-bad\",engine=\"postgres\"} 1"
+        ),
+        "{before}"
+    );
+    assert!(
+        before.contains("backline_restores_total{outcome=\"completed\"} 1"),
+        "{before}"
+    );
     // /metrics renders the read model's rows, it does not count the ledger: without them it
     // has no counter, and a replay counts them again exactly.
     sqlx::query("DELETE FROM rm_metrics")
@@ -213,7 +223,69 @@ async fn metrics_are_read_from_their_read_model() {
         .await
         .unwrap();
     let emptied = get().await;
-    assert!(!emptied.contains("backline_backups_started_total"), "{emptied}");
+    assert!(
+        !emptied.contains("backline_backups_started_total"),
+        "{emptied}"
+    );
     app.app.projections.rebuild().await.unwrap();
     assert_eq!(counters(&get().await), counters(&before));
+}
+
+/// Grows the ledger by `2 * n` events (pause and resume of one database).
+async fn grow(app: &TestApp, database_id: &str, n: usize) {
+    for _ in 0..n {
+        for action in ["pause", "resume"] {
+            let r = app
+                .post(
+                    &format!("/api/v1/databases/{database_id}/{action}"),
+                    json!({}),
+                )
+                .await;
+            assert_eq!(r.status(), 200, "{action}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_running_server_keeps_answering_during_a_replay() {
+    let app = spawn_app_with(false, None).await;
+    let _db = mixed_history(&app).await;
+    let ids = app.get_json("/api/v1/databases").await;
+    let id = ids["items"][0]["id"].as_str().unwrap().to_string();
+    grow(&app, &id, 400).await;
+    let head = app.settled_head().await;
+    let list = app.get_json("/api/v1/databases").await;
+    let live = app.app.projections.snapshot().await.unwrap();
+    let backups = app.get_json("/api/v1/backups").await;
+    let events = app.get_json("/api/v1/events?limit=1000").await;
+    let mut replay = tokio::process::Command::new(crate::helpers::backline_bin())
+        .args(["--json", "replay"])
+        .env("BACKLINE_DATA_DIR", app.data_dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Every answer during the rebuild is the whole read model as it was: never an emptied or
+    // half-built one.
+    let mut answered = 0;
+    while replay.try_wait().unwrap().is_none() {
+        assert_eq!(
+            app.get_json("/api/v1/backups").await["items"],
+            backups["items"]
+        );
+        assert_eq!(
+            app.get_json("/api/v1/databases").await["items"],
+            list["items"]
+        );
+        assert_eq!(
+            app.get_json("/api/v1/events?limit=1000").await["items"],
+            events["items"]
+        );
+        answered += 1;
+    }
+    let out = replay.wait_with_output().await.unwrap();
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["applied"], head, "{report}");
+    assert!(answered > 0, "the replay ended before the first read");
+    assert_eq!(app.app.projections.snapshot().await.unwrap(), live);
 }
