@@ -26,7 +26,7 @@ function serve(who: SessionView, db: Database, others: Database[] = []) {
     if (c.path === '/api/v1/session') return { status: 200, body: who };
     if (c.path === `/api/v1/databases/${db.id}`) return { status: 200, body: db };
     if (c.path === '/api/v1/databases') return { status: 200, body: { items: [db, ...others] } };
-    if (c.path === `/api/v1/databases/${db.id}/backups`) return { status: 200, body: { items: [backup()] } };
+    if (c.path.startsWith(`/api/v1/databases/${db.id}/backups?`)) return { status: 200, body: { items: [backup()] } };
     if (c.path.startsWith('/api/v1/restores')) return { status: 200, body: { items: [] } };
     if (c.path.startsWith('/api/v1/alerts')) return { status: 200, body: { items: [alert()] } };
     if (c.path === '/api/v1/channels') return { status: 200, body: { items: [channel()] } };
