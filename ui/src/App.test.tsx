@@ -15,7 +15,8 @@ describe('navigation', () => {
     render(<App />);
     const link = screen.getByTestId('nav-alerts');
     // The visible text ("Alerts 2") is part of the name: no aria-label that says something else.
-    await waitFor(() => expect(link).toHaveAccessibleName('Alerts 2 open'));
+    // The count arrives after the session and the alerts are fetched (slow on a busy machine).
+    await waitFor(() => expect(link).toHaveAccessibleName('Alerts 2 open'), { timeout: 5000 });
     expect(link).not.toHaveAttribute('aria-label');
     expect(screen.getByTestId('nav-alert-count')).toHaveTextContent('2');
   });

@@ -2,7 +2,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { QueryClientProvider, type QueryClient } from '@tanstack/react-query';
 import { api, onUnauthorized, type SessionView } from './api';
 import { clearToken, getToken, setCsrf, setToken } from './auth';
-import { useAccess } from './access';
+import { useAccess, type Action } from './access';
 import { makeQueryClient } from './queryClient';
 import { Link, match, useLocation } from './router';
 import { SignIn } from './pages/SignIn';
@@ -182,8 +182,9 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
 function Routes({ path }: { path: string }) {
   let m: Record<string, string> | null;
   if (path === '/' || path === '/databases') return <Dashboard />;
-  if (path === '/databases/new') return <DatabaseForm />;
-  if ((m = match('/databases/:id/edit', path))) return <DatabaseForm id={m.id!} />;
+  if (path === '/databases/new') return <Needs action="add-database" title="Add database" page={<DatabaseForm />} />;
+  if ((m = match('/databases/:id/edit', path)))
+    return <Needs action="manage" title="Edit database" page={<DatabaseForm id={m.id!} />} />;
   if ((m = match('/databases/:id', path))) return <DatabasePage id={m.id!} />;
   if ((m = match('/backups/:id', path))) return <BackupPage id={m.id!} />;
   if ((m = match('/restores/:id', path))) return <RestorePage id={m.id!} />;
@@ -193,4 +194,18 @@ function Routes({ path }: { path: string }) {
   if (path === '/servers') return <Servers />;
   if (path === '/users') return <Users />;
   return <NotFound />;
+}
+
+/** A page only some roles may use: the others are told which role it needs, not shown a form the server would refuse. */
+function Needs({ action, title, page }: { action: Action; title: string; page: ReactNode }) {
+  const reason = useAccess().deny(action);
+  if (!reason) return page;
+  return (
+    <section className="page narrow">
+      <h1>{title}</h1>
+      <p className="alert alert-warn" role="status" data-testid="page-denied">
+        {reason}
+      </p>
+    </section>
+  );
 }

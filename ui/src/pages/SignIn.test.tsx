@@ -132,4 +132,17 @@ describe('sign-in and token handling', () => {
     expect(screen.getByRole('button', { name: 'Sign in with SSO' })).toBeInTheDocument();
     expect(screen.getByText(/backline-data\/admin\.token/)).toBeInTheDocument();
   });
+
+  it('tells a viewer that adding a database needs the admin role, instead of a form', async () => {
+    sessionStorage.setItem('backline.token', 'viewer-token');
+    window.history.replaceState(null, '', '/databases/new');
+    stubFetch((c) =>
+      c.path === '/api/v1/session'
+        ? { status: 200, body: { actor: 'token:t', name: 'ci', display_name: null, role: 'viewer', databases: null, csrf_token: null } }
+        : { status: 200, body: { items: [] } },
+    );
+    render(<App />);
+    expect(await screen.findByTestId('page-denied')).toHaveTextContent('Adding a database needs the admin role; you are a viewer.');
+    expect(screen.queryByRole('button', { name: 'Add database' })).toBeNull();
+  });
 });
