@@ -150,8 +150,11 @@ async fn drop_slot(core: &Core, id: &str) {
     }
 }
 
-/// One run of `pg_receivewal`, shipping complete segments every tick, until it exits, the
-/// archive is disabled or another node took the lease.
+/// One run of `pg_receivewal` until it exits, the archive is disabled or the lease is lost.
+/// Complete segments are shipped by a task of their own and the lease is renewed by another,
+/// so a slow upload can never keep the receiver running past the lease: when the lease cannot
+/// be renewed in time, the receiver is stopped before the lease expires, and only then may
+/// another process take it.
 async fn stream_once(
     core: &Arc<Core>,
     id: &str,
@@ -174,47 +177,111 @@ async fn stream_once(
         Ok(t) => t,
         Err(e) => return Ended::Exited(e.message),
     };
-    let receiver = match pg_archive::spawn_receivewal(&conn, &tool, &server.slot, spool) {
-        Ok(r) => r,
-        Err(e) => return Ended::Exited(e.message),
-    };
-    tracing::info!(
-        database_id = id,
-        pid = receiver.pid(),
-        slot = server.slot,
-        "pg_receivewal started"
-    );
-    let finish = receiver.finish(Stage::Connect);
-    tokio::pin!(finish);
-    let mut ticks = 0u64;
-    loop {
-        tokio::select! {
-            r = &mut finish => {
-                return Ended::Exited(match r {
-                    Ok(_) => "pg_receivewal exited".into(),
-                    Err(e) => e.message,
-                });
-            }
-            _ = tokio::time::sleep(TICK) => {
-                ticks += 1;
-                if let Err(e) = ship(core, id, spool).await {
-                    tracing::warn!(database_id = id, error = %e, "shipping WAL failed; retrying");
-                }
-                // Retention also as time passes (keep_days), every ten minutes.
-                if ticks.is_multiple_of(600) {
-                    super::retention::apply_quietly(core, id).await;
-                }
-                if ticks.is_multiple_of(3) {
-                    if !renew(core, id).await {
-                        return Ended::LeaseLost;
-                    }
-                    match Archiving::load(core, id).await {
-                        Ok(a) if !a.enabled => return Ended::Disabled,
+    // The lease must be ours now, for a known time, before the receiver starts.
+    let leased_at = Instant::now();
+    if !renew(core, id).await {
+        return Ended::LeaseLost;
+    }
+    let (lost_tx, mut lost) = tokio::sync::watch::channel(false);
+    let keeper = tokio::spawn(keep_lease(core.clone(), id.to_string(), leased_at, lost_tx));
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let shipper = tokio::spawn(ship_loop(
+        core.clone(),
+        id.to_string(),
+        spool.to_path_buf(),
+        stop,
+    ));
+    let ended = match pg_archive::spawn_receivewal(&conn, &tool, &server.slot, spool) {
+        Ok(receiver) => {
+            tracing::info!(
+                database_id = id,
+                pid = receiver.pid(),
+                slot = server.slot,
+                "pg_receivewal started"
+            );
+            // Dropping `finish` (on every way out of this block) kills the receiver.
+            let finish = receiver.finish(Stage::Connect);
+            tokio::pin!(finish);
+            loop {
+                tokio::select! {
+                    r = &mut finish => break Ended::Exited(match r {
+                        Ok(_) => "pg_receivewal exited".into(),
+                        Err(e) => e.message,
+                    }),
+                    _ = lost.changed() => break Ended::LeaseLost,
+                    _ = tokio::time::sleep(TICK * 3) => match Archiving::load(core, id).await {
+                        Ok(a) if !a.enabled => break Ended::Disabled,
                         Ok(a) => scheduled_base_backup(core, id, &a, next_base).await,
                         Err(_) => {}
-                    }
+                    },
                 }
             }
+        }
+        Err(e) => Ended::Exited(e.message),
+    };
+    keeper.abort();
+    let _ = stop_tx.send(true);
+    if let Err(e) = shipper.await {
+        tracing::warn!(database_id = id, error = %e, "the WAL shipper stopped abnormally");
+    }
+    ended
+}
+
+/// Renews the lease every quarter of its time; says `lost` (and stops) when a renewal is
+/// refused, fails, or has not succeeded a third of the lease's time before it would expire.
+async fn keep_lease(
+    core: Arc<Core>,
+    id: String,
+    leased_at: Instant,
+    lost: tokio::sync::watch::Sender<bool>,
+) {
+    let ttl = core.settings.lease_ttl();
+    let margin = ttl / 3;
+    let mut valid_until = leased_at + ttl;
+    loop {
+        tokio::time::sleep(ttl / 4).await;
+        let asked = Instant::now();
+        let left = valid_until
+            .saturating_duration_since(asked)
+            .saturating_sub(margin);
+        match tokio::time::timeout(left, renew(&core, &id)).await {
+            Ok(true) => valid_until = asked + ttl,
+            Ok(false) | Err(_) => {
+                tracing::warn!(
+                    database_id = id,
+                    "the WAL lease could not be renewed in time; stopping the receiver"
+                );
+                let _ = lost.send(true);
+                return;
+            }
+        }
+    }
+}
+
+/// Ships complete segments every tick, and applies retention every ten minutes, until told to
+/// stop (the supervisor ships what is left).
+async fn ship_loop(
+    core: Arc<Core>,
+    id: String,
+    spool: PathBuf,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticks = 0u64;
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(TICK) => false,
+            _ = stop.changed() => true,
+        };
+        if stopping {
+            return;
+        }
+        ticks += 1;
+        if let Err(e) = ship(&core, &id, &spool).await {
+            tracing::warn!(database_id = id, error = %e, "shipping WAL failed; retrying");
+        }
+        // Retention also as time passes (keep_days), every ten minutes.
+        if ticks.is_multiple_of(600) {
+            super::retention::apply_quietly(&core, &id).await;
         }
     }
 }

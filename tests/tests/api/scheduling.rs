@@ -98,8 +98,10 @@ async fn three_processes_run_every_slot_exactly_once() {
         if items.len() >= claims.len() && items.iter().all(|b| b["status"] != "running") {
             break claims;
         }
+        // Slots come every 2 s and a database runs one backup at a time: on a loaded machine
+        // the claimed slots queue behind each other, so give the queue time to drain.
         assert!(
-            start.elapsed() < Duration::from_secs(60),
+            start.elapsed() < Duration::from_secs(240),
             "{} claims, {} backups: {backups}",
             claims.len(),
             items.len()
