@@ -89,6 +89,8 @@ pub enum StartError {
     Signing(#[from] backline_infra::signing::SigningError),
     #[error("storage configuration: {0}")]
     StorageConfig(String),
+    #[error("single sign-on configuration: {0}")]
+    AccessConfig(String),
 }
 
 /// When `Core::open` brings the read models up to date.
@@ -175,7 +177,7 @@ impl Core {
                 sign_ins: ledger.cqrs(()),
             },
             actor_names: Default::default(),
-            access: crate::access::AccessState::new(&settings),
+            access: crate::access::AccessState::new(&settings).map_err(StartError::AccessConfig)?,
             alerting: alerting::AlertingState::new(&settings),
             contents_cache: Default::default(),
             settings,

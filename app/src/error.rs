@@ -42,6 +42,9 @@ pub enum AppError {
     /// Valid credentials without the right.
     #[error("{0}")]
     Forbidden(String),
+    /// A service we depend on (an OpenID provider) failed or answered wrongly.
+    #[error("{0}")]
+    Upstream(String),
     /// Too many failures: try again after `retry_after`.
     #[error("{message}")]
     Throttled {

@@ -326,6 +326,9 @@ pub struct AccessSettings {
         )
     )]
     pub signin_address_failures: u32,
+    /// OIDC single sign-on.
+    #[cfg_attr(feature = "cli", command(flatten))]
+    pub oidc: crate::access::OidcSettings,
 }
 
 impl Default for AccessSettings {
@@ -337,6 +340,7 @@ impl Default for AccessSettings {
             session_max_hours: 12,
             signin_user_failures: 5,
             signin_address_failures: 100,
+            oidc: Default::default(),
         }
     }
 }

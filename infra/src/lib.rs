@@ -9,6 +9,7 @@ pub mod leases;
 pub mod ledger;
 pub mod local_copy;
 pub mod notify;
+pub mod oidc;
 pub mod partials;
 pub mod pipeline;
 pub mod secrets;

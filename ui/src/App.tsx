@@ -6,6 +6,7 @@ import { useAccess, type Action } from './access';
 import { makeQueryClient } from './queryClient';
 import { Link, match, useLocation } from './router';
 import { SignIn } from './pages/SignIn';
+import { SsoButton } from './components/SsoButton';
 import { Dashboard } from './pages/Dashboard';
 import { DatabaseForm } from './pages/DatabaseForm';
 import { DatabasePage } from './pages/DatabasePage';
@@ -94,6 +95,7 @@ export function App({ client }: { client?: QueryClient }) {
         onSignedIn={signIn}
         onSession={signedIn}
         notice={expired ? 'The server no longer accepts your sign-in (token or session). Sign in again.' : null}
+        more={<SsoButton />}
       />
     );
   else body = <Shell onSignOut={signOut} />;

@@ -109,6 +109,7 @@ impl From<AppError> for ApiError {
             AppError::Unprocessable(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
             AppError::Unauthorized(m) => ApiError::new(StatusCode::UNAUTHORIZED, m),
             AppError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
+            AppError::Upstream(m) => ApiError::new(StatusCode::BAD_GATEWAY, m),
             AppError::Throttled { message, .. } => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, message)
             }

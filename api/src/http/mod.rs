@@ -11,6 +11,7 @@ mod guard;
 mod ledger;
 mod leftovers;
 mod metrics;
+mod oidc;
 mod openapi;
 mod paging;
 mod pitr;
@@ -219,6 +220,9 @@ fn api_routes() -> OpenApiRouter<Arc<HttpState>> {
         .routes(routes!(users::update))
         .routes(routes!(tokens::issue, tokens::list))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(oidc::info))
+        .routes(routes!(oidc::login))
+        .routes(routes!(oidc::callback))
         .routes(routes!(
             session::sign_in,
             session::current,

@@ -38,7 +38,7 @@ pub struct SessionView {
 }
 
 /// Whether the client reached us over https (directly or through a proxy that says so).
-fn over_https(state: &State, headers: &HeaderMap) -> bool {
+pub(super) fn over_https(state: &State, headers: &HeaderMap) -> bool {
     let forwarded = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
@@ -52,7 +52,7 @@ fn over_https(state: &State, headers: &HeaderMap) -> bool {
     forwarded || public
 }
 
-fn session_cookie(value: &str, max_age: Option<u64>, secure: bool) -> HeaderValue {
+pub(super) fn session_cookie(value: &str, max_age: Option<u64>, secure: bool) -> HeaderValue {
     let mut c = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict");
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={age}"));

@@ -4,12 +4,16 @@
 
 mod limiter;
 mod names;
+mod oidc;
+mod oidc_config;
 mod secrets;
 mod sessions;
 mod tokens;
 mod users;
 
 pub use names::ActorNames;
+pub use oidc::{OidcStart, OIDC_ACTOR, PENDING_COOKIE, PENDING_SECS};
+pub use oidc_config::{OidcConfig, OidcSecret, OidcSettings, CALLBACK_PATH};
 pub use sessions::{SessionStart, SESSION_COOKIE};
 pub use tokens::{IssuedToken, NewToken};
 pub use users::{NewUser, UserChange};
@@ -56,18 +60,21 @@ impl Principal {
     }
 }
 
-/// Per-process state of sign-ins: failures per user and per address.
+/// Per-process state of sign-ins: failures per user and per address, and single sign-on.
 pub(crate) struct AccessState {
     by_user: Limiter,
     by_address: Limiter,
+    oidc: Option<OidcConfig>,
 }
 
 impl AccessState {
-    pub(crate) fn new(settings: &crate::Settings) -> Self {
-        Self {
+    /// Fails with what to set when single sign-on is configured halfway or wrongly.
+    pub(crate) fn new(settings: &crate::Settings) -> Result<Self, String> {
+        Ok(Self {
             by_user: Limiter::new(settings.access.signin_user_failures),
             by_address: Limiter::new(settings.access.signin_address_failures),
-        }
+            oidc: OidcConfig::from_settings(&settings.access.oidc, settings.public_url.as_deref())?,
+        })
     }
 }
 

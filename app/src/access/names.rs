@@ -25,6 +25,7 @@ impl ActorNames {
             "system:sealer" => return "sealer".into(),
             "system:startup" => return "startup".into(),
             "system:cli" => return "command line".into(),
+            super::OIDC_ACTOR => return "single sign-on".into(),
             "import" => return "import".into(),
             super::BOOTSTRAP_ACTOR => return "bootstrap admin token".into(),
             _ => {}

@@ -25,7 +25,7 @@ pub struct SessionStart {
 }
 
 impl Access {
-    async fn record(&self, event: SignInEvent) {
+    pub(super) async fn record(&self, event: SignInEvent) {
         let core = &self.core;
         let id = uuid::Uuid::now_v7().to_string();
         let actor = match &event {
@@ -46,7 +46,13 @@ impl Access {
         core.refresh().await;
     }
 
-    async fn refuse(&self, username: &str, user: Option<&UserView>, reason: &str, address: IpAddr) {
+    pub(super) async fn refuse(
+        &self,
+        username: &str,
+        user: Option<&UserView>,
+        reason: &str,
+        address: IpAddr,
+    ) {
         self.record(SignInEvent::SignInFailed {
             username: username.to_string(),
             user_id: user.map(|u| u.id.clone()),

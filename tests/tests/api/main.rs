@@ -21,6 +21,7 @@ mod ledger;
 mod leftovers;
 mod names;
 mod notifiers;
+mod oidc;
 mod paging;
 mod partial_restore;
 mod pitr;

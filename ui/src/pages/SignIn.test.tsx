@@ -32,9 +32,12 @@ describe('sign-in and token handling', () => {
     expect(await screen.findByText(/No databases yet/)).toBeInTheDocument();
     expect(sessionStorage.getItem('backline.token')).toBe('s3cret');
     expect(window.location.href).not.toContain('s3cret');
-    // The first call asked whether a session cookie is there; every call after it sends the token.
+    // The first call asked whether a session cookie is there (and the sign-in page whether single
+    // sign-on is configured, GET /api/v1/oidc: public); every other call sends the token.
     expect(calls[0]!.path).toBe('/api/v1/session');
-    expect(calls.slice(1).every((c) => c.headers.Authorization === 'Bearer s3cret')).toBe(true);
+    const rest = calls.slice(1).filter((c) => c.path !== '/api/v1/oidc');
+    expect(rest.length).toBeGreaterThan(0);
+    expect(rest.every((c) => c.headers.Authorization === 'Bearer s3cret')).toBe(true);
   });
 
   it('drops the token and asks again when the server later answers 401', async () => {
@@ -144,5 +147,18 @@ describe('sign-in and token handling', () => {
     render(<App />);
     expect(await screen.findByTestId('page-denied')).toHaveTextContent('Adding a database needs the admin role; you are a viewer.');
     expect(screen.queryByRole('button', { name: 'Add database' })).toBeNull();
+  });
+
+  it('offers "Sign in with <provider>" when the server has single sign-on', async () => {
+    stubFetch((c) => {
+      if (c.path === '/api/v1/session') return { status: 401, body: { title: 'Unauthorized', status: 401 } };
+      if (c.path === '/api/v1/oidc')
+        return { status: 200, body: { enabled: true, name: 'Keycloak', login_url: '/api/v1/oidc/login' } };
+      return undefined;
+    });
+    render(<App />);
+    const sso = await screen.findByRole('link', { name: 'Sign in with Keycloak' });
+    expect(sso).toHaveAttribute('href', '/api/v1/oidc/login');
+    expect(screen.getByLabelText('Admin token')).toBeInTheDocument();
   });
 });
