@@ -26,10 +26,11 @@ RUN cargo build --release --locked --bin backline \
 FROM debian:trixie-slim
 # The dump/restore tools (their major version must be ≥ the servers'), the PostgreSQL server
 # binaries a point-in-time restore runs a temporary cluster with (as this image's own user),
-# curl for the health check, age and zstd so an operator can open an artifact by hand.
+# curl for the health check, age and zstd so an operator can open an artifact by hand, and the
+# OpenSSH client for databases reached through an SSH bastion.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-       ca-certificates curl postgresql-client postgresql mariadb-client age zstd \
+       ca-certificates curl postgresql-client postgresql mariadb-client age zstd openssh-client \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 backline \
     && useradd --system --uid 10001 --gid backline --home-dir /var/lib/backline --shell /usr/sbin/nologin backline \

@@ -6,8 +6,9 @@
 #     a timezone without a schedule): the document cannot express those rules;
 #   use_after_free - removing a database keeps its history readable on purpose
 #     (GET /databases/{id}/backups after DELETE answers 200).
-# Operations that start long work (backups, restores) and the endless event stream are left
-# out. Usage: scripts/contract.sh [path to the backline binary]
+# Operations that start long work (backups, restores), the endless event stream and the SSH
+# host-key scan (it would connect to whatever host name the fuzzer makes up) are left out.
+# Usage: scripts/contract.sh [path to the backline binary]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${1:-${CARGO_TARGET_DIR:-$PWD/target}/debug/backline}"
@@ -26,6 +27,7 @@ schemathesis run "http://127.0.0.1:$port/openapi.json" \
   -H "Authorization: Bearer $token" \
   --checks all --exclude-checks positive_data_acceptance,use_after_free \
   --exclude-operation-id streamEvents --exclude-operation-id startBackup --exclude-operation-id startRestore \
+  --exclude-operation-id scanSshHost \
   --max-examples 50 --workers 2 --seed 20261130
 if grep -q "panicked" "$data/server.log"; then
   echo "the server panicked during the contract test:" >&2

@@ -281,14 +281,8 @@ impl Core {
         let (Some(engine), Some(stored)) = (db.engine, db.connection.clone()) else {
             return Err(AppError::bug("database has no connection"));
         };
-        let password = match &stored.password {
-            Some(sealed) => Some(self.keyring.open(id, sealed).await?),
-            None => None,
-        };
-        Ok((
-            db,
-            Some(ConnectionString::from_stored(engine, &stored, password)),
-        ))
+        let conn = crate::tunnels::open(self, id, engine, &stored).await?;
+        Ok((db, Some(conn)))
     }
 
     /// What a backup or restore command needs to know of a database.

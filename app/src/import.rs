@@ -190,10 +190,7 @@ impl Import {
                 .push(format!("skipped database {name} ({db_id}): {e}"));
             return Ok(false);
         }
-        let sealed = match conn.password() {
-            Some(p) => Some(core.keyring.seal(db_id, p).await?),
-            None => None,
-        };
+        let stored = crate::tunnels::seal(core, db_id, &conn).await?;
         core.aggregates
             .databases
             .execute_with_metadata(
@@ -201,7 +198,7 @@ impl Import {
                 DatabaseCommand::Register {
                     name: name.clone(),
                     engine,
-                    connection: conn.to_stored(sealed),
+                    connection: stored,
                     schedule: None,
                     retention: Retention::default(),
                 },

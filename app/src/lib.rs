@@ -33,6 +33,7 @@ pub mod seals;
 pub mod servers;
 pub mod settings;
 mod time;
+pub mod tunnels;
 pub mod verify;
 
 pub use crate::core::{CatchUp, Core, StartError, SMALL_BACKLOG};

@@ -1,10 +1,12 @@
 //! Connection strings: parsed once at the boundary, stored without the password in clear,
 //! and shown only in redacted form (`postgres://user:***@host:5432/db`).
 
+use crate::ssh::{SshSettings, StoredSsh};
 use crate::values::Engine;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectionError {
@@ -60,6 +62,9 @@ pub struct StoredConnection {
     #[serde(default)]
     pub params: BTreeMap<String, String>,
     pub password: Option<SealedSecret>,
+    /// The SSH bastion it is reached through, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<Box<StoredSsh>>,
 }
 
 impl StoredConnection {
@@ -103,6 +108,23 @@ impl StoredConnection {
     }
 }
 
+/// Where the tools actually connect when the database is reached through a tunnel: a local
+/// endpoint, kept open as long as any clone of the connection holds `keep`.
+#[derive(Clone)]
+pub struct Via {
+    pub host: String,
+    pub port: u16,
+    pub keep: Arc<dyn std::any::Any + Send + Sync>,
+}
+
+impl PartialEq for Via {
+    fn eq(&self, other: &Self) -> bool {
+        self.host == other.host && self.port == other.port
+    }
+}
+
+impl Eq for Via {}
+
 /// A connection string parsed at the boundary. The password is held apart so that it can be
 /// sealed before anything is stored; `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq)]
@@ -114,6 +136,10 @@ pub struct ConnectionString {
     pub database: String,
     pub params: BTreeMap<String, String>,
     password: Option<String>,
+    /// The SSH bastion it is reached through, secret opened.
+    pub ssh: Option<SshSettings>,
+    /// The open tunnel's local end, once opened.
+    via: Option<Via>,
 }
 
 impl fmt::Debug for ConnectionString {
@@ -126,6 +152,8 @@ impl fmt::Debug for ConnectionString {
             .field("database", &self.database)
             .field("params", &self.params)
             .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("ssh", &self.ssh)
+            .field("via", &self.via.as_ref().map(|v| (&v.host, v.port)))
             .finish()
     }
 }
@@ -232,6 +260,8 @@ impl ConnectionString {
             database,
             params,
             password,
+            ssh: None,
+            via: None,
         })
     }
 
@@ -275,7 +305,31 @@ impl ConnectionString {
             database: stored.database.clone(),
             params: stored.params.clone(),
             password,
+            ssh: None,
+            via: None,
         }
+    }
+
+    /// The host the tools connect to: the tunnel's local end when there is one.
+    pub fn dial_host(&self) -> &str {
+        self.via.as_ref().map_or(&self.host, |v| &v.host)
+    }
+
+    /// The port the tools connect to: the tunnel's local end when there is one.
+    pub fn dial_port(&self) -> u16 {
+        self.via.as_ref().map_or(self.port, |v| v.port)
+    }
+
+    /// The same connection, reached through `via` (an open tunnel).
+    pub fn through(&self, via: Via) -> Self {
+        let mut c = self.clone();
+        c.via = Some(via);
+        c
+    }
+
+    /// Whether it needs a tunnel that is not open yet.
+    pub fn needs_tunnel(&self) -> bool {
+        self.ssh.is_some() && self.via.is_none()
     }
 
     /// The same server and credentials, another database on it.
@@ -294,15 +348,17 @@ impl ConnectionString {
             database: self.database.clone(),
             params: self.params.clone(),
             password: sealed,
+            ssh: None,
         }
     }
 
     pub fn redacted(&self) -> String {
-        let sealed = self.password.as_ref().map(|_| SealedSecret {
+        let empty = || SealedSecret {
             nonce: String::new(),
             ciphertext: String::new(),
-        });
-        self.to_stored(sealed).redacted(self.engine)
+        };
+        self.to_stored(self.password.as_ref().map(|_| empty()))
+            .redacted(self.engine)
     }
 }
 

@@ -362,6 +362,7 @@ mod tests {
             database: "d".into(),
             params: BTreeMap::new(),
             password: None,
+            ssh: None,
         }
     }
 

@@ -241,6 +241,7 @@ mod tests {
             database: "shop".into(),
             params: Default::default(),
             password: Some(sealed()),
+            ssh: None,
         };
         let server_conn = StoredConnection {
             database: "postgres".into(),

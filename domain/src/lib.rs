@@ -23,6 +23,7 @@ pub mod schedule;
 pub mod seal;
 pub mod server;
 pub mod signin;
+pub mod ssh;
 pub mod stage;
 mod summary;
 pub mod token;
@@ -51,7 +52,7 @@ pub use channel::{
     redact_webhook_url, validate_address, Channel, ChannelCommand, ChannelError, ChannelEvent,
     ChannelTarget, WebhookStyle,
 };
-pub use connection::{ConnectionError, ConnectionString, SealedSecret, StoredConnection};
+pub use connection::{ConnectionError, ConnectionString, SealedSecret, StoredConnection, Via};
 pub use database::{Database, DatabaseCommand, DatabaseError, DatabaseEvent};
 pub use events::{decode, DecodeError, LedgerEvent};
 pub use ledger_chain::{LedgerChain, LedgerChainCommand, LedgerChainError, LedgerChainEvent, Seal};
@@ -71,6 +72,7 @@ pub use server::{
     ServerError, ServerEvent,
 };
 pub use signin::{SignIn, SignInEvent};
+pub use ssh::{HostKeyFingerprint, SshAuth, SshError, SshInput, SshSettings, StoredSsh};
 pub use stage::Stage;
 pub use token::{Token, TokenCommand, TokenEvent};
 pub use user::{User, UserCommand, UserEvent};

@@ -296,6 +296,7 @@ mod tests {
             database: "postgres".into(),
             params: Default::default(),
             password: None,
+            ssh: None,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod secrets;
 pub mod signing;
 pub mod sql;
+pub mod ssh_tunnel;
 pub mod storage;
 mod storage_services;
 

@@ -90,6 +90,9 @@ pub struct DatabaseView {
     pub engine: Engine,
     /// Connection string with the password replaced by `***`.
     pub connection: String,
+    /// The SSH bastion it is reached through, if any.
+    #[serde(default)]
+    pub ssh: Option<crate::SshView>,
     /// `active` or `removed`.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub status: DatabaseStatus,
@@ -249,6 +252,7 @@ async fn apply_own(
             name: name.to_string(),
             engine: *engine,
             connection: connection.redacted(*engine),
+            ssh: connection.ssh.as_deref().map(crate::SshView::of),
             status: DatabaseStatus::Active,
             created_at: at.to_string(),
             updated_at: at.to_string(),
@@ -284,6 +288,7 @@ async fn apply_own(
                 }
                 if let Some(c) = connection {
                     v.connection = c.redacted(v.engine);
+                    v.ssh = c.ssh.as_deref().map(crate::SshView::of);
                 }
                 if let Some(change) = schedule {
                     v.schedule = change.schedule.as_ref().map(|s| ScheduleView::of(s, at));

@@ -12,6 +12,7 @@ pub mod metrics;
 mod principals;
 mod restores;
 mod servers;
+mod ssh;
 mod store;
 mod timeline;
 
@@ -23,6 +24,7 @@ pub use metrics::Metrics;
 pub use principals::{TokenView, UserView};
 pub use restores::RestoreView;
 pub use servers::{AutoRegisterView, ServerDatabaseView, ServerView};
+pub use ssh::SshView;
 pub use store::Page;
 pub use timeline::{EventQuery, EventView, Order};
 

@@ -42,6 +42,9 @@ pub struct ServerView {
     pub engine: Engine,
     /// Connection string with the password replaced by `***`.
     pub connection: String,
+    /// The SSH bastion it is reached through, if any.
+    #[serde(default)]
+    pub ssh: Option<crate::SshView>,
     /// `active` or `removed`.
     pub status: String,
     pub created_at: String,
@@ -96,6 +99,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
                 name: name.to_string(),
                 engine: *engine,
                 connection: connection.redacted(*engine),
+                ssh: connection.ssh.as_deref().map(crate::SshView::of),
                 status: "active".into(),
                 created_at: at,
                 removed_at: None,

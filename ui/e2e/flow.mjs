@@ -22,7 +22,9 @@
 // If the server does not serve the UI at "/" (e.g. a binary built before ui/dist existed), or with
 // E2E_UI=dist (a server binary that embeds an older UI), the script serves ui/dist itself and
 // proxies /api to BACKLINE_URL: the API is still the real one.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import net from 'node:net';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -228,6 +230,49 @@ let currentPage = null;
 let browser = null;
 let proxy = null;
 let receiver = null;
+let bastion = null;
+
+/**
+ * A real sshd (Debian openssh-server) on a free port of 127.0.0.1 with its own host key and one
+ * authorized client key, logging the connections it forwards.
+ */
+async function startBastion() {
+  const sshd = ['/usr/sbin/sshd', '/usr/bin/sshd'].find((p) => fs.existsSync(p));
+  if (!sshd) throw new Error('sshd is not installed (apt-get install openssh-server)');
+  fs.mkdirSync('/run/sshd', { recursive: true });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-sshd-'));
+  for (const k of ['host_key', 'client_key']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, k)]);
+  fs.copyFileSync(path.join(dir, 'client_key.pub'), path.join(dir, 'authorized_keys'));
+  const port = await new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+  fs.writeFileSync(
+    path.join(dir, 'sshd_config'),
+    [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${dir}/host_key`, `AuthorizedKeysFile ${dir}/authorized_keys`, 'StrictModes no', 'UsePAM no',
+      'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PermitRootLogin prohibit-password', 'AllowTcpForwarding local', 'PidFile none', 'LogLevel DEBUG1', ''].join('\n'),
+  );
+  const child = spawn(sshd, ['-D', '-f', path.join(dir, 'sshd_config'), '-E', path.join(dir, 'sshd.log')], { stdio: 'ignore' });
+  await until('sshd listening', () => new Promise((resolve) => {
+    const c = net.connect(port, '127.0.0.1', () => { c.destroy(); resolve(true); });
+    c.on('error', () => resolve(false));
+  }));
+  const fingerprint = execFileSync('ssh-keygen', ['-lf', path.join(dir, 'host_key.pub')], { encoding: 'utf8' }).split(/\s+/)[1];
+  const other = path.join(dir, 'other_key');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+  const wrong = execFileSync('ssh-keygen', ['-lf', `${other}.pub`], { encoding: 'utf8' }).split(/\s+/)[1];
+  return {
+    port,
+    fingerprint,
+    wrong,
+    user: os.userInfo().username,
+    privateKey: fs.readFileSync(path.join(dir, 'client_key'), 'utf8'),
+    forwards: () => (fs.readFileSync(path.join(dir, 'sshd.log'), 'utf8').match(/server_request_direct_tcpip: .*target 127\.0\.0\.1 port 5432/g) ?? []).length,
+    stop: () => { child.kill(); fs.rmSync(dir, { recursive: true, force: true }); },
+  };
+}
 
 async function main() {
   // --- preconditions: a reachable server and two fresh PostgreSQL databases ---
@@ -1085,6 +1130,44 @@ async function main() {
     }
   });
 
+  await step('SSH bastion: the scanned host key is confirmed by the operator, a wrong one is refused, and the database is reached through it', async () => {
+    bastion = await startBastion();
+    await page.goto(`${uiBase}/`);
+    await page.getByRole('link', { name: 'Add database' }).click();
+    await page.getByLabel('Name').fill(`e2e-ssh-${run}`);
+    await page.getByLabel('Connection URL (without password)').fill(pgUrl(srcDb));
+    await page.getByLabel('Reach this database through an SSH bastion').check();
+    await page.getByLabel('Bastion host').fill('127.0.0.1');
+    await page.getByLabel('Port', { exact: true }).fill(String(bastion.port));
+    await page.getByLabel('User', { exact: true }).fill(bastion.user);
+    await page.getByLabel('Private key (unencrypted, OpenSSH or PEM)').fill(bastion.privateKey);
+    // Without a confirmed fingerprint nothing is saved (no trust on first use).
+    await page.getByRole('button', { name: 'Add database' }).click();
+    await page.locator('#ssh-error').getByText(/confirm its host key fingerprint/).waitFor();
+    await page.getByRole('button', { name: 'Scan host key' }).click();
+    const keys = page.getByTestId('ssh-host-keys');
+    await keys.waitFor();
+    expect(((await keys.textContent()) ?? '').includes(bastion.fingerprint), 'the scan does not show the bastion\'s fingerprint');
+    await snap(page, 'ssh-scan-host-keys');
+    // A fingerprint the bastion does not have: the connection test says so.
+    await page.getByLabel('Pinned host key fingerprint').fill(bastion.wrong);
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await page.getByTestId('test-result').getByText(/host key mismatch/).waitFor();
+    await snap(page, 'ssh-wrong-host-key');
+    const before = bastion.forwards();
+    await keys.getByRole('radio', { name: bastion.fingerprint }).check();
+    expect((await page.getByLabel('Pinned host key fingerprint').inputValue()) === bastion.fingerprint, 'confirming did not pin the fingerprint');
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    await page.getByTestId('test-result').getByText(/Connected/).waitFor();
+    expect(bastion.forwards() > before, 'the connection test did not go through the bastion');
+    await snap(page, 'ssh-confirmed-connected');
+    await page.getByRole('button', { name: 'Add database' }).click();
+    await page.getByRole('heading', { name: `e2e-ssh-${run}` }).waitFor();
+    const saved = (await api('GET', `/databases/e2e-ssh-${run}`)).json;
+    expect(saved.ssh?.host_key_fingerprint === bastion.fingerprint && saved.ssh?.auth === 'key', `saved bastion: ${JSON.stringify(saved.ssh)}`);
+    expect(!JSON.stringify(saved).includes(bastion.privateKey.split('\n')[1]), 'the private key came back in the database view');
+  });
+
   await step('no uncaught errors in the page', async () => {
     expect(consoleErrors.length === 0, consoleErrors.join('\n'));
   });
@@ -1101,6 +1184,7 @@ try {
   await browser?.close().catch(() => {});
   proxy?.server.close();
   receiver?.server.close();
+  bastion?.stop();
   try {
     const leftovers = psql('postgres', `SELECT datname FROM pg_database WHERE datname LIKE '%${run}%'`).split('\n').filter(Boolean);
     for (const db of leftovers) psql('postgres', `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);

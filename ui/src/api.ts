@@ -19,6 +19,8 @@ export interface Database {
   engine: Engine;
   /** Redacted: the password is shown as `***`. */
   connection: string;
+  /** The SSH bastion it is reached through. */
+  ssh?: SshView | null;
   status: 'active' | 'removed';
   created_at: string;
   updated_at: string;
@@ -654,11 +656,39 @@ export interface NewDatabase extends ScheduleSettings {
   name: string;
   engine: Engine;
   connection: string;
+  ssh?: SshBlock;
+}
+
+/** An SSH bastion as responses show it (never its secret). */
+export interface SshView {
+  host: string;
+  port: number;
+  user: string;
+  host_key_fingerprint: string;
+  auth: 'key' | 'password';
+}
+
+/** An SSH bastion as a request gives it: exactly one of private_key and password. */
+export interface SshBlock {
+  host: string;
+  port?: number;
+  user: string;
+  private_key?: string;
+  password?: string;
+  host_key_fingerprint: string;
+}
+
+/** A host key a bastion offers (POST /ssh/scan). */
+export interface HostKey {
+  algorithm: string;
+  fingerprint: string;
 }
 
 export interface DatabasePatch extends Omit<ScheduleSettings, 'schedule'> {
   name?: string;
   connection?: string;
+  /** `null` connects directly again. */
+  ssh?: SshBlock | null;
   /** `null` removes the schedule. */
   schedule?: string | null;
 }
@@ -732,8 +762,11 @@ export const api = {
   removeDatabase: (id: string) => request<void>(`/databases/${enc(id)}`, { method: 'DELETE' }),
   testSavedConnection: (id: string) =>
     request<ConnectionTest>(`/databases/${enc(id)}/test`, { method: 'POST' }),
-  testConnection: (engine: Engine, connection: string) =>
-    request<ConnectionTest>('/databases/test', { method: 'POST', body: { engine, connection } }),
+  testConnection: (engine: Engine, connection: string, ssh?: SshBlock) =>
+    request<ConnectionTest>('/databases/test', { method: 'POST', body: ssh ? { engine, connection, ssh } : { engine, connection } }),
+  /** The host keys a bastion offers, for the operator to confirm one (nothing is trusted). */
+  scanSsh: (host: string, port: number) =>
+    request<{ keys: HostKey[] }>('/ssh/scan', { method: 'POST', body: { host, port } }).then((r) => r.keys),
 
   startBackup: (databaseId: string) =>
     request<{ id: string }>(`/databases/${enc(databaseId)}/backups`, { method: 'POST' }),

@@ -1,6 +1,7 @@
 //! What `POST /databases` and `PATCH /databases/{id}` take.
 
 use super::schemas::{RetentionPolicy, TimeZoneName};
+use super::ssh::SshBlock;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -39,6 +40,8 @@ pub struct RegisterDatabase {
     pub destinations: Option<Vec<String>>,
     /// Operators may restore into it (a staging or sandbox database). Default false.
     pub restore_target: Option<bool>,
+    /// Reach it through an SSH bastion.
+    pub ssh: Option<SshBlock>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -67,6 +70,17 @@ pub struct UpdateDatabase {
     pub destinations: Option<Option<Vec<String>>>,
     /// Operators may restore into it (a staging or sandbox database).
     pub restore_target: Option<bool>,
+    /// A new SSH bastion (its secret again too), or `null` to connect directly.
+    #[serde(default, deserialize_with = "double_option_ssh")]
+    #[schema(value_type = Option<SshBlock>)]
+    pub ssh: Option<Option<SshBlock>>,
+}
+
+fn double_option_ssh<'de, D>(d: D) -> Result<Option<Option<SshBlock>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
 }
 
 fn double_option_list<'de, D>(d: D) -> Result<Option<Option<Vec<String>>>, D::Error>

@@ -26,6 +26,8 @@ pub struct TestConnection {
         example = "postgres://app:secret@127.0.0.1:5432/shop"
     )]
     pub connection: String,
+    /// Through this SSH bastion.
+    pub ssh: Option<super::ssh::SshBlock>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -82,6 +84,7 @@ pub async fn register(
         name: body.name,
         engine: body.engine,
         connection: body.connection,
+        ssh: body.ssh.map(super::ssh::SshBlock::input),
         settings,
     };
     let mut view = state.app.databases().register(&actor.0, &new).await?;
@@ -141,6 +144,7 @@ pub async fn update(
     };
     let rest = body.name.is_some()
         || body.connection.is_some()
+        || body.ssh.is_some()
         || body.schedule.is_some()
         || body.timezone.is_some()
         || body.catch_up.is_some()
@@ -175,6 +179,7 @@ async fn update_settings(
     let destinations = body.destinations.take();
     let others = body.name.is_some()
         || body.connection.is_some()
+        || body.ssh.is_some()
         || body.schedule.is_some()
         || body.timezone.is_some()
         || body.catch_up.is_some()
@@ -215,6 +220,10 @@ async fn update_others(
             id,
             body.name.as_deref(),
             body.connection.as_deref(),
+            body.ssh
+                .map(|s| s.map(super::ssh::SshBlock::input))
+                .as_ref()
+                .map(Option::as_ref),
             &ScheduleInput {
                 schedule: body.schedule,
                 timezone: body.timezone,
@@ -262,8 +271,13 @@ pub async fn test_new(
             ),
         )
     })?;
-    let conn = ConnectionString::parse(engine, &body.connection)
+    let mut conn = ConnectionString::parse(engine, &body.connection)
         .map_err(|e| ApiError::invalid("connection", e.to_string()))?;
+    if let Some(block) = body.ssh {
+        let ssh = backline_domain::SshSettings::parse(&block.input())
+            .map_err(|e| ApiError::invalid("ssh", e.to_string()))?;
+        conn.ssh = Some(ssh);
+    }
     Ok(Json(state.app.databases().test_connection(&conn).await))
 }
 

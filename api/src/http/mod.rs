@@ -20,6 +20,7 @@ mod runs;
 mod schemas;
 mod servers;
 mod session;
+mod ssh;
 mod storage;
 mod stream;
 pub mod throttle;
@@ -216,6 +217,7 @@ fn api_routes() -> OpenApiRouter<Arc<HttpState>> {
         .routes(routes!(servers::databases))
         .routes(routes!(servers::register_databases))
         .routes(routes!(servers::discover))
+        .routes(routes!(ssh::scan))
         .routes(routes!(users::create, users::list))
         .routes(routes!(users::update))
         .routes(routes!(tokens::issue, tokens::list))

@@ -169,6 +169,7 @@ pub const RULES: &[Rule] = &[
     r("GET", "/api/v1/servers/{id}/databases", Viewer, Everything),
     r("POST", "/api/v1/servers/{id}/register", Admin, Everything),
     r("POST", "/api/v1/servers/{id}/discover", Admin, Everything),
+    r("POST", "/api/v1/ssh/scan", Admin, Everything),
     r("GET", "/api/v1/users", Admin, Everything),
     r("POST", "/api/v1/users", Admin, Everything),
     r("PATCH", "/api/v1/users/{id}", Admin, Everything),

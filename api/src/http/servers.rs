@@ -81,6 +81,8 @@ pub struct RegisterServer {
     )]
     pub connection: String,
     pub auto_register: Option<AutoRegister>,
+    /// Reach it through an SSH bastion.
+    pub ssh: Option<super::ssh::SshBlock>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -144,6 +146,7 @@ pub async fn register(
         name: body.name,
         engine: body.engine,
         connection: body.connection,
+        ssh: body.ssh.map(super::ssh::SshBlock::input),
         auto_register,
     };
     let view = state.app.servers().register(&actor.0, &new).await?;

@@ -110,9 +110,19 @@ impl Backups {
         conn: Option<ConnectionString>,
     ) -> Result<Started, AppError> {
         let core = &self.core;
-        let probe = match &conn {
-            Some(c) => drivers::probe(c, &core.tools).await,
-            None => Err(StageError::new(Stage::Connect, "database removed")),
+        // Through its SSH bastion, when it has one: the tunnel lives as long as `conn`.
+        let (conn, probe) = match conn {
+            Some(c) => match crate::tunnels::reach(core, &c).await {
+                Ok(c) => {
+                    let p = drivers::probe(&c, &core.tools).await;
+                    (Some(c), p)
+                }
+                Err(e) => (None, Err(e)),
+            },
+            None => (
+                None,
+                Err(StageError::new(Stage::Connect, "database removed")),
+            ),
         };
         let tools = match &probe {
             Ok(p) => ToolInfo {

@@ -27,6 +27,8 @@ pub struct NewDatabase {
     pub name: String,
     pub engine: String,
     pub connection: String,
+    /// The SSH bastion it is reached through.
+    pub ssh: Option<backline_domain::SshInput>,
     pub settings: ScheduleInput,
 }
 
@@ -63,10 +65,18 @@ impl Databases {
                 ),
             );
         }
+        let ssh = crate::tunnels::parse(new.ssh.as_ref())
+            .map_err(|e| field("ssh", e.to_string()))
+            .ok()
+            .flatten();
         let conn = engine.and_then(|engine| {
             ConnectionString::parse(engine, &new.connection)
                 .map_err(|e| field("connection", e.to_string()))
                 .ok()
+                .map(|mut c| {
+                    c.ssh = ssh;
+                    c
+                })
         });
         let schedule = match new.settings.resolve(None) {
             Ok(s) => s.flatten(),
@@ -154,10 +164,7 @@ impl Databases {
         // registrations, in this process or another on the same ledger.
         core.coordination.claim_name(&name, &id).await?;
         let registered = async {
-            let sealed = match conn.password() {
-                Some(p) => Some(core.keyring.seal(&id, p).await?),
-                None => None,
-            };
+            let stored = crate::tunnels::seal(core, &id, &conn).await?;
             core.aggregates
                 .databases
                 .execute_with_metadata(
@@ -165,7 +172,7 @@ impl Databases {
                     DatabaseCommand::Register {
                         name: name.clone(),
                         engine,
-                        connection: conn.to_stored(sealed),
+                        connection: stored,
                         schedule,
                         retention,
                     },
@@ -196,6 +203,7 @@ impl Databases {
         reference: &str,
         name: Option<&str>,
         connection: Option<&str>,
+        ssh: Option<Option<&backline_domain::SshInput>>,
         settings: &ScheduleInput,
     ) -> Result<DatabaseView, AppError> {
         let core = &self.core;
@@ -216,6 +224,7 @@ impl Databases {
                     .map_err(|e| AppError::invalid("connection", e.to_string()))
             })
             .transpose()?;
+        let conn = self.with_ssh(&current.id, conn, ssh).await?;
         if let Some(n) = &name {
             if let Some(other) = core.projections.database_by_name(n.as_str()).await? {
                 if other.id != current.id {
@@ -227,13 +236,7 @@ impl Databases {
             }
         }
         let stored = match conn {
-            Some(c) => {
-                let sealed = match c.password() {
-                    Some(p) => Some(core.keyring.seal(&current.id, p).await?),
-                    None => None,
-                };
-                Some(c.to_stored(sealed))
-            }
+            Some(c) => Some(crate::tunnels::seal(core, &current.id, &c).await?),
             None => None,
         };
         let renamed = name.clone().filter(|n| n.as_str() != current.name);
@@ -353,6 +356,28 @@ impl Databases {
             .await
     }
 
+    /// The connection an update leaves: `conn` (or the current one, when only the bastion
+    /// changes) with the bastion asked for (`Some(None)` removes it) or the current one.
+    async fn with_ssh(
+        &self,
+        id: &str,
+        conn: Option<ConnectionString>,
+        ssh: Option<Option<&backline_domain::SshInput>>,
+    ) -> Result<Option<ConnectionString>, AppError> {
+        if conn.is_none() && ssh.is_none() {
+            return Ok(None);
+        }
+        let (_, current) = self.core.database_state(id).await?;
+        let current =
+            current.ok_or_else(|| AppError::Conflict("this database was removed".into()))?;
+        let mut conn = conn.unwrap_or_else(|| current.clone());
+        conn.ssh = match ssh {
+            Some(s) => crate::tunnels::parse(s)?,
+            None => current.ssh,
+        };
+        Ok(Some(conn))
+    }
+
     /// Tries a registered database's connection.
     pub async fn test_registered(&self, reference: &str) -> Result<ConnectionTest, AppError> {
         let view = self.core.resolve_database(reference).await?;
@@ -363,6 +388,17 @@ impl Databases {
 
     /// Tries a connection: the server's version and the tools that would be used.
     pub async fn test_connection(&self, conn: &ConnectionString) -> ConnectionTest {
+        let conn = match crate::tunnels::reach(&self.core, conn).await {
+            Ok(c) => c,
+            Err(e) => {
+                return ConnectionTest {
+                    ok: false,
+                    server_version: None,
+                    message: e.message,
+                }
+            }
+        };
+        let conn = &conn;
         match drivers::probe(conn, &self.core.tools).await {
             Ok(p) => ConnectionTest {
                 ok: true,
@@ -391,6 +427,7 @@ fn leak_field(f: &str) -> &'static str {
         "name" => "name",
         "engine" => "engine",
         "connection" => "connection",
+        "ssh" => "ssh",
         "schedule" => "schedule",
         "timezone" => "timezone",
         "catch_up" => "catch_up",

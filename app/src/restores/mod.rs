@@ -138,12 +138,21 @@ impl Restores {
         if let Some(c) = &conn {
             targets::refuse_protected(core, c).await?;
         }
+        // Through its SSH bastion, when it has one: the tunnel lives as long as `conn`.
+        let (conn, unreachable) = match conn {
+            Some(c) => match crate::tunnels::reach(core, &c).await {
+                Ok(c) => (Some(c), None),
+                Err(e) => (Some(c), Some(e)),
+            },
+            None => (None, None),
+        };
         let target = Core::facts(&target_id, &target_db)?;
         let plausible = backup.status == BackupStatus::Completed
             && backup.engine == Some(target.engine)
             && !target.removed;
-        let probe = match (&conn, plausible) {
-            (Some(c), true) => Some(drivers::probe_target(c, &core.tools).await),
+        let probe = match (&conn, plausible, unreachable) {
+            (Some(_), true, Some(e)) => Some(Err(e)),
+            (Some(c), true, None) => Some(drivers::probe_target(c, &core.tools).await),
             _ => None,
         };
         let id = uuid::Uuid::now_v7().to_string();

@@ -55,6 +55,12 @@ pub(super) async fn register(
     }
     let conn = conn.with_database(name.as_str());
     super::targets::refuse_protected(core, &conn).await?;
+    let conn = crate::tunnels::reach(core, &conn).await.map_err(|e| {
+        AppError::Unprocessable(format!(
+            "cannot reach the server of {}: {}",
+            server.name, e.message
+        ))
+    })?;
     let exists = drivers::database_exists(&conn).await.map_err(|e| {
         AppError::Unprocessable(format!(
             "cannot reach the server of {}: {}",

@@ -26,7 +26,10 @@ pub(super) async fn listable(
     core: &Core,
     conn: &ConnectionString,
 ) -> Result<Vec<String>, AppError> {
-    let names = list_databases(conn).await.map_err(|e| {
+    let reached = crate::tunnels::reach(core, conn).await.map_err(|e| {
+        AppError::Unprocessable(format!("cannot list the server's databases: {}", e.message))
+    })?;
+    let names = list_databases(&reached).await.map_err(|e| {
         AppError::Unprocessable(format!("cannot list the server's databases: {}", e.message))
     })?;
     let mut out = Vec::new();

@@ -22,6 +22,8 @@ pub struct NewServer {
     pub name: String,
     pub engine: String,
     pub connection: String,
+    /// The SSH bastion it is reached through.
+    pub ssh: Option<backline_domain::SshInput>,
     /// Register new databases as they appear, with these settings.
     pub auto_register: Option<AutoRegisterInput>,
 }
@@ -95,8 +97,9 @@ impl Servers {
                 ),
             )
         })?;
-        let conn = ConnectionString::parse_server(engine, &new.connection)
+        let mut conn = ConnectionString::parse_server(engine, &new.connection)
             .map_err(|e| AppError::invalid("connection", e.to_string()))?;
+        conn.ssh = crate::tunnels::parse(new.ssh.as_ref())?;
         let auto_register = match &new.auto_register {
             Some(a) => {
                 if let Some(p) = &a.pattern {
@@ -127,10 +130,7 @@ impl Servers {
             None => Vec::new(),
         };
         let id = uuid::Uuid::now_v7().to_string();
-        let sealed = match conn.password() {
-            Some(p) => Some(core.keyring.seal(&id, p).await?),
-            None => None,
-        };
+        let stored = crate::tunnels::seal(core, &id, &conn).await?;
         core.aggregates
             .servers
             .execute_with_metadata(
@@ -138,7 +138,7 @@ impl Servers {
                 ServerCommand::Register {
                     name,
                     engine,
-                    connection: conn.to_stored(sealed),
+                    connection: stored,
                     auto_register,
                     existing,
                 },
@@ -339,11 +339,7 @@ impl Servers {
         let (Some(engine), Some(stored)) = (s.engine, s.connection) else {
             return Err(AppError::bug("server has no connection"));
         };
-        let password = match &stored.password {
-            Some(sealed) => Some(self.core.keyring.open(id, sealed).await?),
-            None => None,
-        };
-        Ok(ConnectionString::from_stored(engine, &stored, password))
+        crate::tunnels::open(&self.core, id, engine, &stored).await
     }
 }
 

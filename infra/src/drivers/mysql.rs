@@ -18,8 +18,8 @@ fn options(
     database: Option<&str>,
 ) -> Result<MySqlConnectOptions, StageError> {
     let mut o = MySqlConnectOptions::new()
-        .host(&conn.host)
-        .port(conn.port)
+        .host(conn.dial_host())
+        .port(conn.dial_port())
         .username(&conn.user)
         .charset("utf8mb4");
     if let Some(db) = database {
@@ -45,7 +45,7 @@ pub(super) async fn connect(
     database: Option<&str>,
 ) -> Result<MySqlConnection, StageError> {
     let o = options(conn, database)?;
-    let target = format!("{}:{}", conn.host, conn.port);
+    let target = format!("{}:{}", conn.dial_host(), conn.dial_port());
     match tokio::time::timeout(
         Duration::from_secs(CONNECT_TIMEOUT_SECS),
         MySqlConnection::connect_with(&o),
@@ -140,8 +140,8 @@ async fn probe_with(server_version: String, tools: &ToolConfig) -> Result<Probe,
 /// `tool_version` (MariaDB's and MySQL's clients spell certificate checks differently).
 fn options_text(conn: &ConnectionString, tool_version: &str) -> String {
     let mut text = String::from("[client]\n");
-    text.push_str(&format!("host={}\n", my_option_value(&conn.host)));
-    text.push_str(&format!("port={}\n", conn.port));
+    text.push_str(&format!("host={}\n", my_option_value(conn.dial_host())));
+    text.push_str(&format!("port={}\n", conn.dial_port()));
     text.push_str(&format!("user={}\n", my_option_value(&conn.user)));
     text.push_str("protocol=TCP\n");
     if let Some(p) = conn.password() {

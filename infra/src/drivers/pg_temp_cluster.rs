@@ -219,6 +219,7 @@ impl TempCluster {
             database: database.to_string(),
             params: Default::default(),
             password: None,
+            ssh: None,
         };
         ConnectionString::from_stored(Engine::Postgres, &stored, None)
     }

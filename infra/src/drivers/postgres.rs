@@ -14,8 +14,8 @@ const ROOTS: &[&str] = &["/usr/lib/postgresql", "/usr/local/pgsql", "/opt/postgr
 
 fn options(conn: &ConnectionString) -> Result<PgConnectOptions, StageError> {
     let mut o = PgConnectOptions::new()
-        .host(&conn.host)
-        .port(conn.port)
+        .host(conn.dial_host())
+        .port(conn.dial_port())
         .username(&conn.user)
         .database(&conn.database)
         .application_name("backline");
@@ -35,7 +35,7 @@ fn options(conn: &ConnectionString) -> Result<PgConnectOptions, StageError> {
 
 pub(crate) async fn connect(conn: &ConnectionString) -> Result<PgConnection, StageError> {
     let o = options(conn)?;
-    let target = format!("{}:{}", conn.host, conn.port);
+    let target = format!("{}:{}", conn.dial_host(), conn.dial_port());
     match tokio::time::timeout(
         Duration::from_secs(CONNECT_TIMEOUT_SECS),
         PgConnection::connect_with(&o),
@@ -168,8 +168,8 @@ pub(crate) fn libpq_env(
     conn: &ConnectionString,
     database: &str,
 ) {
-    cmd.env("PGHOST", &conn.host)
-        .env("PGPORT", conn.port.to_string())
+    cmd.env("PGHOST", conn.dial_host())
+        .env("PGPORT", conn.dial_port().to_string())
         .env("PGUSER", &conn.user)
         .env("PGDATABASE", database)
         .env("PGAPPNAME", "backline")

@@ -19,6 +19,7 @@ fn register(name: &str) -> DatabaseCommand {
             database: "d".into(),
             params: Default::default(),
             password: None,
+            ssh: None,
         },
         schedule: None,
         retention: Retention::default(),

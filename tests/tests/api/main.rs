@@ -39,6 +39,7 @@ mod seals_shared;
 mod secrets;
 mod servers;
 mod signed_manifests;
+mod ssh_tunnels;
 mod startup;
 mod storages;
 mod support;

@@ -32,6 +32,7 @@ pub(crate) fn register(name: &str) -> DatabaseCommand {
             database: "d".into(),
             params: Default::default(),
             password: None,
+            ssh: None,
         },
         schedule: None,
         retention: Retention::default(),

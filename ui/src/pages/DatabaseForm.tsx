@@ -17,16 +17,18 @@ import { ConfirmByName } from '../components/ConfirmByName';
 import { Field, invalidProps } from '../components/Field';
 import { ScheduleFields, type ScheduleDraft } from '../components/ScheduleFields';
 import { RetentionFields } from '../components/RetentionFields';
+import { SshFields, sshBlock, sshChanged, sshDraft } from '../components/SshFields';
 import { retentionDraft, retentionFromDraft, sameRetention, validateRetention } from '../schedule';
 import { Link, navigate } from '../router';
 
-const KNOWN_FIELDS = ['name', 'engine', 'connection', 'schedule', 'timezone', 'catch_up', 'retention'] as const;
+const KNOWN_FIELDS = ['name', 'engine', 'connection', 'ssh', 'schedule', 'timezone', 'catch_up', 'retention'] as const;
 
 /** The input a field's error belongs to, in the order of the form (the first gets the focus). */
 const FIELD_INPUTS: [field: string, inputId: string][] = [
   ['name', 'db-name'],
   ['engine', 'db-engine'],
   ['connection', 'db-connection'],
+  ['ssh', 'ssh-host'],
   ['schedule', 'db-schedule'],
   ['timezone', 'db-timezone'],
   ['catch_up', 'db-catchup'],
@@ -67,13 +69,15 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
   };
   const [schedule, setSchedule] = useState<ScheduleDraft>(initialSchedule);
   const [retention, setRetention] = useState(() => retentionDraft(existing?.retention));
+  const [ssh, setSsh] = useState(() => sshDraft(existing?.ssh));
+  const sshEdited = sshChanged(ssh, existing?.ssh);
   const retentionErrors = validateRetention(retention);
 
   const connectionChanged = !existing || url.trim() !== initial.url || password !== '';
   const connection = composeConnection(url, password);
 
   // A test result describes the connection it was run with; editing it makes the result stale.
-  useEffect(() => setTest(null), [url, password, engine]);
+  useEffect(() => setTest(null), [url, password, engine, ssh]);
 
   // Whether the last save sent a name: a 409 then means the name is taken.
   const nameSent = useRef(false);
@@ -84,6 +88,8 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
       const policy = retentionFromDraft(retention);
       if (!existing) {
         const body: NewDatabase = { name: name.trim(), engine, connection };
+        const block = sshBlock(ssh);
+        if (block) body.ssh = block;
         if (cron) Object.assign(body, { schedule: cron, timezone: tz || 'UTC', catch_up: schedule.catchUp });
         if (Object.keys(policy).length) body.retention = policy;
         nameSent.current = true;
@@ -92,6 +98,7 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
       const patch: DatabasePatch = {};
       if (name.trim() !== existing.name) patch.name = name.trim();
       if (connectionChanged) patch.connection = connection;
+      if (sshEdited) patch.ssh = ssh.enabled ? sshBlock(ssh) : null;
       const was = existing.schedule;
       if (!cron) {
         if (was) patch.schedule = null;
@@ -124,6 +131,10 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
   const local: Record<string, string | null> = {
     name: checkDatabaseName(name),
     connection: connectionChanged ? checkConnectionUrl(url, engine) : null,
+    ssh:
+      ssh.enabled && sshEdited && !sshBlock(ssh)
+        ? 'Fill in the bastion host, user, private key or password, and confirm its host key fingerprint.'
+        : null,
   };
   const fieldMessages = (field: string): string[] => {
     const mine = submitted && local[field] ? [local[field]!] : [];
@@ -151,9 +162,9 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
     setTest({ busy: true });
     try {
       const result =
-        existing && !connectionChanged
+        existing && !connectionChanged && !sshEdited
           ? await api.testSavedConnection(existing.id)
-          : await api.testConnection(engine, connection);
+          : await api.testConnection(engine, connection, ssh.enabled ? (sshBlock(ssh) ?? undefined) : undefined);
       setTest({ result });
     } catch (error) {
       setTest({ error });
@@ -276,6 +287,15 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
             autoComplete="new-password"
           />
         </Field>
+
+        <SshFields
+          value={ssh}
+          onChange={(d) => {
+            setSsh(d);
+            touch('ssh');
+          }}
+          errors={fieldMessages('ssh')}
+        />
 
         <div className="test-row">
           <button type="button" onClick={runTest} disabled={test?.busy || !url.trim()}>

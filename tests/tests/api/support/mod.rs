@@ -4,3 +4,4 @@ pub mod pg;
 pub mod pitr;
 pub mod s3;
 pub mod servers;
+pub mod sshd;

@@ -1,0 +1,309 @@
+//! Databases and servers reached through an SSH bastion: a real `sshd` started by the test,
+//! its host key pinned by fingerprint. The bastion's log shows every forwarded connection, so
+//! the tests prove the tools went through it; a wrong fingerprint is refused before any
+//! forward; the private key never shows in a process's arguments or in the ledger.
+
+use crate::helpers::spawn_app;
+use crate::support::sshd::{self, Sshd};
+use crate::support::{mysql, pg};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Every `ssh`/`ssh-keyscan` command line seen while `watching` is set, read from /proc.
+fn watch_ssh_argv(
+    watching: Arc<AtomicBool>,
+) -> (std::thread::JoinHandle<()>, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let out = seen.clone();
+    let handle = std::thread::spawn(move || {
+        while watching.load(Ordering::Relaxed) {
+            for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+                    continue;
+                };
+                let argv = String::from_utf8_lossy(&raw).replace('\0', " ");
+                if argv.starts_with("ssh ") || argv.starts_with("ssh-keyscan ") {
+                    let mut s = out.lock().unwrap();
+                    if !s.contains(&argv) {
+                        s.push(argv);
+                    }
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    });
+    (handle, seen)
+}
+
+/// The base64 body of a private key: what must never leak.
+fn key_body(private_key: &str) -> Vec<String> {
+    private_key
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 20)
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn pg_backup_and_restore_through_the_bastion() {
+    let bastion = Sshd::start().await;
+    let app = spawn_app().await;
+    let src = pg::TempDb::create("ssh_pg_src").await;
+    let dst = pg::TempDb::create("ssh_pg_dst").await;
+    pg::load_rich_fixture(src.name()).await;
+    let expected = pg::fingerprint(src.name()).await;
+
+    // The operator asks which host keys the bastion offers, and confirms one.
+    let r = app
+        .post(
+            "/api/v1/ssh/scan",
+            json!({"host": "127.0.0.1", "port": bastion.port}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let scan: Value = r.json().await.unwrap();
+    let offered: Vec<&str> = scan["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["fingerprint"].as_str().unwrap())
+        .collect();
+    assert!(offered.contains(&bastion.fingerprint.as_str()), "{scan}");
+
+    // No fingerprint, no registration (no trust on first use).
+    let mut unpinned = bastion.block(&bastion.fingerprint);
+    unpinned
+        .as_object_mut()
+        .unwrap()
+        .remove("host_key_fingerprint");
+    let r = app
+        .post(
+            "/api/v1/databases",
+            json!({"name": "unpinned", "engine": "postgres", "connection": src.url(), "ssh": unpinned}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+
+    let register = |name: String, url: String| {
+        let body = json!({"name": name, "engine": "postgres", "connection": url,
+                          "ssh": bastion.block(&bastion.fingerprint)});
+        let app = &app;
+        async move {
+            let r = app.post("/api/v1/databases", body).await;
+            let status = r.status();
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(status, 201, "{v}");
+            v
+        }
+    };
+    let src_view = register(src.name().to_string(), src.url()).await;
+    let src_id = src_view["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        src_view["ssh"],
+        json!({"host": "127.0.0.1", "port": bastion.port, "user": bastion.user,
+               "host_key_fingerprint": bastion.fingerprint, "auth": "key"}),
+        "{src_view}"
+    );
+    let dst_id = register(dst.name().to_string(), dst.url()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let watching = Arc::new(AtomicBool::new(true));
+    let (watcher, argv_seen) = watch_ssh_argv(watching.clone());
+
+    let before = bastion.forwards_to(5432);
+    let t = app
+        .post(&format!("/api/v1/databases/{src_id}/test"), json!({}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(t["ok"], true, "{t}");
+    assert!(
+        bastion.forwards_to(5432) > before,
+        "the test did not go through the bastion"
+    );
+
+    let before = bastion.forwards_to(5432);
+    let b = app.backup(&src_id).await;
+    assert_eq!(b["status"], "completed", "{b}");
+    assert!(
+        bastion.forwards_to(5432) > before,
+        "the backup did not go through the bastion"
+    );
+
+    let before = bastion.forwards_to(5432);
+    let r = app
+        .restore(
+            b["id"].as_str().unwrap(),
+            json!({"target_database_id": dst_id}),
+        )
+        .await;
+    assert_eq!(r["status"], "completed", "{r}");
+    assert!(
+        bastion.forwards_to(5432) > before,
+        "the restore did not go through the bastion"
+    );
+    expected.assert_same(
+        &pg::fingerprint(dst.name()).await,
+        "restored through the bastion",
+    );
+
+    watching.store(false, Ordering::Relaxed);
+    watcher.join().unwrap();
+    let argv_seen = argv_seen.lock().unwrap().clone();
+    assert!(
+        argv_seen
+            .iter()
+            .any(|a| a.contains("StrictHostKeyChecking=yes")),
+        "no ssh process was seen: {argv_seen:?}"
+    );
+    let secrets = key_body(&bastion.private_key);
+    assert!(!secrets.is_empty());
+    for argv in &argv_seen {
+        for s in &secrets {
+            assert!(!argv.contains(s.as_str()), "key material in argv: {argv}");
+        }
+    }
+    // Nor in the ledger, nor in any answer.
+    let events = app
+        .get("/api/v1/events?limit=1000")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let view = app
+        .get(&format!("/api/v1/databases/{src_id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    for s in &secrets {
+        assert!(!events.contains(s.as_str()), "key material in the events");
+        assert!(
+            !view.contains(s.as_str()),
+            "key material in the database view"
+        );
+    }
+    // Nothing secret stays on disk once the tunnels are up.
+    let tmp = app.data_dir.path().join("ssh-tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|d| d.flatten().count())
+        .into_iter()
+        .collect();
+    assert_eq!(
+        left.iter().sum::<usize>(),
+        0,
+        "files left in {}",
+        tmp.display()
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_host_key_is_refused_with_a_clear_error() {
+    let bastion = Sshd::start().await;
+    let app = spawn_app().await;
+    let src = pg::TempDb::create("ssh_pg_wrongkey").await;
+    let wrong = sshd::stranger_fingerprint();
+    let r = app
+        .post(
+            "/api/v1/databases",
+            json!({"name": src.name(), "engine": "postgres", "connection": src.url(),
+                   "ssh": bastion.block(&wrong)}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let t = app
+        .post(&format!("/api/v1/databases/{id}/test"), json!({}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(t["ok"], false, "{t}");
+    let m = t["message"].as_str().unwrap();
+    assert!(
+        m.contains("host key mismatch") && m.contains(&wrong) && m.contains(&bastion.fingerprint),
+        "{m}"
+    );
+    let b = app.backup(&id).await;
+    assert_eq!(b["status"], "failed", "{b}");
+    assert_eq!(b["error"]["stage"], "connect", "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("host key mismatch"),
+        "{b}"
+    );
+    assert_eq!(
+        bastion.forwards_to(5432),
+        0,
+        "a refused bastion forwarded a connection"
+    );
+}
+
+#[tokio::test]
+async fn mariadb_backup_and_server_discovery_through_the_bastion() {
+    let bastion = Sshd::start().await;
+    let app = spawn_app().await;
+    let db = mysql::TempDb::create("ssh_my").await;
+    mysql::load_rich_fixture(db.name()).await;
+    let r = app
+        .post(
+            "/api/v1/databases",
+            json!({"name": db.name(), "engine": "mysql", "connection": db.url(),
+                   "ssh": bastion.block(&bastion.fingerprint)}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = app.backup(&id).await;
+    assert_eq!(b["status"], "completed", "{b}");
+    assert!(
+        bastion.forwards_to(3306) > 0,
+        "the MariaDB backup did not go through the bastion"
+    );
+
+    // A server reached through the bastion lists its databases through it.
+    let pg_db = pg::TempDb::create("ssh_listed").await;
+    let before = bastion.forwards_to(5432);
+    let r = app
+        .post(
+            "/api/v1/servers",
+            json!({"name": pg::unique_name("ssh_srv"), "engine": "postgres",
+                   "connection": "postgres://postgres@127.0.0.1:5432",
+                   "ssh": bastion.block(&bastion.fingerprint)}),
+        )
+        .await;
+    let status = r.status();
+    let server: Value = r.json().await.unwrap();
+    assert_eq!(status, 201, "{server}");
+    let listed = app
+        .get_json(&format!(
+            "/api/v1/servers/{}/databases",
+            server["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["name"] == pg_db.name()),
+        "{listed}"
+    );
+    assert!(
+        bastion.forwards_to(5432) > before,
+        "discovery did not go through the bastion"
+    );
+}
