@@ -349,6 +349,7 @@ mod tests {
                     base_backup_id: "bb".into(),
                     target_time: chrono::DateTime::from_timestamp(1_700_000_000, 0),
                     target_lsn: Some(crate::wal::Lsn(0x1_0000_0028)),
+                    cluster_path: Some("/srv/restored".into()),
                 })),
             }),
             LedgerEvent::Restore(RestoreEvent::RestoreProgressed {

@@ -16,6 +16,10 @@ pub struct PointInTime {
     pub target_time: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_lsn: Option<Lsn>,
+    /// The whole cluster's data directory, written to this new directory on the Backline host
+    /// (an admin's request) instead of one database copied into a target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_path: Option<String>,
 }
 
 /// What the handler knows of the backup being restored.
@@ -395,6 +399,7 @@ mod tests {
             base_backup_id: "bb".into(),
             target_time: DateTime::from_timestamp(1_800_000_000, 0),
             target_lsn: None,
+            cluster_path: None,
         };
         let cmd = |engine| RestoreCommand::StartPointInTime {
             point_in_time: pit.clone(),

@@ -52,6 +52,9 @@ pub struct RestoreView {
     pub target_time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_lsn: Option<String>,
+    /// A whole-cluster point-in-time restore: the directory its data directory was written to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_path: Option<String>,
     /// The step a long restore is at (`unpacking`, `replaying`, `copying`) and how far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
@@ -131,6 +134,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
                     .as_ref()
                     .and_then(|p| p.target_lsn)
                     .map(|l| l.to_string()),
+                cluster_path: point_in_time.as_ref().and_then(|p| p.cluster_path.clone()),
                 step: None,
             };
             save(tx, &r, e.position).await

@@ -136,6 +136,10 @@ pub struct RestorePitr {
     /// The database to restore into (id or name; default: this database).
     #[serde(default)]
     pub target_database_id: Option<String>,
+    /// Instead of one database: the whole cluster's data directory as of the target, written
+    /// to this absolute path on the Backline host, which must be a new or empty directory.
+    #[serde(default)]
+    pub cluster_path: Option<String>,
 }
 
 /// Restore the database as it was at a point in time, into itself or another database.
@@ -155,6 +159,7 @@ pub async fn restore_pitr(
         target_time: body.target_time,
         target_lsn: body.target_lsn,
         target: body.target_database_id,
+        cluster_path: body.cluster_path,
     };
     let started = state.app.restores().start_pitr(&actor.0, &req).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id: started.id })))

@@ -26,6 +26,9 @@ pub struct PitrRequest {
     pub target_lsn: Option<String>,
     /// Target database id or name (default: the source itself).
     pub target: Option<String>,
+    /// Instead: the whole cluster's data directory, written to this new, empty directory on
+    /// the Backline host.
+    pub cluster_path: Option<String>,
 }
 
 /// What the run needs, all checked.
@@ -38,6 +41,60 @@ pub(super) struct PitrPlan {
     pub target_id: String,
     pub target_conn: ConnectionString,
     pub target_probe: Probe,
+    pub cluster_path: Option<PathBuf>,
+}
+
+/// The recovery target asked for: exactly one of a time and an LSN.
+fn recovery_target(req: &PitrRequest) -> Result<RecoveryTarget, AppError> {
+    match (&req.target_time, &req.target_lsn) {
+        (Some(t), None) => Ok(RecoveryTarget::Time(*t)),
+        (None, Some(l)) => {
+            Ok(RecoveryTarget::Lsn(Lsn::parse(l).map_err(|e| {
+                AppError::invalid("target_lsn", e.to_string())
+            })?))
+        }
+        _ => Err(AppError::invalid(
+            "target_time",
+            "give exactly one of target_time (RFC 3339) and target_lsn",
+        )),
+    }
+}
+
+/// A whole-cluster restore's destination: an absolute path on this host that is a new
+/// directory (its parent exists) or an empty one, outside Backline's data directory.
+fn cluster_destination(core: &Core, path: &str) -> Result<PathBuf, AppError> {
+    let p = PathBuf::from(path);
+    let bad = |m: &str| Err(AppError::invalid("cluster_path", m.to_string()));
+    if !p.is_absolute() {
+        return bad("must be an absolute path on the Backline host");
+    }
+    if p.components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return bad("must not contain `..`");
+    }
+    if p.starts_with(&core.settings.data_dir) {
+        return bad("must lie outside Backline's data directory");
+    }
+    let shown = p.display();
+    match std::fs::symlink_metadata(&p) {
+        Ok(m) if !m.is_dir() => Err(AppError::Unprocessable(format!(
+            "{shown} exists and is not a directory: a whole-cluster restore writes only into a new, empty directory"
+        ))),
+        Ok(_) => match std::fs::read_dir(&p).map(|mut d| d.next().is_none()) {
+            Ok(true) => Ok(p),
+            Ok(false) => Err(AppError::Unprocessable(format!(
+                "{shown} is not empty: a whole-cluster restore writes only into a new, empty directory"
+            ))),
+            Err(e) => Err(AppError::Unprocessable(format!("cannot read {shown}: {e}"))),
+        },
+        Err(_) => match p.parent() {
+            Some(parent) if parent.is_dir() => Ok(p),
+            _ => Err(AppError::Unprocessable(format!(
+                "the parent directory of {shown} does not exist"
+            ))),
+        },
+    }
 }
 
 /// The newest base backup that ends before the target.
@@ -108,17 +165,14 @@ impl Restores {
     /// Checks a point-in-time restore, records its start and runs it in the background.
     pub async fn start_pitr(&self, actor: &str, req: &PitrRequest) -> Result<Started, AppError> {
         let core = &self.core;
-        let target = match (&req.target_time, &req.target_lsn) {
-            (Some(t), None) => RecoveryTarget::Time(*t),
-            (None, Some(l)) => RecoveryTarget::Lsn(
-                Lsn::parse(l).map_err(|e| AppError::invalid("target_lsn", e.to_string()))?,
-            ),
-            _ => {
-                return Err(AppError::invalid(
-                    "target_time",
-                    "give exactly one of target_time (RFC 3339) and target_lsn",
-                ))
-            }
+        let target = recovery_target(req)?;
+        let cluster_path = match &req.cluster_path {
+            Some(_) if req.target.is_some() => return Err(AppError::invalid(
+                "cluster_path",
+                "give either target_database_id (one database) or cluster_path (the whole cluster), not both",
+            )),
+            Some(p) => Some(cluster_destination(core, p)?),
+            None => None,
         };
         let source = core.resolve_database(&req.source).await?;
         let (_, source_conn) = core.database_state(&source.id).await?;
@@ -159,7 +213,10 @@ impl Restores {
         let target_conn = target_conn.ok_or_else(|| {
             AppError::invalid("target_database_id", "the target database was removed")
         })?;
-        targets::refuse_protected(core, &target_conn).await?;
+        // A whole-cluster restore writes a directory and changes no database.
+        if cluster_path.is_none() {
+            targets::refuse_protected(core, &target_conn).await?;
+        }
         let facts = Core::facts(&target_id, &target_db)?;
         let target_probe = drivers::probe_target(&target_conn, &core.tools)
             .await
@@ -179,6 +236,7 @@ impl Restores {
                 RecoveryTarget::Lsn(l) => Some(l),
                 _ => None,
             },
+            cluster_path: cluster_path.as_ref().map(|p| p.display().to_string()),
         };
         let recorded = core
             .aggregates
@@ -218,6 +276,7 @@ impl Restores {
             target_id,
             target_conn,
             target_probe,
+            cluster_path,
         };
         let done = pitr_run::spawn(self.core.clone(), actor, &id, plan);
         Ok(Started { id, done })

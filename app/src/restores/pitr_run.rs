@@ -214,11 +214,7 @@ async fn replay_and_copy(
         plan.source_conn.user.clone(),
         plan.source_conn.database.clone(),
     );
-    let target_text = match plan.target {
-        RecoveryTarget::Time(t) => t.to_rfc3339(),
-        RecoveryTarget::Lsn(l) => format!("LSN {l}"),
-        RecoveryTarget::End => "the end of the archive".into(),
-    };
+    let target_text = describe(plan.target);
     progress(
         core,
         actor,
@@ -257,6 +253,9 @@ async fn replay_and_copy(
                 "the temporary server stopped before the end of the archived WAL",
             ));
         }
+    }
+    if let Some(path) = &plan.cluster_path {
+        return deliver(core, actor, id, cluster, path, &target_text).await;
     }
     progress(
         core,
@@ -319,6 +318,41 @@ async fn replay_and_copy(
         jobs: drivers::default_restore_jobs(),
     };
     drivers::restore(&plan.target_conn, &plan.target_probe, &options, &local).await
+}
+
+fn describe(target: RecoveryTarget) -> String {
+    match target {
+        RecoveryTarget::Time(t) => t.to_rfc3339(),
+        RecoveryTarget::Lsn(l) => format!("LSN {l}"),
+        RecoveryTarget::End => "the end of the archive".into(),
+    }
+}
+
+/// A whole-cluster restore's end: the promoted cluster's data directory moved to `path`.
+async fn deliver(
+    core: &Core,
+    actor: &str,
+    id: &str,
+    cluster: &mut TempCluster,
+    path: &std::path::Path,
+    target_text: &str,
+) -> Result<RestoreOutcome, StageError> {
+    progress(
+        core,
+        actor,
+        id,
+        "writing the data directory",
+        format!(
+            "the whole cluster as of {target_text} to {}",
+            path.display()
+        ),
+    )
+    .await;
+    cluster.deliver(path).await?;
+    Ok(RestoreOutcome {
+        previous_kept_as: None,
+        warnings: Vec::new(),
+    })
 }
 
 /// Removes the temporary dump store however the copy ends.

@@ -31,7 +31,12 @@ pub enum RecoveryTarget {
 pub struct TempCluster {
     root: PathBuf,
     server: Option<tokio::process::Child>,
+    /// The base backup's own postgresql.conf was put aside (for a whole-cluster delivery).
+    conf_saved: bool,
 }
+
+/// Where the base backup's own postgresql.conf waits while the temporary server runs.
+const KEPT_CONF: &str = "postgresql.conf.backline-kept";
 
 fn io(stage: Stage, what: &str) -> impl Fn(std::io::Error) -> StageError + '_ {
     move |e| StageError::new(stage.clone(), format!("{what}: {e}"))
@@ -57,7 +62,11 @@ impl TempCluster {
                 ))
         };
         mk(parent)?;
-        let cluster = Self { root, server: None };
+        let cluster = Self {
+            root,
+            server: None,
+            conf_saved: false,
+        };
         for d in ["data", "wal", "socket"] {
             mk(&cluster.root.join(d))?;
         }
@@ -112,6 +121,14 @@ impl TempCluster {
         let write = |p: PathBuf, s: &str| {
             std::fs::write(p, s).map_err(io(Stage::Prepare, "cannot write the configuration"))
         };
+        if !self.conf_saved {
+            let own = data.join("postgresql.conf");
+            if own.exists() {
+                std::fs::rename(&own, data.join(KEPT_CONF))
+                    .map_err(io(Stage::Prepare, "cannot put postgresql.conf aside"))?;
+            }
+            self.conf_saved = true;
+        }
         write(
             data.join("postgresql.conf"),
             "# Backline's temporary recovery server: settings are given on its command line.\n",
@@ -261,6 +278,60 @@ impl TempCluster {
         let text = std::fs::read_to_string(self.log_file()).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// Stops the promoted server and moves its data directory to `dest` (a new directory, or
+    /// an empty one that it replaces), with the base backup's own postgresql.conf back (or an
+    /// empty one where the server kept its configuration elsewhere) and no recovery settings.
+    pub async fn deliver(&mut self, dest: &Path) -> Result<(), StageError> {
+        self.stop().await;
+        let data = self.data_dir();
+        let conf = data.join("postgresql.conf");
+        let kept = data.join(KEPT_CONF);
+        if kept.exists() {
+            std::fs::rename(&kept, &conf)
+                .map_err(io(Stage::Restore, "cannot put postgresql.conf back"))?;
+        } else {
+            std::fs::write(
+                &conf,
+                "# The archived server kept its configuration outside its data directory.\n",
+            )
+            .map_err(io(Stage::Restore, "cannot write postgresql.conf"))?;
+        }
+        for f in ["recovery.signal", "standby.signal", "postmaster.pid"] {
+            let _ = std::fs::remove_file(data.join(f));
+        }
+        let place = io(Stage::Restore, "cannot write the data directory");
+        if dest.exists() {
+            // Checked empty when the restore was asked for; remove_dir fails if it is not now.
+            std::fs::remove_dir(dest).map_err(&place)?;
+        }
+        match std::fs::rename(&data, dest) {
+            Ok(()) => Ok(()),
+            // Another file system: copy (preserving modes and owners), then the copy is whole.
+            Err(e) if e.raw_os_error() == Some(18) => {
+                let status = command(Path::new("cp"))
+                    .arg("-a")
+                    .arg(&data)
+                    .arg(dest)
+                    .status()
+                    .await
+                    .map_err(&place)?;
+                if status.success() {
+                    Ok(())
+                } else {
+                    let _ = std::fs::remove_dir_all(dest);
+                    Err(StageError::new(
+                        Stage::Restore,
+                        format!(
+                            "copying the data directory to {} failed ({status})",
+                            dest.display()
+                        ),
+                    ))
+                }
+            }
+            Err(e) => Err(place(e)),
+        }
     }
 
     /// Stops the server (fast shutdown, then a kill) and waits for it.

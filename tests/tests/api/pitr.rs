@@ -632,3 +632,180 @@ async fn databases_of_one_server_share_one_archive_and_its_schedule_runs() {
     assert_eq!(va["enabled"], false, "{va}");
     eventually(30, "the receiver to stop", || receivers(&slot).is_empty()).await;
 }
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Starts the PostgreSQL 15 data directory `data` on a private socket (as the `postgres` OS
+/// user when the test runs as root), reads the batches of table `t` of `db`, and stops it.
+async fn batches_in_cluster(data: &std::path::Path, db: &str) -> Vec<i32> {
+    use sqlx::Connection;
+    use std::os::unix::fs::PermissionsExt;
+    let run = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(run.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(run.path().join("hba.conf"), "local all all trust\n").expect("hba");
+    std::fs::write(run.path().join("ident.conf"), "").expect("ident");
+    let root = is_root();
+    if root {
+        std::process::Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(run.path())
+            .status()
+            .expect("chown");
+    }
+    let postgres = "/usr/lib/postgresql/15/bin/postgres";
+    let mut cmd = if root {
+        let mut c = tokio::process::Command::new("setpriv");
+        c.args([
+            "--reuid=postgres",
+            "--regid=postgres",
+            "--init-groups",
+            postgres,
+        ]);
+        c
+    } else {
+        tokio::process::Command::new(postgres)
+    };
+    let sock = run.path().display().to_string();
+    cmd.arg("-D")
+        .arg(data)
+        .args(["-c", "listen_addresses=", "-c", "port=5432", "-c"])
+        .arg(format!("unix_socket_directories={sock}"))
+        .arg("-c")
+        .arg(format!("hba_file={sock}/hba.conf"))
+        .arg("-c")
+        .arg(format!("ident_file={sock}/ident.conf"))
+        .args([
+            "-c",
+            "archive_mode=off",
+            "-c",
+            "ssl=off",
+            "-c",
+            "shared_preload_libraries=",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut server = cmd.spawn().expect("postgres");
+    let opts = sqlx::postgres::PgConnectOptions::new()
+        .socket(run.path())
+        .port(5432)
+        .username("postgres")
+        .database(db);
+    let start = std::time::Instant::now();
+    let mut c = loop {
+        match sqlx::PgConnection::connect_with(&opts).await {
+            Ok(c) => break c,
+            Err(e) => {
+                if let Ok(Some(status)) = server.try_wait() {
+                    panic!("the restored cluster did not start ({status}): {e}");
+                }
+                assert!(start.elapsed() < Duration::from_secs(60), "{e}");
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    };
+    let v: Vec<i32> = sqlx::query_scalar("SELECT DISTINCT batch FROM t ORDER BY batch")
+        .fetch_all(&mut c)
+        .await
+        .expect("batches");
+    c.close().await.ok();
+    if let Some(pid) = server.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status();
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(30), server.wait()).await;
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_cluster_goes_to_a_new_directory_as_of_a_second() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app().await;
+    let src = TempDb::create("pitr_cluster").await;
+    sql(
+        src.name(),
+        "CREATE TABLE t (id serial PRIMARY KEY, batch int NOT NULL, v int NOT NULL)",
+    )
+    .await;
+    let id = app.register(src.name(), "postgres", &src.url()).await;
+    let _guard = SlotGuard(slot_of(&id));
+    enable(&app, &id).await;
+    base_backup(&app, &id).await;
+    pause().await;
+    write_batch(src.name(), 1).await;
+    switch_wal().await;
+    pause().await;
+    let between = Utc::now();
+    pause().await;
+    write_batch(src.name(), 2).await;
+    switch_wal().await;
+    archived_past(&app, &id, Utc::now()).await;
+
+    let parent = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // Refused up front, nothing recorded: a directory that is not empty, a relative path,
+    // both a target database and a path.
+    let full = parent.path().join("full");
+    std::fs::create_dir(&full).expect("mkdir");
+    std::fs::write(full.join("keep-me"), "x").expect("write");
+    let (status, v) = restore_pitr(
+        &app,
+        &id,
+        json!({"target_time": between, "cluster_path": full}),
+    )
+    .await;
+    assert_eq!(status, 422, "{v}");
+    assert!(
+        v["detail"].as_str().unwrap_or("").contains("not empty"),
+        "{v}"
+    );
+    let (status, v) = restore_pitr(
+        &app,
+        &id,
+        json!({"target_time": between, "cluster_path": "relative/dir"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{v}");
+    let (status, v) = restore_pitr(
+        &app,
+        &id,
+        json!({"target_time": between, "cluster_path": parent.path().join("x"), "target_database_id": id}),
+    )
+    .await;
+    assert_eq!(status, 422, "{v}");
+    assert!(app.events_of("RestoreStarted").await.is_empty());
+    assert!(full.join("keep-me").exists());
+
+    let dest = parent.path().join("cluster");
+    let r = restore_pitr_done(
+        &app,
+        &id,
+        json!({"target_time": between, "cluster_path": dest}),
+    )
+    .await;
+    assert_eq!(r["cluster_path"], dest.display().to_string(), "{r}");
+    assert!(dest.join("PG_VERSION").exists());
+    assert!(dest.join("global/pg_control").exists());
+    assert!(!dest.join("recovery.signal").exists());
+    let steps: Vec<String> = app
+        .events_of("RestoreProgressed")
+        .await
+        .iter()
+        .map(|e| e["payload"]["step"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        steps.iter().any(|s| s == "writing the data directory"),
+        "{steps:?}"
+    );
+    // The directory is the cluster as it was then: batch 1 only, in the source's database.
+    assert_eq!(batches_in_cluster(&dest, src.name()).await, vec![1]);
+    assert_eq!(batches(src.name()).await, vec![1, 2]);
+    disable(&app, &id).await;
+}
