@@ -292,6 +292,61 @@ export interface Restore {
   local_copy_bytes?: number | null;
   /** What the restore could not bring back exactly. */
   warnings?: string[];
+  /** A point-in-time restore: the second (or LSN) it restores to, and its current step. */
+  target_time?: string | null;
+  target_lsn?: string | null;
+  step?: string | null;
+  /** A whole-cluster point-in-time restore: the directory its data directory was written to. */
+  cluster_path?: string | null;
+}
+
+/** WAL archiving of a PostgreSQL database's server (one archive per server). */
+export interface ArchiveStatus {
+  database_id: string;
+  /** The server's archive: the id of the database that first enabled it. */
+  archive_id: string;
+  /** Every registered database sharing the archive. */
+  databases: string[];
+  enabled: boolean;
+  /** `host:port` */
+  server: string | null;
+  slot: string | null;
+  server_major: number | null;
+  base_backup_schedule: string | null;
+  keep_base_backups: number | null;
+  keep_days: number | null;
+  segments: number;
+  newest_segment: string | null;
+}
+
+export interface EnableArchiving {
+  base_backup_schedule?: string;
+  keep_base_backups?: number;
+  keep_days?: number;
+}
+
+export interface RecoveryInterval {
+  from: string;
+  to: string;
+}
+
+export interface RecoveryWindow {
+  intervals: RecoveryInterval[];
+  gaps: { missing_segment: string; after: string | null }[];
+}
+
+export interface BaseBackup {
+  id: string;
+  database_id: string;
+  status: 'running' | 'completed' | 'failed' | 'pruned';
+  trigger: string;
+  start_lsn: string | null;
+  stop_lsn: string | null;
+  started_at: string | null;
+  stopped_at: string | null;
+  bytes: number | null;
+  duration_ms: number | null;
+  error: string | null;
 }
 
 /** A scratch database a restore left on its target's server when its process died. */
@@ -808,6 +863,25 @@ export const api = {
     request<{ items: { name: string; id: string }[] }>(`/servers/${enc(id)}/register`, { method: 'POST', body }).then(
       (r) => r.items,
     ),
+  getArchiving: (databaseId: string) => request<ArchiveStatus>(`/databases/${enc(databaseId)}/archiving`),
+  enableArchiving: (databaseId: string, body: EnableArchiving) =>
+    request<ArchiveStatus>(`/databases/${enc(databaseId)}/archiving`, { method: 'POST', body }),
+  disableArchiving: (databaseId: string) =>
+    request<ArchiveStatus>(`/databases/${enc(databaseId)}/archiving`, { method: 'DELETE' }),
+  startBaseBackup: (databaseId: string) =>
+    request<{ id: string }>(`/databases/${enc(databaseId)}/base-backups`, { method: 'POST' }),
+  getBaseBackup: (id: string) => request<BaseBackup>(`/base-backups/${enc(id)}`),
+  recoveryWindow: (databaseId: string) => request<RecoveryWindow>(`/databases/${enc(databaseId)}/recovery-window`),
+  /** Restores the database as it was at `targetTime` (RFC 3339) into a registered database. */
+  startPitr: (databaseId: string, targetTime: string, into: { targetDatabaseId?: string; clusterPath?: string } = {}) =>
+    request<{ id: string }>(`/databases/${enc(databaseId)}/restore-pitr`, {
+      method: 'POST',
+      body: {
+        target_time: targetTime,
+        ...(into.targetDatabaseId ? { target_database_id: into.targetDatabaseId } : {}),
+        ...(into.clusterPath ? { cluster_path: into.clusterPath } : {}),
+      },
+    }),
   listRestores: (databaseId: string) => allPages<Restore>('/restores', { database_id: databaseId }),
   getRestore: (id: string) => request<Restore>(`/restores/${enc(id)}`),
   listLeftovers: () => request<{ items: Leftover[] }>('/leftovers').then((r) => r.items),

@@ -14,7 +14,7 @@ import { TableTree } from './TableTree';
 import { useAccess } from '../access';
 
 /** What Tab can reach inside `root`, in order. */
-function focusables(root: HTMLElement | null): HTMLElement[] {
+export function focusables(root: HTMLElement | null): HTMLElement[] {
   if (!root) return [];
   return Array.from(
     root.querySelectorAll<HTMLElement>(
@@ -335,7 +335,7 @@ function NewDatabaseFields(props: {
   );
 }
 
-function RestoreProgress({
+export function RestoreProgress({
   restoreId,
   data,
   error,

@@ -10,6 +10,7 @@ import { RestoreDialog } from '../components/RestoreDialog';
 import { VersionsTable } from '../components/VersionsTable';
 import { DatabaseLink, VersionLink } from '../components/Refs';
 import { RetentionPanel, ScheduleSummary } from '../components/SchedulePanels';
+import { RecoveryPanel } from '../components/RecoveryPanel';
 import { engineLabel, formatBytes, formatDuration, plural } from '../format';
 import { useBackup } from '../polling';
 import { Link } from '../router';
@@ -186,6 +187,8 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
         <ScheduleSummary db={db} />
         <RetentionPanel db={db} />
       </div>
+
+      {db.engine === 'postgres' ? <RecoveryPanel db={db} /> : null}
 
       <div className="progress-slot" aria-live="polite">
         {start.error && alreadyRunning ? (

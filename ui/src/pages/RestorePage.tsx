@@ -34,11 +34,21 @@ export function RestorePage({ id }: { id: string }) {
           <DatabaseLink id={x.source_database_id} name={itself ? x.target_database_name : undefined} />
           {itself ? <span className="sub">the same database it was restored into</span> : null}
         </Fact>
-        <Fact label="Into database">
-          <Link to={`/databases/${x.target_database_id}`} title={`Database id ${x.target_database_id}`}>
-            {x.target_database_name}
-          </Link>
-        </Fact>
+        {x.cluster_path ? (
+          <Fact label="Whole cluster written to">
+            <code className="break">{x.cluster_path}</code>
+          </Fact>
+        ) : (
+          <Fact label="Into database">
+            <Link to={`/databases/${x.target_database_id}`} title={`Database id ${x.target_database_id}`}>
+              {x.target_database_name}
+            </Link>
+          </Fact>
+        )}
+        {x.target_time || x.target_lsn ? (
+          <Fact label="Point in time">{x.target_time ? <Time iso={x.target_time} /> : <code>{x.target_lsn}</code>}</Fact>
+        ) : null}
+        {x.status === 'running' && x.step ? <Fact label="Step">{x.step}</Fact> : null}
         <Fact label="Started"><Time iso={x.started_at} /></Fact>
         <Fact label="Finished"><Time iso={x.finished_at} /></Fact>
         <Fact label="Duration">{x.status === 'running' ? <Elapsed since={x.started_at} /> : formatDuration(x.duration_ms)}</Fact>
