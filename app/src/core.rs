@@ -8,7 +8,7 @@ use crate::{alerting, backups};
 use backline_domain::backup::DatabaseFacts;
 use backline_domain::{
     Alert, Archive, ArtifactCopy, Backup, BaseBackup, Channel, ConnectionString, Database,
-    DatabaseCommand, LedgerChain, Restore, Server, SignIn, Token, User,
+    DatabaseCommand, Drill, LedgerChain, Restore, Server, SignIn, Token, User,
 };
 use backline_infra::drivers::ToolConfig;
 use backline_infra::encryption::{age, AgeKeys};
@@ -35,6 +35,7 @@ pub struct Aggregates {
     pub(crate) users: Cqrs<User>,
     pub(crate) tokens: Cqrs<Token>,
     pub(crate) sign_ins: Cqrs<SignIn>,
+    pub(crate) drills: Cqrs<Drill>,
 }
 
 pub struct Core {
@@ -175,6 +176,7 @@ impl Core {
                 users: ledger.cqrs(()),
                 tokens: ledger.cqrs(()),
                 sign_ins: ledger.cqrs(()),
+                drills: ledger.cqrs(()),
             },
             actor_names: Default::default(),
             access: crate::access::AccessState::new(&settings).map_err(StartError::AccessConfig)?,

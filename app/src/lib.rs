@@ -8,6 +8,7 @@
 //! | registered databases | [`Databases`] |
 //! | backups (start, run, manifest, pins) | [`Backups`] |
 //! | restores | [`Restores`] |
+//! | restore drills | [`Drills`] |
 //! | retention | [`Retention`] |
 //! | scheduled runs, abandoned work | [`Scheduler`] |
 //! | alerts, watchdogs, deliveries, channels | [`Alerting`] |
@@ -22,6 +23,7 @@ pub mod backups;
 mod coordination;
 mod core;
 pub mod databases;
+pub mod drills;
 mod error;
 pub mod health;
 pub mod import;
@@ -42,6 +44,7 @@ pub use alerting::Alerting;
 pub use archiving::Archiving;
 pub use backups::{Backups, Started};
 pub use databases::{ConnectionTest, Databases, NewDatabase, ScheduleInput};
+pub use drills::{DrillInput, Drills};
 pub use error::{AppError, FieldError};
 pub use import::{Import, ImportReport, ImportTrust};
 pub use leftovers::{Leftover, Leftovers};
@@ -109,6 +112,10 @@ impl App {
 
     pub fn archiving(&self) -> Archiving {
         Archiving::new(self.core.clone())
+    }
+
+    pub fn drills(&self) -> Drills {
+        Drills::new(self.core.clone())
     }
 
     pub fn restores(&self) -> Restores {

@@ -29,6 +29,8 @@ pub enum AlertKind {
     VerifyFailed,
     /// A WAL segment is missing from the archive: the recoverable window has a gap.
     WalGap,
+    /// A restore drill found a table vanished or lost more than the allowed share of its rows.
+    DrillAnomaly,
 }
 
 impl AlertKind {
@@ -44,6 +46,7 @@ impl AlertKind {
             AlertKind::LedgerIntegrity => "ledger_integrity",
             AlertKind::DatabaseDiscovered => "database_discovered",
             AlertKind::VerifyFailed => "verify_failed",
+            AlertKind::DrillAnomaly => "drill_anomaly",
             AlertKind::WalGap => "wal_gap",
         }
     }
@@ -65,6 +68,7 @@ impl AlertKind {
             AlertKind::LedgerIntegrity => "ledger integrity",
             AlertKind::DatabaseDiscovered => "new database discovered",
             AlertKind::VerifyFailed => "verification failed",
+            AlertKind::DrillAnomaly => "restore drill anomaly",
             AlertKind::WalGap => "gap in the WAL archive",
         }
     }
@@ -79,6 +83,7 @@ impl AlertKind {
                 | AlertKind::LeftoverScratch
                 | AlertKind::VerifyFailed
                 | AlertKind::WalGap
+                | AlertKind::DrillAnomaly
         )
     }
 }

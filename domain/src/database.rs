@@ -1,6 +1,7 @@
 //! The Database aggregate: a database registered for backups.
 
 use crate::connection::StoredConnection;
+use crate::drill::DrillSettings;
 use crate::retention::Retention;
 use crate::schedule::Schedule;
 use crate::values::{DatabaseName, Engine};
@@ -41,6 +42,15 @@ pub enum DatabaseCommand {
     },
     SetDestinations {
         destinations: Option<Vec<String>>,
+    },
+    /// Sets (or with `None` removes) the database's restore drill.
+    SetDrill {
+        drill: Option<DrillSettings>,
+    },
+    /// Claims a drill schedule's slot for one drill (like `ClaimSlot` for backups).
+    ClaimDrillSlot {
+        slot: chrono::DateTime<chrono::Utc>,
+        drill_id: String,
     },
     Remove,
 }
@@ -90,6 +100,16 @@ pub enum DatabaseEvent {
     RestoreTargetSet {
         restore_target: bool,
     },
+    /// The restore drill's settings from now on (`null`: no more drills).
+    DrillConfigured {
+        #[serde(default)]
+        drill: Option<DrillSettings>,
+    },
+    /// A drill schedule's slot was claimed by drill `drill_id`.
+    DrillSlotClaimed {
+        slot: chrono::DateTime<chrono::Utc>,
+        drill_id: String,
+    },
 }
 
 impl DatabaseEvent {
@@ -104,6 +124,8 @@ impl DatabaseEvent {
             DatabaseEvent::DatabaseRemoved {} => "DatabaseRemoved",
             DatabaseEvent::DestinationsChanged { .. } => "DestinationsChanged",
             DatabaseEvent::RestoreTargetSet { .. } => "RestoreTargetSet",
+            DatabaseEvent::DrillConfigured { .. } => "DrillConfigured",
+            DatabaseEvent::DrillSlotClaimed { .. } => "DrillSlotClaimed",
         }
     }
 }
@@ -137,6 +159,8 @@ pub enum DatabaseError {
     SlotClaimed { slot: String, backup_id: String },
     #[error("this database has no schedule")]
     NoSchedule,
+    #[error("this database has no drill schedule")]
+    NoDrillSchedule,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,6 +185,12 @@ pub struct Database {
     /// Operators may restore into it (admins restore anywhere).
     #[serde(default)]
     pub restore_target: bool,
+    /// Its restore drill, if any.
+    #[serde(default)]
+    pub drill: Option<DrillSettings>,
+    /// The newest claimed drill slot.
+    #[serde(default)]
+    pub last_drill_slot: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Database {
@@ -172,6 +202,32 @@ impl Database {
             return Err(DatabaseError::Removed);
         }
         Ok(())
+    }
+
+    /// The event of a drill command (`SetDrill`, `ClaimDrillSlot`).
+    fn drill_event(&self, command: DatabaseCommand) -> Result<DatabaseEvent, DatabaseError> {
+        self.require_live()?;
+        match command {
+            DatabaseCommand::SetDrill { drill } => {
+                if drill == self.drill {
+                    return Err(DatabaseError::NothingToChange);
+                }
+                Ok(DatabaseEvent::DrillConfigured { drill })
+            }
+            DatabaseCommand::ClaimDrillSlot { slot, drill_id } => {
+                if self.drill.as_ref().is_none_or(|d| d.schedule.is_none()) {
+                    return Err(DatabaseError::NoDrillSchedule);
+                }
+                if self.last_drill_slot.is_some_and(|last| slot <= last) {
+                    return Err(DatabaseError::SlotClaimed {
+                        slot: slot.to_rfc3339(),
+                        backup_id: drill_id,
+                    });
+                }
+                Ok(DatabaseEvent::DrillSlotClaimed { slot, drill_id })
+            }
+            _ => Err(DatabaseError::NothingToChange),
+        }
     }
 }
 
@@ -292,6 +348,9 @@ impl Aggregate for Database {
                 }
                 DatabaseEvent::RestoreTargetSet { restore_target }
             }
+            c @ (DatabaseCommand::SetDrill { .. } | DatabaseCommand::ClaimDrillSlot { .. }) => {
+                self.drill_event(c)?
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -342,6 +401,11 @@ impl Aggregate for Database {
             DatabaseEvent::RestoreTargetSet { restore_target } => {
                 self.restore_target = restore_target
             }
+            DatabaseEvent::DrillConfigured { drill } => {
+                self.drill = drill;
+                self.last_drill_slot = None;
+            }
+            DatabaseEvent::DrillSlotClaimed { slot, .. } => self.last_drill_slot = Some(slot),
         }
     }
 }
@@ -579,6 +643,53 @@ mod tests {
         T::with(())
             .given(vec![registered()])
             .when(DatabaseCommand::SetDestinations { destinations: None })
+            .then_expect_error(DatabaseError::NothingToChange);
+    }
+
+    #[test]
+    fn a_drill_slot_is_claimed_once_and_only_with_a_drill_schedule() {
+        let drill = DrillSettings {
+            schedule: Some(Schedule::parse("0 * * * *", None, Default::default()).unwrap()),
+            sandbox: crate::drill::DrillSandbox::NewDatabase {
+                server_of: "d".into(),
+            },
+            max_row_loss_percent: 50,
+        };
+        let configured = DatabaseEvent::DrillConfigured { drill: Some(drill) };
+        let claim = |h| DatabaseCommand::ClaimDrillSlot {
+            slot: at(h),
+            drill_id: "x".into(),
+        };
+        T::with(())
+            .given(vec![registered()])
+            .when(claim(3))
+            .then_expect_error(DatabaseError::NoDrillSchedule);
+        T::with(())
+            .given(vec![registered(), configured.clone()])
+            .when(claim(3))
+            .then_expect_events(vec![DatabaseEvent::DrillSlotClaimed {
+                slot: at(3),
+                drill_id: "x".into(),
+            }]);
+        let claimed = DatabaseEvent::DrillSlotClaimed {
+            slot: at(3),
+            drill_id: "y".into(),
+        };
+        T::with(())
+            .given(vec![registered(), configured.clone(), claimed])
+            .when(claim(3))
+            .then_expect_error(DatabaseError::SlotClaimed {
+                slot: at(3).to_rfc3339(),
+                backup_id: "x".into(),
+            });
+        T::with(())
+            .given(vec![registered(), configured.clone()])
+            .when(DatabaseCommand::SetDrill {
+                drill: match configured {
+                    DatabaseEvent::DrillConfigured { drill } => drill,
+                    _ => None,
+                },
+            })
             .then_expect_error(DatabaseError::NothingToChange);
     }
 }

@@ -8,6 +8,7 @@ use crate::backup::{Backup, BackupEvent};
 use crate::base_backup::{BaseBackup, BaseBackupEvent};
 use crate::channel::{Channel, ChannelEvent};
 use crate::database::{Database, DatabaseEvent};
+use crate::drill::{Drill, DrillEvent};
 use crate::ledger_chain::{LedgerChain, LedgerChainEvent};
 use crate::restore::{Restore, RestoreEvent};
 use crate::server::{Server, ServerEvent};
@@ -32,6 +33,7 @@ pub enum LedgerEvent {
     User(UserEvent),
     Token(TokenEvent),
     SignIn(SignInEvent),
+    Drill(DrillEvent),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +84,7 @@ pub fn decode(
         User::TYPE => LedgerEvent::User(parse(aggregate_type, event_type, payload)?),
         Token::TYPE => LedgerEvent::Token(parse(aggregate_type, event_type, payload)?),
         SignIn::TYPE => LedgerEvent::SignIn(parse(aggregate_type, event_type, payload)?),
+        Drill::TYPE => LedgerEvent::Drill(parse(aggregate_type, event_type, payload)?),
         other => return Err(DecodeError::UnknownAggregate(other.to_string())),
     };
     if event.name() != event_type {
@@ -109,6 +112,7 @@ impl LedgerEvent {
             LedgerEvent::User(e) => e.name(),
             LedgerEvent::Token(e) => e.name(),
             LedgerEvent::SignIn(e) => e.name(),
+            LedgerEvent::Drill(e) => e.name(),
         }
     }
 
@@ -127,6 +131,7 @@ impl LedgerEvent {
             LedgerEvent::User(_) => User::TYPE,
             LedgerEvent::Token(_) => Token::TYPE,
             LedgerEvent::SignIn(_) => SignIn::TYPE,
+            LedgerEvent::Drill(_) => Drill::TYPE,
         }
     }
 
@@ -146,6 +151,7 @@ impl LedgerEvent {
             LedgerEvent::User(e) => serde_json::to_value(e),
             LedgerEvent::Token(e) => serde_json::to_value(e),
             LedgerEvent::SignIn(e) => serde_json::to_value(e),
+            LedgerEvent::Drill(e) => serde_json::to_value(e),
         }
         .unwrap_or(Value::Null);
         let mut fields = match tagged {
@@ -508,6 +514,7 @@ mod tests {
         ];
         let mut all = all;
         all.extend(access_events());
+        all.extend(drill_events());
         for e in &all {
             // Exhaustive: a new variant must be added to the list above.
             match e {
@@ -519,7 +526,14 @@ mod tests {
                     | DatabaseEvent::ScheduledRunClaimed { .. }
                     | DatabaseEvent::DatabaseRemoved {}
                     | DatabaseEvent::DestinationsChanged { .. }
-                    | DatabaseEvent::RestoreTargetSet { .. },
+                    | DatabaseEvent::RestoreTargetSet { .. }
+                    | DatabaseEvent::DrillConfigured { .. }
+                    | DatabaseEvent::DrillSlotClaimed { .. },
+                )
+                | LedgerEvent::Drill(
+                    DrillEvent::RestoreDrillStarted { .. }
+                    | DrillEvent::RestoreDrillCompleted { .. }
+                    | DrillEvent::RestoreDrillFailed { .. },
                 )
                 | LedgerEvent::Backup(
                     BackupEvent::BackupStarted { .. }
@@ -592,6 +606,58 @@ mod tests {
         all
     }
 
+    fn drill_events() -> Vec<LedgerEvent> {
+        use crate::drill::{
+            DrillAnomaly, DrillSandbox, DrillSettings, DrillStage, DrillTrigger, TableCheck,
+        };
+        let t = TableCheck {
+            name: "public.a".into(),
+            rows: 3,
+            checksum: "12".into(),
+        };
+        vec![
+            LedgerEvent::Database(DatabaseEvent::DrillConfigured {
+                drill: Some(DrillSettings {
+                    schedule: Some(Schedule::parse("0 4 * * 0", None, CatchUp::Latest).unwrap()),
+                    sandbox: DrillSandbox::NewDatabase {
+                        server_of: "d1".into(),
+                    },
+                    max_row_loss_percent: 50,
+                }),
+            }),
+            LedgerEvent::Database(DatabaseEvent::DrillSlotClaimed {
+                slot: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+                drill_id: "x".into(),
+            }),
+            LedgerEvent::Drill(DrillEvent::RestoreDrillStarted {
+                database_id: "d1".into(),
+                database_name: "shop".into(),
+                version: "b1".into(),
+                sandbox: DrillSandbox::Target {
+                    database_id: "d2".into(),
+                },
+                trigger: DrillTrigger::Scheduled { slot: "s".into() },
+                node: "n".into(),
+            }),
+            LedgerEvent::Drill(DrillEvent::RestoreDrillCompleted {
+                version: "b1".into(),
+                tables: vec![t],
+                duration_ms: 42_000,
+                restore_id: "r".into(),
+                compared_with: Some("x0".into()),
+                anomalies: vec![DrillAnomaly::Vanished {
+                    table: "public.b".into(),
+                    previous_rows: 9,
+                }],
+            }),
+            LedgerEvent::Drill(DrillEvent::RestoreDrillFailed {
+                stage: DrillStage::Measure,
+                message: "m".into(),
+                restore_id: None,
+            }),
+        ]
+    }
+
     fn access_events() -> Vec<LedgerEvent> {
         use crate::access::Role;
         vec![
@@ -652,7 +718,7 @@ mod tests {
     #[test]
     fn every_variant_round_trips_through_decode() {
         let all = every_event();
-        assert_eq!(all.len(), 56);
+        assert_eq!(all.len(), 61);
         for e in all {
             let (payload, stored_type) = match &e {
                 LedgerEvent::Database(x) => (serde_json::to_value(x), x.event_type()),
@@ -667,6 +733,7 @@ mod tests {
                 LedgerEvent::User(x) => (serde_json::to_value(x), x.event_type()),
                 LedgerEvent::Token(x) => (serde_json::to_value(x), x.event_type()),
                 LedgerEvent::SignIn(x) => (serde_json::to_value(x), x.event_type()),
+                LedgerEvent::Drill(x) => (serde_json::to_value(x), x.event_type()),
             };
             let payload = payload.unwrap();
             assert_eq!(stored_type, e.name());

@@ -13,6 +13,7 @@ pub mod base_backup;
 pub mod channel;
 pub mod connection;
 pub mod database;
+pub mod drill;
 pub mod events;
 pub mod ledger_chain;
 pub mod manifest;
@@ -54,6 +55,10 @@ pub use channel::{
 };
 pub use connection::{ConnectionError, ConnectionString, SealedSecret, StoredConnection, Via};
 pub use database::{Database, DatabaseCommand, DatabaseError, DatabaseEvent};
+pub use drill::{
+    Drill, DrillAnomaly, DrillCommand, DrillError, DrillEvent, DrillSandbox, DrillSettings,
+    DrillStage, DrillStatus, DrillTrigger, TableCheck, DEFAULT_MAX_ROW_LOSS_PERCENT,
+};
 pub use events::{decode, DecodeError, LedgerEvent};
 pub use ledger_chain::{LedgerChain, LedgerChainCommand, LedgerChainError, LedgerChainEvent, Seal};
 pub use manifest::{BackupManifest, ManifestEncryption, ManifestError, ManifestSignature};

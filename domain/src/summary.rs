@@ -6,6 +6,7 @@ use crate::backup::BackupEvent;
 use crate::base_backup::BaseBackupEvent;
 use crate::channel::ChannelEvent;
 use crate::database::DatabaseEvent;
+use crate::drill::{DrillEvent, DrillSandbox};
 use crate::events::LedgerEvent;
 use crate::ledger_chain::LedgerChainEvent;
 use crate::restore::RestoreEvent;
@@ -55,6 +56,7 @@ impl LedgerEvent {
             LedgerEvent::User(e) => user(e),
             LedgerEvent::Token(e) => token(e),
             LedgerEvent::SignIn(e) => sign_in(e),
+            LedgerEvent::Drill(e) => drill(e),
         }
     }
 }
@@ -104,6 +106,23 @@ fn database(e: &DatabaseEvent) -> String {
             "only admins may restore into it"
         }
         .into(),
+        DatabaseEvent::DrillConfigured { drill } => match drill {
+            Some(d) => format!(
+                "restore drill set: {}, into {}",
+                d.schedule
+                    .as_ref()
+                    .map(|s| s.describe())
+                    .unwrap_or_else(|| "when asked".into()),
+                match d.sandbox {
+                    DrillSandbox::Target { .. } => "a restore-target database",
+                    DrillSandbox::NewDatabase { .. } => "a new database each time",
+                }
+            ),
+            None => "restore drill removed".into(),
+        },
+        DatabaseEvent::DrillSlotClaimed { slot, .. } => {
+            format!("restore drill slot {} claimed", slot.to_rfc3339())
+        }
         DatabaseEvent::DestinationsChanged { destinations } => match destinations {
             Some(d) => format!("backups go to {}", d.join(", ")),
             None => "backups go to every configured storage".into(),
@@ -351,5 +370,41 @@ fn sign_in(e: &SignInEvent) -> String {
             address,
             ..
         } => format!("sign-in as {username} from {address} refused: {reason}"),
+    }
+}
+
+fn drill(e: &DrillEvent) -> String {
+    match e {
+        DrillEvent::RestoreDrillStarted {
+            database_name,
+            version,
+            ..
+        } => format!("restore drill of {database_name} started (version {version})"),
+        DrillEvent::RestoreDrillCompleted {
+            tables,
+            duration_ms,
+            anomalies,
+            ..
+        } => {
+            let head = format!(
+                "restore drill passed: {} tables restored in {}",
+                tables.len(),
+                seconds(*duration_ms)
+            );
+            if anomalies.is_empty() {
+                head
+            } else {
+                let what: Vec<String> = anomalies.iter().map(|a| a.describe()).collect();
+                format!(
+                    "restore drill restored {} tables in {}, with anomalies: {}",
+                    tables.len(),
+                    seconds(*duration_ms),
+                    what.join("; ")
+                )
+            }
+        }
+        DrillEvent::RestoreDrillFailed { stage, message, .. } => {
+            format!("restore drill failed ({stage} stage): {message}")
+        }
     }
 }

@@ -25,6 +25,8 @@ pub enum Kind {
     Restore,
     /// Key: a username; holder: the user id.
     Username,
+    /// Key: a database id; holder: the id of its running restore drill.
+    Drill,
 }
 
 impl Kind {
@@ -34,6 +36,7 @@ impl Kind {
             Kind::Backup => "backup",
             Kind::Restore => "restore",
             Kind::Username => "username",
+            Kind::Drill => "drill",
         }
     }
 }

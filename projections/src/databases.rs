@@ -2,12 +2,13 @@
 //! backup and running backup.
 
 use crate::backups::BackupView;
+use crate::drills::{DrillSummary, DrillView};
 use crate::event::Applied;
 use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
-    BackupEvent, BackupStatus, CatchUp, DatabaseEvent, Engine, LedgerEvent, RestoreEvent,
-    Retention, Schedule,
+    BackupEvent, BackupStatus, CatchUp, DatabaseEvent, DrillSandbox, DrillSettings, Engine,
+    LedgerEvent, RestoreEvent, Retention, Schedule,
 };
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +81,33 @@ impl ScheduleView {
     }
 }
 
+/// A database's restore drill settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DrillSettingsView {
+    /// When drills run (`null`: only when asked).
+    pub schedule: Option<ScheduleView>,
+    /// `{"target": {"database_id"}}` or `{"new_database": {"server_of"}}`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub sandbox: DrillSandbox,
+    /// A table losing more than this share of its rows (percent) is an anomaly.
+    pub max_row_loss_percent: u8,
+    /// The newest claimed drill slot.
+    #[serde(default)]
+    pub last_claimed_slot: Option<String>,
+}
+
+impl DrillSettingsView {
+    fn of(d: &DrillSettings, at: &str) -> Self {
+        DrillSettingsView {
+            schedule: d.schedule.as_ref().map(|s| ScheduleView::of(s, at)),
+            sandbox: d.sandbox.clone(),
+            max_row_loss_percent: d.max_row_loss_percent,
+            last_claimed_slot: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DatabaseView {
@@ -126,6 +154,12 @@ pub struct DatabaseView {
     /// Operators may restore into it (a staging or sandbox database); admins restore anywhere.
     #[serde(default)]
     pub restore_target: bool,
+    /// Its restore drill (`null`: none).
+    #[serde(default)]
+    pub drill: Option<DrillSettingsView>,
+    /// Its latest restore drill.
+    #[serde(default)]
+    pub last_drill: Option<DrillSummary>,
 }
 
 impl DatabaseView {
@@ -229,6 +263,15 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
             }
             Ok(())
         }
+        LedgerEvent::Drill(_) => {
+            let Some(drill) = load::<DrillView>(tx, "rm_drills", id).await? else {
+                return Ok(());
+            };
+            update(tx, &drill.database_id.clone(), |d| {
+                d.last_drill = Some(drill.summary())
+            })
+            .await
+        }
         _ => Ok(()),
     }
 }
@@ -271,6 +314,8 @@ async fn apply_own(
             last_claimed_slot: None,
             destinations: None,
             restore_target: false,
+            drill: None,
+            last_drill: None,
         };
         return save(tx, &v).await;
     }
@@ -310,6 +355,15 @@ async fn apply_own(
             DatabaseEvent::RestoreTargetSet { restore_target } => {
                 v.restore_target = *restore_target
             }
+            DatabaseEvent::DrillConfigured { drill } => {
+                v.drill = drill.as_ref().map(|d| DrillSettingsView::of(d, at))
+            }
+            DatabaseEvent::DrillSlotClaimed { slot, .. } => {
+                if let Some(d) = v.drill.as_mut() {
+                    d.last_claimed_slot =
+                        Some(slot.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+                }
+            }
             DatabaseEvent::DatabaseRemoved {} => {
                 v.status = DatabaseStatus::Removed;
                 v.removed_at = Some(at.to_string());
@@ -320,20 +374,26 @@ async fn apply_own(
     .await
 }
 
-/// Fills the schedule's next run, which depends on the clock and so is never stored.
-fn with_next_run(mut v: DatabaseView) -> DatabaseView {
-    let paused = v.paused || !v.is_active();
-    let Some(sv) = v.schedule.as_mut() else {
-        return v;
-    };
-    if paused {
-        return v;
-    }
+/// Fills the next run of a schedule, which depends on the clock and so is never stored.
+fn fill_next_run(sv: &mut ScheduleView) {
     if let Some(s) = sv.schedule() {
         if let Some(next) = s.next_runs(chrono::Utc::now(), 1).first() {
             sv.next_run_at = Some(next.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
             sv.next_run_at_local = Some(s.local(*next));
         }
+    }
+}
+
+/// Fills the next runs of the backup and drill schedules (unless the database is paused).
+fn with_next_run(mut v: DatabaseView) -> DatabaseView {
+    if v.paused || !v.is_active() {
+        return v;
+    }
+    if let Some(sv) = v.schedule.as_mut() {
+        fill_next_run(sv);
+    }
+    if let Some(sv) = v.drill.as_mut().and_then(|d| d.schedule.as_mut()) {
+        fill_next_run(sv);
     }
     v
 }

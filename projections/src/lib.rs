@@ -7,6 +7,7 @@ mod alerts;
 mod backups;
 mod channels;
 mod databases;
+mod drills;
 mod event;
 pub mod metrics;
 mod principals;
@@ -19,7 +20,8 @@ mod timeline;
 pub use alerts::{AlertView, DeliveryView};
 pub use backups::{BackupFilter, BackupView, FailureView};
 pub use channels::{ChannelKind, ChannelStatus, ChannelTestView, ChannelView, FAILING_AFTER};
-pub use databases::{BackupSummary, DatabaseStatus, DatabaseView, ScheduleView};
+pub use databases::{BackupSummary, DatabaseStatus, DatabaseView, DrillSettingsView, ScheduleView};
+pub use drills::{DrillSummary, DrillView};
 pub use metrics::Metrics;
 pub use principals::{TokenView, UserView};
 pub use restores::RestoreView;
@@ -70,6 +72,7 @@ const TABLES: &[&str] = &[
     "rm_users",
     "rm_tokens",
     "rm_metrics",
+    "rm_drills",
 ];
 /// Events per catch-up transaction.
 const BATCH: i64 = 2000;
@@ -120,6 +123,7 @@ async fn apply(
     let e = Applied::new(stored, event);
     backups::apply(tx, &e).await?;
     restores::apply(tx, &e).await?;
+    drills::apply(tx, &e).await?;
     databases::apply(tx, &e).await?;
     alerts::apply(tx, &e).await?;
     channels::apply(tx, &e).await?;
@@ -286,7 +290,7 @@ impl Projections {
     pub async fn snapshot(&self) -> Result<Vec<(String, String, String)>, ProjectionError> {
         let mut out = Vec::new();
         for (t, key) in TABLES.iter().zip([
-            "id", "id", "id", "position", "id", "id", "id", "id", "id", "id",
+            "id", "id", "id", "position", "id", "id", "id", "id", "id", "id", "id",
         ]) {
             let rows = sqlx::query(&format!(
                 "SELECT CAST({key} AS TEXT) AS k, body FROM {t} ORDER BY {key}"

@@ -3,12 +3,14 @@
 
 use crate::alerts::AlertView;
 use crate::backups::BackupView;
+use crate::drills::DrillView;
 use crate::event::Applied;
 use crate::restores::RestoreView;
 use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
-    AlertEvent, ArchiveEvent, BackupEvent, BaseBackupEvent, LedgerEvent, RestoreEvent, ServerEvent,
+    AlertEvent, ArchiveEvent, BackupEvent, BaseBackupEvent, DrillEvent, LedgerEvent, RestoreEvent,
+    ServerEvent,
 };
 use backline_infra::StoredEvent;
 use serde::{Deserialize, Serialize};
@@ -114,6 +116,12 @@ async fn database_of(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<Option<String>,
             .await?
             .flatten()
         }
+        LedgerEvent::Drill(DrillEvent::RestoreDrillStarted { database_id, .. }) => {
+            Some(database_id.clone())
+        }
+        LedgerEvent::Drill(_) => load::<DrillView>(tx, "rm_drills", id)
+            .await?
+            .map(|d| d.database_id),
         LedgerEvent::Channel(_)
         | LedgerEvent::Ledger(_)
         | LedgerEvent::User(_)

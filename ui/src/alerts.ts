@@ -20,6 +20,7 @@ const KINDS: Record<string, string> = {
   leftover_scratch: 'Leftover scratch database',
   ledger_integrity: 'Ledger integrity',
   verify_failed: 'Verification failed',
+  drill_anomaly: 'Restore drill anomaly',
   wal_gap: 'Gap in the WAL archive',
 };
 

@@ -40,6 +40,10 @@ export interface Database {
   last_claimed_slot?: string | null;
   /** Operators may restore into it (a staging or sandbox database). */
   restore_target?: boolean;
+  /** Its restore drill (null: none). */
+  drill?: DrillSettings | null;
+  /** Its latest restore drill. */
+  last_drill?: DrillSummary | null;
 }
 
 export type Role = 'viewer' | 'operator' | 'admin';
@@ -100,6 +104,49 @@ export interface NewToken {
   databases?: string[];
   /** RFC 3339. */
   expires_at?: string;
+}
+
+export type DrillSandbox = { target: { database_id: string } } | { new_database: { server_of: string } };
+
+export interface DrillSettings {
+  schedule: ScheduleView | null;
+  sandbox: DrillSandbox;
+  max_row_loss_percent: number;
+  last_claimed_slot?: string | null;
+}
+
+export type DrillStatus = 'running' | 'completed' | 'failed';
+
+export interface DrillSummary {
+  id: string;
+  status: DrillStatus;
+  version: string;
+  finished_at: string | null;
+  duration_ms: number | null;
+  tables: number;
+  anomalies: number;
+}
+
+export type DrillAnomaly =
+  | { kind: 'vanished'; table: string; previous_rows: number }
+  | { kind: 'rows_lost'; table: string; previous_rows: number; rows: number };
+
+/** One restore drill: the version restored into the sandbox, and what the tables held. */
+export interface Drill {
+  id: string;
+  database_id: string;
+  database_name: string;
+  version: string;
+  status: DrillStatus;
+  started_at: string;
+  finished_at: string | null;
+  restore_id: string | null;
+  duration_ms: number | null;
+  tables: { name: string; rows: number; checksum: string }[];
+  compared_with: string | null;
+  anomalies: DrillAnomaly[];
+  failed_stage: string | null;
+  error: string | null;
 }
 
 /** A database server: its databases are listed and registered in bulk. */
@@ -453,7 +500,7 @@ export interface Delivery {
 
 export interface Alert {
   id: string;
-  /** `backup_failed`, `backup_abandoned`, `backup_stalled`, `restore_failed`, `missed_schedule`, `storage_failure`, `leftover_scratch`, `ledger_integrity` (database_id `ledger`), `verify_failed`, `wal_gap`. */
+  /** `backup_failed`, `backup_abandoned`, `backup_stalled`, `restore_failed`, `missed_schedule`, `storage_failure`, `leftover_scratch`, `ledger_integrity` (database_id `ledger`), `verify_failed`, `wal_gap`, `drill_anomaly`. */
   kind: string;
   state: AlertState;
   database_id: string;
@@ -886,6 +933,9 @@ export const api = {
   getRestore: (id: string) => request<Restore>(`/restores/${enc(id)}`),
   listLeftovers: () => request<{ items: Leftover[] }>('/leftovers').then((r) => r.items),
 
+  listDrills: (databaseId: string) =>
+    request<{ items: Drill[] }>(`/databases/${enc(databaseId)}/drills`).then((r) => r.items),
+  startDrill: (databaseId: string) => request<{ id: string }>(`/databases/${enc(databaseId)}/drills`, { method: 'POST' }),
   pauseDatabase: (id: string) => request<Database>(`/databases/${enc(id)}/pause`, { method: 'POST' }),
   resumeDatabase: (id: string) => request<Database>(`/databases/${enc(id)}/resume`, { method: 'POST' }),
   schedulePreview: (cron: string, timezone: string, count = 5, signal?: AbortSignal) =>

@@ -42,6 +42,19 @@ describe('event descriptions', () => {
     expect(describeEvent(ev('DestinationsChanged', { destinations: null }))).toBe('Destinations set to every storage');
     expect(eventTone('BackupDeletionFailed')).toBe('bad');
   });
+  it('describes restore drills', () => {
+    expect(describeEvent(ev('RestoreDrillCompleted', { tables: [{}, {}], duration_ms: 42_000, anomalies: [] }))).toBe(
+      'Restore drill passed: 2 tables, restored in 42 s',
+    );
+    expect(describeEvent(ev('RestoreDrillCompleted', { tables: [{}], duration_ms: 1500, anomalies: [{}, {}] }))).toBe(
+      'Restore drill found 2 anomalies: 1 table, restored in 1.5 s',
+    );
+    expect(describeEvent(ev('RestoreDrillFailed', { stage: 'restore', message: 'pg_restore exited 1' }))).toBe(
+      'Restore drill failed at restore: pg_restore exited 1',
+    );
+    expect(describeEvent(ev('DrillConfigured', { drill: null }))).toBe('Restore drill removed');
+    expect(eventLinks(ev('RestoreDrillStarted', { version: 'b7' }, { aggregate_type: 'Drill', aggregate_id: 'x' })).backupId).toBe('b7');
+  });
   it('colours failures and completions', () => {
     expect(eventTone('RestoreFailed')).toBe('bad');
     expect(eventTone('RestoreCompleted')).toBe('good');

@@ -166,6 +166,34 @@ export function describeEvent(e: LedgerEvent): string {
     }
     case 'BaseBackupArtifactDeleted':
       return 'Pruned base backup’s files deleted';
+    case 'DrillConfigured': {
+      const d = p.drill;
+      if (!d || typeof d !== 'object') return 'Restore drill removed';
+      const o = d as Record<string, unknown>;
+      const sched = o.schedule && typeof o.schedule === 'object' ? str((o.schedule as Record<string, unknown>).cron) : null;
+      return `Restore drill set${sched ? `: ${sched}` : ': when asked'}`;
+    }
+    case 'DrillSlotClaimed': {
+      const slot = str(p.slot);
+      return `Restore drill slot claimed${slot ? ` for ${formatTime(slot)}` : ''}`;
+    }
+    case 'RestoreDrillStarted': {
+      const v = str(p.version);
+      return `Restore drill started${v ? ` of version ${v.slice(0, 8)}` : ''}`;
+    }
+    case 'RestoreDrillCompleted': {
+      const ms = num(p.duration_ms);
+      const tables = Array.isArray(p.tables) ? p.tables.length : null;
+      const anomalies = Array.isArray(p.anomalies) ? p.anomalies.length : 0;
+      const head = anomalies > 0 ? `Restore drill found ${plural(anomalies, 'anomaly', 'anomalies')}` : 'Restore drill passed';
+      const parts = [tables !== null ? plural(tables, 'table') : null, ms !== null ? `restored in ${formatDuration(ms)}` : null];
+      const tail = parts.filter(Boolean).join(', ');
+      return `${head}${tail ? `: ${tail}` : ''}`;
+    }
+    case 'RestoreDrillFailed': {
+      const m = errorMessage(p);
+      return `Restore drill failed${m ? ` ${m.startsWith('at ') ? m : `: ${m}`}` : ''}`;
+    }
     case 'LedgerSealed': {
       const from = num(p.from);
       const to = num(p.to);
@@ -200,7 +228,10 @@ export function eventLinks(e: LedgerEvent): {
     alertId: e.aggregate_type === 'Alert' ? e.aggregate_id : null,
     channelId: e.aggregate_type === 'Channel' ? e.aggregate_id : str(p.channel_id),
     databaseId: e.database_id ?? (e.aggregate_type === 'Database' ? e.aggregate_id : str(p.database_id)),
-    backupId: e.aggregate_type === 'Backup' ? e.aggregate_id : str(p.backup_id),
+    backupId:
+      e.aggregate_type === 'Backup'
+        ? e.aggregate_id
+        : (str(p.backup_id) ?? (e.aggregate_type === 'Drill' ? str(p.version) : null)),
     restoreId: e.aggregate_type === 'Restore' ? e.aggregate_id : str(p.restore_id),
   };
 }

@@ -5,6 +5,7 @@ mod alerts;
 mod auth;
 mod database_input;
 mod databases;
+mod drills;
 pub mod error;
 mod events;
 mod guard;
@@ -185,6 +186,8 @@ fn api_routes() -> OpenApiRouter<Arc<HttpState>> {
         .routes(routes!(databases::resume))
         .routes(routes!(databases::retention_preview))
         .routes(routes!(databases::prune))
+        .routes(routes!(drills::configure, drills::remove))
+        .routes(routes!(drills::start, drills::list))
         .routes(routes!(runs::pin))
         .routes(routes!(runs::unpin))
         .routes(routes!(runs::backup_now, runs::history))

@@ -21,6 +21,7 @@ use utoipa::{OpenApi as _, ToSchema};
         (name = "databases", description = "Registered databases, their schedules and retention"),
         (name = "backups", description = "Versions: back up now, history, pins, verification"),
         (name = "restores", description = "Restores of a version into a registered database"),
+        (name = "drills", description = "Restore drills: the newest version restored into a sandbox on a schedule, tables counted and checksummed, compared with the previous drill"),
         (name = "pitr", description = "Point-in-time recovery: WAL archiving, base backups, the recoverable window, restores to a second"),
         (name = "events", description = "The audit timeline: every ledger event"),
         (name = "alerts", description = "Alerts and the channels they are sent to"),

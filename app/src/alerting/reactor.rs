@@ -5,8 +5,8 @@ use super::{Alerting, Trouble, STALE_CAUSE};
 use crate::error::{alert_error, from_aggregate, AppError};
 use crate::time::parse_time;
 use backline_domain::{
-    decode, AlertCommand, AlertError, AlertKind, BackupEvent, LedgerEvent, RestoreEvent,
-    ServerEvent, Stage,
+    decode, AlertCommand, AlertError, AlertKind, BackupEvent, DrillAnomaly, DrillEvent,
+    LedgerEvent, RestoreEvent, ServerEvent, Stage,
 };
 use backline_infra::StoredEvent;
 use cqrs_es::AggregateError;
@@ -82,6 +82,9 @@ impl Alerting {
             }
             LedgerEvent::Restore(RestoreEvent::RestoreCompleted { .. }) => {
                 self.resolve_after_restore(s).await
+            }
+            LedgerEvent::Drill(DrillEvent::RestoreDrillCompleted { anomalies, .. }) => {
+                self.on_drill(s, anomalies, fresh).await
             }
             LedgerEvent::Backup(b) if fresh => self.on_backup_trouble(s, b).await,
             LedgerEvent::Restore(RestoreEvent::RestoreFailed { failure, .. }) if fresh => {
@@ -244,6 +247,47 @@ impl Alerting {
             }
         }
         Ok(())
+    }
+
+    /// A drill with anomalies raises `drill_anomaly`; a drill without resolves it.
+    async fn on_drill(
+        &self,
+        s: &StoredEvent,
+        anomalies: &[DrillAnomaly],
+        fresh: bool,
+    ) -> Result<(), AppError> {
+        let core = &self.core;
+        let Some(d) = core.projections.drill(&s.aggregate_id).await? else {
+            return Ok(());
+        };
+        if anomalies.is_empty() {
+            for a in core.projections.alerts(None, Some(&d.database_id)).await? {
+                if !a.is_resolved() && a.kind == AlertKind::DrillAnomaly {
+                    self.resolve(&a.id, s).await?;
+                }
+            }
+            return Ok(());
+        }
+        if !fresh {
+            return Ok(());
+        }
+        let what: Vec<String> = anomalies.iter().map(DrillAnomaly::describe).collect();
+        self.raise_or_repeat(Trouble {
+            kind: AlertKind::DrillAnomaly,
+            database_id: &d.database_id,
+            database_name: &d.database_name,
+            cause: format!("position:{}", s.position),
+            cause_event: Some(s.position),
+            message: format!(
+                "restore drill {} of {} (version {}) found: {}",
+                d.id,
+                d.database_name,
+                d.version,
+                what.join("; ")
+            ),
+            detail: String::new(),
+        })
+        .await
     }
 
     async fn resolve_after_restore(&self, s: &StoredEvent) -> Result<(), AppError> {

@@ -111,6 +111,28 @@ impl Coordination {
                     _ => false,
                 }
             }
+            Kind::Drill => {
+                let d = self
+                    .ledger
+                    .load::<backline_domain::Drill>(&holder.id)
+                    .await
+                    .map_err(AppError::internal)?
+                    .unwrap_or_default();
+                match d.status {
+                    // Running while its node renews the lease (see the reaper).
+                    backline_domain::DrillStatus::Running => match self
+                        .leases
+                        .get(&holder.id)
+                        .await
+                        .map_err(AppError::internal)?
+                    {
+                        Some((_, expired)) => !expired,
+                        None => in_flight,
+                    },
+                    backline_domain::DrillStatus::New => in_flight,
+                    _ => false,
+                }
+            }
         })
     }
 

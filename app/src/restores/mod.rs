@@ -13,7 +13,7 @@ pub use contents::{ObjectEntry, TableEntry, VersionContents};
 pub use new_target::NewTarget;
 pub use pitr::PitrRequest;
 
-pub(crate) use targets::is_ledger_database;
+pub(crate) use targets::{is_ledger_database, refuse_protected};
 
 use crate::backups::Started;
 use crate::core::Core;

@@ -7,7 +7,7 @@ use backline_infra::drivers::StageError;
 use backline_infra::storage::ArtifactStore;
 
 /// 422 for a system database or the ledger's own database as a restore target.
-pub(super) async fn refuse_protected(core: &Core, conn: &ConnectionString) -> Result<(), AppError> {
+pub(crate) async fn refuse_protected(core: &Core, conn: &ConnectionString) -> Result<(), AppError> {
     if conn.engine.is_system_database(&conn.database) {
         return Err(AppError::Unprocessable(format!(
             "{:?} is a system database of its server: system databases ({}) are never restore targets",

@@ -48,6 +48,9 @@ impl Scheduler {
             if let Err(e) = self.tick().await {
                 tracing::warn!(error = %e, "scheduler tick failed");
             }
+            if let Err(e) = crate::drills::tick_drills(&self.core).await {
+                tracing::warn!(error = %e, "scheduling restore drills failed");
+            }
             if last_discovery.elapsed() >= discover_every {
                 last_discovery = Instant::now();
                 crate::servers::Servers::new(self.core.clone())

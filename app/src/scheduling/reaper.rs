@@ -20,6 +20,7 @@ impl Scheduler {
     /// lease expired as failed.
     pub async fn reap_abandoned(&self) -> Result<(), AppError> {
         self.reap_restores().await?;
+        crate::drills::reap_drills(&self.core).await?;
         let running = self
             .core
             .projections

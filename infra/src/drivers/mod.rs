@@ -2,6 +2,7 @@
 //! child processes with credentials passed by environment or a 0600 options file, never argv.
 
 pub mod discovery;
+pub mod drill;
 pub mod mysql;
 mod mysql_block;
 mod mysql_definer;

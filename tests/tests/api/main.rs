@@ -6,6 +6,7 @@ mod access_cli;
 mod access_matrix;
 mod alerts;
 mod disaster;
+mod drills;
 mod encryption;
 mod every_object;
 mod failures;

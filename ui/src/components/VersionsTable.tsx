@@ -27,10 +27,13 @@ export function VersionsTable({
   canPin = true,
   restoreDeniedBy,
   pageSize = VERSIONS_PER_PAGE,
+  rehearsed,
 }: {
   /** Id of the reason this principal may not restore: the buttons are disabled and point at it. */
   restoreDeniedBy?: string | undefined;
   backups: Backup[];
+  /** Ids of versions a restore drill restored. */
+  rehearsed?: ReadonlySet<string> | undefined;
   /** Absent: no restore action (e.g. a removed database). */
   onRestore?: ((b: Backup) => void) | undefined;
   canPin?: boolean;
@@ -78,6 +81,7 @@ export function VersionsTable({
               onRestore={onRestore ? () => onRestore(b) : undefined}
               restoreDeniedBy={restoreDeniedBy}
               canPin={canPin}
+              rehearsed={rehearsed?.has(b.id) ?? false}
             />
           ))}
         </tbody>
@@ -104,11 +108,13 @@ export function VersionRow({
   onRestore,
   restoreDeniedBy,
   canPin = true,
+  rehearsed = false,
 }: {
   backup: Backup;
   onRestore?: (() => void) | undefined;
   restoreDeniedBy?: string | undefined;
   canPin?: boolean;
+  rehearsed?: boolean;
 }) {
   const timeId = useId();
   const warnings = b.warnings ?? [];
@@ -170,6 +176,11 @@ export function VersionRow({
       </td>
       <td data-label="Verification">
         <Verification backup={b} />
+        {rehearsed ? (
+          <span className="badge badge-verified" data-testid="rehearsed" title="A restore drill restored this version and checked its tables">
+            <span aria-hidden="true">✓</span> Rehearsed
+          </span>
+        ) : null}
       </td>
       <td data-label="Actions" className="version-actions">
         <div className="row-actions">

@@ -320,3 +320,49 @@ describe('Database page restores', () => {
     expect(restoreCounts(restores, db.id)).toEqual({ into: 2, fromVersions: 1 });
   });
 });
+
+describe('Database page restore drills', () => {
+  it('says how the last drill went and marks the versions a drill restored', async () => {
+    const db = database({
+      drill: { schedule: null, sandbox: { new_database: { server_of: 'x' } }, max_row_loss_percent: 50 },
+      last_drill: { id: 'dr1', status: 'completed', version: 'b-own', finished_at: '2025-01-05T10:00:00Z', duration_ms: 42_000, tables: 3, anomalies: 0 },
+    });
+    const own = backup({ id: 'b-own' });
+    const other = backup({ id: 'b-other' });
+    const calls = stubFetch((c) => {
+      if (c.path === `/api/v1/databases/${db.id}`) return { status: 200, body: db };
+      if (c.path === `/api/v1/databases/${db.id}/backups`) return { status: 200, body: { items: [own, other] } };
+      if (c.path.startsWith('/api/v1/restores?')) return { status: 200, body: { items: [] } };
+      if (c.path === `/api/v1/databases/${db.id}/drills` && c.method === 'GET')
+        return {
+          status: 200,
+          body: {
+            items: [
+              {
+                id: 'dr1', database_id: db.id, database_name: db.name, version: 'b-own', status: 'completed',
+                started_at: '2025-01-05T09:59:00Z', finished_at: '2025-01-05T10:00:00Z', restore_id: 'r1', duration_ms: 42_000,
+                tables: [{ name: 'public.a', rows: 3, checksum: '1' }], compared_with: null, anomalies: [], failed_stage: null, error: null,
+              },
+            ],
+          },
+        };
+      if (c.path === `/api/v1/databases/${db.id}/drills` && c.method === 'POST') return { status: 202, body: { id: 'dr2' } };
+      return undefined;
+    });
+    renderWithClient(<DatabasePage id={db.id} />);
+    const line = await screen.findByTestId('last-drill');
+    expect(line).toHaveTextContent('Last drill passed');
+    expect(line).toHaveTextContent('restored in 42 s');
+    const rows = await screen.findAllByTestId('version');
+    await waitFor(() => expect(within(rows[0]!).getByTestId('rehearsed')).toHaveTextContent('Rehearsed'));
+    expect(within(rows[1]!).queryByTestId('rehearsed')).toBeNull();
+    await userEvent.click(screen.getByTestId('drill-now'));
+    await waitFor(() => expect(calls.some((c) => c.method === 'POST' && c.path === `/api/v1/databases/${db.id}/drills`)).toBe(true));
+  });
+
+  it('names what a drill found', async () => {
+    const { describeAnomaly } = await import('./DatabasePage');
+    expect(describeAnomaly({ kind: 'vanished', table: 'public.b', previous_rows: 10 })).toBe('public.b vanished (had 10 rows)');
+    expect(describeAnomaly({ kind: 'rows_lost', table: 't1', previous_rows: 200, rows: 150 })).toBe('t1 went from 200 to 150 rows');
+  });
+});

@@ -1,6 +1,6 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { ApiError, api, type Backup, type Database, type Restore } from '../api';
+import { ApiError, api, type Backup, type Database, type Drill, type DrillAnomaly, type Restore } from '../api';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { StatusBadge } from '../components/StatusBadge';
 import { Time } from '../components/Time';
@@ -29,6 +29,19 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
   const qc = useQueryClient();
   const backups = useQuery({ queryKey: ['backups', db.id], queryFn: () => api.listBackups(db.id) });
   const restores = useQuery({ queryKey: ['restores', db.id], queryFn: () => api.listRestores(db.id) });
+  const drills = useQuery({
+    queryKey: ['drills', db.id],
+    queryFn: () => api.listDrills(db.id),
+    refetchInterval: (q) => (q.state.data?.some((d) => d.status === 'running') ? 2_000 : false),
+  });
+  const rehearsed = new Set((drills.data ?? []).filter((d) => d.status === 'completed').map((d) => d.version));
+  const drillNow = useMutation({
+    mutationFn: () => api.startDrill(db.id),
+    onSettled: () => {
+      void qc.invalidateQueries({ queryKey: ['drills', db.id] });
+      void qc.invalidateQueries({ queryKey: ['database', routeId] });
+    },
+  });
   const [startedId, setStartedId] = useState<string | null>(null);
   const [restoring, setRestoring] = useState<Backup | null>(null);
   const { session, deny } = useAccess();
@@ -173,6 +186,25 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
             )}
           </dd>
         </div>
+        {db.drill || db.last_drill ? (
+          <div>
+            <dt>Restore drill</dt>
+            <dd data-testid="last-drill">
+              <DrillLine db={db} drills={drills.data ?? []} />
+              {db.drill && !removed ? (
+                <button
+                  type="button"
+                  onClick={() => drillNow.mutate()}
+                  disabled={drillNow.isPending || !!noBackup}
+                  title={noBackup ?? undefined}
+                  data-testid="drill-now"
+                >
+                  Run drill now
+                </button>
+              ) : null}
+            </dd>
+          </div>
+        ) : null}
         <div>
           <dt>Registered</dt>
           <dd>
@@ -182,6 +214,7 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
       </dl>
 
       {pause.error ? <ErrorMessage error={pause.error} /> : null}
+      {drillNow.error ? <ErrorMessage error={drillNow.error} /> : null}
 
       <div className="panels">
         <ScheduleSummary db={db} />
@@ -223,6 +256,7 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
             onRestore={removed ? undefined : setRestoring}
             restoreDeniedBy={noRestore ? noRestoreId : undefined}
             canPin={!removed}
+            rehearsed={rehearsed}
           />
         </>
       ) : null}
@@ -235,6 +269,42 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
       {restoring && <RestoreDialog backup={restoring} source={db} onClose={() => setRestoring(null)} />}
     </section>
   );
+}
+
+/** "Last drill passed … restored in 42 s", or what went wrong, from the newest drill. */
+export function DrillLine({ db, drills }: { db: Database; drills: Drill[] }) {
+  const latest = drills[0];
+  if (latest?.status === 'running') return <span>A drill is running…</span>;
+  const last = db.last_drill;
+  if (!last) return <span className="muted">No drill yet</span>;
+  if (last.status === 'failed') {
+    return (
+      <span className="bad">
+        Last drill failed <Time iso={last.finished_at} />
+        {latest?.id === last.id && latest.error ? `: ${latest.error}` : ''}
+      </span>
+    );
+  }
+  if (last.anomalies > 0) {
+    const what = latest?.id === last.id ? latest.anomalies.map(describeAnomaly).join('; ') : plural(last.anomalies, 'anomaly', 'anomalies');
+    return (
+      <span className="bad">
+        Last drill <Time iso={last.finished_at} /> restored in {formatDuration(last.duration_ms)} but found: {what}
+      </span>
+    );
+  }
+  return (
+    <span>
+      Last drill passed <Time iso={last.finished_at} />, restored in {formatDuration(last.duration_ms)}
+      <span className="sub">{plural(last.tables, 'table')} counted and checksummed</span>
+    </span>
+  );
+}
+
+export function describeAnomaly(a: DrillAnomaly): string {
+  return a.kind === 'vanished'
+    ? `${a.table} vanished (had ${a.previous_rows} rows)`
+    : `${a.table} went from ${a.previous_rows} to ${a.rows} rows`;
 }
 
 function BackupProgress({ backup }: { backup: Backup }) {
