@@ -230,6 +230,7 @@ impl Drills {
                 database_id: Some(database_id.to_string()),
                 status: Some(backline_domain::BackupStatus::Completed),
                 limit: 1,
+                before: None,
             })
             .await?
             .pop()
