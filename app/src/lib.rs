@@ -28,6 +28,7 @@ mod error;
 pub mod health;
 pub mod import;
 pub mod leftovers;
+pub mod progress;
 pub mod restores;
 pub mod retention;
 pub mod scheduling;
@@ -43,7 +44,7 @@ pub use access::{Access, Principal};
 pub use alerting::Alerting;
 pub use archiving::Archiving;
 pub use backups::{Backups, Started};
-pub use databases::{ConnectionTest, Databases, NewDatabase, ScheduleInput};
+pub use databases::{ConnectionTest, Databases, MissingPrivilege, NewDatabase, ScheduleInput};
 pub use drills::{DrillInput, Drills};
 pub use error::{AppError, FieldError};
 pub use import::{Import, ImportReport, ImportTrust};
@@ -148,6 +149,20 @@ impl App {
 
     pub fn import(&self) -> Import {
         Import::new(self.core.clone())
+    }
+
+    /// Where running backup or restore `id` is (run here or by another process on the ledger).
+    pub async fn progress_of(&self, id: &str) -> Option<progress::ProgressView> {
+        let p = self.core.coordination.progress_of(id).await?;
+        Some(progress::ProgressView::of(
+            &p,
+            chrono::Utc::now().timestamp_millis(),
+        ))
+    }
+
+    /// Brings the read models up to what the ledger holds (work run by other processes).
+    pub async fn catch_up(&self) {
+        self.core.refresh().await;
     }
 
     /// Bytes processed so far by a backup or restore running in this process.

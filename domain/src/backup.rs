@@ -69,6 +69,14 @@ pub enum BackupCommand {
     Abandon {
         reason: String,
     },
+    /// Someone asks a running backup to stop; the process running it notices and stops it.
+    RequestCancel {
+        actor: String,
+    },
+    /// The process running it stopped it on request: nothing of it is left.
+    Cancel {
+        duration_ms: u64,
+    },
     Pin {
         actor: String,
     },
@@ -118,6 +126,16 @@ pub enum BackupEvent {
     BackupAbandoned {
         reason: String,
     },
+    /// `actor` asked this running backup to stop.
+    BackupCancelRequested {
+        actor: String,
+    },
+    /// The backup was stopped on `actor`'s request: its tool killed, its partial uploads
+    /// removed; no version was made.
+    BackupCancelled {
+        actor: String,
+        duration_ms: u64,
+    },
     BackupPinned {
         actor: String,
     },
@@ -157,6 +175,8 @@ impl BackupEvent {
             BackupEvent::BackupCompleted { .. } => "BackupCompleted",
             BackupEvent::BackupFailed { .. } => "BackupFailed",
             BackupEvent::BackupAbandoned { .. } => "BackupAbandoned",
+            BackupEvent::BackupCancelRequested { .. } => "BackupCancelRequested",
+            BackupEvent::BackupCancelled { .. } => "BackupCancelled",
             BackupEvent::BackupPinned { .. } => "BackupPinned",
             BackupEvent::BackupUnpinned { .. } => "BackupUnpinned",
             BackupEvent::BackupPruned { .. } => "BackupPruned",
@@ -177,56 +197,7 @@ impl DomainEvent for BackupEvent {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum BackupStatus {
-    #[default]
-    New,
-    Running,
-    Completed,
-    Failed,
-    Abandoned,
-    /// Retention let it go: it stays in the history, its files are deleted.
-    Pruned,
-}
-
-impl BackupStatus {
-    /// The status as it is serialized.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackupStatus::New => "new",
-            BackupStatus::Running => "running",
-            BackupStatus::Completed => "completed",
-            BackupStatus::Failed => "failed",
-            BackupStatus::Abandoned => "abandoned",
-            BackupStatus::Pruned => "pruned",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BackupError {
-    #[error("no such database")]
-    DatabaseNotFound,
-    #[error("database {0} was removed; it cannot be backed up")]
-    DatabaseRemoved(String),
-    #[error("this backup has already started")]
-    AlreadyStarted,
-    #[error("no such backup")]
-    NotFound,
-    #[error("this backup is {0:?}, not running; it cannot change any more")]
-    NotRunning(BackupStatus),
-    #[error("only completed versions can be pinned or pruned; this one is {0:?}")]
-    NotCompleted(BackupStatus),
-    #[error("this version is pinned; unpin it first")]
-    Pinned,
-    #[error("this version is already pinned")]
-    AlreadyPinned,
-    #[error("this version is not pinned")]
-    NotPinned,
-    #[error("this version was not pruned, or its files are already deleted")]
-    NothingToDelete,
-}
+pub use crate::backup_state::{BackupError, BackupStatus};
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Backup {
@@ -238,6 +209,9 @@ pub struct Backup {
     pub pinned: bool,
     #[serde(default)]
     pub artifact_deleted: bool,
+    /// Who asked this running backup to stop.
+    #[serde(default)]
+    pub cancel_requested_by: Option<String>,
 }
 
 impl Backup {
@@ -251,6 +225,21 @@ impl Backup {
 }
 
 impl Backup {
+    /// Asking again is recorded again (the runner is on it already).
+    fn request_cancel(&self, actor: String) -> Result<BackupEvent, BackupError> {
+        self.require_running()?;
+        Ok(BackupEvent::BackupCancelRequested { actor })
+    }
+
+    fn cancel(&self, duration_ms: u64) -> Result<BackupEvent, BackupError> {
+        self.require_running()?;
+        let actor = self
+            .cancel_requested_by
+            .clone()
+            .ok_or(BackupError::NotCancelRequested)?;
+        Ok(BackupEvent::BackupCancelled { actor, duration_ms })
+    }
+
     fn start(
         &self,
         database: DatabaseFacts,
@@ -337,6 +326,8 @@ impl Aggregate for Backup {
                 self.require_running()?;
                 BackupEvent::BackupAbandoned { reason }
             }
+            BackupCommand::RequestCancel { actor } => self.request_cancel(actor)?,
+            BackupCommand::Cancel { duration_ms } => self.cancel(duration_ms)?,
             BackupCommand::Pin { actor } => {
                 if self.status != BackupStatus::Completed {
                     return Err(BackupError::NotCompleted(self.status));
@@ -409,6 +400,8 @@ impl Aggregate for Backup {
             }
             BackupEvent::BackupFailed { .. } => self.status = BackupStatus::Failed,
             BackupEvent::BackupAbandoned { .. } => self.status = BackupStatus::Abandoned,
+            BackupEvent::BackupCancelRequested { actor } => self.cancel_requested_by = Some(actor),
+            BackupEvent::BackupCancelled { .. } => self.status = BackupStatus::Cancelled,
             BackupEvent::BackupPinned { .. } => self.pinned = true,
             BackupEvent::BackupUnpinned { .. } => self.pinned = false,
             BackupEvent::BackupPruned { .. } => self.status = BackupStatus::Pruned,
@@ -479,6 +472,36 @@ mod tests {
             artifact: artifact(),
             duration_ms: 5,
         }
+    }
+
+    #[test]
+    fn a_running_backup_is_asked_to_stop_then_cancelled_by_its_runner() {
+        let asked = BackupEvent::BackupCancelRequested {
+            actor: "user:dana".into(),
+        };
+        T::with(())
+            .given(vec![started()])
+            .when(BackupCommand::RequestCancel {
+                actor: "user:dana".into(),
+            })
+            .then_expect_events(vec![asked.clone()]);
+        T::with(())
+            .given(vec![started(), asked])
+            .when(BackupCommand::Cancel { duration_ms: 7 })
+            .then_expect_events(vec![BackupEvent::BackupCancelled {
+                actor: "user:dana".into(),
+                duration_ms: 7,
+            }]);
+        // Nobody asked: the runner cannot record a cancel.
+        T::with(())
+            .given(vec![started()])
+            .when(BackupCommand::Cancel { duration_ms: 7 })
+            .then_expect_error(BackupError::NotCancelRequested);
+        // Ended: nothing to stop.
+        T::with(())
+            .given(vec![started(), completed()])
+            .when(BackupCommand::RequestCancel { actor: "a".into() })
+            .then_expect_error(BackupError::NotRunning(BackupStatus::Completed));
     }
 
     #[test]

@@ -315,6 +315,16 @@ mod tests {
                 duration_ms: 5,
             }),
             LedgerEvent::Backup(BackupEvent::BackupAbandoned { reason: "r".into() }),
+            LedgerEvent::Backup(BackupEvent::BackupCancelRequested { actor: "a".into() }),
+            LedgerEvent::Backup(BackupEvent::BackupCancelled {
+                actor: "a".into(),
+                duration_ms: 5,
+            }),
+            LedgerEvent::Restore(RestoreEvent::RestoreCancelRequested { actor: "a".into() }),
+            LedgerEvent::Restore(RestoreEvent::RestoreCancelled {
+                actor: "a".into(),
+                duration_ms: 5,
+            }),
             LedgerEvent::Backup(BackupEvent::BackupPinned { actor: "a".into() }),
             LedgerEvent::Backup(BackupEvent::BackupUnpinned { actor: "a".into() }),
             LedgerEvent::Backup(BackupEvent::BackupPruned {
@@ -540,6 +550,8 @@ mod tests {
                     | BackupEvent::BackupCompleted { .. }
                     | BackupEvent::BackupFailed { .. }
                     | BackupEvent::BackupAbandoned { .. }
+                    | BackupEvent::BackupCancelRequested { .. }
+                    | BackupEvent::BackupCancelled { .. }
                     | BackupEvent::BackupPinned { .. }
                     | BackupEvent::BackupUnpinned { .. }
                     | BackupEvent::BackupPruned { .. }
@@ -552,7 +564,9 @@ mod tests {
                     RestoreEvent::RestoreStarted { .. }
                     | RestoreEvent::RestoreProgressed { .. }
                     | RestoreEvent::RestoreCompleted { .. }
-                    | RestoreEvent::RestoreFailed { .. },
+                    | RestoreEvent::RestoreFailed { .. }
+                    | RestoreEvent::RestoreCancelRequested { .. }
+                    | RestoreEvent::RestoreCancelled { .. },
                 )
                 | LedgerEvent::Alert(
                     AlertEvent::AlertRaised { .. }

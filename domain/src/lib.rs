@@ -9,6 +9,7 @@ pub mod archive;
 pub mod archive_retention;
 pub mod artifact;
 pub mod backup;
+mod backup_state;
 pub mod base_backup;
 pub mod channel;
 pub mod connection;

@@ -76,6 +76,15 @@ pub enum RestoreCommand {
         failure: Failure,
         duration_ms: u64,
     },
+    /// Someone asks a running restore to stop; the process running it notices and stops it
+    /// before it replaces the target (after that point, the restore completes).
+    RequestCancel {
+        actor: String,
+    },
+    /// The process running it stopped it on request: the target is as it was.
+    Cancel {
+        duration_ms: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +127,16 @@ pub enum RestoreEvent {
         failure: Failure,
         duration_ms: u64,
     },
+    /// `actor` asked this running restore to stop.
+    RestoreCancelRequested {
+        actor: String,
+    },
+    /// The restore was stopped on `actor`'s request before it replaced the target: the
+    /// target is as it was, its scratch database dropped.
+    RestoreCancelled {
+        actor: String,
+        duration_ms: u64,
+    },
 }
 
 impl RestoreEvent {
@@ -128,6 +147,8 @@ impl RestoreEvent {
             RestoreEvent::RestoreProgressed { .. } => "RestoreProgressed",
             RestoreEvent::RestoreCompleted { .. } => "RestoreCompleted",
             RestoreEvent::RestoreFailed { .. } => "RestoreFailed",
+            RestoreEvent::RestoreCancelRequested { .. } => "RestoreCancelRequested",
+            RestoreEvent::RestoreCancelled { .. } => "RestoreCancelled",
         }
     }
 }
@@ -149,6 +170,8 @@ pub enum RestoreStatus {
     Running,
     Completed,
     Failed,
+    /// Stopped on request; the target is as it was.
+    Cancelled,
 }
 
 impl RestoreStatus {
@@ -159,6 +182,7 @@ impl RestoreStatus {
             RestoreStatus::Running => "running",
             RestoreStatus::Completed => "completed",
             RestoreStatus::Failed => "failed",
+            RestoreStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -179,6 +203,10 @@ pub enum RestoreError {
     NotFound,
     #[error("this restore is {0:?}, not running")]
     NotRunning(RestoreStatus),
+    #[error("a point-in-time restore cannot be cancelled")]
+    NotCancellable,
+    #[error("nobody asked this restore to stop")]
+    NotCancelRequested,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,9 +214,32 @@ pub struct Restore {
     pub status: RestoreStatus,
     pub backup_id: Option<String>,
     pub target_database_id: Option<String>,
+    #[serde(default)]
+    pub point_in_time: bool,
+    /// Who asked this running restore to stop.
+    #[serde(default)]
+    pub cancel_requested_by: Option<String>,
 }
 
 impl Restore {
+    /// Asking again is recorded again (the runner is on it already).
+    fn request_cancel(&self, actor: String) -> Result<RestoreEvent, RestoreError> {
+        self.require_running()?;
+        if self.point_in_time {
+            return Err(RestoreError::NotCancellable);
+        }
+        Ok(RestoreEvent::RestoreCancelRequested { actor })
+    }
+
+    fn cancel(&self, duration_ms: u64) -> Result<RestoreEvent, RestoreError> {
+        self.require_running()?;
+        let actor = self
+            .cancel_requested_by
+            .clone()
+            .ok_or(RestoreError::NotCancelRequested)?;
+        Ok(RestoreEvent::RestoreCancelled { actor, duration_ms })
+    }
+
     fn require_running(&self) -> Result<(), RestoreError> {
         match self.status {
             RestoreStatus::New => Err(RestoreError::NotFound),
@@ -317,6 +368,8 @@ impl Aggregate for Restore {
                     duration_ms,
                 }
             }
+            RestoreCommand::RequestCancel { actor } => self.request_cancel(actor)?,
+            RestoreCommand::Cancel { duration_ms } => self.cancel(duration_ms)?,
         };
         sink.write(event, self).await;
         Ok(())
@@ -327,15 +380,21 @@ impl Aggregate for Restore {
             RestoreEvent::RestoreStarted {
                 backup_id,
                 target_database_id,
+                point_in_time,
                 ..
             } => {
                 self.status = RestoreStatus::Running;
                 self.backup_id = Some(backup_id);
                 self.target_database_id = Some(target_database_id);
+                self.point_in_time = point_in_time.is_some();
             }
             RestoreEvent::RestoreProgressed { .. } => {}
             RestoreEvent::RestoreCompleted { .. } => self.status = RestoreStatus::Completed,
             RestoreEvent::RestoreFailed { .. } => self.status = RestoreStatus::Failed,
+            RestoreEvent::RestoreCancelRequested { actor } => {
+                self.cancel_requested_by = Some(actor)
+            }
+            RestoreEvent::RestoreCancelled { .. } => self.status = RestoreStatus::Cancelled,
         }
     }
 }

@@ -158,6 +158,10 @@ fn backup(e: &BackupEvent) -> String {
             failure.stage, failure.message
         ),
         BackupEvent::BackupAbandoned { reason } => format!("backup abandoned: {reason}"),
+        BackupEvent::BackupCancelRequested { .. } => "asked to stop the backup".into(),
+        BackupEvent::BackupCancelled { duration_ms, .. } => {
+            format!("backup cancelled after {}", seconds(*duration_ms))
+        }
         BackupEvent::BackupPinned { .. } => "version pinned".into(),
         BackupEvent::BackupUnpinned { .. } => "version unpinned".into(),
         BackupEvent::BackupPruned { reason, .. } => format!("version pruned: {reason}"),
@@ -216,6 +220,11 @@ fn restore(e: &RestoreEvent) -> String {
         RestoreEvent::RestoreFailed { failure, .. } => format!(
             "restore failed at stage {}: {}",
             failure.stage, failure.message
+        ),
+        RestoreEvent::RestoreCancelRequested { .. } => "asked to stop the restore".into(),
+        RestoreEvent::RestoreCancelled { duration_ms, .. } => format!(
+            "restore cancelled after {}; the target is as it was",
+            seconds(*duration_ms)
         ),
     }
 }

@@ -3,6 +3,7 @@
 pub mod claims;
 pub mod credentials;
 pub mod destinations;
+pub mod download;
 pub mod drivers;
 pub mod encryption;
 pub mod leases;
@@ -12,6 +13,7 @@ pub mod notify;
 pub mod oidc;
 pub mod partials;
 pub mod pipeline;
+pub mod progress;
 pub mod secrets;
 pub mod signing;
 pub mod sql;

@@ -97,6 +97,10 @@ pub struct BackupView {
     /// What the dump tool is known not to keep exactly in this version.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Who asked this running backup to stop (it ends `cancelled`, or completes if the request
+    /// came too late).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_requested_by: Option<String>,
 }
 
 /// Which backups to list.
@@ -186,6 +190,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
             verified_ok: None,
             verification_detail: None,
             warnings: Vec::new(),
+            cancel_requested_by: None,
         };
         return save(tx, &b, e.position).await;
     }
@@ -230,6 +235,12 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
                 message: reason.clone(),
                 stderr_tail: String::new(),
             });
+        }
+        BackupEvent::BackupCancelRequested { actor } => b.cancel_requested_by = Some(actor.clone()),
+        BackupEvent::BackupCancelled { duration_ms, .. } => {
+            b.finished_at = Some(at);
+            b.duration_ms = Some(*duration_ms);
+            b.status = BackupStatus::Cancelled;
         }
         BackupEvent::BackupPinned { .. } => b.pinned = true,
         BackupEvent::BackupUnpinned { .. } => b.pinned = false,

@@ -225,6 +225,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
             BackupEvent::BackupCompleted { .. }
             | BackupEvent::BackupFailed { .. }
             | BackupEvent::BackupAbandoned { .. }
+            | BackupEvent::BackupCancelled { .. }
             | BackupEvent::BackupPruned { .. },
         ) => {
             let Some(b) = load::<BackupView>(tx, "rm_backups", id).await? else {
@@ -239,7 +240,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
                     if b.status == BackupStatus::Completed {
                         d.backups_completed += 1;
                         d.last_successful_backup_at = Some(at);
-                    } else {
+                    } else if b.status != BackupStatus::Cancelled {
                         d.backups_failed += 1;
                     }
                     if d.running_backup_id.as_deref() == Some(id) {

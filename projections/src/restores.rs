@@ -58,6 +58,9 @@ pub struct RestoreView {
     /// The step a long restore is at (`unpacking`, `replaying`, `copying`) and how far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    /// Who asked this running restore to stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_requested_by: Option<String>,
 }
 
 async fn save(tx: &mut Tx<'_>, v: &RestoreView, position: i64) -> Result<(), ProjectionError> {
@@ -136,6 +139,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
                     .map(|l| l.to_string()),
                 cluster_path: point_in_time.as_ref().and_then(|p| p.cluster_path.clone()),
                 step: None,
+                cancel_requested_by: None,
             };
             save(tx, &r, e.position).await
         }
@@ -159,6 +163,22 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
             r.status = RestoreStatus::Completed;
             r.previous_kept_as = previous_kept_as.clone();
             r.warnings = warnings.clone();
+            update(tx, &r).await
+        }
+        RestoreEvent::RestoreCancelRequested { actor } => {
+            let Some(mut r) = load::<RestoreView>(tx, "rm_restores", e.aggregate_id).await? else {
+                return Ok(());
+            };
+            r.cancel_requested_by = Some(actor.clone());
+            update(tx, &r).await
+        }
+        RestoreEvent::RestoreCancelled { duration_ms, .. } => {
+            let Some(mut r) = load::<RestoreView>(tx, "rm_restores", e.aggregate_id).await? else {
+                return Ok(());
+            };
+            r.finished_at = Some(e.at.clone());
+            r.duration_ms = Some(*duration_ms);
+            r.status = RestoreStatus::Cancelled;
             update(tx, &r).await
         }
         RestoreEvent::RestoreFailed {

@@ -249,7 +249,7 @@ export interface StageError {
   stderr_tail: string | null;
 }
 
-export type BackupStatus = 'running' | 'completed' | 'failed' | 'abandoned' | 'pruned';
+export type BackupStatus = 'running' | 'completed' | 'failed' | 'abandoned' | 'cancelled' | 'pruned';
 
 export interface Backup {
   id: string;
@@ -283,6 +283,11 @@ export interface Backup {
   artifact_deleted?: boolean;
   /** GET /backups/{id} only: raw bytes dumped so far while running. */
   progress_bytes?: number | null;
+  /** For a completed version: the shell command that restores its download by hand. */
+  manual_restore_command?: string | null;
+  /** Who asked this running backup to stop. */
+  cancel_requested_by?: string | null;
+  progress?: WorkProgress | null;
   /** The stored artifact is encrypted (age). */
   encrypted?: boolean;
   /** One entry per destination; empty unless the backup was streamed to several. */
@@ -316,7 +321,7 @@ export interface Verification {
   detail: string;
 }
 
-export type RestoreStatus = 'running' | 'completed' | 'failed';
+export type RestoreStatus = 'running' | 'completed' | 'failed' | 'cancelled';
 
 export interface Restore {
   id: string;
@@ -345,6 +350,9 @@ export interface Restore {
   step?: string | null;
   /** A whole-cluster point-in-time restore: the directory its data directory was written to. */
   cluster_path?: string | null;
+  /** Who asked this running restore to stop. */
+  cancel_requested_by?: string | null;
+  progress?: WorkProgress | null;
 }
 
 /** WAL archiving of a PostgreSQL database's server (one archive per server). */
@@ -431,10 +439,30 @@ export interface EventPage {
   next: number | null;
 }
 
+/** How far a running backup or restore got (in this server's process or another one). */
+export interface WorkProgress {
+  /** `dump` (a backup), `download` or `load` (a restore). */
+  phase: string;
+  bytes: number;
+  expected_bytes: number | null;
+  percent: number | null;
+  eta_seconds: number | null;
+}
+
+export interface MissingPrivilege {
+  privilege: string;
+  object: string;
+  effect: string;
+}
+
 export interface ConnectionTest {
   ok: boolean;
+  /** ok, and the user holds every privilege a backup needs. */
+  ready?: boolean;
   server_version: string | null;
   message: string;
+  missing?: MissingPrivilege[];
+  missing_total?: number;
 }
 
 export interface FieldError {
@@ -462,6 +490,8 @@ export const EVENT_TYPES = [
   'BackupCompleted',
   'BackupFailed',
   'BackupAbandoned',
+  'BackupCancelRequested',
+  'BackupCancelled',
   'BackupPinned',
   'BackupUnpinned',
   'BackupPruned',
@@ -471,6 +501,8 @@ export const EVENT_TYPES = [
   'RestoreStarted',
   'RestoreCompleted',
   'RestoreFailed',
+  'RestoreCancelRequested',
+  'RestoreCancelled',
   'BackupCopyFailed',
   'AlertRaised',
   'AlertRepeated',
@@ -653,6 +685,32 @@ export function onUnauthorized(listener: UnauthorizedListener): () => void {
 }
 
 const BASE = '/api/v1';
+
+/** Where a version's stored object is downloaded from (sent with the session cookie). */
+export function downloadUrl(backupId: string): string {
+  return `${BASE}/backups/${encodeURIComponent(backupId)}/download`;
+}
+
+/** Fetches a version's stored object with the API token; fails when the transfer does. */
+export async function fetchDownload(backupId: string): Promise<{ blob: Blob; fileName: string }> {
+  const token = getToken();
+  const res = await fetch(downloadUrl(backupId), {
+    headers: token ? { Authorization: `Bearer ${token}` } : {},
+  });
+  if (!res.ok) {
+    let body: { title?: string; detail?: string } = {};
+    try {
+      body = (await res.json()) as typeof body;
+    } catch {
+      // not a problem document
+    }
+    throw new ApiError(res.status, { title: body.title ?? `HTTP ${res.status}`, detail: body.detail });
+  }
+  const blob = await res.blob();
+  const disposition = res.headers.get('Content-Disposition') ?? '';
+  const fileName = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `${backupId}.artifact`;
+  return { blob, fileName };
+}
 
 interface RequestOptions {
   method?: string;
@@ -874,6 +932,8 @@ export const api = {
     request<{ id: string }>(`/databases/${enc(databaseId)}/backups`, { method: 'POST' }),
   listBackups: (databaseId: string) => allPages<Backup>(`/databases/${enc(databaseId)}/backups`),
   getBackup: (id: string) => request<Backup>(`/backups/${enc(id)}`),
+  cancelBackup: (id: string) => request<{ id: string }>(`/backups/${enc(id)}/cancel`, { method: 'POST' }),
+  cancelRestore: (id: string) => request<{ id: string }>(`/restores/${enc(id)}/cancel`, { method: 'POST' }),
   /** Re-reads every healthy copy (sha256, decrypt, decompress) and records the result on the backup. */
   verifyBackup: (id: string) => request<Verification>(`/backups/${enc(id)}/verify`, { method: 'POST', body: {} }),
 

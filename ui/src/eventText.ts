@@ -82,6 +82,18 @@ export function describeEvent(e: LedgerEvent): string {
     }
     case 'BackupAbandoned':
       return 'Backup abandoned';
+    case 'BackupCancelRequested':
+      return 'Asked to stop the backup';
+    case 'BackupCancelled': {
+      const ms = num(p.duration_ms);
+      return `Backup cancelled${ms !== null ? ` after ${formatDuration(ms)}` : ''}`;
+    }
+    case 'RestoreCancelRequested':
+      return 'Asked to stop the restore';
+    case 'RestoreCancelled': {
+      const ms = num(p.duration_ms);
+      return `Restore cancelled${ms !== null ? ` after ${formatDuration(ms)}` : ''}; the target is as it was`;
+    }
     case 'RestoreStarted': {
       const t = str(p.target_database_name);
       return `Restore started${t ? ` into ${t}` : ''}`;

@@ -1,6 +1,6 @@
 import type { Database } from './api';
 
-export type Health = 'failed' | 'abandoned' | 'running' | 'completed' | 'never';
+export type Health = 'failed' | 'abandoned' | 'cancelled' | 'running' | 'completed' | 'never';
 
 /** The one word the dashboard shows for a database: how its last backup went. */
 export function healthOf(db: Database): Health {
@@ -13,5 +13,5 @@ export function healthOf(db: Database): Health {
 
 /** Failing (needs attention first) sorts before running, never-backed-up and healthy databases. */
 export function healthRank(h: Health): number {
-  return { failed: 0, abandoned: 1, never: 2, running: 3, completed: 4 }[h];
+  return { failed: 0, abandoned: 1, cancelled: 2, never: 3, running: 4, completed: 5 }[h];
 }

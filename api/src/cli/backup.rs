@@ -41,6 +41,13 @@ pub async fn run(settings: Settings, database: &str, json: bool) -> anyhow::Resu
     if json {
         println!("{}", serde_json::to_string(&b)?);
     }
+    if b.status == BackupStatus::Cancelled {
+        bail!(
+            "backup {} cancelled by {}",
+            b.id,
+            b.cancel_requested_by.unwrap_or_default()
+        );
+    }
     if b.status != BackupStatus::Completed {
         let (stage, message) = match &b.error {
             Some(e) => {

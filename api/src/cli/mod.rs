@@ -1,6 +1,7 @@
 //! The `backline` command line: one file per subcommand.
 
 mod backup;
+mod cancel;
 mod cleanup;
 mod events;
 mod import;
@@ -13,6 +14,7 @@ mod schedule;
 mod serve;
 mod user;
 mod verify;
+mod watch;
 
 use backline_app::Settings;
 use clap::{Parser, Subcommand};
@@ -42,16 +44,24 @@ pub enum Command {
         #[arg(long, env = "BACKLINE_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
     },
-    /// Back up a registered database now and wait for the result.
+    /// Back up a registered database now and wait for the result
+    /// (`backline backup cancel|watch <backup id>` stops or follows a running one).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Backup {
         /// Database id or name.
-        #[arg(long)]
-        database: String,
+        #[arg(long, required = true)]
+        database: Option<String>,
+        #[command(subcommand)]
+        action: Option<RunAction>,
     },
-    /// Restore a backup and wait for the result.
+    /// Restore a backup and wait for the result
+    /// (`backline restore cancel|watch <restore id>` stops or follows a running one).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Restore {
-        #[arg(long)]
-        backup: String,
+        #[arg(long, required = true)]
+        backup: Option<String>,
+        #[command(subcommand)]
+        action: Option<RunAction>,
         /// Target database id or name (default: the backup's own database).
         #[arg(long)]
         target: Option<String>,
@@ -150,6 +160,23 @@ pub enum Command {
     },
 }
 
+/// What to do with a running backup or restore.
+#[derive(Subcommand)]
+pub enum RunAction {
+    /// Ask it to stop (it may run in another process on the same ledger) and wait until it
+    /// ends: `cancelled`, or `completed` when the request came as it finished.
+    Cancel {
+        /// The backup's or restore's id.
+        id: String,
+    },
+    /// Follow it (started anywhere: the API, the UI, the scheduler, another process) with a
+    /// bar, percentage and ETA until it ends.
+    Watch {
+        /// The backup's or restore's id.
+        id: String,
+    },
+}
+
 #[derive(Subcommand)]
 pub enum LedgerCommand {
     /// Seal every event committed now into signed blocks, anchored in every storage.
@@ -192,9 +219,28 @@ impl Cli {
                 listen,
                 admin_token,
             } => serve::run(settings, &listen, admin_token).await,
-            Command::Backup { database } => backup::run(settings, &database, json).await,
+            Command::Backup {
+                action: Some(RunAction::Cancel { id }),
+                ..
+            } => cancel::run(settings, cancel::Kind::Backup, &id, json).await,
+            Command::Restore {
+                action: Some(RunAction::Cancel { id }),
+                ..
+            } => cancel::run(settings, cancel::Kind::Restore, &id, json).await,
+            Command::Backup {
+                action: Some(RunAction::Watch { id }),
+                ..
+            } => watch::run(settings, cancel::Kind::Backup, &id, json).await,
+            Command::Restore {
+                action: Some(RunAction::Watch { id }),
+                ..
+            } => watch::run(settings, cancel::Kind::Restore, &id, json).await,
+            Command::Backup { database, .. } => {
+                backup::run(settings, &database.unwrap_or_default(), json).await
+            }
             Command::Restore {
                 backup,
+                action: None,
                 target,
                 keep_previous,
                 no_owner,
@@ -203,7 +249,7 @@ impl Cli {
                 jobs,
             } => {
                 let req = backline_app::RestoreRequest {
-                    backup_id: backup,
+                    backup_id: backup.unwrap_or_default(),
                     target,
                     keep_previous,
                     no_owner,

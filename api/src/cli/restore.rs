@@ -23,6 +23,13 @@ pub async fn run(settings: Settings, req: RestoreRequest, json: bool) -> anyhow:
     if json {
         println!("{}", serde_json::to_string(&r)?);
     }
+    if r.status == RestoreStatus::Cancelled {
+        bail!(
+            "restore {} cancelled by {}; the target is as it was",
+            r.id,
+            r.cancel_requested_by.unwrap_or_default()
+        );
+    }
     if r.status != RestoreStatus::Completed {
         let e = r.error.context("restore failed without a reason")?;
         if !e.stderr_tail.is_empty() {

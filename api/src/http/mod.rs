@@ -3,9 +3,11 @@
 
 mod alerts;
 mod auth;
+mod cancel;
 mod database_input;
 mod databases;
 mod drills;
+mod download;
 pub mod error;
 mod events;
 mod guard;
@@ -195,6 +197,9 @@ fn api_routes() -> OpenApiRouter<Arc<HttpState>> {
         .routes(routes!(runs::get_backup))
         .routes(routes!(runs::restore))
         .routes(routes!(runs::contents))
+        .routes(routes!(download::download))
+        .routes(routes!(cancel::cancel_backup))
+        .routes(routes!(cancel::cancel_restore))
         .routes(routes!(runs::list_restores))
         .routes(routes!(runs::get_restore))
         .routes(routes!(leftovers::list))

@@ -147,6 +147,13 @@ pub const RULES: &[Rule] = &[
     r("POST", "/api/v1/backups/{id}/unpin", Operator, Backup),
     r("POST", "/api/v1/backups/{id}/verify", Operator, Backup),
     r("GET", "/api/v1/backups/{id}/contents", Viewer, Backup),
+    // Row data leaves with it; `?decrypt=true` (the server's key) is checked for admins by
+    // the handler.
+    r("GET", "/api/v1/backups/{id}/download", Operator, Backup),
+    r("POST", "/api/v1/backups/{id}/cancel", Operator, Backup),
+    // Who may start a restore into its target may stop it: an operator's restores go into
+    // restore targets only (checked when it started).
+    r("POST", "/api/v1/restores/{id}/cancel", Operator, Restore),
     r("GET", "/api/v1/restores", Viewer, Filtered),
     r("GET", "/api/v1/restores/{id}", Viewer, Restore),
     r("GET", "/api/v1/storages", Viewer, Filtered),

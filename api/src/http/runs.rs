@@ -32,6 +32,12 @@ pub struct BackupWithProgress {
     pub backup: BackupView,
     /// Raw bytes dumped so far, while running in this process.
     pub progress_bytes: Option<u64>,
+    /// While running (in this process or another on the ledger): bytes so far, percent of the
+    /// previous version's raw size, ETA.
+    pub progress: Option<backline_app::progress::ProgressView>,
+    /// For a completed version: the shell command that restores its downloaded object by
+    /// hand, checksum first (`$DB` is the new database; `$AGE_KEY` the age key file).
+    pub manual_restore_command: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,8 +53,8 @@ pub struct BackupList {
 #[into_params(parameter_in = Query)]
 pub struct BackupListParams {
     pub database_id: Option<String>,
-    /// `running`, `completed`, `failed`, `abandoned` or `pruned`.
-    #[param(value_type = Option<String>, pattern = "^(new|running|completed|failed|abandoned|pruned)$")]
+    /// `running`, `completed`, `failed`, `abandoned`, `cancelled` or `pruned`.
+    #[param(value_type = Option<String>, pattern = "^(new|running|completed|failed|abandoned|cancelled|pruned)$")]
     pub status: Option<BackupStatus>,
     /// The `next` of the previous page; absent for the first page.
     pub cursor: Option<String>,
@@ -177,9 +183,27 @@ pub async fn get_backup(
             ApiError::new(StatusCode::NOT_FOUND, format!("no backup with id {id}"))
         })?;
     let progress_bytes = state.app.progress(&id);
+    let progress = match backup.status {
+        BackupStatus::Running => state.app.progress_of(&id).await,
+        _ => None,
+    };
+    let manual_restore_command = match (&backup.status, &backup.storage_key, &backup.sha256) {
+        (BackupStatus::Completed, Some(key), Some(sha256)) => {
+            Some(backline_app::backups::download::manual_restore_command(
+                backup.engine,
+                &backup.database_name,
+                key.rsplit('/').next().unwrap_or(key),
+                sha256,
+                backup.encrypted,
+            ))
+        }
+        _ => None,
+    };
     Ok(Json(BackupWithProgress {
         backup,
         progress_bytes,
+        progress,
+        manual_restore_command,
     }))
 }
 
@@ -392,21 +416,32 @@ pub async fn list_restores(
     }))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RestoreWithProgress {
+    #[serde(flatten)]
+    pub restore: RestoreView,
+    /// While running: the phase (`download`: the artifact's stored size; `load`: its raw
+    /// size), bytes so far, percent, ETA.
+    pub progress: Option<backline_app::progress::ProgressView>,
+}
+
 /// One restore.
 #[utoipa::path(get, operation_id = "getRestore", path = "/api/v1/restores/{id}", tag = "restores",
     params(("id" = String, Path, description = "restore id")),
-    responses((status = 200, body = RestoreView), (status = 404, body = Problem)))]
+    responses((status = 200, body = RestoreWithProgress), (status = 404, body = Problem)))]
 pub async fn get_restore(
     state: State,
     Path(id): Path<String>,
-) -> Result<Json<RestoreView>, ApiError> {
-    state
-        .app
-        .projections
-        .restore(&id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no restore with id {id}")))
+) -> Result<Json<RestoreWithProgress>, ApiError> {
+    let restore =
+        state.app.projections.restore(&id).await?.ok_or_else(|| {
+            ApiError::new(StatusCode::NOT_FOUND, format!("no restore with id {id}"))
+        })?;
+    let progress = match restore.status {
+        backline_domain::RestoreStatus::Running => state.app.progress_of(&id).await,
+        _ => None,
+    };
+    Ok(Json(RestoreWithProgress { restore, progress }))
 }
 
 /// Pin a version: retention never prunes it.

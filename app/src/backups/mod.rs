@@ -1,11 +1,14 @@
 //! Backups: start one (by hand or for a scheduled slot), run it through the pipeline, record
 //! how it ended; pin and unpin versions.
 
+mod cancel;
 pub(crate) mod destinations;
+pub mod download;
 pub(crate) mod encryption;
 pub mod partials;
 mod run;
 
+use crate::coordination::Work;
 use crate::core::Core;
 use crate::error::{backup_error, from_aggregate, AppError};
 use crate::retention::Retention;
@@ -13,10 +16,17 @@ use backline_domain::backup::DatabaseFacts;
 use backline_domain::{BackupCommand, BackupStatus, ConnectionString, Stage, ToolInfo, Trigger};
 use backline_infra::claims::Kind;
 use backline_infra::drivers::{self, StageError};
-use backline_projections::DatabaseView;
+use backline_projections::{BackupFilter, DatabaseView};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
+
+/// How a backup run ended.
+enum Ended {
+    Ran(Result<Box<backline_domain::StoredArtifact>, StageError>),
+    /// Stopped on request (its tool killed, its uploads dropped).
+    Cancelled,
+}
 
 /// A background run (backup or restore) the caller may wait for.
 pub struct Started {
@@ -158,20 +168,52 @@ impl Backups {
             .hold_lease(&backup_id, &core.node, core.settings.lease_ttl());
         // Cancelled by the stall watchdog (see alerting) when the dump writes nothing.
         let cancel = core.coordination.running.cancel_token(&backup_id);
+        // Fired when someone asks it to stop, here or through the ledger from another process.
+        let asked = core.coordination.running.request_token(&backup_id);
+        let watch = core
+            .coordination
+            .watch_cancel(Work::Backup, &backup_id, asked.clone());
+        // Its size will be about the previous version's.
+        let expected = core
+            .projections
+            .backups(&BackupFilter {
+                database_id: Some(facts.id.clone()),
+                status: Some(BackupStatus::Completed),
+                limit: 1,
+            })
+            .await
+            .ok()
+            .and_then(|v| v.first().and_then(|b| b.raw_bytes));
+        core.coordination
+            .running
+            .set_phase(&backup_id, "dump", expected);
+        let reporter = crate::progress::report(core.clone(), &backup_id);
         let done = tokio::spawn(async move {
             let started = Instant::now();
             let result = match (probe, conn) {
                 (Ok(p), Some(c)) => {
-                    let _permit = me.core.permits.clone().acquire_owned().await;
+                    let work = async {
+                        let _permit = me.core.permits.clone().acquire_owned().await;
+                        run::run_backup(&me.core, &backup_id, &facts, &c, &p).await
+                    };
+                    // Dropping `work` kills the dump tool's process group and drops the
+                    // uploads; `finish` removes their partial files.
                     tokio::select! {
-                        r = run::run_backup(&me.core, &backup_id, &facts, &c, &p) => r,
+                        _ = asked.cancelled() => Err(StageError::new(Stage::Dump, drivers::CANCELLED)),
                         _ = cancel.cancelled() => {
                             Err(StageError::new(Stage::Stalled, me.stall_message(&backup_id)))
                         }
+                        r = work => r,
                     }
                 }
                 (Err(e), _) => Err(e),
                 (Ok(_), None) => Err(StageError::new(Stage::Connect, "database removed")),
+            };
+            watch.abort();
+            reporter.abort();
+            let result = match result {
+                Err(_) if asked.is_cancelled() => Ended::Cancelled,
+                other => Ended::Ran(other.map(Box::new)),
             };
             me.finish(&actor, &backup_id, &facts, started, result, lease)
                 .await;
@@ -186,20 +228,24 @@ impl Backups {
         backup_id: &str,
         facts: &DatabaseFacts,
         started: Instant,
-        result: Result<backline_domain::StoredArtifact, StageError>,
+        result: Ended,
         lease: JoinHandle<()>,
     ) {
         let core = &self.core;
         let duration_ms = started.elapsed().as_millis() as u64;
         let command = match result {
-            Ok(artifact) => {
+            Ended::Cancelled => {
+                tracing::info!(backup_id, database = %facts.name, duration_ms, "backup cancelled on request");
+                BackupCommand::Cancel { duration_ms }
+            }
+            Ended::Ran(Ok(artifact)) => {
                 tracing::info!(backup_id, database = %facts.name, bytes = artifact.bytes, duration_ms, "backup completed");
                 BackupCommand::Complete {
-                    artifact,
+                    artifact: *artifact,
                     duration_ms,
                 }
             }
-            Err(e) => {
+            Ended::Ran(Err(e)) => {
                 tracing::warn!(backup_id, database = %facts.name, stage = %e.stage, message = %e.message, duration_ms, "backup failed");
                 BackupCommand::Fail {
                     failure: e.into_failure(),
@@ -221,6 +267,7 @@ impl Backups {
             .release(Kind::Backup, &facts.id, backup_id)
             .await;
         core.coordination.running.untrack(backup_id);
+        core.coordination.end_progress(backup_id).await;
         partials::remove_partials_of(core, backup_id).await;
         core.refresh().await;
         Retention::new(core.clone()).apply_quietly(&facts.id).await;

@@ -1,16 +1,24 @@
 //! The backups and restores running in this process: how far each got (bytes), and the
 //! handle that cancels a stalled backup.
 
+use backline_infra::progress::WorkProgress;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+/// A phase of running work: its name, the bytes it should amount to, when it started (ms).
+type Phase = (&'static str, Option<u64>, i64);
+
 #[derive(Default)]
 pub(crate) struct Running {
     progress: Mutex<HashMap<String, Arc<AtomicU64>>>,
     cancels: Mutex<HashMap<String, CancellationToken>>,
+    /// Work id → its current phase: (name, expected bytes, started at ms).
+    phases: Mutex<HashMap<String, Phase>>,
+    /// Work id → the handle a cancel request (API, CLI, UI) fires.
+    requested: Mutex<HashMap<String, CancellationToken>>,
     /// Backup id → (bytes when last seen moving, since when).
     stall: Mutex<HashMap<String, (u64, Instant)>>,
 }
@@ -34,8 +42,49 @@ impl Running {
         c
     }
 
+    /// The handle that stops work `id` when someone asks (made on first use).
+    pub(crate) fn request_token(&self, id: &str) -> CancellationToken {
+        let mut m = self.requested.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(id.to_string()).or_default().clone()
+    }
+
+    /// Fires the request handle of work `id` if it runs in this process.
+    pub(crate) fn request_cancel(&self, id: &str) {
+        if let Some(t) = self.requested.lock().ok().and_then(|m| m.get(id).cloned()) {
+            t.cancel();
+        }
+    }
+
+    /// Work `id` enters `phase`, which should amount to `expected` bytes.
+    pub(crate) fn set_phase(&self, id: &str, phase: &'static str, expected: Option<u64>) {
+        if let Ok(mut m) = self.phases.lock() {
+            m.insert(
+                id.to_string(),
+                (phase, expected, chrono::Utc::now().timestamp_millis()),
+            );
+        }
+    }
+
+    /// Where work `id` running in this process is.
+    pub(crate) fn snapshot(&self, id: &str) -> Option<WorkProgress> {
+        let done = self.progress(id)?;
+        let (phase, expected, started) = self.phases.lock().ok()?.get(id).copied()?;
+        Some(WorkProgress {
+            phase: phase.to_string(),
+            done_bytes: done,
+            expected_bytes: expected,
+            phase_started_ms: started,
+        })
+    }
+
     /// Forgets work `id` (it ended).
     pub(crate) fn untrack(&self, id: &str) {
+        if let Ok(mut m) = self.phases.lock() {
+            m.remove(id);
+        }
+        if let Ok(mut m) = self.requested.lock() {
+            m.remove(id);
+        }
         if let Ok(mut m) = self.cancels.lock() {
             m.remove(id);
         }

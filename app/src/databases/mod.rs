@@ -1,6 +1,9 @@
 //! Registered databases: register, change, pause, remove, choose destinations, test.
 
+mod connection_test;
 mod schedule_input;
+
+pub use connection_test::{ConnectionTest, MissingPrivilege};
 
 pub use schedule_input::ScheduleInput;
 
@@ -8,18 +11,8 @@ use crate::core::Core;
 use crate::error::{database_error, from_aggregate, AppError, FieldError};
 use backline_domain::{ConnectionString, Database, DatabaseCommand, DatabaseName, Engine};
 use backline_infra::claims::Kind;
-use backline_infra::drivers;
 use backline_projections::DatabaseView;
 use std::sync::Arc;
-
-/// Result of trying a connection.
-#[derive(Debug, Clone, serde::Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ConnectionTest {
-    pub ok: bool,
-    pub server_version: Option<String>,
-    pub message: String,
-}
 
 /// A database to register, as the API or CLI received it.
 #[derive(Debug, Clone, Default)]
@@ -386,7 +379,8 @@ impl Databases {
         Ok(self.test_connection(&conn).await)
     }
 
-    /// Tries a connection: the server's version and the tools that would be used.
+    /// Tries a connection: the server's version, the tools that would be used, and whether
+    /// the user holds every privilege a backup needs.
     pub async fn test_connection(&self, conn: &ConnectionString) -> ConnectionTest {
         let conn = match crate::tunnels::reach(&self.core, conn).await {
             Ok(c) => c,
@@ -395,29 +389,13 @@ impl Databases {
                     ok: false,
                     server_version: None,
                     message: e.message,
+                    ready: false,
+                    missing: vec![],
+                    missing_total: 0,
                 }
             }
         };
-        let conn = &conn;
-        match drivers::probe(conn, &self.core.tools).await {
-            Ok(p) => ConnectionTest {
-                ok: true,
-                message: format!(
-                    "connected; will dump with {} and restore with {}",
-                    p.dump_tool_version, p.restore_tool_version
-                ),
-                server_version: Some(p.server_version),
-            },
-            Err(e) => {
-                // A reachable server whose tools are missing still reports its version.
-                let version = drivers::server_version(conn).await.ok();
-                ConnectionTest {
-                    ok: false,
-                    server_version: version,
-                    message: e.message,
-                }
-            }
-        }
+        connection_test::run(&conn, &self.core.tools).await
     }
 }
 

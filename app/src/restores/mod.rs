@@ -1,6 +1,7 @@
 //! Restores: check the request and the target, record `RestoreStarted`, and run it in the
 //! background from a verified local copy of the chosen artifact.
 
+mod cancel;
 mod contents;
 mod new_target;
 mod pitr;
@@ -13,7 +14,7 @@ pub use contents::{ObjectEntry, TableEntry, VersionContents};
 pub use new_target::NewTarget;
 pub use pitr::PitrRequest;
 
-pub(crate) use targets::{is_ledger_database, refuse_protected};
+pub(crate) use targets::{is_ledger_database, pick_copy, refuse_protected};
 
 use crate::backups::Started;
 use crate::core::Core;

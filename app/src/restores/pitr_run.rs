@@ -316,6 +316,8 @@ async fn replay_and_copy(
         properties,
         no_definer: false,
         jobs: drivers::default_restore_jobs(),
+        // Point-in-time restores are not cancellable (RestoreError::NotCancellable).
+        cancel: Default::default(),
     };
     drivers::restore(&plan.target_conn, &plan.target_probe, &options, &local).await
 }

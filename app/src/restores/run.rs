@@ -2,6 +2,7 @@
 //! restore into a scratch database and the swap; how it ended is recorded.
 
 use super::{restore_tag, targets, unusable, Plan, RestoreRequest};
+use crate::coordination::Work;
 use crate::core::Core;
 use backline_domain::{ArtifactCopy, RestoreCommand, Stage, StoredArtifact};
 use backline_infra::claims::Kind;
@@ -13,6 +14,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 pub(super) fn spawn(
     core: Arc<Core>,
@@ -29,11 +31,31 @@ pub(super) fn spawn(
     let lease = core
         .coordination
         .hold_lease(&restore_id, &core.node, core.settings.lease_ttl());
+    // Fired when someone asks it to stop, here or through the ledger from another process.
+    let asked = core.coordination.running.request_token(&restore_id);
+    let watch = core
+        .coordination
+        .watch_cancel(Work::Restore, &restore_id, asked.clone());
+    let reporter = crate::progress::report(core.clone(), &restore_id);
     tokio::spawn(async move {
         let started = Instant::now();
-        let result = run(&core, &restore_id, &req, &plan).await;
+        let result = run(&core, &restore_id, &req, &plan, &asked).await;
+        watch.abort();
+        reporter.abort();
         let duration_ms = started.elapsed().as_millis() as u64;
         let command = match result {
+            // Stopped before the target changed (the drivers check at the last such point).
+            Err(e) if asked.is_cancelled() && e.message == drivers::CANCELLED => {
+                tracing::info!(
+                    restore_id,
+                    duration_ms,
+                    "restore cancelled on request; the target is as it was"
+                );
+                if plan.created {
+                    unregister(&core, &actor, &plan.target_id).await;
+                }
+                RestoreCommand::Cancel { duration_ms }
+            }
             Ok(outcome) => {
                 for w in &outcome.warnings {
                     tracing::warn!(restore_id, warning = %w, "the restore could not bring back everything exactly");
@@ -72,6 +94,7 @@ pub(super) fn spawn(
         lease.abort();
         core.coordination.end_lease(&restore_id).await;
         core.coordination.running.untrack(&restore_id);
+        core.coordination.end_progress(&restore_id).await;
         core.coordination
             .release(Kind::Restore, &plan.target_id, &restore_id)
             .await;
@@ -94,6 +117,7 @@ async fn run(
     restore_id: &str,
     req: &RestoreRequest,
     plan: &Plan,
+    asked: &CancellationToken,
 ) -> Result<RestoreOutcome, StageError> {
     let (probe, conn, artifact) = match (&plan.probe, &plan.conn, &plan.backup.artifact) {
         (Some(Ok(p)), Some(c), Some(a)) => (p, c, a),
@@ -117,6 +141,10 @@ async fn run(
         "restoring from this copy"
     );
     let progress = core.coordination.running.track(restore_id);
+    // Fetching counts stored bytes; loading, raw bytes fed to the tool (each pass anew).
+    core.coordination
+        .running
+        .set_phase(restore_id, "download", Some(artifact.bytes));
     let identity = if artifact.encrypted {
         core.age_identity()
     } else {
@@ -129,6 +157,7 @@ async fn run(
         tag: restore_tag(restore_id),
         properties: artifact.database_properties.clone(),
         jobs: req.jobs.unwrap_or_else(drivers::default_restore_jobs),
+        cancel: asked.clone(),
     };
     let source = Source {
         store: &store,
@@ -137,7 +166,17 @@ async fn run(
         identity,
         progress,
     };
-    let local = verified_copy(core, restore_id, source).await?;
+    let local = tokio::select! {
+        _ = asked.cancelled() => Err(StageError::new(Stage::Download, drivers::CANCELLED)),
+        local = verified_copy(core, restore_id, source) => local,
+    }?;
+    core.coordination
+        .running
+        .set_phase(restore_id, "load", Some(artifact.raw_bytes));
+    // A partial restore can be stopped until it starts loading.
+    if plan.selection.is_some() && asked.is_cancelled() {
+        return Err(StageError::new(Stage::Restore, drivers::CANCELLED));
+    }
     match &plan.selection {
         None => drivers::restore(conn, probe, &options, &local).await,
         Some(s) if conn.engine == backline_domain::Engine::Mysql => {

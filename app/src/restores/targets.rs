@@ -57,7 +57,7 @@ pub(crate) async fn is_ledger_database(core: &Core, conn: &ConnectionString) -> 
 
 /// The copy a restore reads: the one on `storage` if named, else the first healthy copy whose
 /// storage is configured here and still holds the object.
-pub(super) async fn pick_copy(
+pub(crate) async fn pick_copy(
     core: &Core,
     artifact: &StoredArtifact,
     storage: Option<&str>,

@@ -3,9 +3,11 @@
 
 pub mod discovery;
 pub mod drill;
+pub mod grants;
 pub mod mysql;
 mod mysql_block;
 mod mysql_definer;
+mod mysql_grants;
 mod mysql_move;
 mod mysql_restore;
 pub mod mysql_stream;
@@ -226,6 +228,40 @@ pub struct RestoreOptions {
     /// PostgreSQL: `pg_restore --jobs` (1: one stream straight from the verified copy; more:
     /// the copy is decompressed once to a private file the jobs share).
     pub jobs: u32,
+    /// Stops the restore while it loads its scratch copy, or before it replaces the target:
+    /// the scratch copy is dropped and the target is as it was. Once the target is being
+    /// replaced, the restore runs to its end.
+    pub cancel: tokio_util::sync::CancellationToken,
+}
+
+/// The message of work stopped on request.
+pub const CANCELLED: &str = "cancelled on request";
+
+/// `work`, unless `cancel` fires first: then `work` is dropped (a tool it runs is killed with
+/// its process group) and the answer is a `CANCELLED` error, which the caller cleans up after
+/// like any failure.
+pub(crate) async fn unless_cancelled<T>(
+    cancel: &tokio_util::sync::CancellationToken,
+    stage: Stage,
+    work: impl std::future::Future<Output = Result<T, StageError>>,
+) -> Result<T, StageError> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(StageError::new(stage, CANCELLED)),
+        r = work => r,
+    }
+}
+
+/// A `CANCELLED` error if `cancel` fired: checked at the last point before a target changes.
+pub(crate) fn check_cancelled(
+    cancel: &tokio_util::sync::CancellationToken,
+    stage: Stage,
+) -> Result<(), StageError> {
+    if cancel.is_cancelled() {
+        Err(StageError::new(stage, CANCELLED))
+    } else {
+        Ok(())
+    }
 }
 
 /// The default number of `pg_restore` jobs: min(4, cores).

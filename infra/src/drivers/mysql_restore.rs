@@ -177,6 +177,7 @@ pub async fn restore(
         feed,
         defaults: defaults.as_ref(),
         no_definer: options.no_definer,
+        cancel: &options.cancel,
     };
     if current.as_ref().is_some_and(|s| s.objects > 0) {
         let scratch = super::scratch_name(Engine::Mysql, &target, &options.tag);
@@ -240,6 +241,7 @@ struct Load<'a> {
     feed: &'a dyn Feed,
     defaults: Option<&'a MyDatabaseProperties>,
     no_definer: bool,
+    cancel: &'a tokio_util::sync::CancellationToken,
 }
 
 /// A target with contents: the backup is loaded once, into a scratch database (proving it
@@ -264,7 +266,13 @@ async fn replace_through_scratch(
             ..e
         });
     }
-    if let Err(e) = load(l.conn, l.probe, scratch, l.feed, l.no_definer).await {
+    let loaded = super::unless_cancelled(
+        l.cancel,
+        Stage::Restore,
+        load(l.conn, l.probe, scratch, l.feed, l.no_definer),
+    )
+    .await;
+    if let Err(e) = loaded {
         drop_schema(admin, scratch).await;
         return Err(e);
     }
@@ -275,6 +283,11 @@ async fn replace_through_scratch(
             return Err(e);
         }
     };
+    // The last point a cancel leaves the target untouched: taking it over runs to the end.
+    if let Err(e) = super::check_cancelled(l.cancel, Stage::Swap) {
+        drop_schema(admin, scratch).await;
+        return Err(e);
+    }
     let plan = match moved {
         Moved::Ready(plan) => plan,
         Moved::NotMovable(why) => {
@@ -367,7 +380,13 @@ async fn load_into_empty(
     if missing {
         exec(admin, Stage::Prepare, &create_sql(target, l.defaults)).await?;
     }
-    if let Err(e) = load(l.conn, l.probe, target, l.feed, l.no_definer).await {
+    let loaded = super::unless_cancelled(
+        l.cancel,
+        Stage::Restore,
+        load(l.conn, l.probe, target, l.feed, l.no_definer),
+    )
+    .await;
+    if let Err(e) = loaded {
         drop_schema(admin, target).await;
         // As it was: empty, or not there at all.
         if !missing {

@@ -132,7 +132,8 @@ pub async fn restore(
         (true, true) => Plan::DataAsStandIn(format!("backline_load_{}", options.tag)),
     };
 
-    let loaded = load(conn, probe, &scratch, options, feed, &plan).await;
+    let work = load(conn, probe, &scratch, options, feed, &plan);
+    let loaded = super::unless_cancelled(&options.cancel, Stage::Restore, work).await;
     if let Err(mut e) = loaded {
         if let Plan::DataAsStandIn(role) = &plan {
             drop_stand_in(conn, &mut admin, &scratch, role).await;
@@ -161,15 +162,13 @@ pub async fn restore(
         warnings.extend(withhold_definer_routines(conn, &scratch).await);
     }
     if let Some(p) = archived {
-        for stmt in pg_properties::statements(p, &scratch, &owner_now, options.no_owner) {
-            if let Err(e) = exec(&mut admin, Stage::Restore, &stmt).await {
-                tracing::warn!(error = %e, "a database-level property could not be restored");
-                warnings.push(format!(
-                    "a database-level property could not be restored: {}",
-                    e.message
-                ));
-            }
-        }
+        let statements = pg_properties::statements(p, &scratch, &owner_now, options.no_owner);
+        warnings.extend(apply_properties(&mut admin, statements).await);
+    }
+    // The last point a cancel leaves the target untouched: the swap runs to its end.
+    if let Err(e) = super::check_cancelled(&options.cancel, Stage::Swap) {
+        drop_db(&mut admin, &scratch).await;
+        return Err(e);
     }
     let kept = swap(&mut admin, &target, &scratch, current.is_some(), options).await?;
     let _ = admin.close().await;
@@ -177,6 +176,22 @@ pub async fn restore(
         previous_kept_as: kept,
         warnings,
     })
+}
+
+/// Runs the statements that give the scratch copy the database's own properties; what could
+/// not be restored is returned as warnings.
+async fn apply_properties(admin: &mut PgConnection, statements: Vec<String>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for stmt in statements {
+        if let Err(e) = exec(admin, Stage::Restore, &stmt).await {
+            tracing::warn!(error = %e, "a database-level property could not be restored");
+            warnings.push(format!(
+                "a database-level property could not be restored: {}",
+                e.message
+            ));
+        }
+    }
+    warnings
 }
 
 /// Creates the scratch database with the version's encoding and locale; where this server

@@ -3,6 +3,7 @@ const LABELS: Record<string, string> = {
   completed: 'Completed',
   failed: 'Failed',
   abandoned: 'Abandoned',
+  cancelled: 'Cancelled',
   never: 'Never backed up',
   removed: 'Removed',
   pruned: 'Pruned',

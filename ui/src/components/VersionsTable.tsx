@@ -3,6 +3,8 @@ import type { Backup } from '../api';
 import { formatBytes, formatDuration, formatTime, plural } from '../format';
 import { Link } from '../router';
 import { PinToggle } from './PinToggle';
+import { DownloadButton } from './DownloadButton';
+import { CancelButton } from './CancelButton';
 import { StatusBadge } from './StatusBadge';
 import { Time } from './Time';
 import { Elapsed } from './Elapsed';
@@ -196,6 +198,10 @@ export function VersionRow({
             </button>
           ) : null}
           {canPin && (b.status === 'completed' || b.pinned) ? <PinToggle backup={b} describedBy={timeId} /> : null}
+          {canPin && b.status === 'completed' ? <DownloadButton backup={b} describedBy={timeId} /> : null}
+          {canPin && b.status === 'running' ? (
+            <CancelButton kind="backup" id={b.id} requestedBy={b.cancel_requested_by} describedBy={timeId} />
+          ) : null}
           <Link to={`/backups/${b.id}`} className="button details-link" title={`Backup id ${b.id}`} aria-describedby={timeId}>
             Details
           </Link>

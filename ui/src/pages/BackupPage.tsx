@@ -6,6 +6,8 @@ import { StageErrorView } from '../components/StageErrorView';
 import { StatusBadge } from '../components/StatusBadge';
 import { Time } from '../components/Time';
 import { PinToggle } from '../components/PinToggle';
+import { DownloadButton } from '../components/DownloadButton';
+import { CancelButton } from '../components/CancelButton';
 import { BackupWarnings, CopiesTable, DegradedNote } from '../components/BackupNotes';
 import { VerifyPanel } from '../components/VerifyPanel';
 import { engineLabel, formatBytes, formatDuration, formatTime, toolLabel } from '../format';
@@ -33,9 +35,15 @@ export function BackupPage({ id }: { id: string }) {
         <h1>
           Backup of {x.database_name} <StatusBadge status={x.status} />
         </h1>
+        {x.status === 'running' && (
+          <div className="head-actions">
+            <CancelButton kind="backup" id={x.id} requestedBy={x.cancel_requested_by} />
+          </div>
+        )}
         {(x.status === 'completed' || x.pinned) && (
           <div className="head-actions">
             <PinToggle backup={x} />
+            {x.status === 'completed' ? <DownloadButton backup={x} /> : null}
           </div>
         )}
       </div>
@@ -74,6 +82,18 @@ export function BackupPage({ id }: { id: string }) {
         <Fact label="Id" wide><code className="break">{x.id}</code></Fact>
       </dl>
       {x.error && <StageErrorView error={x.error} />}
+      {x.manual_restore_command ? (
+        <>
+          <h2>Restore by hand</h2>
+          <p className="muted">
+            Without Backline: download this version, then (the checksum first; <code>$DB</code> is the new database
+            {x.encrypted ? <>, <code>$AGE_KEY</code> your age key file</> : null}):
+          </p>
+          <pre className="manual-command" data-testid="manual-restore-command" tabIndex={0}>
+            {x.manual_restore_command}
+          </pre>
+        </>
+      ) : null}
       {x.copies && x.copies.length > 0 ? (
         <>
           <h2>Copies</h2>

@@ -104,6 +104,35 @@ describe('Add database form', () => {
     expect(screen.getByLabelText('Password')).toHaveAttribute('type', 'password');
   });
 
+  it('names each privilege a backup needs that the user lacks, instead of just Connected', async () => {
+    stubFetch((c) =>
+      c.path === '/api/v1/databases/test'
+        ? {
+            status: 200,
+            body: {
+              ok: true,
+              ready: false,
+              server_version: '15.20',
+              message: 'connected, but …',
+              missing: [
+                { privilege: 'SELECT', object: 'public.orders', effect: 'pg_dump locks and copies it and stops' },
+                { privilege: 'USAGE', object: 'schema billing', effect: 'pg_dump stops' },
+              ],
+              missing_total: 3,
+            },
+          }
+        : undefined,
+    );
+    renderWithClient(<DatabaseFormFields />);
+    await fill('orders', 'postgres://app@db:5432/orders', 'pw');
+    await userEvent.click(screen.getByRole('button', { name: 'Test connection' }));
+    const box = await screen.findByTestId('missing-privileges');
+    expect(box).toHaveTextContent('public.orders');
+    expect(box).toHaveTextContent('schema billing');
+    expect(box).toHaveTextContent('and 1 more');
+    expect(screen.queryByText(/✓ Connected/)).not.toBeInTheDocument();
+  });
+
   it('shows the exact error of a failed connection test', async () => {
     const msg = 'connection to server at "127.0.0.1", port 5432 failed: FATAL:  database "nope" does not exist';
     stubFetch(() => ({ status: 200, body: { ok: false, server_version: null, message: msg } }));

@@ -302,7 +302,23 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
             {test?.busy ? 'Testing…' : 'Test connection'}
           </button>
           <div className="test-result" role="status" aria-live="polite" data-testid="test-result">
-            {test?.result && test.result.ok && (
+            {test?.result && test.result.ok && (test.result.missing?.length ?? 0) > 0 && (
+              <div className="bad" data-testid="missing-privileges">
+                ⚠ Connected{test.result.server_version ? ` — server version ${test.result.server_version}` : ''}, but a backup
+                needs privileges this user lacks:
+                <ul>
+                  {test.result.missing!.map((m) => (
+                    <li key={`${m.privilege} ${m.object}`}>
+                      <code>{m.privilege}</code> on <code>{m.object}</code>: <span className="sub">{m.effect}</span>
+                    </li>
+                  ))}
+                </ul>
+                {(test.result.missing_total ?? 0) > test.result.missing!.length ? (
+                  <span className="sub">…and {test.result.missing_total! - test.result.missing!.length} more</span>
+                ) : null}
+              </div>
+            )}
+            {test?.result && test.result.ok && (test.result.missing?.length ?? 0) === 0 && (
               <span className="ok">
                 ✓ Connected{test.result.server_version ? ` — server version ${test.result.server_version}` : ''}
                 {test.result.message ? <span className="sub">{test.result.message}</span> : null}

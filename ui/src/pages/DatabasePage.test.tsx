@@ -137,6 +137,37 @@ describe('Database page: schedule, pause, retention, progress', () => {
     expect(await screen.findByText('5.0 MiB dumped so far')).toBeInTheDocument();
   });
 
+  it('shows a bar with the percentage and ETA, and a Cancel button, while a backup runs', async () => {
+    const db = scheduled({ running_backup_id: 'run2' });
+    const calls = stubFetch((c) => {
+      if (c.path === '/api/v1/backups/run2')
+        return {
+          status: 200,
+          body: backup({
+            id: 'run2',
+            status: 'running',
+            finished_at: null,
+            duration_ms: null,
+            bytes: null,
+            started_at: new Date().toISOString(),
+            progress: { phase: 'dump', bytes: 5 * 1024 * 1024, expected_bytes: 20 * 1024 * 1024, percent: 25, eta_seconds: 30 },
+          }),
+        };
+      if (c.path === '/api/v1/backups/run2/cancel') return { status: 202, body: { id: 'run2' } };
+      if (c.path === `/api/v1/databases/${db.id}`) return { status: 200, body: db };
+      if (c.path.endsWith('/backups') || c.path.startsWith('/api/v1/restores')) return { status: 200, body: { items: [] } };
+      return undefined;
+    });
+    renderWithClient(<DatabasePage id={db.id} />);
+    const bar = await screen.findByRole('progressbar');
+    expect(bar).toHaveAttribute('aria-valuenow', '25');
+    expect(screen.getByTestId('progress-bytes')).toHaveTextContent('5.0 MiB dumped so far of ~20.0 MiB (25%)');
+    expect(screen.getByTestId('progress-bytes')).toHaveTextContent(/left$/);
+    await userEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(await screen.findByText('Stopping…')).toBeInTheDocument();
+    expect(calls.some((c) => c.method === 'POST' && c.path === '/api/v1/backups/run2/cancel')).toBe(true);
+  });
+
   it('follows the running backup when "Back up now" answers 409 with its id', async () => {
     const db = scheduled();
     const running = '01900000-0000-7000-8000-00000000beef';
@@ -249,8 +280,11 @@ describe('Versions table', () => {
     expect(details).toHaveAttribute('href', `/backups/${many(1)[0]!.id}`);
     expect(within(row).getByRole('button', { name: 'Restore…' })).toHaveAccessibleDescription(/2025-01-31 12:00:00 UTC/);
     expect(within(row).getByRole('button', { name: 'Pin' })).toBeInTheDocument();
-    // No download: its API does not exist yet.
-    expect(within(row).queryByText(/Download/)).toBeNull();
+    // Signed in by session cookie: the browser streams the download itself.
+    expect(within(row).getByRole('link', { name: 'Download' })).toHaveAttribute(
+      'href',
+      `/api/v1/backups/${many(1)[0]!.id}/download`,
+    );
   });
 
   it('pages through many versions, newest first', async () => {

@@ -2,6 +2,8 @@ import { useEffect, useId, useRef, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError, api, type Backup, type Database, type Drill, type DrillAnomaly, type Restore } from '../api';
 import { ErrorMessage } from '../components/ErrorMessage';
+import { ProgressMeter } from '../components/ProgressMeter';
+import { CancelButton } from '../components/CancelButton';
 import { StatusBadge } from '../components/StatusBadge';
 import { Time } from '../components/Time';
 import { Elapsed } from '../components/Elapsed';
@@ -313,13 +315,9 @@ function BackupProgress({ backup }: { backup: Backup }) {
       <div className="progress card" data-testid="backup-progress" data-status="running">
         <div className="progress-line">
           <StatusBadge status="running" /> Backing up with {backup.tool ?? 'the dump tool'} — <Elapsed since={backup.started_at} />
-          <span className="progress-bytes" data-testid="progress-bytes">
-            {typeof backup.progress_bytes === 'number' ? `${formatBytes(backup.progress_bytes)} dumped so far` : '\u00a0'}
-          </span>
+          <CancelButton kind="backup" id={backup.id} requestedBy={backup.cancel_requested_by} />
         </div>
-        <div className="bar indeterminate" aria-hidden="true">
-          <span />
-        </div>
+        <ProgressMeter progress={backup.progress} fallbackBytes={backup.progress_bytes} />
       </div>
     );
   }

@@ -9,6 +9,8 @@ import { engineLabel, formatBytes, formatDuration, formatTime, toolLabel } from 
 import { useRestore } from '../polling';
 import { Link } from '../router';
 import { Fact } from './BackupPage';
+import { CancelButton } from '../components/CancelButton';
+import { ProgressMeter } from '../components/ProgressMeter';
 
 /** One restore: which version (database and time), where into, how it went. Polls while running. */
 export function RestorePage({ id }: { id: string }) {
@@ -22,9 +24,26 @@ export function RestorePage({ id }: { id: string }) {
       <nav className="crumbs" aria-label="Breadcrumb">
         <Link to="/">Databases</Link> / <Link to={`/databases/${x.target_database_id}`}>{x.target_database_name}</Link> / restore of {formatTime(x.started_at)}
       </nav>
-      <h1>
-        Restore into {x.target_database_name} <StatusBadge status={x.status} />
-      </h1>
+      <div className="page-head">
+        <h1>
+          Restore into {x.target_database_name} <StatusBadge status={x.status} />
+        </h1>
+        {x.status === 'running' && !x.target_time && !x.target_lsn ? (
+          <div className="head-actions">
+            <CancelButton kind="restore" id={x.id} requestedBy={x.cancel_requested_by} />
+          </div>
+        ) : null}
+      </div>
+      {x.status === 'cancelled' ? (
+        <p className="alert alert-info" data-testid="cancelled-note">
+          Cancelled{x.cancel_requested_by ? ` by ${x.cancel_requested_by}` : ''}: {x.target_database_name} is exactly as it was before.
+        </p>
+      ) : null}
+      {x.status === 'running' ? (
+        <div className="progress card" data-testid="restore-progress">
+          <ProgressMeter progress={x.progress} />
+        </div>
+      ) : null}
       <BackupWarnings warnings={x.warnings} what="this restore could not bring everything back exactly" />
       <dl className="facts card" data-testid="restore-facts" data-status={x.status}>
         <Fact label="Version restored">
