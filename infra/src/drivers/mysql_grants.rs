@@ -73,6 +73,10 @@ fn scope(object: &str) -> Scope {
     if object == "*.*" {
         return Scope::Global;
     }
+    // Routine and package grants: `PROCEDURE db.p`, `FUNCTION db.f`, `PACKAGE db.p`.
+    if object.contains(' ') && !object.starts_with('`') {
+        return Scope::Other;
+    }
     let Some((db, rest)) = ident(object) else {
         return Scope::Other;
     };

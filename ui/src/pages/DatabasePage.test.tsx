@@ -161,7 +161,8 @@ describe('Database page: schedule, pause, retention, progress', () => {
     renderWithClient(<DatabasePage id={db.id} />);
     const bar = await screen.findByRole('progressbar');
     expect(bar).toHaveAttribute('aria-valuenow', '25');
-    expect(screen.getByTestId('progress-bytes')).toHaveTextContent('5.0 MiB dumped so far of ~20.0 MiB (25%)');
+    expect(screen.getByTestId('progress-bytes')).toHaveTextContent(/5\.0 MiB dumped so far/);
+    expect(screen.getByTestId('progress-bytes')).toHaveTextContent(/\(25%\)/);
     expect(screen.getByTestId('progress-bytes')).toHaveTextContent(/left$/);
     await userEvent.click(screen.getByRole('button', { name: 'Cancel' }));
     expect(await screen.findByText('Stopping…')).toBeInTheDocument();
