@@ -18,6 +18,7 @@ mod oidc;
 mod openapi;
 mod paging;
 mod pitr;
+mod restore_view;
 pub mod roles;
 mod runs;
 mod schemas;
@@ -201,7 +202,7 @@ fn api_routes() -> OpenApiRouter<Arc<HttpState>> {
         .routes(routes!(cancel::cancel_backup))
         .routes(routes!(cancel::cancel_restore))
         .routes(routes!(runs::list_restores))
-        .routes(routes!(runs::get_restore))
+        .routes(routes!(restore_view::get_restore))
         .routes(routes!(leftovers::list))
         .routes(routes!(pitr::enable, pitr::disable, pitr::status))
         .routes(routes!(pitr::base_backup_now))

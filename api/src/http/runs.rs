@@ -2,6 +2,7 @@
 
 use super::error::{ApiError, ApiQuery, Problem};
 use super::paging::{self, PageParams};
+use super::restore_view::manual_command;
 use super::{Actor, State};
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -187,18 +188,7 @@ pub async fn get_backup(
         BackupStatus::Running => state.app.progress_of(&id).await,
         _ => None,
     };
-    let manual_restore_command = match (&backup.status, &backup.storage_key, &backup.sha256) {
-        (BackupStatus::Completed, Some(key), Some(sha256)) => {
-            Some(backline_app::backups::download::manual_restore_command(
-                backup.engine,
-                &backup.database_name,
-                key.rsplit('/').next().unwrap_or(key),
-                sha256,
-                backup.encrypted,
-            ))
-        }
-        _ => None,
-    };
+    let manual_restore_command = manual_command(&backup);
     Ok(Json(BackupWithProgress {
         backup,
         progress_bytes,
@@ -414,34 +404,6 @@ pub async fn list_restores(
         next: paging::next(found.next),
         total,
     }))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RestoreWithProgress {
-    #[serde(flatten)]
-    pub restore: RestoreView,
-    /// While running: the phase (`download`: the artifact's stored size; `load`: its raw
-    /// size), bytes so far, percent, ETA.
-    pub progress: Option<backline_app::progress::ProgressView>,
-}
-
-/// One restore.
-#[utoipa::path(get, operation_id = "getRestore", path = "/api/v1/restores/{id}", tag = "restores",
-    params(("id" = String, Path, description = "restore id")),
-    responses((status = 200, body = RestoreWithProgress), (status = 404, body = Problem)))]
-pub async fn get_restore(
-    state: State,
-    Path(id): Path<String>,
-) -> Result<Json<RestoreWithProgress>, ApiError> {
-    let restore =
-        state.app.projections.restore(&id).await?.ok_or_else(|| {
-            ApiError::new(StatusCode::NOT_FOUND, format!("no restore with id {id}"))
-        })?;
-    let progress = match restore.status {
-        backline_domain::RestoreStatus::Running => state.app.progress_of(&id).await,
-        _ => None,
-    };
-    Ok(Json(RestoreWithProgress { restore, progress }))
 }
 
 /// Pin a version: retention never prunes it.

@@ -180,6 +180,7 @@ impl Backups {
                 database_id: Some(facts.id.clone()),
                 status: Some(BackupStatus::Completed),
                 limit: 1,
+                before: None,
             })
             .await
             .ok()
