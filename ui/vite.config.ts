@@ -15,6 +15,8 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['src/**/*.test.{ts,tsx}'],
     setupFiles: ['src/test/setup.ts'],
+    // Generous per-test bound for a loaded 2-core machine (the default 5 s failed under load).
+    testTimeout: 30000,
     restoreMocks: true,
     unstubGlobals: true,
     // Times are shown in the viewer's zone: the tests are a viewer in UTC, wherever they run.
