@@ -366,7 +366,7 @@ describe('Database page restore drills', () => {
     const other = backup({ id: 'b-other' });
     const calls = stubFetch((c) => {
       if (c.path === `/api/v1/databases/${db.id}`) return { status: 200, body: db };
-      if (c.path === `/api/v1/databases/${db.id}/backups`) return { status: 200, body: { items: [own, other] } };
+      if (c.path.startsWith(`/api/v1/databases/${db.id}/backups`)) return { status: 200, body: { items: [own, other] } };
       if (c.path.startsWith('/api/v1/restores?')) return { status: 200, body: { items: [] } };
       if (c.path === `/api/v1/databases/${db.id}/drills` && c.method === 'GET')
         return {
