@@ -1,11 +1,12 @@
-import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, type Database, type RecoveryInterval } from '../api';
 import { insideWindow, isoToLocalInput, latestRestorable, localInputToIso } from '../pitr';
 import { useRestore } from '../polling';
 import { ConfirmByName } from './ConfirmByName';
 import { ErrorMessage } from './ErrorMessage';
-import { focusables, RestoreProgress } from './RestoreDialog';
+import { useDialogKeyboard } from './dialogKeyboard';
+import { RestoreProgress } from './RestoreDialog';
 import { Time } from './Time';
 
 /**
@@ -56,37 +57,7 @@ export function PitrDialog({
     }
   }, [finished, qc]);
 
-  const canClose = useRef(true);
-  canClose.current = !running;
-  useEffect(() => {
-    const previouslyFocused = document.activeElement as HTMLElement | null;
-    focusables(dialogRef.current)[0]?.focus();
-    function onDocKey(e: globalThis.KeyboardEvent) {
-      if (e.key === 'Escape' && canClose.current) {
-        e.preventDefault();
-        onClose();
-      }
-    }
-    document.addEventListener('keydown', onDocKey);
-    return () => {
-      document.removeEventListener('keydown', onDocKey);
-      previouslyFocused?.focus?.();
-    };
-  }, [onClose]);
-  function onKeyDown(e: KeyboardEvent) {
-    if (e.key !== 'Tab' || !dialogRef.current) return;
-    const list = focusables(dialogRef.current);
-    const first = list[0];
-    const last = list[list.length - 1];
-    if (!first || !last) return;
-    if (e.shiftKey && document.activeElement === first) {
-      e.preventDefault();
-      last.focus();
-    } else if (!e.shiftKey && document.activeElement === last) {
-      e.preventDefault();
-      first.focus();
-    }
-  }
+  const onKeyDown = useDialogKeyboard(dialogRef, running, onClose);
 
   return (
     <div className="backdrop" onMouseDown={(e) => e.target === e.currentTarget && !running && onClose()}>

@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, type Backup, type Database } from '../api';
 import { engineLabel, formatBytes, formatDuration } from '../format';
@@ -12,16 +12,7 @@ import { StatusBadge } from './StatusBadge';
 import { Time } from './Time';
 import { TableTree } from './TableTree';
 import { useAccess } from '../access';
-
-/** What Tab can reach inside `root`, in order. */
-export function focusables(root: HTMLElement | null): HTMLElement[] {
-  if (!root) return [];
-  return Array.from(
-    root.querySelectorAll<HTMLElement>(
-      'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])',
-    ),
-  );
-}
+import { useDialogKeyboard } from './dialogKeyboard';
 
 /** The "Restore into" choice that creates a database instead of replacing one. */
 const NEW = '__new__';
@@ -85,49 +76,8 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
     }
   }, [finished, qc]);
 
-  // Keyboard: focus moves into the dialog and back to where it was afterwards; Escape closes it
-  // (not while a restore starts or runs); Tab and Shift+Tab cycle inside it.
-  useEffect(() => {
-    const previouslyFocused = document.activeElement as HTMLElement | null;
-    focusables(dialogRef.current)[0]?.focus();
-    return () => previouslyFocused?.focus?.();
-  }, []);
-  const canClose = useRef(true);
-  canClose.current = !running;
-  useEffect(() => {
-    function onDocKey(e: globalThis.KeyboardEvent) {
-      if (e.key === 'Escape' && canClose.current) {
-        e.preventDefault();
-        onClose();
-      }
-    }
-    // Focus that leaves the dialog (e.g. a click on the backdrop while a restore runs) comes back.
-    function onFocusIn(e: FocusEvent) {
-      const d = dialogRef.current;
-      if (d && e.target instanceof Node && !d.contains(e.target)) focusables(d)[0]?.focus();
-    }
-    document.addEventListener('keydown', onDocKey);
-    document.addEventListener('focusin', onFocusIn);
-    return () => {
-      document.removeEventListener('keydown', onDocKey);
-      document.removeEventListener('focusin', onFocusIn);
-    };
-  }, [onClose]);
-
-  function onKeyDown(e: KeyboardEvent) {
-    if (e.key !== 'Tab' || !dialogRef.current) return;
-    const list = focusables(dialogRef.current);
-    const first = list[0];
-    const last = list[list.length - 1];
-    if (!first || !last) return;
-    if (e.shiftKey && (document.activeElement === first || !dialogRef.current.contains(document.activeElement))) {
-      e.preventDefault();
-      last.focus();
-    } else if (!e.shiftKey && document.activeElement === last) {
-      e.preventDefault();
-      first.focus();
-    }
-  }
+  // Keyboard: focus in and back, Escape (not while a restore starts or runs), Tab cycling.
+  const onKeyDown = useDialogKeyboard(dialogRef, running, onClose);
 
   return (
     <div className="backdrop" onMouseDown={(e) => e.target === e.currentTarget && !running && onClose()}>
