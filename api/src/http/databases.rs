@@ -48,6 +48,13 @@ pub(super) fn retention(
     v: Option<serde_json::Value>,
 ) -> Result<Option<backline_domain::Retention>, ApiError> {
     let Some(v) = v else { return Ok(None) };
+    // serde would also read a struct from a JSON array, by position: only an object is a policy.
+    if v.is_array() {
+        return Err(ApiError::invalid(
+            "retention",
+            "a retention policy is an object, e.g. {\"keep_daily\": 7, \"min_keep\": 3}",
+        ));
+    }
     let r: backline_domain::Retention = serde_json::from_value(v).map_err(|e| {
         ApiError::invalid(
             "retention",

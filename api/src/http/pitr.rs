@@ -20,7 +20,7 @@ pub struct EnableArchiving {
     pub base_backup_schedule: Option<String>,
     /// Retention: keep the newest this many base backups and the WAL they need (at least 1).
     #[serde(default)]
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 4294967295.0, format = Int64)]
     pub keep_base_backups: Option<u32>,
     /// Retention: keep every second of the last this many days restorable (1 to 36500).
     #[serde(default)]

@@ -27,27 +27,29 @@ impl ToSchema for TimeZoneName {}
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"keep_daily": 7, "keep_weekly": 4, "keep_monthly": 12, "min_keep": 3}))]
+/// The counts are unsigned 32-bit (what the server takes): documented as int64 with that
+/// maximum, since OpenAPI's int32 would promise a bound of 2^31 − 1 the server does not keep.
 #[allow(dead_code)]
 pub struct RetentionPolicy {
     /// The newest N versions.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 4294967295.0, format = Int64)]
     keep_last: Option<u32>,
     /// The newest version of each of the last N days.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 4294967295.0, format = Int64)]
     keep_daily: Option<u32>,
     /// The newest version of each of the last N ISO weeks.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 4294967295.0, format = Int64)]
     keep_weekly: Option<u32>,
     /// The newest version of each of the last N months.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 4294967295.0, format = Int64)]
     keep_monthly: Option<u32>,
     /// The newest version of each of the last N years.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 4294967295.0, format = Int64)]
     keep_yearly: Option<u32>,
     /// Every version younger than this many days.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 4294967295.0, format = Int64)]
     max_age_days: Option<u32>,
     /// Never fewer completed versions than this (default 1).
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 4294967295.0, format = Int64)]
     min_keep: Option<u32>,
 }

@@ -190,6 +190,21 @@ async fn retention_runs_after_each_backup_and_keeps_min_keep() {
         )
         .await;
     assert_eq!(zero.status(), 422);
+    // serde reads a struct from an array by position; a policy is an object only.
+    let array = app
+        .patch(
+            &format!("/api/v1/databases/{id}"),
+            json!({"retention": [null, null]}),
+        )
+        .await;
+    assert_eq!(array.status(), 422, "a retention array is rejected");
+    let too_big = app
+        .patch(
+            &format!("/api/v1/databases/{id}"),
+            json!({"retention": {"min_keep": 4_294_967_296_u64}}),
+        )
+        .await;
+    assert_eq!(too_big.status(), 422, "beyond the documented maximum");
 }
 
 #[tokio::test]
