@@ -115,6 +115,15 @@ export interface DrillSettings {
   last_claimed_slot?: string | null;
 }
 
+/** PUT /databases/{id}/drill: exactly one sandbox; a timezone only with a schedule. */
+export interface DrillBody {
+  schedule?: string;
+  timezone?: string;
+  catch_up?: CatchUp;
+  sandbox: { target_database_id: string } | { new_database: { server_of: string } };
+  max_row_loss_percent?: number;
+}
+
 export type DrillStatus = 'running' | 'completed' | 'failed';
 
 export interface DrillSummary {
@@ -995,6 +1004,9 @@ export const api = {
 
   listDrills: (databaseId: string) =>
     request<{ items: Drill[] }>(`/databases/${enc(databaseId)}/drills`).then((r) => r.items),
+  setDrill: (databaseId: string, body: DrillBody) =>
+    request<Database>(`/databases/${enc(databaseId)}/drill`, { method: 'PUT', body }),
+  removeDrill: (databaseId: string) => request<Database>(`/databases/${enc(databaseId)}/drill`, { method: 'DELETE' }),
   startDrill: (databaseId: string) => request<{ id: string }>(`/databases/${enc(databaseId)}/drills`, { method: 'POST' }),
   pauseDatabase: (id: string) => request<Database>(`/databases/${enc(id)}/pause`, { method: 'POST' }),
   resumeDatabase: (id: string) => request<Database>(`/databases/${enc(id)}/resume`, { method: 'POST' }),

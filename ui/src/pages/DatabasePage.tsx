@@ -13,6 +13,7 @@ import { VersionsTable } from '../components/VersionsTable';
 import { DatabaseLink, VersionLink } from '../components/Refs';
 import { RetentionPanel, ScheduleSummary } from '../components/SchedulePanels';
 import { RecoveryPanel } from '../components/RecoveryPanel';
+import { DrillPanel } from '../components/DrillPanel';
 import { engineLabel, formatBytes, formatDuration, plural } from '../format';
 import { useBackup } from '../polling';
 import { Link } from '../router';
@@ -221,6 +222,7 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
       <div className="panels">
         <ScheduleSummary db={db} />
         <RetentionPanel db={db} />
+        <DrillPanel db={db} />
       </div>
 
       {db.engine === 'postgres' ? <RecoveryPanel db={db} /> : null}
