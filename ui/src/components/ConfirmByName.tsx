@@ -1,10 +1,14 @@
 import { useId, useState } from 'react';
 
-/** A destructive action that waits until the user has typed `name` exactly. */
+/**
+ * A destructive action that waits until the user has typed `name` exactly. `busy`: it is under
+ * way ("Restore…"); `disabled`: it cannot start yet for another reason (the label stays as is).
+ */
 export function ConfirmByName({
   name,
   action,
   busy = false,
+  disabled = false,
   onConfirm,
   onCancel,
   prompt,
@@ -12,6 +16,7 @@ export function ConfirmByName({
   name: string;
   action: string;
   busy?: boolean;
+  disabled?: boolean;
   onConfirm: () => void;
   onCancel?: () => void;
   prompt?: string;
@@ -31,14 +36,14 @@ export function ConfirmByName({
         autoComplete="off"
         spellCheck={false}
         onKeyDown={(e) => {
-          if (e.key === 'Enter' && matches && !busy) {
+          if (e.key === 'Enter' && matches && !busy && !disabled) {
             e.preventDefault();
             onConfirm();
           }
         }}
       />
       <div className="actions">
-        <button type="button" className="danger" disabled={!matches || busy} onClick={onConfirm}>
+        <button type="button" className="danger" disabled={!matches || busy || disabled} onClick={onConfirm}>
           {busy ? `${action}…` : action}
         </button>
         {onCancel && (

@@ -172,7 +172,8 @@ export function PitrDialog({
               name={target.name}
               action="Restore"
               prompt="To restore over it, type the target database's name"
-              busy={start.isPending || !inside}
+              busy={start.isPending}
+              disabled={!inside}
               onConfirm={() => start.mutate()}
               onCancel={onClose}
             />

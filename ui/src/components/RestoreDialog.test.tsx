@@ -27,6 +27,23 @@ describe('ConfirmByName', () => {
     await userEvent.type(input, '{Enter}');
     expect(onConfirm).toHaveBeenCalledTimes(1);
   });
+
+  it('while it cannot start (disabled) keeps its label, unlike while it runs (busy)', async () => {
+    const onConfirm = vi.fn();
+    const { rerender } = renderWithClient(<ConfirmByName name="orders" action="Restore" disabled onConfirm={onConfirm} />);
+    const input = screen.getByRole('textbox');
+    await userEvent.type(input, 'orders{Enter}');
+    expect(screen.getByRole('button', { name: 'Restore' })).toBeDisabled();
+    expect(onConfirm).not.toHaveBeenCalled();
+    rerender(<ConfirmByName name="orders" action="Restore" busy onConfirm={onConfirm} />);
+    expect(screen.getByRole('button', { name: 'Restore…' })).toBeDisabled();
+    rerender(<ConfirmByName name="orders" action="Restore" onConfirm={onConfirm} />);
+    // (rerender outside the query provider mounts afresh: type the name again)
+    await userEvent.clear(screen.getByRole('textbox'));
+    await userEvent.type(screen.getByRole('textbox'), 'orders');
+    await userEvent.click(screen.getByRole('button', { name: 'Restore' }));
+    expect(onConfirm).toHaveBeenCalledTimes(1);
+  });
 });
 
 describe('RestoreDialog', () => {

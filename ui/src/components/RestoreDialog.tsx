@@ -1,7 +1,7 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, type Backup, type Database } from '../api';
-import { engineLabel, formatBytes, formatDuration } from '../format';
+import { engineLabel, formatBytes, formatDuration, plural } from '../format';
 import { useRestore } from '../polling';
 import { Link } from '../router';
 import { ConfirmByName } from './ConfirmByName';
@@ -203,7 +203,7 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
             ) : null}
             {partial ? (
               <p className="alert alert-warn">
-                This replaces {tables.size === 0 ? 'the chosen tables' : <strong>{tables.size} table(s)</strong>} in{' '}
+                This replaces {tables.size === 0 ? 'the chosen tables' : <strong>{plural(tables.size, 'table')}</strong>} in{' '}
                 <strong>{target.name}</strong> (<code className="break">{target.connection}</code>) with this version's;
                 nothing else changes.
               </p>
@@ -218,7 +218,8 @@ export function RestoreDialog({ backup, source, onClose }: { backup: Backup; sou
               name={target.name}
               action="Restore"
               prompt="To restore over it, type the target database's name"
-              busy={start.isPending || (partial && tables.size === 0) || !!targetDenied}
+              busy={start.isPending}
+              disabled={(partial && tables.size === 0) || !!targetDenied}
               onConfirm={() => start.mutate()}
               onCancel={onClose}
             />

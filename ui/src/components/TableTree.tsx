@@ -1,5 +1,6 @@
 import { useEffect, useRef } from 'react';
 import type { VersionContents } from '../api';
+import { plural } from '../format';
 
 function SchemaBox({
   schema,
@@ -28,7 +29,7 @@ function SchemaBox({
         disabled={disabled || names.length === 0}
         onChange={(e) => onChange(names, e.target.checked)}
       />{' '}
-      <strong>{schema}</strong> <span className="muted">({names.length} tables)</span>
+      <strong>{schema}</strong> <span className="muted">({plural(names.length, 'table')})</span>
     </label>
   );
 }
@@ -85,7 +86,7 @@ export function TableTree({
                     onChange={(e) => set([t.name], e.target.checked)}
                   />{' '}
                   {t.table}
-                  {t.rows !== null ? <span className="muted"> — {t.rows} rows</span> : null}
+                  {t.rows !== null ? <span className="muted"> — {plural(t.rows, 'row')}</span> : null}
                 </label>
               </li>
             ))}

@@ -6,7 +6,7 @@ import { DatabasePage, restoreCounts, runningIdFrom } from './DatabasePage';
 import { VersionRow, VersionsTable } from '../components/VersionsTable';
 import { Dashboard } from './Dashboard';
 import { PinToggle } from '../components/PinToggle';
-import type { Backup, Database, Restore } from '../api';
+import type { Backup, Database, Drill, Restore } from '../api';
 import { stubFetch } from '../test/fetchStub';
 import { backup, database } from '../test/fixtures';
 import { renderWithClient } from '../test/render';
@@ -393,6 +393,46 @@ describe('Database page restore drills', () => {
     expect(within(rows[1]!).queryByTestId('rehearsed')).toBeNull();
     await userEvent.click(screen.getByTestId('drill-now'));
     await waitFor(() => expect(calls.some((c) => c.method === 'POST' && c.path === `/api/v1/databases/${db.id}/drills`)).toBe(true));
+  });
+
+  it('lists a point-in-time restore by the second it restored to, not as a version', async () => {
+    const db = database();
+    const pitr: Restore = {
+      id: 'r-pitr', backup_id: '', source_database_id: db.id, target_database_id: 'other', target_database_name: 'copy', engine: 'postgres',
+      status: 'completed', actor: 'admin', started_at: '2025-01-05T10:00:00Z', finished_at: '2025-01-05T10:00:30Z', duration_ms: 30_000,
+      previous_kept_as: null, error: null, target_time: '2025-01-05T09:30:07Z',
+    };
+    stubFetch((c) => {
+      if (c.path === `/api/v1/databases/${db.id}`) return { status: 200, body: db };
+      if (c.path.startsWith(`/api/v1/databases/${db.id}/backups`)) return { status: 200, body: { items: [] } };
+      if (c.path.startsWith('/api/v1/restores?')) return { status: 200, body: { items: [pitr] } };
+      return undefined;
+    });
+    renderWithClient(<DatabasePage id={db.id} />);
+    const cell = await screen.findByTestId('point-in-time');
+    expect(cell).toHaveTextContent('As it was at');
+    expect(cell.querySelector('time')).toHaveAttribute('datetime', '2025-01-05T09:30:07Z');
+    expect(screen.queryByText(/cannot be loaded/)).toBeNull();
+  });
+
+  it('says a drill runs until it ends, and takes its result from the drill list before the database view catches up', async () => {
+    const { DrillLine } = await import('./DatabasePage');
+    const running = { id: 'dr2', status: 'running' as const, version: 'b1', finished_at: null, duration_ms: null, tables: 0, anomalies: 0 };
+    const drill = (over: Partial<Drill>): Drill => ({
+      id: 'dr2', database_id: 'd', database_name: 'orders', version: 'b1', status: 'completed', started_at: '2025-01-05T09:59:00Z',
+      finished_at: '2025-01-05T10:00:00Z', restore_id: 'r', duration_ms: 3_200, tables: [{ name: 'public.a', rows: 1, checksum: '1' }],
+      compared_with: null, anomalies: [], failed_stage: null, error: null, ...over,
+    });
+    const older = drill({ id: 'dr1', duration_ms: 9_000 });
+    // The view says running and the list has not seen the new drill yet: running, not the older result.
+    const { rerender } = renderWithClient(<DrillLine db={database({ last_drill: running })} drills={[older]} />);
+    expect(screen.getByText('A drill is running…')).toBeInTheDocument();
+    // The list has it completed while the view still says running: its result.
+    rerender(<DrillLine db={database({ last_drill: running })} drills={[drill({}), older]} />);
+    expect(screen.getByText(/Last drill passed/)).toHaveTextContent('restored in 3.2 s');
+    expect(screen.getByText(/1 table counted/)).toBeInTheDocument();
+    rerender(<DrillLine db={database({ last_drill: running })} drills={[drill({ status: 'running', finished_at: null }), older]} />);
+    expect(screen.getByText('A drill is running…')).toBeInTheDocument();
   });
 
   it('names what a drill found', async () => {

@@ -278,8 +278,12 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
 /** "Last drill passed … restored in 42 s", or what went wrong, from the newest drill. */
 export function DrillLine({ db, drills }: { db: Database; drills: Drill[] }) {
   const latest = drills[0];
-  if (latest?.status === 'running') return <span>A drill is running…</span>;
-  const last = db.last_drill;
+  // The drill list is polled while a drill runs; the database's summary may be older than it.
+  const last =
+    latest && (!db.last_drill || db.last_drill.id === latest.id)
+      ? { ...latest, tables: latest.tables.length, anomalies: latest.anomalies.length }
+      : db.last_drill;
+  if (latest?.status === 'running' || last?.status === 'running') return <span>A drill is running…</span>;
   if (!last) return <span className="muted">No drill yet</span>;
   if (last.status === 'failed') {
     return (
@@ -387,7 +391,13 @@ function RestoreList({ restores, db, backups }: { restores: Restore[]; db: Datab
                 )}
               </td>
               <td data-label="Version restored">
-                <VersionLink id={r.backup_id} backup={byId.get(r.backup_id)} />
+                {r.target_time || r.target_lsn ? (
+                  <span data-testid="point-in-time">
+                    As it was at {r.target_time ? <Time iso={r.target_time} /> : <code>{r.target_lsn}</code>}
+                  </span>
+                ) : (
+                  <VersionLink id={r.backup_id} backup={byId.get(r.backup_id)} />
+                )}
               </td>
               <td data-label="Status">
                 <StatusBadge status={r.status} />
