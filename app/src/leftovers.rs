@@ -8,7 +8,7 @@ use crate::error::AppError;
 use crate::restores::scratch_name;
 use crate::time::parse_time;
 use backline_domain::{ConnectionString, Engine, RestoreStatus};
-use backline_infra::drivers::scratch;
+use backline_infra::drivers::{self, scratch};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -46,6 +46,9 @@ pub struct Removal {
     pub leftover: Leftover,
     /// `None` when it was dropped.
     pub error: Option<String>,
+    /// It held an interrupted move into its target (MariaDB), which was completed (the
+    /// target now holds the restored contents) before it was dropped.
+    pub completed_move: bool,
 }
 
 #[derive(Clone)]
@@ -124,10 +127,51 @@ impl Leftovers {
         Ok(out)
     }
 
-    /// Drops every leftover scratch database, saying what it did with each.
+    /// Completes the interrupted moves that leftovers hold (a MariaDB restore that died after
+    /// its commit point, see `drivers::complete_interrupted_move`), so that their targets hold
+    /// the restored contents. Run at start-up; what cannot be completed now is logged.
+    pub async fn complete_moves(&self) -> Result<(), AppError> {
+        for f in self.find().await? {
+            self.complete_move(&f).await;
+        }
+        Ok(())
+    }
+
+    /// `Some(true)`: `f` held an interrupted move, now completed (and `f` dropped);
+    /// `Some(false)`: it held none; `None`: it could not be looked at or completed.
+    async fn complete_move(&self, f: &Found) -> Option<bool> {
+        let scratch = &f.leftover.scratch_database;
+        match drivers::complete_interrupted_move(&f.conn, &self.core.tools, scratch).await {
+            Ok(true) => {
+                tracing::warn!(
+                    scratch_database = scratch,
+                    target = f.leftover.target_database_name,
+                    restore_id = f.leftover.restore_id,
+                    "the interrupted move of a restore was completed: the target holds the restored contents"
+                );
+                Some(true)
+            }
+            Ok(false) => Some(false),
+            Err(e) => {
+                tracing::warn!(scratch_database = scratch, error = %e.message, "could not complete the interrupted move of a restore");
+                None
+            }
+        }
+    }
+
+    /// Drops every leftover scratch database, saying what it did with each (one that holds an
+    /// interrupted move is completed into its target instead).
     pub async fn remove_scratch(&self) -> Result<Vec<Removal>, AppError> {
         let mut out = Vec::new();
         for f in self.find().await? {
+            if self.complete_move(&f).await == Some(true) {
+                out.push(Removal {
+                    leftover: f.leftover,
+                    error: None,
+                    completed_move: true,
+                });
+                continue;
+            }
             let error = scratch::drop_scratch(&f.conn, &f.leftover.scratch_database)
                 .await
                 .err()
@@ -148,6 +192,7 @@ impl Leftovers {
             out.push(Removal {
                 leftover: f.leftover,
                 error,
+                completed_move: false,
             });
         }
         Ok(out)

@@ -34,11 +34,15 @@ pub async fn run(settings: Settings, dry_run: bool, json: bool) -> anyhow::Resul
         if json {
             println!(
                 "{}",
-                serde_json::json!({"dropped": r.error.is_none(), "error": r.error, "leftover": l})
+                serde_json::json!({"dropped": r.error.is_none(), "error": r.error, "completed_move": r.completed_move, "leftover": l})
             );
             continue;
         }
         match &r.error {
+            None if r.completed_move => println!(
+                "completed the interrupted move of restore {} into {} and dropped {} on {}",
+                l.restore_id, l.target_database_name, l.scratch_database, l.server
+            ),
             None => println!(
                 "dropped {} on {} (restore {} into {}, started {})",
                 l.scratch_database,

@@ -37,6 +37,14 @@ impl Scheduler {
         let mut last_reap = Instant::now() - ttl;
         let discover_every = Duration::from_secs(self.core.settings.discovery_interval_secs.max(1));
         let mut last_discovery = Instant::now();
+        // Moves into restore targets that an earlier process left unfinished (its restore
+        // already recorded as failed) are completed; on their own, as a server may not answer.
+        let leftovers = crate::leftovers::Leftovers::new(self.core.clone());
+        tokio::spawn(async move {
+            if let Err(e) = leftovers.complete_moves().await {
+                tracing::warn!(error = %e, "looking for interrupted restore moves failed");
+            }
+        });
         loop {
             self.core.refresh().await;
             if last_reap.elapsed() >= ttl / 3 {

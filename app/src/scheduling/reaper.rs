@@ -11,6 +11,7 @@ use backline_domain::{
     TriggerKind,
 };
 use backline_infra::claims::Kind;
+use backline_infra::drivers;
 use backline_projections::{BackupFilter, BackupView, RestoreView};
 use chrono::Utc;
 
@@ -89,9 +90,10 @@ impl Scheduler {
         Ok(())
     }
 
-    /// A restore whose process died is failed (stage `abandoned`) once its lease expires; its
-    /// scratch database is left for the operator, because a restore that died in the middle of
-    /// replacing the target may hold the only complete copy there.
+    /// A restore whose process died, once its lease expired: if it had begun to replace its
+    /// target (a PostgreSQL swap that committed, a journaled MariaDB move), that is finished
+    /// and the restore recorded completed; otherwise it is failed (stage `abandoned`), the
+    /// target untouched, and its scratch database left for the operator (a leftover).
     async fn reap_restores(&self) -> Result<(), AppError> {
         let running: Vec<RestoreView> = self
             .core
@@ -120,29 +122,61 @@ impl Scheduler {
             None => return Ok(()),
         };
         let age = Utc::now() - parse_time(&r.started_at).unwrap_or_else(Utc::now);
-        let target_database = match core.database_state(&r.target_database_id).await {
-            Ok((_, Some(c))) => c.database,
-            _ => r.target_database_id.clone(),
+        let duration_ms = age.num_milliseconds().max(0) as u64;
+        let conn = match core.database_state(&r.target_database_id).await {
+            Ok((_, Some(c))) => Some(c),
+            _ => None,
         };
+        let target_database = conn
+            .as_ref()
+            .map(|c| c.database.clone())
+            .unwrap_or_else(|| r.target_database_id.clone());
         let scratch = scratch_name(r.engine, &target_database, &r.id);
-        let failed = core
-            .aggregates
-            .restores
-            .execute_with_metadata(
-                &r.id,
+        // A restore that died after its commit point is completed, not failed.
+        let moved = match &conn {
+            Some(c) => match crate::tunnels::reach(core, c).await {
+                Ok(c) => drivers::complete_interrupted_move(&c, &core.tools, &scratch).await,
+                Err(e) => Err(e),
+            },
+            None => Ok(false),
+        };
+        let command = match moved {
+            Ok(true) => RestoreCommand::Complete {
+                duration_ms,
+                previous_kept_as: None,
+                warnings: vec![format!(
+                    "the process running this restore died ({who}) after it had begun to replace \
+                     {}; the replacement was completed from what that process had prepared",
+                    r.target_database_name
+                )],
+            },
+            moved => {
+                let looked = match moved {
+                    Err(e) => format!(
+                        "; whether it died while replacing the target could not be checked ({}): \
+                         an interrupted replacement is completed at the next start of Backline or \
+                         by `backline cleanup --scratch`",
+                        e.message
+                    ),
+                    _ => String::new(),
+                };
                 RestoreCommand::Fail {
                     failure: Failure {
                         stage: Stage::Abandoned,
                         message: format!(
-                            "the restore was abandoned: {who}; check {}: a scratch database {scratch} may be left on its server, holding the backup's data",
+                            "the restore was abandoned: {who}; check {}: a scratch database {scratch} may be left on its server, holding the backup's data{looked}",
                             r.target_database_name
                         ),
                         stderr_tail: String::new(),
                     },
-                    duration_ms: age.num_milliseconds().max(0) as u64,
-                },
-                core.meta("reaper", &r.id),
-            )
+                    duration_ms,
+                }
+            }
+        };
+        let failed = core
+            .aggregates
+            .restores
+            .execute_with_metadata(&r.id, command, core.meta("reaper", &r.id))
             .await;
         if failed.is_err() {
             return Ok(()); // someone else recorded it, or it ended meanwhile

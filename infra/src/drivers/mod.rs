@@ -8,6 +8,7 @@ pub mod mysql;
 mod mysql_block;
 mod mysql_definer;
 mod mysql_grants;
+mod mysql_journal;
 mod mysql_move;
 mod mysql_restore;
 pub mod mysql_stream;
@@ -18,12 +19,14 @@ pub mod pg_partial;
 mod pg_properties;
 mod pg_restore;
 mod pg_stand_in;
+mod pg_swap;
 pub mod pg_temp_cluster;
 pub mod pg_toc;
 pub mod postgres;
 mod process;
 pub mod scratch;
 pub mod scrub;
+mod test_pause;
 
 use backline_domain::Stage;
 use backline_domain::{ConnectionString, DatabaseProperties, Engine, Failure};
@@ -283,6 +286,24 @@ pub async fn restore(
     match conn.engine {
         Engine::Postgres => pg_restore::restore(conn, probe, options, feed).await,
         Engine::Mysql => mysql_restore::restore(conn, probe, options, feed).await,
+    }
+}
+
+/// Completes what a restore whose process died left half-done on the target's server, so
+/// that the target ends with the restored contents; `Ok(true)` when there was such a move.
+/// `scratch` is the restore's scratch database ([`scratch_name`]). A PostgreSQL restore
+/// swaps in one transaction: `Ok(true)` when it committed (its previous contents, if left
+/// under the scratch name, are dropped); a MariaDB one completes its journaled move. Where
+/// the target was never touched, `Ok(false)`.
+pub async fn complete_interrupted_move(
+    conn: &ConnectionString,
+    tools: &ToolConfig,
+    scratch: &str,
+) -> Result<bool, StageError> {
+    match conn.engine {
+        _ if !scratch.contains(scratch::SCRATCH_MARK) || scratch == conn.database => Ok(false),
+        Engine::Postgres => pg_swap::recover(conn, scratch).await,
+        Engine::Mysql => mysql_journal::recover(conn, tools, scratch).await,
     }
 }
 

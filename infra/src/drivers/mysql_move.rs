@@ -32,16 +32,24 @@ pub(super) enum Moved {
 
 /// The move of a loaded scratch copy, prepared.
 pub(super) struct Plan {
-    tables: Vec<String>,
-    triggers: Vec<String>,
-    /// `(table, column, sequence)`: defaults `nextval(sequence)` to set again.
-    sequence_defaults: Vec<(String, String, String)>,
+    pub(super) moves: Moves,
     /// The dump tool's text of the triggers, events, routines, then views.
     pub(super) definitions: Definitions,
 }
 
+/// What moves from the scratch copy into the target (kept in the move journal).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(super) struct Moves {
+    /// Every table (and sequence) of the scratch copy.
+    pub(super) tables: Vec<String>,
+    /// The scratch copy's triggers, dropped before its tables move.
+    pub(super) triggers: Vec<String>,
+    /// `(table, column, sequence)`: defaults `nextval(sequence)` to set again.
+    pub(super) sequence_defaults: Vec<(String, String, String)>,
+}
+
 /// Definitions to load into the target, as the dump tool wrote them.
-pub(super) struct Definitions(Vec<u8>);
+pub(super) struct Definitions(pub(super) Vec<u8>);
 
 #[async_trait::async_trait]
 impl Feed for Definitions {
@@ -118,9 +126,11 @@ pub(super) async fn prepare(
         definitions.extend(dump_definitions(conn, probe, scratch, &views).await?);
     }
     Ok(Moved::Ready(Plan {
-        tables,
-        triggers,
-        sequence_defaults,
+        moves: Moves {
+            tables,
+            triggers,
+            sequence_defaults,
+        },
         definitions: Definitions(definitions),
     }))
 }
@@ -184,24 +194,29 @@ async fn dump_definitions(
     Ok(out)
 }
 
-/// Drops the scratch copy's triggers (they are in the definitions), so its tables can move.
+/// Drops the scratch copy's triggers (they are in the definitions), so its tables can move;
+/// again after a crash, those that are left.
 pub(super) async fn drop_triggers(
     admin: &mut MySqlConnection,
-    plan: &Plan,
+    moves: &Moves,
     scratch: &str,
 ) -> Result<(), StageError> {
-    for t in &plan.triggers {
-        let sql = format!("DROP TRIGGER {}.{}", my_ident(scratch), my_ident(t));
+    for t in &moves.triggers {
+        let sql = format!(
+            "DROP TRIGGER IF EXISTS {}.{}",
+            my_ident(scratch),
+            my_ident(t)
+        );
         exec(admin, Stage::Restore, &sql).await?;
     }
     Ok(())
 }
 
-/// Moves every table of `scratch` into the (empty) `target` at once, then points sequence
-/// defaults at the moved sequences.
+/// Moves every table of `scratch` into the (empty) `target` at once (one `RENAME TABLE`:
+/// all of them or none).
 pub(super) async fn move_tables(
     admin: &mut MySqlConnection,
-    plan: &Plan,
+    plan: &Moves,
     scratch: &str,
     target: &str,
 ) -> Result<(), StageError> {
@@ -226,6 +241,15 @@ pub(super) async fn move_tables(
         )
         .await?;
     }
+    Ok(())
+}
+
+/// Points the moved tables' sequence defaults at the moved sequences (again after a crash).
+pub(super) async fn set_sequence_defaults(
+    admin: &mut MySqlConnection,
+    plan: &Moves,
+    target: &str,
+) -> Result<(), StageError> {
     for (table, column, seq) in &plan.sequence_defaults {
         let sql = format!(
             "ALTER TABLE {}.{} ALTER COLUMN {} SET DEFAULT nextval({}.{})",

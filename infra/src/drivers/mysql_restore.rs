@@ -3,9 +3,11 @@
 //! --sandbox` where it can.
 
 use super::mysql::{connect, exec, options_file, schema};
+use super::mysql_journal::{self, JOURNAL_TABLE};
 use super::mysql_move::{self, Moved};
 use super::mysql_stream::Retarget;
 use super::process::{command, RunningTool};
+use super::test_pause::{pause_at, Step};
 use super::{my_ident, run_fed, FedEnd, Feed, Probe, RestoreOptions, RestoreOutcome, StageError};
 use backline_domain::{ConnectionString, Engine, MyDatabaseProperties, Stage};
 use sqlx::mysql::MySqlConnection;
@@ -14,7 +16,7 @@ use std::path::PathBuf;
 
 /// `CREATE DATABASE` for `name` with the character set and collation of `p` (checked to be
 /// plain words, as they are SQL keywords), else the server's defaults.
-fn create_sql(name: &str, p: Option<&MyDatabaseProperties>) -> String {
+pub(super) fn create_sql(name: &str, p: Option<&MyDatabaseProperties>) -> String {
     match p.filter(|p| p.is_valid()) {
         Some(p) => format!(
             "CREATE DATABASE {} CHARACTER SET {} COLLATE {}",
@@ -43,7 +45,7 @@ async fn supports_sandbox(tool: &std::path::Path) -> bool {
     yes
 }
 
-async fn load(
+pub(super) async fn load(
     conn: &ConnectionString,
     probe: &Probe,
     database: &str,
@@ -115,11 +117,11 @@ async fn current_account(c: &mut MySqlConnection) -> String {
 }
 
 /// How long DDL of a restore waits for other sessions' metadata locks.
-const LOCK_WAIT_SECS: u32 = 60;
+pub(super) const LOCK_WAIT_SECS: u32 = 60;
 
 /// Ends the other sessions whose current database is `name` (best effort: without the
 /// privilege to kill them, the DROP that follows waits at most `LOCK_WAIT_SECS`).
-async fn end_sessions(c: &mut MySqlConnection, name: &str) {
+pub(super) async fn end_sessions(c: &mut MySqlConnection, name: &str) {
     let ids: Vec<u64> = sqlx::query_scalar(
         "SELECT CAST(ID AS UNSIGNED) FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()",
     )
@@ -289,33 +291,44 @@ async fn replace_through_scratch(
         return Err(e);
     }
     let plan = match moved {
-        Moved::Ready(plan) => plan,
+        Moved::Ready(plan) if !plan.moves.tables.iter().any(|t| t == JOURNAL_TABLE) => plan,
+        Moved::Ready(_) => {
+            tracing::info!("the loaded copy has a table named like the move journal: it is loaded again into the target");
+            return replace_by_second_load(admin, l, target, scratch).await;
+        }
         Moved::NotMovable(why) => {
             tracing::info!(reason = %why, "the loaded copy is loaded again into the target");
             return replace_by_second_load(admin, l, target, scratch).await;
         }
     };
-    if let Err(e) = mysql_move::drop_triggers(admin, &plan, scratch).await {
+    pause_at(Step::MyLoaded).await;
+    let journal = mysql_journal::Journal {
+        target: target.to_string(),
+        defaults: l.defaults.cloned(),
+        moves: plan.moves,
+    };
+    // The commit point: from here on, a process that dies leaves a move that is completed
+    // (by the reaper, at start-up or by `backline cleanup --scratch`), never undone.
+    let written = match mysql_journal::lock_move(admin, scratch).await {
+        Ok(()) => mysql_journal::write(admin, scratch, &journal, &plan.definitions).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
         drop_schema(admin, scratch).await;
         return Err(e);
     }
-    take_over(admin, l, target, scratch).await?;
-    let left = |e: StageError| StageError {
-        message: format!(
-            "{}; the restore stopped while moving the loaded copy into {target}: what was not \
-             moved yet is in database {scratch}",
-            e.message
-        ),
-        ..e
-    };
-    mysql_move::move_tables(admin, &plan, scratch, target)
+    pause_at(Step::MyJournaled).await;
+    mysql_journal::complete(admin, l.conn, l.probe, scratch, &journal, &plan.definitions)
         .await
-        .map_err(left)?;
-    load(l.conn, l.probe, target, &plan.definitions, false)
-        .await
-        .map_err(left)?;
-    drop_schema(admin, scratch).await;
-    Ok(())
+        .map_err(|e| StageError {
+            message: format!(
+                "{}; the restore stopped while moving the loaded copy into {target}: the rest of \
+                 the move is journaled in database {scratch} and is completed at the next start \
+                 of Backline or by `backline cleanup --scratch`",
+                e.message
+            ),
+            ..e
+        })
 }
 
 /// Ends the sessions in `target` and makes it an empty database with the version's defaults;

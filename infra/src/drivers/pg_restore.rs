@@ -19,14 +19,14 @@ use super::pg_properties;
 use super::pg_stand_in::{drop_stand_in, prepare_stand_in, withhold_definer_routines};
 use super::postgres::{describe, exec, libpq_env, maintenance, server_major};
 use super::process::{command, RunningTool};
-use super::{derived_name, pg_ident, run_fed, Feed, Probe, RestoreOptions, RestoreOutcome};
+use super::test_pause::Step;
+use super::{pg_ident, run_fed, Feed, Probe, RestoreOptions, RestoreOutcome};
 use super::{FedEnd, StageError};
 use crate::sql::conninfo_value;
 use backline_domain::Stage;
 use backline_domain::{ConnectionString, Engine, PgDatabaseProperties};
 use sqlx::postgres::PgConnection;
 use sqlx::Connection;
-use std::time::Duration;
 
 /// What the restoring role is.
 struct Restorer {
@@ -53,7 +53,7 @@ async fn is_superuser(admin: &mut PgConnection, role: &str) -> bool {
         .unwrap_or(true)
 }
 
-async fn drop_db(admin: &mut PgConnection, name: &str) {
+pub(super) async fn drop_db(admin: &mut PgConnection, name: &str) {
     let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", pg_ident(name));
     if let Err(e) = exec(admin, Stage::Cleanup, &sql).await {
         tracing::warn!(database = name, error = %e, "could not drop scratch database");
@@ -165,12 +165,14 @@ pub async fn restore(
         let statements = pg_properties::statements(p, &scratch, &owner_now, options.no_owner);
         warnings.extend(apply_properties(&mut admin, statements).await);
     }
+    super::test_pause::pause_at(Step::PgLoaded).await;
     // The last point a cancel leaves the target untouched: the swap runs to its end.
     if let Err(e) = super::check_cancelled(&options.cancel, Stage::Swap) {
         drop_db(&mut admin, &scratch).await;
         return Err(e);
     }
-    let kept = swap(&mut admin, &target, &scratch, current.is_some(), options).await?;
+    let kept =
+        super::pg_swap::swap(&mut admin, &target, &scratch, current.is_some(), options).await?;
     let _ = admin.close().await;
     Ok(RestoreOutcome {
         previous_kept_as: kept,
@@ -354,80 +356,4 @@ pub(super) async fn role_exists(admin: &mut PgConnection, role: &str) -> bool {
         .fetch_one(&mut *admin)
         .await
         .unwrap_or(false)
-}
-
-/// The target's current contents step aside (kept or dropped), the scratch takes its name.
-async fn swap(
-    admin: &mut PgConnection,
-    target: &str,
-    scratch: &str,
-    target_exists: bool,
-    options: &RestoreOptions,
-) -> Result<Option<String>, StageError> {
-    let mut kept = None;
-    if target_exists {
-        let keep_name = derived_name(
-            target,
-            &format!(
-                "_before_restore_{}",
-                chrono::Utc::now().format("%Y%m%d%H%M%S")
-            ),
-            63,
-        );
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let _ = sqlx::query(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-            )
-            .bind(target)
-            .execute(&mut *admin)
-            .await;
-            let sql = format!(
-                "ALTER DATABASE {} RENAME TO {}",
-                pg_ident(target),
-                pg_ident(&keep_name)
-            );
-            match exec(admin, Stage::Swap, &sql).await {
-                Ok(()) => break,
-                Err(e) if attempt < 20 => {
-                    tracing::debug!(error = %e, "target busy, retrying the swap");
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                Err(e) => {
-                    drop_db(admin, scratch).await;
-                    return Err(StageError {
-                        message: format!(
-                            "could not take over {target}: {} (clients keep reconnecting to it?)",
-                            e.message
-                        ),
-                        ..e
-                    });
-                }
-            }
-        }
-        kept = Some(keep_name);
-    }
-    let promote = format!(
-        "ALTER DATABASE {} RENAME TO {}",
-        pg_ident(scratch),
-        pg_ident(target)
-    );
-    if let Err(e) = exec(admin, Stage::Swap, &promote).await {
-        if let Some(k) = &kept {
-            let back = format!(
-                "ALTER DATABASE {} RENAME TO {}",
-                pg_ident(k),
-                pg_ident(target)
-            );
-            let _ = exec(admin, Stage::Swap, &back).await;
-        }
-        drop_db(admin, scratch).await;
-        return Err(e);
-    }
-    if let (Some(k), false) = (&kept, options.keep_previous) {
-        drop_db(admin, k).await;
-        kept = None;
-    }
-    Ok(kept)
 }

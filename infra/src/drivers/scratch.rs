@@ -61,6 +61,17 @@ pub async fn drop_scratch(conn: &ConnectionString, name: &str) -> Result<(), Sta
         }
         Engine::Mysql => {
             let mut c = mysql::connect(conn, None).await?;
+            if super::mysql_journal::is_journaled(&mut c, name).await? {
+                return Err(StageError::new(
+                    Stage::Cleanup,
+                    format!(
+                        "{name} holds the restored contents of an interrupted move into {}: not \
+                         dropped (the move is completed at the next start of Backline, or by \
+                         `backline cleanup --scratch` once the server answers)",
+                        conn.database
+                    ),
+                ));
+            }
             let sql = format!("DROP DATABASE IF EXISTS {}", my_ident(name));
             mysql::exec(&mut c, Stage::Cleanup, &sql).await
         }

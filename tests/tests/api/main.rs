@@ -32,6 +32,7 @@ mod pitr;
 mod principals;
 mod progress;
 mod replay;
+mod restore_crash;
 mod restore_faults;
 mod restore_safety;
 mod retention;

@@ -157,10 +157,15 @@ impl External {
 
     /// Registers a PostgreSQL database and returns its id.
     pub async fn register(&self, name: &str, url: &str) -> String {
+        self.register_engine(name, "postgres", url).await
+    }
+
+    /// Registers a database of `engine` (`postgres`, `mysql`) and returns its id.
+    pub async fn register_engine(&self, name: &str, engine: &str, url: &str) -> String {
         let (status, body) = self
             .post(
                 "/api/v1/databases",
-                serde_json::json!({"name": name, "engine": "postgres", "connection": url}),
+                serde_json::json!({"name": name, "engine": engine, "connection": url}),
             )
             .await;
         assert_eq!(status, 201, "register: {body}");
@@ -190,6 +195,22 @@ impl External {
             assert!(
                 start.elapsed() < limit,
                 "backup {id} still running after {limit:?}: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Polls the restore until it is no longer running; fails after `limit`.
+    pub async fn wait_restore(&self, id: &str, limit: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let v = self.get_json(&format!("/api/v1/restores/{id}")).await;
+            if v["status"] != "running" {
+                return v;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "restore {id} still running after {limit:?}: {v}"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
