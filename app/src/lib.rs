@@ -56,7 +56,7 @@ pub use retention::{PruneItem, PrunePlan, Retention};
 pub use scheduling::Scheduler;
 pub use seals::{LedgerStatus, LedgerVerification, SealReport, Seals};
 pub use servers::{
-    AutoRegisterInput, NewServer, Selection, ServerDatabase, Servers, TemplateInput,
+    AutoRegisterInput, GlobalsInput, NewServer, Selection, ServerDatabase, Servers, TemplateInput,
 };
 pub use settings::{AccessSettings, Settings};
 pub use time::parse_time;

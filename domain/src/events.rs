@@ -525,6 +525,7 @@ mod tests {
         let mut all = all;
         all.extend(access_events());
         all.extend(drill_events());
+        all.extend(globals_events());
         for e in &all {
             // Exhaustive: a new variant must be added to the list above.
             match e {
@@ -585,7 +586,14 @@ mod tests {
                     ServerEvent::ServerRegistered { .. }
                     | ServerEvent::ServerDatabasesRegistered { .. }
                     | ServerEvent::DatabaseDiscovered { .. }
-                    | ServerEvent::ServerRemoved {},
+                    | ServerEvent::ServerRemoved {}
+                    | ServerEvent::ServerGlobalsSet { .. }
+                    | ServerEvent::GlobalsSlotClaimed { .. }
+                    | ServerEvent::GlobalsBackupStarted { .. }
+                    | ServerEvent::GlobalsBackupCompleted { .. }
+                    | ServerEvent::GlobalsBackupFailed { .. }
+                    | ServerEvent::GlobalsApplied { .. }
+                    | ServerEvent::GlobalsApplyFailed { .. },
                 )
                 | LedgerEvent::Archive(
                     ArchiveEvent::WalArchivingEnabled { .. }
@@ -672,6 +680,63 @@ mod tests {
         ]
     }
 
+    fn globals_events() -> Vec<LedgerEvent> {
+        use crate::server_globals::{GlobalsRun, GlobalsSettings};
+        vec![
+            LedgerEvent::Server(ServerEvent::ServerGlobalsSet {
+                globals: GlobalsSettings {
+                    enabled: true,
+                    keep_passwords: true,
+                    schedule: Some(Schedule::parse("0 3 * * *", None, CatchUp::Latest).unwrap()),
+                },
+            }),
+            LedgerEvent::Server(ServerEvent::GlobalsSlotClaimed {
+                slot: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+                globals_id: "g".into(),
+            }),
+            LedgerEvent::Server(ServerEvent::GlobalsBackupStarted {
+                run: GlobalsRun {
+                    globals_id: "g".into(),
+                    trigger: Trigger::Manual { actor: "a".into() },
+                    method: "pg_dumpall".into(),
+                    tool_version: "pg_dumpall 15".into(),
+                    server_version: "15.1".into(),
+                    keep_passwords: false,
+                },
+            }),
+            LedgerEvent::Server(ServerEvent::GlobalsBackupCompleted {
+                globals_id: "g".into(),
+                artifact: artifact(),
+                duration_ms: 5,
+            }),
+            LedgerEvent::Server(ServerEvent::GlobalsBackupFailed {
+                globals_id: "g".into(),
+                failure: Failure {
+                    stage: Stage::Dump,
+                    message: "m".into(),
+                    stderr_tail: String::new(),
+                },
+            }),
+            LedgerEvent::Server(ServerEvent::GlobalsApplied {
+                globals_id: "g".into(),
+                target: "s2".into(),
+                application: crate::server::GlobalsApplication {
+                    existing: 2,
+                    errors: vec!["ERROR: x".into()],
+                },
+            }),
+            LedgerEvent::Server(ServerEvent::GlobalsApplyFailed {
+                globals_id: "g".into(),
+                target: "s2".into(),
+                failure: Failure {
+                    stage: Stage::Verify,
+                    message: "sha256 mismatch".into(),
+                    stderr_tail: String::new(),
+                },
+            }),
+        ]
+    }
+
     fn access_events() -> Vec<LedgerEvent> {
         use crate::access::Role;
         vec![
@@ -732,7 +797,7 @@ mod tests {
     #[test]
     fn every_variant_round_trips_through_decode() {
         let all = every_event();
-        assert_eq!(all.len(), 65);
+        assert_eq!(all.len(), 72);
         for e in all {
             let (payload, stored_type) = match &e {
                 LedgerEvent::Database(x) => (serde_json::to_value(x), x.event_type()),

@@ -24,6 +24,7 @@ pub mod retention;
 pub mod schedule;
 pub mod seal;
 pub mod server;
+pub mod server_globals;
 pub mod signin;
 pub mod ssh;
 pub mod stage;
@@ -74,9 +75,10 @@ pub use restore::{
 pub use retention::{Prunable, Retention, Version};
 pub use schedule::{CatchUp, Schedule, ScheduleError};
 pub use server::{
-    glob_matches, AutoRegister, RegisteredDatabase, RegistrationTemplate, Server, ServerCommand,
-    ServerError, ServerEvent,
+    glob_matches, AutoRegister, GlobalsApplication, RegisteredDatabase, RegistrationTemplate,
+    Server, ServerCommand, ServerError, ServerEvent,
 };
+pub use server_globals::{GlobalsError, GlobalsRun, GlobalsSettings, GlobalsState};
 pub use signin::{SignIn, SignInEvent};
 pub use ssh::{HostKeyFingerprint, SshAuth, SshError, SshInput, SshSettings, StoredSsh};
 pub use stage::Stage;

@@ -1,9 +1,12 @@
 //! The Server aggregate: a database server (engine + connection, no database) whose
 //! databases Backline lists, registers in bulk and, when asked, registers as they appear.
 
+use crate::artifact::StoredArtifact;
 use crate::connection::StoredConnection;
 use crate::retention::Retention;
 use crate::schedule::Schedule;
+use crate::server_globals::{GlobalsError, GlobalsRun, GlobalsSettings, GlobalsState};
+use crate::values::Failure;
 use crate::values::{DatabaseName, Engine};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
@@ -65,6 +68,44 @@ pub enum ServerCommand {
         error: Option<String>,
     },
     Remove,
+    /// Sets how the server's globals are backed up (`encryption_configured`: whether this
+    /// process has an encryption key, which kept passwords need).
+    SetGlobals {
+        settings: GlobalsSettings,
+        encryption_configured: bool,
+    },
+    /// Claims a scheduled slot of the globals backups for version `globals_id`.
+    ClaimGlobalsSlot {
+        slot: chrono::DateTime<chrono::Utc>,
+        globals_id: String,
+    },
+    StartGlobalsBackup(GlobalsRun),
+    CompleteGlobalsBackup {
+        globals_id: String,
+        artifact: StoredArtifact,
+        duration_ms: u64,
+    },
+    FailGlobalsBackup {
+        globals_id: String,
+        failure: Failure,
+    },
+    /// Records that globals version `globals_id` of this server was applied to `target` (a
+    /// server or database id), or why not.
+    RecordGlobalsApplied {
+        globals_id: String,
+        target: String,
+        outcome: Result<GlobalsApplication, Failure>,
+    },
+}
+
+/// What applying a globals version did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct GlobalsApplication {
+    /// Statements skipped because the role/user they create exists already (kept).
+    pub existing: u32,
+    /// Other errors the engine reported (their last lines).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +138,37 @@ pub enum ServerEvent {
         alert: bool,
     },
     ServerRemoved {},
+    ServerGlobalsSet {
+        globals: GlobalsSettings,
+    },
+    GlobalsSlotClaimed {
+        slot: chrono::DateTime<chrono::Utc>,
+        globals_id: String,
+    },
+    GlobalsBackupStarted {
+        #[serde(flatten)]
+        run: GlobalsRun,
+    },
+    GlobalsBackupCompleted {
+        globals_id: String,
+        artifact: StoredArtifact,
+        duration_ms: u64,
+    },
+    GlobalsBackupFailed {
+        globals_id: String,
+        failure: Failure,
+    },
+    GlobalsApplied {
+        globals_id: String,
+        target: String,
+        #[serde(flatten)]
+        application: GlobalsApplication,
+    },
+    GlobalsApplyFailed {
+        globals_id: String,
+        target: String,
+        failure: Failure,
+    },
 }
 
 impl ServerEvent {
@@ -106,6 +178,13 @@ impl ServerEvent {
             ServerEvent::ServerDatabasesRegistered { .. } => "ServerDatabasesRegistered",
             ServerEvent::DatabaseDiscovered { .. } => "DatabaseDiscovered",
             ServerEvent::ServerRemoved {} => "ServerRemoved",
+            ServerEvent::ServerGlobalsSet { .. } => "ServerGlobalsSet",
+            ServerEvent::GlobalsSlotClaimed { .. } => "GlobalsSlotClaimed",
+            ServerEvent::GlobalsBackupStarted { .. } => "GlobalsBackupStarted",
+            ServerEvent::GlobalsBackupCompleted { .. } => "GlobalsBackupCompleted",
+            ServerEvent::GlobalsBackupFailed { .. } => "GlobalsBackupFailed",
+            ServerEvent::GlobalsApplied { .. } => "GlobalsApplied",
+            ServerEvent::GlobalsApplyFailed { .. } => "GlobalsApplyFailed",
         }
     }
 }
@@ -131,6 +210,8 @@ pub enum ServerError {
     AlreadyDiscovered(String),
     #[error("nothing was registered")]
     NothingRegistered,
+    #[error(transparent)]
+    Globals(#[from] GlobalsError),
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,6 +226,8 @@ pub struct Server {
     /// Databases already registered from it or discovered on it: discovery reports each once.
     #[serde(default)]
     pub known: BTreeSet<String>,
+    #[serde(default)]
+    pub globals: GlobalsState,
 }
 
 impl Server {
@@ -225,6 +308,10 @@ impl Aggregate for Server {
                 self.require_live()?;
                 ServerEvent::ServerRemoved {}
             }
+            other => {
+                self.require_live()?;
+                self.handle_globals(other)?
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -253,7 +340,82 @@ impl Aggregate for Server {
                 self.known.insert(name);
             }
             ServerEvent::ServerRemoved {} => self.removed = true,
+            ServerEvent::ServerGlobalsSet { globals } => self.globals.settings = Some(globals),
+            ServerEvent::GlobalsSlotClaimed { slot, globals_id } => {
+                self.globals.last_slot = Some((slot, globals_id))
+            }
+            ServerEvent::GlobalsBackupStarted { run } => {
+                self.globals.open.insert(run.globals_id, run.keep_passwords);
+            }
+            ServerEvent::GlobalsBackupCompleted { globals_id, .. }
+            | ServerEvent::GlobalsBackupFailed { globals_id, .. } => {
+                self.globals.open.remove(&globals_id);
+            }
+            ServerEvent::GlobalsApplied { .. } | ServerEvent::GlobalsApplyFailed { .. } => {}
         }
+    }
+}
+
+impl Server {
+    /// The globals commands (the server is live).
+    fn handle_globals(&self, command: ServerCommand) -> Result<ServerEvent, ServerError> {
+        let g = &self.globals;
+        Ok(match command {
+            ServerCommand::SetGlobals {
+                settings,
+                encryption_configured,
+            } => {
+                GlobalsState::check_settings(&settings, encryption_configured)?;
+                ServerEvent::ServerGlobalsSet { globals: settings }
+            }
+            ServerCommand::ClaimGlobalsSlot { slot, globals_id } => {
+                g.check_claim(slot)?;
+                ServerEvent::GlobalsSlotClaimed { slot, globals_id }
+            }
+            ServerCommand::StartGlobalsBackup(run) => {
+                g.check_start(&run)?;
+                ServerEvent::GlobalsBackupStarted { run }
+            }
+            ServerCommand::CompleteGlobalsBackup {
+                globals_id,
+                artifact,
+                duration_ms,
+            } => {
+                g.check_end(&globals_id, Some(&artifact))?;
+                ServerEvent::GlobalsBackupCompleted {
+                    globals_id,
+                    artifact,
+                    duration_ms,
+                }
+            }
+            ServerCommand::FailGlobalsBackup {
+                globals_id,
+                failure,
+            } => {
+                g.check_end(&globals_id, None)?;
+                ServerEvent::GlobalsBackupFailed {
+                    globals_id,
+                    failure,
+                }
+            }
+            ServerCommand::RecordGlobalsApplied {
+                globals_id,
+                target,
+                outcome,
+            } => match outcome {
+                Ok(application) => ServerEvent::GlobalsApplied {
+                    globals_id,
+                    target,
+                    application,
+                },
+                Err(failure) => ServerEvent::GlobalsApplyFailed {
+                    globals_id,
+                    target,
+                    failure,
+                },
+            },
+            _ => return Err(ServerError::NotFound),
+        })
     }
 }
 
@@ -369,5 +531,78 @@ mod tests {
             .given(vec![registered(), ServerEvent::ServerRemoved {}])
             .when(ServerCommand::Remove)
             .then_expect_error(ServerError::Removed);
+    }
+
+    fn run(id: &str, keep_passwords: bool) -> GlobalsRun {
+        GlobalsRun {
+            globals_id: id.into(),
+            trigger: crate::backup::Trigger::Manual { actor: "a".into() },
+            method: "pg_dumpall".into(),
+            tool_version: "15".into(),
+            server_version: "15".into(),
+            keep_passwords,
+        }
+    }
+
+    fn artifact(encrypted: bool) -> StoredArtifact {
+        StoredArtifact {
+            storage: "fs".into(),
+            key: "k".into(),
+            bytes: 1,
+            raw_bytes: 1,
+            sha256: "00".into(),
+            compression: "zstd".into(),
+            encrypted,
+            copies: Vec::new(),
+            warnings: Vec::new(),
+            database_properties: None,
+        }
+    }
+
+    #[test]
+    fn kept_passwords_need_encryption_and_globals_must_be_enabled() {
+        let keep = GlobalsSettings {
+            enabled: true,
+            keep_passwords: true,
+            schedule: None,
+        };
+        TestFramework::<Server>::with(())
+            .given(vec![registered()])
+            .when(ServerCommand::SetGlobals {
+                settings: keep.clone(),
+                encryption_configured: false,
+            })
+            .then_expect_error(ServerError::Globals(GlobalsError::PasswordsNeedEncryption));
+        TestFramework::<Server>::with(())
+            .given(vec![registered()])
+            .when(ServerCommand::StartGlobalsBackup(run("g1", false)))
+            .then_expect_error(ServerError::Globals(GlobalsError::NotEnabled));
+        let started = vec![
+            registered(),
+            ServerEvent::ServerGlobalsSet { globals: keep },
+            ServerEvent::GlobalsBackupStarted {
+                run: run("g1", true),
+            },
+        ];
+        TestFramework::<Server>::with(())
+            .given(started.clone())
+            .when(ServerCommand::CompleteGlobalsBackup {
+                globals_id: "g1".into(),
+                artifact: artifact(false),
+                duration_ms: 1,
+            })
+            .then_expect_error(ServerError::Globals(GlobalsError::UnencryptedPasswords));
+        TestFramework::<Server>::with(())
+            .given(started)
+            .when(ServerCommand::CompleteGlobalsBackup {
+                globals_id: "g1".into(),
+                artifact: artifact(true),
+                duration_ms: 1,
+            })
+            .then_expect_events(vec![ServerEvent::GlobalsBackupCompleted {
+                globals_id: "g1".into(),
+                artifact: artifact(true),
+                duration_ms: 1,
+            }]);
     }
 }

@@ -85,6 +85,31 @@ fn server(e: &ServerEvent) -> String {
             (None, None) => format!("new database {name} discovered"),
         },
         ServerEvent::ServerRemoved {} => "server removed".into(),
+        ServerEvent::ServerGlobalsSet { globals } => {
+            match (globals.enabled, globals.keep_passwords) {
+                (false, _) => "globals backups turned off".into(),
+                (true, false) => "globals backups on (without passwords)".into(),
+                (true, true) => "globals backups on (passwords kept, encrypted)".into(),
+            }
+        }
+        ServerEvent::GlobalsSlotClaimed { slot, .. } => {
+            format!("scheduled globals slot {} claimed", slot.to_rfc3339())
+        }
+        ServerEvent::GlobalsBackupStarted { run } => {
+            format!("globals backup started ({})", run.method)
+        }
+        ServerEvent::GlobalsBackupCompleted { artifact, .. } => {
+            format!("globals backup completed ({} bytes)", artifact.bytes)
+        }
+        ServerEvent::GlobalsApplied { application, .. } => format!(
+            "globals applied ({} kept as they were, {} other errors)",
+            application.existing,
+            application.errors.len()
+        ),
+        ServerEvent::GlobalsBackupFailed { failure, .. }
+        | ServerEvent::GlobalsApplyFailed { failure, .. } => {
+            format!("globals {} failed: {}", failure.stage, failure.message)
+        }
     }
 }
 

@@ -12,6 +12,7 @@ mod event;
 pub mod metrics;
 mod principals;
 mod restores;
+mod server_globals;
 mod servers;
 mod ssh;
 mod store;
@@ -25,7 +26,8 @@ pub use drills::{DrillSummary, DrillView};
 pub use metrics::Metrics;
 pub use principals::{TokenView, UserView};
 pub use restores::RestoreView;
-pub use servers::{AutoRegisterView, ServerDatabaseView, ServerView};
+pub use server_globals::GlobalsVersionView;
+pub use servers::{AutoRegisterView, GlobalsSettingsView, ServerDatabaseView, ServerView};
 pub use ssh::SshView;
 pub use store::Page;
 pub use timeline::{EventQuery, EventView, Order};
@@ -69,6 +71,7 @@ const TABLES: &[&str] = &[
     "rm_alerts",
     "rm_channels",
     "rm_servers",
+    "rm_server_globals",
     "rm_users",
     "rm_tokens",
     "rm_metrics",
@@ -129,6 +132,7 @@ async fn apply(
     channels::apply(tx, &e).await?;
     metrics::apply(tx, &e).await?;
     servers::apply(tx, &e).await?;
+    server_globals::apply(tx, &e).await?;
     principals::apply(tx, &e).await?;
     timeline::apply(tx, &e).await
 }

@@ -33,6 +33,18 @@ pub struct AutoRegisterView {
     pub destinations: Option<Vec<String>>,
 }
 
+/// How the server's globals (roles, users, grants) are backed up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GlobalsSettingsView {
+    pub enabled: bool,
+    /// Password hashes are kept (and the artifact encrypted).
+    pub keep_passwords: bool,
+    /// Cron expression of scheduled globals backups; `null`: on demand only.
+    pub schedule: Option<String>,
+    pub timezone: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerView {
@@ -53,6 +65,9 @@ pub struct ServerView {
     pub auto_register: Option<AutoRegisterView>,
     /// Databases registered from it or discovered on it, oldest first.
     pub databases: Vec<ServerDatabaseView>,
+    /// How its globals are backed up; `null`: never set.
+    #[serde(default)]
+    pub globals: Option<GlobalsSettingsView>,
 }
 
 async fn save(tx: &mut Tx<'_>, v: &ServerView) -> Result<(), ProjectionError> {
@@ -111,6 +126,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
                     destinations: a.template.destinations.clone(),
                 }),
                 databases: Vec::new(),
+                globals: None,
             };
             save(tx, &v).await
         }
@@ -151,6 +167,18 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
             })
             .await
         }
+        ServerEvent::ServerGlobalsSet { globals } => {
+            update(tx, e.aggregate_id, |v| {
+                v.globals = Some(GlobalsSettingsView {
+                    enabled: globals.enabled,
+                    keep_passwords: globals.keep_passwords,
+                    schedule: globals.schedule.as_ref().map(|s| s.cron.clone()),
+                    timezone: globals.schedule.as_ref().map(|s| s.timezone.clone()),
+                })
+            })
+            .await
+        }
+        _ => Ok(()),
     }
 }
 

@@ -22,6 +22,7 @@ mod restore_view;
 pub mod roles;
 mod runs;
 mod schemas;
+mod server_globals;
 mod servers;
 mod session;
 mod ssh;
@@ -226,6 +227,9 @@ fn api_routes() -> OpenApiRouter<Arc<HttpState>> {
         .routes(routes!(servers::databases))
         .routes(routes!(servers::register_databases))
         .routes(routes!(servers::discover))
+        .routes(routes!(server_globals::set, server_globals::list))
+        .routes(routes!(server_globals::back_up))
+        .routes(routes!(server_globals::restore))
         .routes(routes!(ssh::scan))
         .routes(routes!(users::create, users::list))
         .routes(routes!(users::update))

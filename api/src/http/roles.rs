@@ -180,6 +180,16 @@ pub const RULES: &[Rule] = &[
     r("GET", "/api/v1/servers/{id}/databases", Viewer, Everything),
     r("POST", "/api/v1/servers/{id}/register", Admin, Everything),
     r("POST", "/api/v1/servers/{id}/discover", Admin, Everything),
+    // Globals hold every role of a server: admins change and apply them.
+    r("GET", "/api/v1/servers/{id}/globals", Viewer, Everything),
+    r("PUT", "/api/v1/servers/{id}/globals", Admin, Everything),
+    r(
+        "POST",
+        "/api/v1/servers/{id}/globals-backups",
+        Admin,
+        Everything,
+    ),
+    r("POST", "/api/v1/globals/{id}/restore", Admin, Everything),
     r("POST", "/api/v1/ssh/scan", Admin, Everything),
     r("GET", "/api/v1/users", Admin, Everything),
     r("POST", "/api/v1/users", Admin, Everything),

@@ -233,6 +233,11 @@ pub struct RestoreRequest {
     #[serde(default)]
     #[schema(example = json!({"public.orders": "public.orders_0601"}))]
     pub rename: Option<std::collections::BTreeMap<String, String>>,
+    /// First apply the newest completed globals version (roles and tablespaces; users and
+    /// grants) of the server the backup's database was registered from to the target's
+    /// server; roles that exist are kept. Then ownership and grants restore without `no_owner`.
+    #[serde(default)]
+    pub with_globals: bool,
 }
 
 /// A database a restore creates.
@@ -292,6 +297,7 @@ pub async fn restore(
         }),
         tables: req.tables,
         rename: req.rename.unwrap_or_default(),
+        with_globals: req.with_globals,
     };
     may_restore_into(&state, &caller.0, &request).await?;
     let started = state.app.restores().start(&actor.0, &request).await?;

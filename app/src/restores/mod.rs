@@ -8,7 +8,7 @@ mod pitr;
 mod pitr_run;
 mod run;
 mod selection;
-mod targets;
+pub(crate) mod targets;
 
 pub use contents::{ObjectEntry, TableEntry, VersionContents};
 pub use new_target::NewTarget;
@@ -54,6 +54,9 @@ pub struct RestoreRequest {
     pub tables: Option<Vec<String>>,
     /// New names for some of `tables` (PostgreSQL).
     pub rename: std::collections::BTreeMap<String, String>,
+    /// Apply the newest globals version (roles, users, grants) of the backup's server to the
+    /// target's server first.
+    pub with_globals: bool,
 }
 
 /// What a restore about to run needs.
@@ -138,6 +141,10 @@ impl Restores {
         let (target_db, conn) = core.database_state(&target_id).await?;
         if let Some(c) = &conn {
             targets::refuse_protected(core, c).await?;
+            if req.with_globals {
+                let source = backup.database_id.as_deref();
+                crate::servers::globals_before_restore(core, actor, source, &target_id, c).await?;
+            }
         }
         // Through its SSH bastion, when it has one: the tunnel lives as long as `conn`.
         let (conn, unreachable) = match conn {

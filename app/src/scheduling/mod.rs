@@ -59,6 +59,9 @@ impl Scheduler {
             if let Err(e) = crate::drills::tick_drills(&self.core).await {
                 tracing::warn!(error = %e, "scheduling restore drills failed");
             }
+            if let Err(e) = crate::servers::tick_globals(&self.core).await {
+                tracing::warn!(error = %e, "scheduling server globals backups failed");
+            }
             if last_discovery.elapsed() >= discover_every {
                 last_discovery = Instant::now();
                 crate::servers::Servers::new(self.core.clone())

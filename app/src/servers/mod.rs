@@ -3,15 +3,20 @@
 //! they appear.
 
 mod discovery;
+mod globals;
+mod globals_apply;
 
 pub use discovery::ServerDatabase;
+pub(crate) use globals::tick_globals;
+pub use globals::GlobalsInput;
+pub(crate) use globals_apply::globals_before_restore;
 
 use crate::core::Core;
 use crate::databases::{Databases, ScheduleInput};
 use crate::error::{from_aggregate, AppError};
 use backline_domain::{
-    glob_matches, AutoRegister, ConnectionString, DatabaseName, Engine, RegisteredDatabase,
-    RegistrationTemplate, Server, ServerCommand, ServerError,
+    glob_matches, AutoRegister, ConnectionString, DatabaseName, Engine, GlobalsError,
+    RegisteredDatabase, RegistrationTemplate, Server, ServerCommand, ServerError,
 };
 use backline_projections::ServerView;
 use std::sync::Arc;
@@ -54,6 +59,11 @@ pub(crate) fn server_error(e: &ServerError) -> AppError {
     match e {
         ServerError::NotFound => AppError::NotFound(e.to_string()),
         ServerError::NothingRegistered => AppError::Unprocessable(e.to_string()),
+        ServerError::Globals(
+            GlobalsError::PasswordsNeedEncryption
+            | GlobalsError::NotEnabled
+            | GlobalsError::UnencryptedPasswords,
+        ) => AppError::Unprocessable(e.to_string()),
         _ => AppError::Conflict(e.to_string()),
     }
 }

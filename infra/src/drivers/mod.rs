@@ -3,6 +3,7 @@
 
 pub mod discovery;
 pub mod drill;
+pub mod globals;
 pub mod grants;
 pub mod mysql;
 mod mysql_block;

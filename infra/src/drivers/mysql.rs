@@ -79,6 +79,11 @@ pub async fn server_version(conn: &ConnectionString) -> Result<String, StageErro
     version_of(conn, Some(&conn.database)).await
 }
 
+/// The server's version, asked without a database.
+pub(crate) async fn server_version_any(conn: &ConnectionString) -> Result<String, StageError> {
+    version_of(conn, None).await
+}
+
 async fn version_of(conn: &ConnectionString, database: Option<&str>) -> Result<String, StageError> {
     let mut c = connect(conn, database).await?;
     let row = sqlx::query("SELECT VERSION() AS v")

@@ -90,7 +90,7 @@ fn major_of(version_line: &str) -> Option<u32> {
 }
 
 /// The newest installed `name` whose major version is at least `server_major`.
-async fn pick_tool(
+pub(crate) async fn pick_tool(
     name: &str,
     tools: &ToolConfig,
     server_major: u32,
@@ -282,6 +282,26 @@ pub(crate) async fn maintenance(conn: &ConnectionString) -> Result<PgConnection,
             .await
             .map_err(|_| first),
     }
+}
+
+/// The server's version, major version, and a database to connect to for server-wide work:
+/// the connection's own, else `postgres`, else `template1`.
+pub(crate) async fn maintenance_probe(
+    conn: &ConnectionString,
+) -> Result<(String, u32, String), StageError> {
+    let mut first = None;
+    for db in [conn.database.as_str(), "postgres", "template1"] {
+        match connect(&conn.with_database(db)).await {
+            Ok(c) => {
+                let (v, major) = version_of(c).await?;
+                return Ok((v, major, db.to_string()));
+            }
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    Err(first.unwrap_or_else(|| StageError::new(Stage::Connect, "no database to connect to")))
 }
 
 /// The major version in a `server_version` string (`15.19 (Debian …)` → 15).

@@ -43,6 +43,7 @@ mod scope_leaks;
 mod seals;
 mod seals_shared;
 mod secrets;
+mod server_globals;
 mod servers;
 mod signed_manifests;
 mod ssh_tunnels;
