@@ -25,6 +25,8 @@ environment:
   BENCH_WORK       work directory (default: new mktemp dir under /var/tmp, removed at exit)
   BENCH_KEEP_WORK  1 = keep BENCH_WORK (default 0 if BENCH_WORK is generated)
   BACKLINE_BIN     backline binary (default ${CARGO_TARGET_DIR:-<repo>/target}/release/backline)
+  BENCH_PARALLEL   1 = also the parallel-backup case on PostgreSQL (default 1 when postgres runs)
+  BENCH_PAR_JOBS   backup_jobs of that case (default 2)
   BENCH_PG_HOST / BENCH_PG_PORT / BENCH_PG_USER   default 127.0.0.1 / 5432 / postgres (trust auth)
   BENCH_MY_HOST / BENCH_MY_PORT / BENCH_MY_USER   default 127.0.0.1 / 3306 / root (empty password)
 EOF
@@ -45,6 +47,10 @@ BENCH_MY_PORT=${BENCH_MY_PORT:-3306}
 BENCH_MY_USER=${BENCH_MY_USER:-root}
 BACKLINE_BIN=${BACKLINE_BIN:-${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/backline}
 DB=${BENCH_DB:-backline_bench}
+# the parallel case: its own database of 4 tables of about the same size
+DB_PAR=${DB}_par
+BENCH_PARALLEL=${BENCH_PARALLEL:-1}
+BENCH_PAR_JOBS=${BENCH_PAR_JOBS:-2}
 ADMIN_TOKEN=bench-admin-token-0123456789abcdef
 
 # targets: backline / raw
@@ -78,9 +84,14 @@ if ! [[ $BENCH_RUNS =~ ^[0-9]+$ ]] || ((BENCH_RUNS < 1)); then
 fi
 read -r -a ENGINES <<<"$BENCH_ENGINES"
 ((${#ENGINES[@]} > 0)) || die "BENCH_ENGINES is empty"
+PARALLEL=0
 for e in "${ENGINES[@]}"; do
   case $e in postgres | mysql) ;; *) die "unknown engine '$e' in BENCH_ENGINES (postgres, mysql)" ;; esac
+  if [[ $e == postgres && $BENCH_PARALLEL == 1 ]]; then PARALLEL=1; fi
 done
+if ! [[ $BENCH_PAR_JOBS =~ ^[0-9]+$ ]] || ((BENCH_PAR_JOBS < 2 || BENCH_PAR_JOBS > 16)); then
+  die "BENCH_PAR_JOBS must be an integer in 2..16 (got '$BENCH_PAR_JOBS')"
+fi
 
 need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found: $2"; }
 need zstd "apt-get install -y zstd"
@@ -138,8 +149,9 @@ drop_databases() {
   local e
   for e in "${ENGINES[@]}"; do
     if [[ $e == postgres ]]; then
-      log "dropping PostgreSQL database $DB"
+      log "dropping PostgreSQL databases $DB, $DB_PAR"
       psql_q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" || true
+      psql_q -d postgres -c "DROP DATABASE IF EXISTS $DB_PAR WITH (FORCE)" || true
     else
       log "dropping MariaDB database $DB"
       my_q -e "DROP DATABASE IF EXISTS $DB" || true
@@ -279,9 +291,46 @@ ensure_mysql() {
   echo "$((SECONDS - t0))" >"$WORK/gen-mysql.secs"
 }
 
+# The parallel case: 4 tables of the same shape and row count (so about the same size),
+# mixed text (md5 words, partly repeated), numbers, timestamps and jsonb, with an index each.
+ensure_pg_par() {
+  local marker cur t0 rows i
+  marker="par=1;size_mb=$BENCH_SIZE_MB"
+  if [[ $(psql_q -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DB_PAR'") == 1 ]]; then
+    cur=$(psql_q -d "$DB_PAR" -Atc "SELECT value FROM backline_bench_meta WHERE key = 'marker'" 2>/dev/null || true)
+    if [[ $cur == "$marker" ]]; then
+      log "postgres: $DB_PAR already built ($marker, $(psql_q -d postgres -Atc "SELECT pg_database_size('$DB_PAR') / 1048576") MiB), skipping generation"
+      return
+    fi
+    psql_q -d postgres -c "DROP DATABASE $DB_PAR WITH (FORCE)"
+  fi
+  t0=$SECONDS
+  # ~330 bytes a row with its index entry
+  rows=$((BENCH_SIZE_MB * 1048576 / 4 / 330))
+  log "postgres: generating $DB_PAR: 4 tables of $rows rows (~$((BENCH_SIZE_MB / 4)) MiB each)"
+  psql_q -d postgres -c "CREATE DATABASE $DB_PAR"
+  psql_q -d "$DB_PAR" -c "CREATE TABLE backline_bench_meta (key text PRIMARY KEY, value text)"
+  for i in 1 2 3 4; do
+    psql_q -d "$DB_PAR" -c "CREATE TABLE part_$i (id bigint PRIMARY KEY, n int, amount numeric(12,2),
+        at timestamptz, label text, body text, doc jsonb)" \
+      -c "INSERT INTO part_$i SELECT g, (random() * 1e6)::int, round((random() * 1e5)::numeric, 2),
+        now() - random() * interval '900 days', md5(g::text || '$i'),
+        md5(random()::text) || ' ' || repeat(md5((g % 997)::text), 2) || ' ' || md5(random()::text),
+        jsonb_build_object('k', g % 31, 'v', md5(random()::text), 'ok', random() < 0.5)
+        FROM generate_series(1, $rows) g" \
+      -c "CREATE INDEX ON part_$i (n)" >/dev/null &
+    GEN_PIDS+=($!)
+  done
+  for i in "${GEN_PIDS[@]}"; do wait "$i" || die "generating $DB_PAR failed"; done
+  GEN_PIDS=()
+  psql_q -d "$DB_PAR" -c "INSERT INTO backline_bench_meta VALUES ('marker', '$marker')" -c "VACUUM ANALYZE" >/dev/null
+  log "postgres: $DB_PAR built in $((SECONDS - t0)) s, $(psql_q -d postgres -Atc "SELECT pg_database_size('$DB_PAR') / 1048576") MiB"
+}
+
 for e in "${ENGINES[@]}"; do
   if [[ $e == postgres ]]; then ensure_pg; else ensure_mysql; fi
 done
+if ((PARALLEL == 1)); then ensure_pg_par; fi
 if ((GENERATE_ONLY == 1)); then
   log "--generate-only: done"
   exit 0
@@ -302,7 +351,23 @@ free_port() {
   return 1
 }
 
-backline_name() { if [[ $1 == postgres ]]; then echo bench_pg; else echo bench_mysql; fi; }
+backline_name() {
+  case $1 in
+    postgres) echo bench_pg ;;
+    mysql) echo bench_mysql ;;
+    par) echo bench_pg_par ;;   # the parallel case: backup_jobs=BENCH_PAR_JOBS
+    par1) echo bench_pg_par1 ;; # the same database, one stream
+  esac
+}
+
+registration() { # engine|par|par1 -> the POST /api/v1/databases body
+  local url="postgres://$BENCH_PG_USER@$BENCH_PG_HOST:$BENCH_PG_PORT/$DB_PAR"
+  case $1 in
+    par) printf '{"name":"%s","engine":"postgres","connection":"%s","backup_jobs":%d}' "$(backline_name par)" "$url" "$BENCH_PAR_JOBS" ;;
+    par1) printf '{"name":"%s","engine":"postgres","connection":"%s"}' "$(backline_name par1)" "$url" ;;
+    *) printf '{"name":"%s","engine":"%s","connection":"%s"}' "$(backline_name "$1")" "$1" "$(backline_url "$1")" ;;
+  esac
+}
 backline_url() {
   if [[ $1 == postgres ]]; then
     echo "postgres://$BENCH_PG_USER@$BENCH_PG_HOST:$BENCH_PG_PORT/$DB"
@@ -331,8 +396,10 @@ register_databases() {
     ((i == 120)) && die "backline serve: GET /healthz did not return 200 within 60 s (last: $code)"
     sleep 0.5
   done
-  for e in "${ENGINES[@]}"; do
-    body=$(printf '{"name":"%s","engine":"%s","connection":"%s"}' "$(backline_name "$e")" "$e" "$(backline_url "$e")")
+  local regs=("${ENGINES[@]}")
+  if ((PARALLEL == 1)); then regs+=(par par1); fi
+  for e in "${regs[@]}"; do
+    body=$(registration "$e")
     code=$(curl -s -o "$WORK/logs/register-$e.json" -w '%{http_code}' -X POST \
       -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
       -d "$body" "$base/api/v1/databases" || true)
@@ -426,6 +493,40 @@ for e in "${ENGINES[@]}"; do
   done
 done
 
+# The parallel case: the single-stream raw pipeline on $DB_PAR against backline with
+# backup_jobs=BENCH_PAR_JOBS (and backline with one stream, for reference).
+measure_par() { # variant run
+  local fig bytes stamp out=$WORK/raw-par.pgdump.zst
+  case $1 in
+    raw)
+      rm -f "$out"
+      fig=$(timed "par-raw-$2" bash -c "$(printf 'set -o pipefail; pg_dump -Fc -Z0 -h %q -p %q -U %q %q | zstd -1 -T0 -q > %q' \
+        "$BENCH_PG_HOST" "$BENCH_PG_PORT" "$BENCH_PG_USER" "$DB_PAR" "$out")")
+      bytes=$(stat -c %s "$out")
+      ;;
+    *)
+      stamp="$WORK/logs/stamp-par-$1-$2"
+      touch "$stamp"
+      sleep 0.01
+      fig=$(timed "par-$1-$2" env BACKLINE_DATA_DIR="$WORK/data" "$BACKLINE_BIN" backup --database "$(backline_name "$1")")
+      bytes=$(sum_new_files "$WORK/data/artifacts" "$stamp")
+      ;;
+  esac
+  echo "$fig $bytes" >>"$WORK/res/par.$1"
+  log "  run $2 $1 $DB_PAR: $(fmt_fig "$fig") stored $bytes B"
+}
+if ((PARALLEL == 1)); then
+  rm -f "$WORK/res/par.raw" "$WORK/res/par.par" "$WORK/res/par.par1"
+  log "measuring the parallel case on $DB_PAR: raw single stream / backline backup_jobs=$BENCH_PAR_JOBS / backline one stream"
+  for r in $(seq 1 "$BENCH_RUNS"); do
+    measure_par raw "$r"
+    if ((RAW_ONLY == 0)); then
+      measure_par par "$r"
+      measure_par par1 "$r"
+    fi
+  done
+fi
+
 # ---------------------------------------------------------------------------
 # report
 # ---------------------------------------------------------------------------
@@ -485,6 +586,31 @@ if ((RAW_ONLY == 0)); then
   done
 fi
 
+if ((PARALLEL == 1)); then
+  echo
+  echo "parallel backup: $DB_PAR, 4 tables of about the same size ($(psql_q -d postgres -Atc "SELECT pg_database_size('$DB_PAR') / 1048576") MiB), $(nproc) CPUs"
+  printf '%-34s %9s %9s %9s %14s\n' variant wall_s cpu_s rss_MiB stored_bytes
+  for v in raw par par1; do
+    f="$WORK/res/par.$v"
+    [[ -s $f ]] || continue
+    case $v in
+      raw) label="raw pg_dump | zstd -1 (1 stream)" ;;
+      par) label="backline backup_jobs=$BENCH_PAR_JOBS" ;;
+      par1) label="backline backup_jobs=1" ;;
+    esac
+    printf '%-34s %9.2f %9.2f %9.1f %14.0f\n' "$label" "$(median_col "$f" 1)" "$(median_col "$f" 2)" \
+      "$(awk -v k="$(median_col "$f" 3)" 'BEGIN { print k / 1024 }')" "$(median_col "$f" 4)"
+  done
+  if [[ -s $WORK/res/par.par ]]; then
+    awk -v rw="$(median_col "$WORK/res/par.raw" 1)" -v pw="$(median_col "$WORK/res/par.par" 1)" \
+      -v sw="$(median_col "$WORK/res/par.par1" 1)" -v n="$BENCH_PAR_JOBS" 'BEGIN {
+        r = (rw > 0 ? pw / rw : 0); s = (sw > 0 ? pw / sw : 0)
+        printf "wall backline(backup_jobs=%d) / raw single stream: %.3fx (%s)\n", n, r, (r < 1 ? "faster than one stream" : "no gain here")
+        printf "wall backline(backup_jobs=%d) / backline(backup_jobs=1): %.3fx\n", n, s
+      }'
+  fi
+fi
+
 echo
 echo "per-run figures (wall_s cpu_s rss_KiB stored_bytes):"
 for e in "${ENGINES[@]}"; do
@@ -493,6 +619,11 @@ for e in "${ENGINES[@]}"; do
     [[ -s $f ]] || continue
     awk -v e="$e" -v v="$v" '{ printf "  %-9s %-9s run %d: %s\n", e, v, NR, $0 }' "$f"
   done
+done
+for v in raw par par1; do
+  f="$WORK/res/par.$v"
+  [[ -s $f ]] || continue
+  awk -v v="$v" '{ printf "  %-9s %-9s run %d: %s\n", "parallel", v, NR, $0 }' "$f"
 done
 for e in "${ENGINES[@]}"; do
   [[ -f $WORK/gen-$e.secs ]] && echo "generation time $e: $(cat "$WORK/gen-$e.secs") s"

@@ -123,6 +123,9 @@ pub(crate) fn database_error(e: &DatabaseError) -> AppError {
         DatabaseError::NothingToChange | DatabaseError::NoSchedule => {
             AppError::Unprocessable(e.to_string())
         }
+        DatabaseError::BackupJobsOutOfRange(_) | DatabaseError::BackupJobsNotSupported(_) => {
+            AppError::invalid("backup_jobs", e.to_string())
+        }
         _ => AppError::Conflict(e.to_string()),
     }
 }

@@ -312,11 +312,11 @@ async fn read_manifests(
             }
         };
         check(path, &bytes, &m);
-        match store.operator().exists(&m.key).await {
-            Ok(true) => manifests.push(m),
-            Ok(false) => report.lines.push(format!(
-                "skipped backup {}: its artifact {} is missing",
-                m.backup_id, m.key
+        match missing_object(store, &m).await {
+            Ok(None) => manifests.push(m),
+            Ok(Some(key)) => report.lines.push(format!(
+                "skipped backup {}: its artifact {key} is missing",
+                m.backup_id
             )),
             Err(e) => report
                 .lines
@@ -335,6 +335,21 @@ async fn read_manifests(
         }
     }
     Ok(found)
+}
+
+/// The first object of `m`'s version (its artifact, or each part of a parallel backup) that
+/// is not in `store`.
+async fn missing_object(
+    store: &ArtifactStore,
+    m: &BackupManifest,
+) -> Result<Option<String>, opendal::Error> {
+    let keys = std::iter::once(&m.key).chain(m.parts.iter().map(|p| &p.key));
+    for key in keys {
+        if !store.operator().exists(key).await? {
+            return Ok(Some(key.clone()));
+        }
+    }
+    Ok(None)
 }
 
 /// Whether a manifest is signed by `key` and unchanged since: the reason it is refused if not.

@@ -89,56 +89,32 @@ impl Verify {
                 continue;
             };
             checked += 1;
-            let result = if artifact.encrypted && identity.is_none() {
-                pipeline::checksum(store, &copy.key)
-                    .await
-                    .map(|(sha, bytes)| (sha, bytes, None))
+            // A parallel backup's copy is its parts: each is read and checked.
+            let objects: Vec<Object> = if artifact.is_multipart() {
+                let mut ps = artifact.parts.clone();
+                ps.sort_by_key(|p| p.order);
+                ps.into_iter()
+                    .map(|p| Object {
+                        label: format!("{} part {}", copy.storage, p.name),
+                        key: p.key,
+                        sha256: p.sha256,
+                        raw_bytes: p.raw_bytes,
+                    })
+                    .collect()
             } else {
-                pipeline::download_decrypting(
-                    store,
-                    &copy.key,
-                    &copy.sha256,
-                    identity.as_ref(),
-                    &mut tokio::io::sink(),
-                    Default::default(),
-                )
-                .await
-                .map(|d| (d.sha256, d.bytes, Some(d.raw_bytes)))
+                vec![Object {
+                    label: copy.storage.clone(),
+                    key: copy.key.clone(),
+                    sha256: copy.sha256.clone(),
+                    raw_bytes: artifact.raw_bytes,
+                }]
             };
-            let line = match result {
-                Ok((sha, bytes, _)) if sha != copy.sha256 => {
-                    ok = false;
-                    format!(
-                        "{}: sha256 mismatch: recorded {}, stored object has {sha} ({bytes} bytes)",
-                        copy.storage, copy.sha256
-                    )
-                }
-                Ok((_, bytes, Some(raw))) if raw != artifact.raw_bytes => {
-                    ok = false;
-                    format!(
-                        "{}: sha256 ok ({bytes} bytes) but it unpacks to {raw} bytes, not the {} recorded",
-                        copy.storage, artifact.raw_bytes
-                    )
-                }
-                Ok((_, bytes, Some(raw))) => format!(
-                    "{}: sha256 ok ({bytes} bytes); {}decompressed to {raw} bytes",
-                    copy.storage,
-                    if artifact.encrypted {
-                        "decrypted and "
-                    } else {
-                        ""
-                    }
-                ),
-                Ok((_, bytes, None)) => format!(
-                    "{}: sha256 ok ({bytes} bytes); not decrypted: this server has no age identity",
-                    copy.storage
-                ),
-                Err(e) => {
-                    ok = false;
-                    format!("{}: {e}", copy.storage)
-                }
-            };
-            parts.push(line);
+            for object in objects {
+                let (good, line) =
+                    check_object(store, &object, artifact.encrypted, identity.as_ref()).await;
+                ok &= good;
+                parts.push(line);
+            }
         }
         if checked == 0 {
             ok = false;
@@ -166,5 +142,69 @@ impl Verify {
             ok,
             detail,
         })
+    }
+}
+
+/// One stored object to re-read.
+struct Object {
+    label: String,
+    key: String,
+    sha256: String,
+    raw_bytes: u64,
+}
+
+/// Reads `object` end to end; whether it is sound, and what was found.
+async fn check_object(
+    store: &backline_infra::storage::ArtifactStore,
+    object: &Object,
+    encrypted: bool,
+    identity: Option<&backline_infra::encryption::age::x25519::Identity>,
+) -> (bool, String) {
+    let label = &object.label;
+    let result = if encrypted && identity.is_none() {
+        pipeline::checksum(store, &object.key)
+            .await
+            .map(|(sha, bytes)| (sha, bytes, None))
+    } else {
+        pipeline::download_decrypting(
+            store,
+            &object.key,
+            &object.sha256,
+            identity,
+            &mut tokio::io::sink(),
+            Default::default(),
+        )
+        .await
+        .map(|d| (d.sha256, d.bytes, Some(d.raw_bytes)))
+    };
+    match result {
+        Ok((sha, bytes, _)) if sha != object.sha256 => (
+            false,
+            format!(
+                "{label}: sha256 mismatch: recorded {}, stored object has {sha} ({bytes} bytes)",
+                object.sha256
+            ),
+        ),
+        Ok((_, bytes, Some(raw))) if raw != object.raw_bytes => (
+            false,
+            format!(
+                "{label}: sha256 ok ({bytes} bytes) but it unpacks to {raw} bytes, not the {} recorded",
+                object.raw_bytes
+            ),
+        ),
+        Ok((_, bytes, Some(raw))) => (
+            true,
+            format!(
+                "{label}: sha256 ok ({bytes} bytes); {}decompressed to {raw} bytes",
+                if encrypted { "decrypted and " } else { "" }
+            ),
+        ),
+        Ok((_, bytes, None)) => (
+            true,
+            format!(
+                "{label}: sha256 ok ({bytes} bytes); not decrypted: this server has no age identity"
+            ),
+        ),
+        Err(e) => (false, format!("{label}: {e}")),
     }
 }

@@ -48,7 +48,9 @@ pub struct DatabaseFacts {
     pub removed: bool,
 }
 
-pub use crate::artifact::{ArtifactCopy, StoredArtifact, ToolInfo};
+pub use crate::artifact::{
+    parts_digest, parts_list, ArtifactCopy, ArtifactPart, PartRole, StoredArtifact, ToolInfo,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum BackupCommand {
@@ -464,6 +466,7 @@ mod tests {
             copies: vec![],
             warnings: Vec::new(),
             database_properties: None,
+            parts: Vec::new(),
         }
     }
 

@@ -9,6 +9,8 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
+// One command or event at a time, briefly: the size of the completed artifact is not worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum BaseBackupCommand {
     Start {
@@ -36,6 +38,7 @@ pub enum BaseBackupCommand {
     ConfirmDeleted,
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum BaseBackupEvent {
     BaseBackupStarted {

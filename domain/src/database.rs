@@ -43,6 +43,10 @@ pub enum DatabaseCommand {
     SetDestinations {
         destinations: Option<Vec<String>>,
     },
+    /// How many `pg_dump` processes a backup runs (PostgreSQL; 1: one stream).
+    SetBackupJobs {
+        backup_jobs: u32,
+    },
     /// Sets (or with `None` removes) the database's restore drill.
     SetDrill {
         drill: Option<DrillSettings>,
@@ -110,6 +114,10 @@ pub enum DatabaseEvent {
         slot: chrono::DateTime<chrono::Utc>,
         drill_id: String,
     },
+    /// Backups run this many `pg_dump` processes on one snapshot from now on (1: one stream).
+    BackupJobsSet {
+        backup_jobs: u32,
+    },
 }
 
 impl DatabaseEvent {
@@ -126,6 +134,7 @@ impl DatabaseEvent {
             DatabaseEvent::RestoreTargetSet { .. } => "RestoreTargetSet",
             DatabaseEvent::DrillConfigured { .. } => "DrillConfigured",
             DatabaseEvent::DrillSlotClaimed { .. } => "DrillSlotClaimed",
+            DatabaseEvent::BackupJobsSet { .. } => "BackupJobsSet",
         }
     }
 }
@@ -161,6 +170,13 @@ pub enum DatabaseError {
     NoSchedule,
     #[error("this database has no drill schedule")]
     NoDrillSchedule,
+    #[error("backup_jobs must be between 1 and {max}, not {0}", max = crate::database_jobs::MAX_BACKUP_JOBS)]
+    BackupJobsOutOfRange(u32),
+    #[error(
+        "backup_jobs is for PostgreSQL only (several pg_dump processes sharing one snapshot); \
+         a {0} database is backed up by one mariadb-dump stream: leave backup_jobs out or set it to 1"
+    )]
+    BackupJobsNotSupported(Engine),
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,6 +207,9 @@ pub struct Database {
     /// The newest claimed drill slot.
     #[serde(default)]
     pub last_drill_slot: Option<chrono::DateTime<chrono::Utc>>,
+    /// `pg_dump` processes per backup (0 and 1: one stream).
+    #[serde(default)]
+    pub backup_jobs: u32,
 }
 
 impl Database {
@@ -348,6 +367,7 @@ impl Aggregate for Database {
                 }
                 DatabaseEvent::RestoreTargetSet { restore_target }
             }
+            DatabaseCommand::SetBackupJobs { backup_jobs } => self.backup_jobs_set(backup_jobs)?,
             c @ (DatabaseCommand::SetDrill { .. } | DatabaseCommand::ClaimDrillSlot { .. }) => {
                 self.drill_event(c)?
             }
@@ -406,6 +426,7 @@ impl Aggregate for Database {
                 self.last_drill_slot = None;
             }
             DatabaseEvent::DrillSlotClaimed { slot, .. } => self.last_drill_slot = Some(slot),
+            DatabaseEvent::BackupJobsSet { backup_jobs } => self.backup_jobs = backup_jobs,
         }
     }
 }
@@ -644,6 +665,41 @@ mod tests {
             .given(vec![registered()])
             .when(DatabaseCommand::SetDestinations { destinations: None })
             .then_expect_error(DatabaseError::NothingToChange);
+    }
+
+    #[test]
+    fn backup_jobs_are_for_postgres_and_between_1_and_16() {
+        T::with(())
+            .given(vec![registered()])
+            .when(DatabaseCommand::SetBackupJobs { backup_jobs: 4 })
+            .then_expect_events(vec![DatabaseEvent::BackupJobsSet { backup_jobs: 4 }]);
+        for bad in [0, 17] {
+            T::with(())
+                .given(vec![registered()])
+                .when(DatabaseCommand::SetBackupJobs { backup_jobs: bad })
+                .then_expect_error(DatabaseError::BackupJobsOutOfRange(bad));
+        }
+        // 1 is what it already is.
+        T::with(())
+            .given(vec![registered()])
+            .when(DatabaseCommand::SetBackupJobs { backup_jobs: 1 })
+            .then_expect_error(DatabaseError::NothingToChange);
+        let mysql = DatabaseEvent::DatabaseRegistered {
+            name: DatabaseName::parse("shop").unwrap(),
+            engine: Engine::Mysql,
+            connection: conn("h1"),
+            schedule: None,
+            retention: Retention::default(),
+        };
+        T::with(())
+            .given(vec![mysql])
+            .when(DatabaseCommand::SetBackupJobs { backup_jobs: 2 })
+            .then_expect_error(DatabaseError::BackupJobsNotSupported(Engine::Mysql));
+        let mut d = Database::default();
+        d.apply(registered());
+        assert_eq!(d.backup_jobs(), 1);
+        d.apply(DatabaseEvent::BackupJobsSet { backup_jobs: 3 });
+        assert_eq!(d.backup_jobs(), 3);
     }
 
     #[test]

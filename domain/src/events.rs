@@ -234,6 +234,15 @@ mod tests {
                 charset: "latin1".into(),
                 collation: "latin1_bin".into(),
             })),
+            parts: vec![crate::ArtifactPart {
+                name: "pre-data".into(),
+                role: crate::PartRole::PreData,
+                order: 0,
+                key: "k".into(),
+                bytes: 1,
+                raw_bytes: 2,
+                sha256: "ab".into(),
+            }],
         }
     }
 
@@ -539,7 +548,8 @@ mod tests {
                     | DatabaseEvent::DestinationsChanged { .. }
                     | DatabaseEvent::RestoreTargetSet { .. }
                     | DatabaseEvent::DrillConfigured { .. }
-                    | DatabaseEvent::DrillSlotClaimed { .. },
+                    | DatabaseEvent::DrillSlotClaimed { .. }
+                    | DatabaseEvent::BackupJobsSet { .. },
                 )
                 | LedgerEvent::Drill(
                     DrillEvent::RestoreDrillStarted { .. }
@@ -651,6 +661,7 @@ mod tests {
                 slot: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
                 drill_id: "x".into(),
             }),
+            LedgerEvent::Database(DatabaseEvent::BackupJobsSet { backup_jobs: 2 }),
             LedgerEvent::Drill(DrillEvent::RestoreDrillStarted {
                 database_id: "d1".into(),
                 database_name: "shop".into(),

@@ -14,6 +14,7 @@ pub mod base_backup;
 pub mod channel;
 pub mod connection;
 pub mod database;
+pub mod database_jobs;
 pub mod drill;
 pub mod events;
 pub mod ledger_chain;
@@ -45,8 +46,9 @@ pub use archive::{
 };
 pub use archive_retention::{archive_prune, ArchivePrune, ArchiveRetention, BaseAge};
 pub use backup::{
-    ArtifactCopy, Backup, BackupCommand, BackupError, BackupEvent, BackupStatus, DatabaseFacts,
-    StoredArtifact, ToolInfo, Trigger, TriggerKind,
+    parts_digest, parts_list, ArtifactCopy, ArtifactPart, Backup, BackupCommand, BackupError,
+    BackupEvent, BackupStatus, DatabaseFacts, PartRole, StoredArtifact, ToolInfo, Trigger,
+    TriggerKind,
 };
 pub use base_backup::{
     BaseBackup, BaseBackupCommand, BaseBackupError, BaseBackupEvent, BaseBackupStatus,
@@ -57,6 +59,7 @@ pub use channel::{
 };
 pub use connection::{ConnectionError, ConnectionString, SealedSecret, StoredConnection, Via};
 pub use database::{Database, DatabaseCommand, DatabaseError, DatabaseEvent};
+pub use database_jobs::MAX_BACKUP_JOBS;
 pub use drill::{
     Drill, DrillAnomaly, DrillCommand, DrillError, DrillEvent, DrillSandbox, DrillSettings,
     DrillStage, DrillStatus, DrillTrigger, TableCheck, DEFAULT_MAX_ROW_LOSS_PERCENT,

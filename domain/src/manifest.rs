@@ -42,6 +42,11 @@ pub struct BackupManifest {
     pub warnings: Vec<String>,
     #[serde(default)]
     pub database_properties: Option<DatabaseProperties>,
+    /// The parts of a parallel backup (name, role, order, key, sizes, sha256); `key`,
+    /// `bytes`, `raw_bytes` and `sha256` then describe the version as a whole (the first
+    /// part's key, the sums, the digest of the parts' list). Absent for one-object versions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<crate::artifact::ArtifactPart>,
     /// The server's Ed25519 signature of the manifest (see [`BackupManifest::signed_bytes`]).
     /// Absent in manifests from before 2026-11-30.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,6 +131,7 @@ impl BackupManifest {
             copies: Vec::new(),
             warnings: self.warnings.clone(),
             database_properties: self.database_properties.clone(),
+            parts: self.parts.clone(),
         }
     }
 }

@@ -148,6 +148,10 @@ fn database(e: &DatabaseEvent) -> String {
         DatabaseEvent::DrillSlotClaimed { slot, .. } => {
             format!("restore drill slot {} claimed", slot.to_rfc3339())
         }
+        DatabaseEvent::BackupJobsSet { backup_jobs: 1 } => "backups run as one pg_dump".into(),
+        DatabaseEvent::BackupJobsSet { backup_jobs } => {
+            format!("backups run {backup_jobs} pg_dump processes on one snapshot")
+        }
         DatabaseEvent::DestinationsChanged { destinations } => match destinations {
             Some(d) => format!("backups go to {}", d.join(", ")),
             None => "backups go to every configured storage".into(),

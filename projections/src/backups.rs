@@ -7,7 +7,8 @@ use crate::store::{
 };
 use crate::{ProjectionError, Projections};
 use backline_domain::{
-    ArtifactCopy, BackupEvent, BackupStatus, Engine, Failure, LedgerEvent, Stage, TriggerKind,
+    ArtifactCopy, BackupEvent, BackupStatus, Engine, Failure, LedgerEvent, Stage, StoredArtifact,
+    TriggerKind,
 };
 use serde::{Deserialize, Serialize};
 
@@ -97,6 +98,11 @@ pub struct BackupView {
     /// What the dump tool is known not to keep exactly in this version.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// A parallel backup's parts (name, role, order, key, bytes, raw_bytes, sha256); empty for
+    /// a version of one object.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub parts: Vec<backline_domain::ArtifactPart>,
     /// Who asked this running backup to stop (it ends `cancelled`, or completes if the request
     /// came too late).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,6 +117,24 @@ pub struct BackupFilter {
     pub limit: i64,
     /// Only versions started before this history position (a page's `next`).
     pub before: Option<i64>,
+}
+
+/// What `BackupCompleted` tells of a version.
+fn completed(b: &mut BackupView, artifact: &StoredArtifact, duration_ms: u64, at: String) {
+    b.finished_at = Some(at);
+    b.duration_ms = Some(duration_ms);
+    b.status = BackupStatus::Completed;
+    b.bytes = Some(artifact.bytes);
+    b.raw_bytes = Some(artifact.raw_bytes);
+    b.sha256 = Some(artifact.sha256.clone());
+    b.storage = Some(artifact.storage.clone());
+    b.storage_key = Some(artifact.key.clone());
+    b.compression = Some(artifact.compression.clone());
+    b.encrypted = artifact.encrypted;
+    b.copies = artifact.copies.clone();
+    b.degraded = b.copies.iter().any(|c| !c.ok);
+    b.warnings = artifact.warnings.clone();
+    b.parts = artifact.parts.clone();
 }
 
 async fn save(tx: &mut Tx<'_>, v: &BackupView, position: i64) -> Result<(), ProjectionError> {
@@ -185,6 +209,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
             artifact_deleted: false,
             deletion_error: None,
             copies: Vec::new(),
+            parts: Vec::new(),
             degraded: false,
             verified_at: None,
             verified_ok: None,
@@ -203,21 +228,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
         BackupEvent::BackupCompleted {
             artifact,
             duration_ms,
-        } => {
-            b.finished_at = Some(at);
-            b.duration_ms = Some(*duration_ms);
-            b.status = BackupStatus::Completed;
-            b.bytes = Some(artifact.bytes);
-            b.raw_bytes = Some(artifact.raw_bytes);
-            b.sha256 = Some(artifact.sha256.clone());
-            b.storage = Some(artifact.storage.clone());
-            b.storage_key = Some(artifact.key.clone());
-            b.compression = Some(artifact.compression.clone());
-            b.encrypted = artifact.encrypted;
-            b.copies = artifact.copies.clone();
-            b.degraded = b.copies.iter().any(|c| !c.ok);
-            b.warnings = artifact.warnings.clone();
-        }
+        } => completed(&mut b, artifact, *duration_ms, at),
         BackupEvent::BackupFailed {
             failure,
             duration_ms,

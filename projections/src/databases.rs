@@ -2,13 +2,13 @@
 //! backup and running backup.
 
 use crate::backups::BackupView;
-use crate::drills::{DrillSummary, DrillView};
+use crate::drills::{DrillSettingsView, DrillSummary, DrillView};
 use crate::event::Applied;
 use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
-    BackupEvent, BackupStatus, CatchUp, DatabaseEvent, DrillSandbox, DrillSettings, Engine,
-    LedgerEvent, RestoreEvent, Retention, Schedule,
+    BackupEvent, BackupStatus, CatchUp, DatabaseEvent, Engine, LedgerEvent, RestoreEvent,
+    Retention, Schedule,
 };
 use serde::{Deserialize, Serialize};
 
@@ -63,7 +63,7 @@ pub struct ScheduleView {
 }
 
 impl ScheduleView {
-    fn of(s: &Schedule, at: &str) -> Self {
+    pub(crate) fn of(s: &Schedule, at: &str) -> Self {
         ScheduleView {
             cron: s.cron.clone(),
             timezone: s.timezone.clone(),
@@ -78,33 +78,6 @@ impl ScheduleView {
     /// The stored schedule, parsed again (it was validated when it was set).
     pub fn schedule(&self) -> Option<Schedule> {
         Schedule::parse(&self.cron, Some(&self.timezone), self.catch_up).ok()
-    }
-}
-
-/// A database's restore drill settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct DrillSettingsView {
-    /// When drills run (`null`: only when asked).
-    pub schedule: Option<ScheduleView>,
-    /// `{"target": {"database_id"}}` or `{"new_database": {"server_of"}}`.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub sandbox: DrillSandbox,
-    /// A table losing more than this share of its rows (percent) is an anomaly.
-    pub max_row_loss_percent: u8,
-    /// The newest claimed drill slot.
-    #[serde(default)]
-    pub last_claimed_slot: Option<String>,
-}
-
-impl DrillSettingsView {
-    fn of(d: &DrillSettings, at: &str) -> Self {
-        DrillSettingsView {
-            schedule: d.schedule.as_ref().map(|s| ScheduleView::of(s, at)),
-            sandbox: d.sandbox.clone(),
-            max_row_loss_percent: d.max_row_loss_percent,
-            last_claimed_slot: None,
-        }
     }
 }
 
@@ -160,6 +133,13 @@ pub struct DatabaseView {
     /// Its latest restore drill.
     #[serde(default)]
     pub last_drill: Option<DrillSummary>,
+    /// `pg_dump` processes per backup (PostgreSQL; 1: one stream).
+    #[serde(default = "one_job")]
+    pub backup_jobs: u32,
+}
+
+fn one_job() -> u32 {
+    1
 }
 
 impl DatabaseView {
@@ -317,6 +297,7 @@ async fn apply_own(
             restore_target: false,
             drill: None,
             last_drill: None,
+            backup_jobs: 1,
         };
         return save(tx, &v).await;
     }
@@ -359,6 +340,7 @@ async fn apply_own(
             DatabaseEvent::DrillConfigured { drill } => {
                 v.drill = drill.as_ref().map(|d| DrillSettingsView::of(d, at))
             }
+            DatabaseEvent::BackupJobsSet { backup_jobs } => v.backup_jobs = *backup_jobs,
             DatabaseEvent::DrillSlotClaimed { slot, .. } => {
                 if let Some(d) = v.drill.as_mut() {
                     d.last_claimed_slot =

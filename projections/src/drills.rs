@@ -1,12 +1,13 @@
 //! The restore drills read model: every drill with its version, sandbox, outcome, tables (row
 //! counts and checksums) and anomalies.
 
+use crate::databases::ScheduleView;
 use crate::event::Applied;
 use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
-    DrillAnomaly, DrillEvent, DrillSandbox, DrillStage, DrillStatus, DrillTrigger, LedgerEvent,
-    TableCheck,
+    DrillAnomaly, DrillEvent, DrillSandbox, DrillSettings, DrillStage, DrillStatus, DrillTrigger,
+    LedgerEvent, TableCheck,
 };
 use serde::{Deserialize, Serialize};
 
@@ -197,5 +198,32 @@ impl Projections {
             vec![Arg::I(limit.clamp(1, 10_000))],
         )
         .await
+    }
+}
+
+/// A database's restore drill settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DrillSettingsView {
+    /// When drills run (`null`: only when asked).
+    pub schedule: Option<ScheduleView>,
+    /// `{"target": {"database_id"}}` or `{"new_database": {"server_of"}}`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub sandbox: DrillSandbox,
+    /// A table losing more than this share of its rows (percent) is an anomaly.
+    pub max_row_loss_percent: u8,
+    /// The newest claimed drill slot.
+    #[serde(default)]
+    pub last_claimed_slot: Option<String>,
+}
+
+impl DrillSettingsView {
+    pub(crate) fn of(d: &DrillSettings, at: &str) -> Self {
+        DrillSettingsView {
+            schedule: d.schedule.as_ref().map(|s| ScheduleView::of(s, at)),
+            sandbox: d.sandbox.clone(),
+            max_row_loss_percent: d.max_row_loss_percent,
+            last_claimed_slot: None,
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! What `POST /databases` and `PATCH /databases/{id}` take.
 
+use super::error::ApiError;
 use super::schemas::{RetentionPolicy, TimeZoneName};
 use super::ssh::SshBlock;
 use serde::Deserialize;
@@ -42,6 +43,11 @@ pub struct RegisterDatabase {
     pub restore_target: Option<bool>,
     /// Reach it through an SSH bastion.
     pub ssh: Option<SshBlock>,
+    /// PostgreSQL only: `pg_dump` processes per backup, sharing one exported snapshot, each
+    /// streaming a part of one version (pre-data, groups of tables balanced by size,
+    /// post-data). Default 1: one stream. Refused for MySQL/MariaDB.
+    #[schema(minimum = 1, maximum = 16, example = 1)]
+    pub backup_jobs: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -74,6 +80,9 @@ pub struct UpdateDatabase {
     #[serde(default, deserialize_with = "double_option_ssh")]
     #[schema(value_type = Option<SshBlock>)]
     pub ssh: Option<Option<SshBlock>>,
+    /// PostgreSQL only: `pg_dump` processes per backup (1: one stream). Refused for MySQL/MariaDB.
+    #[schema(minimum = 1, maximum = 16, example = 2)]
+    pub backup_jobs: Option<u32>,
 }
 
 fn double_option_ssh<'de, D>(d: D) -> Result<Option<Option<SshBlock>>, D::Error>
@@ -96,4 +105,31 @@ where
     D: serde::Deserializer<'de>,
 {
     Ok(Some(Option::deserialize(d)?))
+}
+
+/// Parses a retention policy, naming the field in the error.
+pub(super) fn retention(
+    v: Option<serde_json::Value>,
+) -> Result<Option<backline_domain::Retention>, ApiError> {
+    let Some(v) = v else { return Ok(None) };
+    // serde would also read a struct from a JSON array, by position: only an object is a policy.
+    if v.is_array() {
+        return Err(ApiError::invalid(
+            "retention",
+            "a retention policy is an object, e.g. {\"keep_daily\": 7, \"min_keep\": 3}",
+        ));
+    }
+    let r: backline_domain::Retention = serde_json::from_value(v).map_err(|e| {
+        ApiError::invalid(
+            "retention",
+            format!("invalid retention policy: {e} (fields: keep_last, keep_daily, keep_weekly, keep_monthly, keep_yearly, max_age_days, min_keep; whole numbers ≥ 0)"),
+        )
+    })?;
+    if r.min_keep == Some(0) {
+        return Err(ApiError::invalid(
+            "retention",
+            "min_keep must be at least 1: the newest version is always kept",
+        ));
+    }
+    Ok(Some(r))
 }

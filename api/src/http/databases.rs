@@ -11,6 +11,7 @@ use backline_projections::DatabaseView;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+pub(super) use super::database_input::retention;
 pub use super::database_input::{RegisterDatabase, UpdateDatabase};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -43,33 +44,6 @@ pub struct DatabaseList {
     pub items: Vec<DatabaseView>,
 }
 
-/// Parses a retention policy, naming the field in the error.
-pub(super) fn retention(
-    v: Option<serde_json::Value>,
-) -> Result<Option<backline_domain::Retention>, ApiError> {
-    let Some(v) = v else { return Ok(None) };
-    // serde would also read a struct from a JSON array, by position: only an object is a policy.
-    if v.is_array() {
-        return Err(ApiError::invalid(
-            "retention",
-            "a retention policy is an object, e.g. {\"keep_daily\": 7, \"min_keep\": 3}",
-        ));
-    }
-    let r: backline_domain::Retention = serde_json::from_value(v).map_err(|e| {
-        ApiError::invalid(
-            "retention",
-            format!("invalid retention policy: {e} (fields: keep_last, keep_daily, keep_weekly, keep_monthly, keep_yearly, max_age_days, min_keep; whole numbers ≥ 0)"),
-        )
-    })?;
-    if r.min_keep == Some(0) {
-        return Err(ApiError::invalid(
-            "retention",
-            "min_keep must be at least 1: the newest version is always kept",
-        ));
-    }
-    Ok(Some(r))
-}
-
 /// Register a database.
 #[utoipa::path(post, operation_id = "registerDatabase", path = "/api/v1/databases", tag = "databases", request_body = RegisterDatabase,
     responses((status = 201, body = DatabaseView), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -87,6 +61,9 @@ pub async fn register(
     if let Some(d) = &body.destinations {
         state.app.databases().check_destinations(d)?;
     }
+    if let (Some(jobs), Some(engine)) = (body.backup_jobs, Engine::parse(&body.engine)) {
+        state.app.databases().check_backup_jobs(engine, jobs)?;
+    }
     let new = NewDatabase {
         name: body.name,
         engine: body.engine,
@@ -100,6 +77,13 @@ pub async fn register(
             .app
             .databases()
             .set_destinations(&actor.0, &view.id, Some(d))
+            .await?;
+    }
+    if let Some(jobs) = body.backup_jobs.filter(|j| *j != view.backup_jobs) {
+        view = state
+            .app
+            .databases()
+            .set_backup_jobs(&actor.0, &view.id, jobs)
             .await?;
     }
     if body.restore_target == Some(true) {
@@ -145,6 +129,51 @@ pub async fn update(
     actor: Actor,
     Path(id): Path<String>,
     ApiJson(mut body): ApiJson<UpdateDatabase>,
+) -> Result<Json<DatabaseView>, ApiError> {
+    let Some(jobs) = body.backup_jobs.take() else {
+        return update_all_but_jobs(state, actor, id, body).await;
+    };
+    // Checked before anything else changes.
+    let current = state.app.resolve_database(&id).await?;
+    state
+        .app
+        .databases()
+        .check_backup_jobs(current.engine, jobs)?;
+    let view = if has_changes(&body) {
+        update_all_but_jobs(state.clone(), actor.clone(), id, body)
+            .await?
+            .0
+    } else {
+        current
+    };
+    Ok(Json(
+        state
+            .app
+            .databases()
+            .set_backup_jobs(&actor.0, &view.id, jobs)
+            .await?,
+    ))
+}
+
+/// Whether a `PATCH` asks for a change besides `backup_jobs`.
+fn has_changes(body: &UpdateDatabase) -> bool {
+    body.restore_target.is_some()
+        || body.name.is_some()
+        || body.connection.is_some()
+        || body.ssh.is_some()
+        || body.schedule.is_some()
+        || body.timezone.is_some()
+        || body.catch_up.is_some()
+        || body.retention.is_some()
+        || body.destinations.is_some()
+}
+
+/// Everything `PATCH` changes but `backup_jobs`.
+async fn update_all_but_jobs(
+    state: State,
+    actor: Actor,
+    id: String,
+    mut body: UpdateDatabase,
 ) -> Result<Json<DatabaseView>, ApiError> {
     let Some(restore_target) = body.restore_target.take() else {
         return update_settings(&state, &actor, &id, body).await;

@@ -31,7 +31,7 @@ pub struct DownloadParams {
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>, description = "The object's bytes"),
         (status = 403, body = Problem, description = "`decrypt` by a principal below admin"),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "The backup is not a completed version"),
-        (status = 422, body = Problem, description = "`decrypt` for a version that is not encrypted; the stored object does not match its checksum or size, cannot be read, or cannot be decrypted here")))]
+        (status = 422, body = Problem, description = "`decrypt` for a version that is not encrypted; a parallel backup's version (several parts: not one file); the stored object does not match its checksum or size, cannot be read, or cannot be decrypted here")))]
 pub async fn download(
     state: State,
     caller: Caller,

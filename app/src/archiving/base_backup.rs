@@ -253,6 +253,7 @@ async fn run(
             copies,
             warnings: Vec::new(),
             database_properties: None,
+            parts: Vec::new(),
         },
         BackupLsns {
             timeline,

@@ -71,6 +71,17 @@ impl Backups {
                 )))
             }
         };
+        if artifact.is_multipart() {
+            let names: Vec<&str> = artifact.parts.iter().map(|p| p.name.as_str()).collect();
+            return Err(AppError::Unprocessable(format!(
+                "this version is a parallel backup stored as {} parts ({}): it cannot be \
+                 downloaded as one file; restore it through Backline, or copy its parts from \
+                 storage (their keys and sha256 are in the version's manifest) and load them \
+                 with pg_restore in order: pre-data, the data parts, post-data",
+                names.len(),
+                names.join(", ")
+            )));
+        }
         let identity = match (decrypt, artifact.encrypted) {
             (false, _) => None,
             (true, false) => {

@@ -5,6 +5,7 @@ mod cancel;
 pub(crate) mod destinations;
 pub mod download;
 pub(crate) mod encryption;
+mod parallel;
 pub mod partials;
 mod run;
 

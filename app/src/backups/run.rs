@@ -7,7 +7,7 @@ use crate::core::Core;
 use backline_domain::backup::DatabaseFacts;
 use backline_domain::manifest::MANIFEST_FORMAT;
 use backline_domain::{
-    ArtifactCopy, BackupManifest, ConnectionString, Database, ManifestEncryption, Stage,
+    ArtifactCopy, BackupManifest, ConnectionString, Database, Engine, ManifestEncryption, Stage,
     StoredArtifact,
 };
 use backline_infra::drivers::{self, Probe, StageError};
@@ -21,6 +21,13 @@ pub(super) async fn run_backup(
     conn: &ConnectionString,
     probe: &Probe,
 ) -> Result<StoredArtifact, StageError> {
+    let jobs = match core.ledger.load::<Database>(&db.id).await {
+        Ok(Some(d)) => d.backup_jobs(),
+        _ => 1,
+    };
+    if jobs > 1 && db.engine == Engine::Postgres {
+        return super::parallel::run_parallel(core, backup_id, db, conn, probe, jobs).await;
+    }
     let counter = core.coordination.running.track(backup_id);
     let now = chrono::Utc::now();
     let encryption = encryption_for(core, db.name.as_str());
@@ -108,6 +115,7 @@ pub(super) async fn run_backup(
         created_at: now.to_rfc3339(),
         warnings,
         database_properties,
+        parts: Vec::new(),
         signature: None,
     };
     core.sign_manifest(&mut manifest);
@@ -116,7 +124,7 @@ pub(super) async fn run_backup(
 }
 
 /// What the version records: the first healthy copy, every copy when there are several.
-fn stored(
+pub(super) fn stored(
     copies: Vec<ArtifactCopy>,
     uploaded: &pipeline::Uploaded,
     manifest: BackupManifest,
@@ -147,12 +155,13 @@ fn stored(
         },
         warnings: manifest.warnings,
         database_properties: manifest.database_properties,
+        parts: manifest.parts,
     })
 }
 
 /// The storages a backup of database `id` goes to, configured here or not (a chosen storage
 /// that is not configured here is a failed copy, not a silent skip).
-async fn chosen_destinations<'a>(
+pub(super) async fn chosen_destinations<'a>(
     core: &'a Core,
     id: &str,
 ) -> (
@@ -173,7 +182,7 @@ async fn chosen_destinations<'a>(
 
 /// Every committed copy gets its manifest beside it; a copy whose manifest cannot be written
 /// is removed and counts as failed. Destinations not configured here are failed copies.
-async fn write_manifests(
+pub(super) async fn write_manifests(
     backup_id: &str,
     named: &[(String, &ArtifactStore)],
     missing: &[(String, Option<&ArtifactStore>)],
@@ -188,6 +197,9 @@ async fn write_manifests(
         if error.is_none() {
             if let Err(e) = store.put(&manifest_key(key), bytes.clone()).await {
                 let _ = store.operator().delete(key).await;
+                for part in &manifest.parts {
+                    let _ = store.operator().delete(&part.key).await;
+                }
                 error = Some(format!("writing the manifest failed: {e}"));
             }
         }

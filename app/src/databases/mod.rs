@@ -1,5 +1,6 @@
 //! Registered databases: register, change, pause, remove, choose destinations, test.
 
+mod backup_jobs;
 mod connection_test;
 mod schedule_input;
 

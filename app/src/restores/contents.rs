@@ -62,6 +62,16 @@ pub(super) async fn local_copy(
         .artifact
         .as_ref()
         .ok_or_else(|| StageError::new(Stage::Prepare, "this version has no artifact"))?;
+    if artifact.is_multipart() {
+        return Err(StageError::new(
+            Stage::Prepare,
+            format!(
+                "this version is a parallel backup of {} parts: listing its tables (and \
+                 restoring some of them alone) is not supported; restore the whole version",
+                artifact.parts.len()
+            ),
+        ));
+    }
     let identity = if artifact.encrypted {
         Some(core.age_identity().ok_or_else(|| {
             StageError::new(

@@ -4,6 +4,7 @@
 mod cancel;
 mod contents;
 mod new_target;
+mod parts;
 mod pitr;
 mod pitr_run;
 mod run;

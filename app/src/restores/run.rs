@@ -166,6 +166,23 @@ async fn run(
         identity,
         progress,
     };
+    if artifact.is_multipart() {
+        if plan.selection.is_some() {
+            return Err(StageError::new(
+                Stage::Prepare,
+                "a parallel backup's version is restored whole: tables cannot be chosen",
+            ));
+        }
+        // Every part is copied and its sha256 checked before any tool reads one.
+        let parts = tokio::select! {
+            _ = asked.cancelled() => Err(StageError::new(Stage::Download, drivers::CANCELLED)),
+            parts = super::parts::verified_parts(core, restore_id, source) => parts,
+        }?;
+        core.coordination
+            .running
+            .set_phase(restore_id, "load", Some(artifact.raw_bytes));
+        return drivers::restore_parts(conn, probe, &options, &parts.feeds()?).await;
+    }
     let local = tokio::select! {
         _ = asked.cancelled() => Err(StageError::new(Stage::Download, drivers::CANCELLED)),
         local = verified_copy(core, restore_id, source) => local,
@@ -199,12 +216,12 @@ async fn run(
 }
 
 /// Where a restore reads from.
-struct Source<'a> {
-    store: &'a ArtifactStore,
-    copy: &'a ArtifactCopy,
-    artifact: &'a StoredArtifact,
-    identity: Option<age::x25519::Identity>,
-    progress: Arc<AtomicU64>,
+pub(super) struct Source<'a> {
+    pub(super) store: &'a ArtifactStore,
+    pub(super) copy: &'a ArtifactCopy,
+    pub(super) artifact: &'a StoredArtifact,
+    pub(super) identity: Option<age::x25519::Identity>,
+    pub(super) progress: Arc<AtomicU64>,
 }
 
 /// The verified local copy (a mismatch fails here, before any database is created or
@@ -223,19 +240,24 @@ async fn verified_copy(
     let dir = core.settings.data_dir.join("restore-tmp");
     let local = LocalArtifact::fetch(object, &dir, restore_id, source.identity, source.progress)
         .await
-        .map_err(|e| match e {
-            LocalCopyError::Mismatch { .. } => {
-                StageError::new(Stage::Verify, format!("{e}; nothing was changed"))
-            }
-            LocalCopyError::Download { .. } => StageError::new(Stage::Download, e.to_string()),
-            LocalCopyError::Local { .. } | LocalCopyError::NoSpace { .. } => {
-                StageError::new(Stage::Prepare, e.to_string())
-            }
-        })?;
+        .map_err(copy_error)?;
     tracing::info!(
         restore_id,
         bytes = local.bytes(),
         "the local copy of the artifact is verified"
     );
     Ok(local)
+}
+
+/// A failed local copy, as the restore reports it (a mismatch changed nothing).
+pub(super) fn copy_error(e: LocalCopyError) -> StageError {
+    match e {
+        LocalCopyError::Mismatch { .. } => {
+            StageError::new(Stage::Verify, format!("{e}; nothing was changed"))
+        }
+        LocalCopyError::Download { .. } => StageError::new(Stage::Download, e.to_string()),
+        LocalCopyError::Local { .. } | LocalCopyError::NoSpace { .. } => {
+            StageError::new(Stage::Prepare, e.to_string())
+        }
+    }
 }

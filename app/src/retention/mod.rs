@@ -142,6 +142,10 @@ impl Retention {
         let Some(a) = b.artifact else { return };
         let op = core.store.operator();
         let result = async {
+            // A parallel backup's parts (the first is `a.key`).
+            for part in &a.parts {
+                op.delete(&part.key).await?;
+            }
             op.delete(&a.key).await?;
             op.delete(&manifest_key(&a.key)).await
         }

@@ -16,9 +16,11 @@ pub mod mysql_stream;
 pub mod mysql_tables;
 pub mod pg_archive;
 mod pg_dependents;
+pub mod pg_parallel;
 pub mod pg_partial;
 mod pg_properties;
 mod pg_restore;
+mod pg_restore_parts;
 mod pg_stand_in;
 mod pg_swap;
 pub mod pg_temp_cluster;
@@ -33,6 +35,8 @@ use backline_domain::Stage;
 use backline_domain::{ConnectionString, DatabaseProperties, Engine, Failure};
 use std::path::PathBuf;
 
+pub use pg_restore_parts::PartFeeds;
+use pg_restore_parts::Source;
 pub use process::RunningTool;
 
 /// Where to find the engines' tools.
@@ -285,7 +289,7 @@ pub async fn restore(
     feed: &dyn Feed,
 ) -> Result<RestoreOutcome, StageError> {
     match conn.engine {
-        Engine::Postgres => pg_restore::restore(conn, probe, options, feed).await,
+        Engine::Postgres => pg_restore::restore(conn, probe, options, Source::One(feed)).await,
         Engine::Mysql => mysql_restore::restore(conn, probe, options, feed).await,
     }
 }
@@ -305,6 +309,24 @@ pub async fn complete_interrupted_move(
         _ if !scratch.contains(scratch::SCRATCH_MARK) || scratch == conn.database => Ok(false),
         Engine::Postgres => pg_swap::recover(conn, scratch).await,
         Engine::Mysql => mysql_journal::recover(conn, tools, scratch).await,
+    }
+}
+
+/// Restores a multi-part version (a parallel PostgreSQL backup) like [`restore`]: its
+/// pre-data part, its data parts in parallel (up to `options.jobs`), its post-data part,
+/// into a scratch database swapped into place. Every part is a verified local copy.
+pub async fn restore_parts(
+    conn: &ConnectionString,
+    probe: &Probe,
+    options: &RestoreOptions,
+    parts: &PartFeeds<'_>,
+) -> Result<RestoreOutcome, StageError> {
+    match conn.engine {
+        Engine::Postgres => pg_restore::restore(conn, probe, options, Source::Parts(parts)).await,
+        Engine::Mysql => Err(StageError::new(
+            Stage::Restore,
+            "a multi-part version is a parallel PostgreSQL backup: it cannot be restored into MySQL/MariaDB",
+        )),
     }
 }
 
@@ -383,7 +405,7 @@ mod send_checks {
     fn is_send<T: Send>(_: T) {}
     #[allow(dead_code)]
     fn restore_futures_are_send(c: &ConnectionString, p: &Probe, o: &RestoreOptions, f: &dyn Feed) {
-        is_send(pg_restore::restore(c, p, o, f));
+        is_send(pg_restore::restore(c, p, o, Source::One(f)));
         is_send(mysql_restore::restore(c, p, o, f));
         is_send(restore(c, p, o, f));
     }

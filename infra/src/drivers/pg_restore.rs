@@ -16,6 +16,7 @@
 //!   rights, lose `EXECUTE` for `PUBLIC` (the restore says which).
 
 use super::pg_properties;
+use super::pg_restore_parts::{load_parts, Source};
 use super::pg_stand_in::{drop_stand_in, prepare_stand_in, withhold_definer_routines};
 use super::postgres::{describe, exec, libpq_env, maintenance, server_major};
 use super::process::{command, RunningTool};
@@ -64,7 +65,7 @@ pub async fn restore(
     conn: &ConnectionString,
     probe: &Probe,
     options: &RestoreOptions,
-    feed: &dyn Feed,
+    feed: Source<'_>,
 ) -> Result<RestoreOutcome, StageError> {
     let target = conn.database.clone();
     let mut admin = maintenance(conn).await?;
@@ -249,7 +250,7 @@ async fn create_scratch(
 }
 
 /// Who runs which part of a load (see the module docs).
-enum Plan {
+pub(super) enum Plan {
     /// A restoring user that is not a superuser: everything as that user.
     AsRestorer,
     /// Schema as the superuser restoring, each table's data as the table's owner.
@@ -267,9 +268,15 @@ async fn load(
     probe: &Probe,
     scratch: &str,
     options: &RestoreOptions,
-    feed: &dyn Feed,
+    source: Source<'_>,
     plan: &Plan,
 ) -> Result<(), StageError> {
+    let feed = match source {
+        Source::One(feed) => feed,
+        Source::Parts(parts) => {
+            return load_parts(conn, probe, scratch, options, parts, plan).await
+        }
+    };
     let base: Vec<String> = if options.no_owner {
         vec!["--no-owner".into(), "--no-privileges".into()]
     } else {
@@ -337,7 +344,7 @@ async fn load(
 /// With more than one job, the verified copy decompressed once to a file the jobs share
 /// (`pg_restore --jobs` seeks); where that file cannot be written (a full disk), one
 /// stream from the verified copy, as with one job.
-async fn shared_copy(feed: &dyn Feed, jobs: u32) -> Option<super::RawFile> {
+pub(super) async fn shared_copy(feed: &dyn Feed, jobs: u32) -> Option<super::RawFile> {
     if jobs <= 1 {
         return None;
     }

@@ -27,6 +27,7 @@ mod names;
 mod notifiers;
 mod oidc;
 mod paging;
+mod parallel_backup;
 mod partial_restore;
 mod pitr;
 mod principals;
