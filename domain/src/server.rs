@@ -557,6 +557,7 @@ mod tests {
             warnings: Vec::new(),
             database_properties: None,
         }
+            parts: Vec::new(),
     }
 
     #[test]

@@ -275,6 +275,7 @@ async fn upload(
         copies,
         warnings: Vec::new(),
         database_properties: None,
+        parts: Vec::new(),
     })
 }
 
