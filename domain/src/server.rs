@@ -556,8 +556,8 @@ mod tests {
             copies: Vec::new(),
             warnings: Vec::new(),
             database_properties: None,
-        }
             parts: Vec::new(),
+        }
     }
 
     #[test]
