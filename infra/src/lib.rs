@@ -15,6 +15,7 @@ pub mod partials;
 pub mod pipeline;
 pub mod progress;
 pub mod secrets;
+mod sftp;
 pub mod signing;
 pub mod sql;
 pub mod ssh_tunnel;

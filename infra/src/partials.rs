@@ -4,8 +4,9 @@
 //! read-only, the disk filled), leaves it behind. These remove them: the ones of one backup
 //! when it ends, and any older than the lease (a live upload renews its file every few
 //! seconds) at start-up and every hour. A store that writes in one request (WebDAV) uses
-//! `.partial/` the same way (`destinations.rs`). Object stores have no `.partial/`: incomplete
-//! multipart uploads expire by the bucket's own lifecycle rules.
+//! `.partial/` the same way (`destinations.rs`), and so does SFTP (`sftp/io.rs`). Object
+//! stores have no `.partial/`: incomplete multipart uploads expire by the bucket's own
+//! lifecycle rules.
 
 use crate::storage::ArtifactStore;
 use std::time::{Duration, SystemTime};
@@ -37,7 +38,7 @@ pub async fn sweep_partials(store: &ArtifactStore, older_than: Duration) -> Swep
 
 async fn sweep(store: &ArtifactStore, wanted: impl Fn(&str, Option<SystemTime>) -> bool) -> Swept {
     let mut swept = Swept::default();
-    if !store.is_local() && !store.writes_in_one_shot() {
+    if !store.keeps_partials() {
         return swept;
     }
     let op = store.operator();

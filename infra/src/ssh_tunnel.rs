@@ -68,7 +68,7 @@ pub struct OfferedKey {
     pub key: String,
 }
 
-fn bastion(host: &str, port: u16) -> String {
+pub(crate) fn bastion(host: &str, port: u16) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
@@ -145,7 +145,7 @@ pub struct Tunnel {
 /// The lines of ssh's stderr worth showing (not its debug chatter), last ones kept.
 type Tail = Arc<Mutex<VecDeque<String>>>;
 
-fn private_dir(root: &Path) -> Result<tempfile::TempDir, TunnelError> {
+pub(crate) fn private_dir(root: &Path) -> Result<tempfile::TempDir, TunnelError> {
     let files = |source| TunnelError::Files {
         dir: root.display().to_string(),
         source,
@@ -159,7 +159,7 @@ fn private_dir(root: &Path) -> Result<tempfile::TempDir, TunnelError> {
         .map_err(files)
 }
 
-fn write_private(path: &Path, text: &str, mode: u32) -> Result<(), TunnelError> {
+pub(crate) fn write_private(path: &Path, text: &str, mode: u32) -> Result<(), TunnelError> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -251,6 +251,37 @@ async fn open_once(
     })
 }
 
+/// The known_hosts line that files the pinned key under `alias`.
+pub(crate) fn known_hosts_line(alias: &str, key: &OfferedKey) -> String {
+    format!("{alias} {} {}\n", key.algorithm, key.key)
+}
+
+/// `-o` options: trust the pinned key alone (as `alias` in `known_hosts`), ask and forward nothing.
+pub(crate) fn pinned_options(known_hosts: &Path, alias: &str, key: &OfferedKey) -> Vec<String> {
+    let host_key_algorithms = match key.algorithm.as_str() {
+        "ssh-rsa" => "rsa-sha2-512,rsa-sha2-256".to_string(),
+        a => a.to_string(),
+    };
+    vec![
+        "StrictHostKeyChecking=yes".into(),
+        format!("UserKnownHostsFile={}", known_hosts.display()),
+        "GlobalKnownHostsFile=/dev/null".into(),
+        format!("HostKeyAlias={alias}"),
+        format!("HostKeyAlgorithms={host_key_algorithms}"),
+        "UpdateHostKeys=no".into(),
+        "CheckHostIP=no".into(),
+        "ServerAliveInterval=15".into(),
+        "ServerAliveCountMax=3".into(),
+        "ConnectTimeout=15".into(),
+        "ControlMaster=no".into(),
+        "ControlPath=none".into(),
+        "ForwardAgent=no".into(),
+        "ForwardX11=no".into(),
+        "IdentitiesOnly=yes".into(),
+        "KbdInteractiveAuthentication=no".into(),
+    ]
+}
+
 /// The `ssh` command of a tunnel: the pinned key alone in its known_hosts, the secret in a
 /// private file (or an askpass helper reading the environment), nothing secret in argv.
 fn ssh_command(
@@ -262,41 +293,16 @@ fn ssh_command(
     target_port: u16,
 ) -> Result<Command, TunnelError> {
     let known_hosts = dir.join("known_hosts");
-    write_private(
-        &known_hosts,
-        &format!("{ALIAS} {} {}\n", key.algorithm, key.key),
-        0o600,
-    )?;
+    write_private(&known_hosts, &known_hosts_line(ALIAS, key), 0o600)?;
     let target = if target_host.contains(':') {
         format!("[{target_host}]")
     } else {
         target_host.to_string()
     };
-    let host_key_algorithms = match key.algorithm.as_str() {
-        "ssh-rsa" => "rsa-sha2-512,rsa-sha2-256".to_string(),
-        a => a.to_string(),
-    };
     let mut cmd = Command::new("ssh");
     cmd.args(["-v", "-N", "-T", "-F", "/dev/null"]);
-    let opts: Vec<String> = vec![
-        "StrictHostKeyChecking=yes".into(),
-        format!("UserKnownHostsFile={}", known_hosts.display()),
-        "GlobalKnownHostsFile=/dev/null".into(),
-        format!("HostKeyAlias={ALIAS}"),
-        format!("HostKeyAlgorithms={host_key_algorithms}"),
-        "UpdateHostKeys=no".into(),
-        "CheckHostIP=no".into(),
-        "ExitOnForwardFailure=yes".into(),
-        "ServerAliveInterval=15".into(),
-        "ServerAliveCountMax=3".into(),
-        "ConnectTimeout=15".into(),
-        "ControlMaster=no".into(),
-        "ControlPath=none".into(),
-        "ForwardAgent=no".into(),
-        "ForwardX11=no".into(),
-        "IdentitiesOnly=yes".into(),
-        "KbdInteractiveAuthentication=no".into(),
-    ];
+    let mut opts = pinned_options(&known_hosts, ALIAS, key);
+    opts.push("ExitOnForwardFailure=yes".into());
     for o in &opts {
         cmd.arg("-o").arg(o);
     }

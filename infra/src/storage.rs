@@ -1,5 +1,6 @@
 //! Where artifacts live: any OpenDAL backend chosen by URL (`fs://…` by default, `s3://…`,
-//! and the services in `storage_services.rs`: WebDAV, Azure Blob Storage, Google Cloud Storage).
+//! the services in `storage_services.rs`: WebDAV, Azure Blob Storage, Google Cloud Storage, and
+//! SFTP in `sftp/`).
 
 use crate::storage_services;
 use opendal::layers::{RetryLayer, TimeoutLayer};
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("storage URL {0:?} is not supported: use fs:///path, s3://bucket/prefix?endpoint=…&region=…, webdav+https://host/path, azblob://container/prefix?account=… or gcs://bucket/prefix")]
+    #[error("storage URL {0:?} is not supported: use fs:///path, s3://bucket/prefix?endpoint=…&region=…, webdav+https://host/path, azblob://container/prefix?account=…, gcs://bucket/prefix or sftp://user@host/path?host_key_fingerprint=SHA256:…")]
     Unsupported(String),
     #[error("storage URL {url:?} is invalid: {message}")]
     Invalid { url: String, message: String },
@@ -44,6 +45,7 @@ impl ArtifactStore {
             Some("webdav+http" | "webdav+https") => Some(storage_services::webdav(url)?),
             Some("azblob") => Some(storage_services::azblob(url)?),
             Some("gcs") => Some(storage_services::gcs(url)?),
+            Some("sftp") => Some(crate::sftp::operator(url)?),
             _ => None,
         };
         if let Some(op) = remote {
@@ -169,6 +171,12 @@ impl ArtifactStore {
     /// store gets the artifact under `.partial/` and a rename into place, like local storage.
     pub fn writes_in_one_shot(&self) -> bool {
         !self.op.info().capability().write_can_multi
+    }
+
+    /// Whether unfinished writes wait under `.partial/` (local storage, one-shot stores and
+    /// SFTP), where the partial sweeps look for them.
+    pub fn keeps_partials(&self) -> bool {
+        self.is_local() || self.writes_in_one_shot() || self.label.starts_with("sftp://")
     }
 
     /// How many write probes this store (and its clones) has run.

@@ -46,6 +46,7 @@ mod seals_shared;
 mod secrets;
 mod server_globals;
 mod servers;
+mod sftp;
 mod signed_manifests;
 mod ssh_tunnels;
 mod startup;

@@ -87,7 +87,8 @@ impl Sshd {
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\n\
                  StrictModes no\nUsePAM no\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
-                 AllowTcpForwarding local\nX11Forwarding no\nPidFile none\nLogLevel DEBUG1\n",
+                 AllowTcpForwarding local\nX11Forwarding no\nPidFile none\nLogLevel DEBUG1\n\
+                 Subsystem sftp internal-sftp\n",
                 host_key.display(),
                 dir.path().join("authorized_keys").display()
             ),
@@ -140,6 +141,23 @@ impl Sshd {
         log.lines()
             .filter(|l| l.contains("server_request_direct_tcpip") && l.ends_with(&needle))
             .count()
+    }
+
+    /// The authorized client key's file (0600, as ssh-keygen made it).
+    pub fn key_file(&self) -> PathBuf {
+        self.dir.path().join("client_key")
+    }
+
+    /// An `sftp://` storage URL for directory `root` on this server, pinned to `fingerprint`.
+    pub fn sftp_url(&self, root: &std::path::Path, fingerprint: &str) -> String {
+        format!(
+            "sftp://{}@127.0.0.1:{}{}?host_key_fingerprint={}&key_file={}",
+            self.user,
+            self.port,
+            root.display(),
+            fingerprint.replace('+', "%2B").replace('/', "%2F"),
+            self.key_file().display()
+        )
     }
 
     /// The `ssh` block of a database reached through this bastion.
