@@ -8,6 +8,11 @@
 # Appends are database registrations through the HTTP API (one event each), from
 # BENCH_CLIENTS clients (default 1); "on" seals every second (BACKLINE_SEAL_INTERVAL_SECS=1),
 # "off" not at all. Each configuration runs BENCH_RUNS times; the median is reported.
+#
+# Verify speed is then measured where it matters, on a big ledger: the events of one run are
+# multiplied by SQL (each copy under new aggregate ids, BENCH_VERIFY_EVENTS in all, default
+# 500000), `ledger seal` seals them (its rate is reported too) and `ledger verify` reads and
+# checks every one (its own duration_ms; the target is >= 200k events/s).
 set -euo pipefail
 
 BIN=${BACKLINE_BIN:-target/release/backline}
@@ -113,3 +118,58 @@ for store in sqlite postgres; do
     "$(python3 -c "print('%.3f' % ($mon / $moff))")" "$mver"
 done
 echo "($EVENTS appends by $CLIENTS clients per run, median of $RUNS; binary $BIN)"
+
+VERIFY_EVENTS=${BENCH_VERIFY_EVENTS:-500000}
+# Multiplies the ledger's events to about VERIFY_EVENTS (new aggregate ids per copy).
+grow() {
+  local store=$1 target=$2 have copies
+  if [ "$store" = sqlite ]; then
+    have=$(sqlite3 -batch "$target" "SELECT count(*) FROM events")
+    copies=$(( VERIFY_EVENTS / have ))
+    sqlite3 -batch "$target" "
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $copies - 1)
+      INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+      SELECT e.aggregate_type, e.aggregate_id || '-' || n.i, e.sequence, e.event_type, e.event_version, e.payload, e.metadata
+      FROM n CROSS JOIN (SELECT * FROM events ORDER BY position) e ORDER BY n.i, e.position;"
+  else
+    have=$(psql "$target" -qAtc "SELECT count(*) FROM events")
+    copies=$(( VERIFY_EVENTS / have ))
+    psql "$target" -qc "
+      INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+      SELECT e.aggregate_type, e.aggregate_id || '-' || n.i, e.sequence, e.event_type, e.event_version, e.payload, e.metadata
+      FROM generate_series(1, $copies - 1) n(i) CROSS JOIN events e ORDER BY n.i, e.position;" >/dev/null
+  fi
+}
+
+command -v sqlite3 >/dev/null || { echo "sqlite3 is needed for the verify-at-scale part (apt-get install sqlite3)" >&2; exit 1; }
+printf '\n%-9s %10s %12s %16s\n' store events "seal ev/s" "verify ev/s"
+for store in sqlite postgres; do
+  dir=$(mktemp -d -p "$WORK"); url=""; db=""
+  if [ "$store" = postgres ]; then
+    db="bench_verify_$$_$RANDOM"
+    psql "$PGURL/postgres" -qc "CREATE DATABASE $db" >/dev/null
+    url="$PGURL/$db"
+  fi
+  port=$(free_port)
+  env BACKLINE_DATA_DIR="$dir" BACKLINE_LISTEN="127.0.0.1:$port" BACKLINE_ADMIN_TOKEN=$TOKEN \
+    BACKLINE_SEAL_INTERVAL_SECS=0 BACKLINE_SCHEDULER=false BACKLINE_LOG=error \
+    ${url:+BACKLINE_LEDGER_URL=$url} "$BIN" serve >"$dir/server.log" 2>&1 &
+  pid=$!; PIDS+=("$pid")
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+  append "http://127.0.0.1:$port" 1000 1 >/dev/null
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  grow "$store" "${url:-$dir/ledger.db}"
+  t0=$(python3 -c 'import time; print(time.monotonic())')
+  env BACKLINE_DATA_DIR="$dir" BACKLINE_LOG=error ${url:+BACKLINE_LEDGER_URL=$url} "$BIN" ledger seal >/dev/null
+  seal_s=$(python3 -c "import sys,time; print(time.monotonic() - float(sys.argv[1]))" "$t0")
+  v=$(env BACKLINE_DATA_DIR="$dir" BACKLINE_LOG=error ${url:+BACKLINE_LEDGER_URL=$url} "$BIN" --json ledger verify)
+  python3 - "$v" "$seal_s" "$store" <<'PY'
+import json, sys
+v, seal_s, store = json.loads(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+assert v["ok"], v
+n, ms = v["events"], max(v["duration_ms"], 1)
+print("%-9s %10d %12.0f %16.0f" % (store, n, n / seal_s, n / ms * 1000))
+PY
+  [ -n "$db" ] && psql "$PGURL/postgres" -qc "DROP DATABASE $db WITH (FORCE)" >/dev/null
+done
+echo "(verify: the events of 1000 appends multiplied by SQL to about $VERIFY_EVENTS; seal ev/s includes start-up)"

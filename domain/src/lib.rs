@@ -11,6 +11,7 @@ pub mod artifact;
 pub mod backup;
 mod backup_state;
 pub mod base_backup;
+mod canonical;
 pub mod channel;
 pub mod connection;
 pub mod database;

@@ -46,7 +46,30 @@ pub fn canonical_json(raw: &str) -> Result<String, CanonError> {
     Ok(out)
 }
 
-fn write_canonical(raw: &str, timestamps: bool, out: &mut String) -> Result<(), CanonError> {
+pub(crate) fn write_canonical(
+    raw: &str,
+    timestamps: bool,
+    out: &mut String,
+) -> Result<(), CanonError> {
+    let mark = out.len();
+    if crate::canonical::write(raw, timestamps, out).is_ok() {
+        return Ok(());
+    }
+    // Text the one-pass writer refuses is left to the definition, which decides (they differ
+    // only on values the definition never reads: a duplicate key's earlier value is not
+    // range-checked there).
+    out.truncate(mark);
+    reference_write(raw, timestamps, out)
+}
+
+/// The definition of canonical JSON, as the first seals were written: each level parsed by
+/// `serde_json` and written again. The one-pass writer gives the same bytes much faster (its
+/// tests hold it to this); this decides for the text the one-pass writer refuses.
+pub(crate) fn reference_write(
+    raw: &str,
+    timestamps: bool,
+    out: &mut String,
+) -> Result<(), CanonError> {
     let text = raw.trim_matches(|c: char| c.is_ascii_whitespace());
     match text.as_bytes().first() {
         Some(b'{') => {
@@ -58,7 +81,7 @@ fn write_canonical(raw: &str, timestamps: bool, out: &mut String) -> Result<(), 
                 }
                 out.push_str(&serde_json::to_string(k)?);
                 out.push(':');
-                write_canonical(v.get(), timestamps, out)?;
+                reference_write(v.get(), timestamps, out)?;
             }
             out.push('}');
         }
@@ -69,7 +92,7 @@ fn write_canonical(raw: &str, timestamps: bool, out: &mut String) -> Result<(), 
                 if i > 0 {
                     out.push(',');
                 }
-                write_canonical(v.get(), timestamps, out)?;
+                reference_write(v.get(), timestamps, out)?;
             }
             out.push(']');
         }
@@ -157,24 +180,27 @@ pub struct EventRecord {
 impl EventRecord {
     /// The event's canonical bytes.
     pub fn canonical_bytes(&self) -> Result<Vec<u8>, CanonError> {
+        use crate::canonical::write_string;
+        use std::fmt::Write;
         let mut out = String::with_capacity(self.payload.len() + self.metadata.len() + 256);
-        let s = |v: &str| serde_json::to_string(v).unwrap_or_default();
         out.push_str("{\"aggregate_id\":");
-        out.push_str(&s(&self.aggregate_id));
+        write_string(&self.aggregate_id, &mut out);
         out.push_str(",\"aggregate_type\":");
-        out.push_str(&s(&self.aggregate_type));
+        write_string(&self.aggregate_type, &mut out);
         out.push_str(",\"event_type\":");
-        out.push_str(&s(&self.event_type));
+        write_string(&self.event_type, &mut out);
         out.push_str(",\"event_version\":");
-        out.push_str(&s(&self.event_version));
+        write_string(&self.event_version, &mut out);
         out.push_str(",\"metadata\":");
         write_canonical(&self.metadata, true, &mut out)?;
         out.push_str(",\"payload\":");
         write_canonical(&self.payload, false, &mut out)?;
-        out.push_str(&format!(
+        // Writing to a String cannot fail.
+        let _ = write!(
+            out,
             ",\"position\":{},\"sequence\":{}}}",
             self.position, self.sequence
-        ));
+        );
         Ok(out.into_bytes())
     }
 

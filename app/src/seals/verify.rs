@@ -4,12 +4,12 @@
 use super::{anchors, Seals};
 use crate::alerting::{Alerting, Trouble};
 use crate::error::AppError;
-use backline_domain::seal::{leaf_hint, root_of, GENESIS};
+use backline_domain::seal::{leaf_hint, root_of, CanonError, EventRecord, GENESIS};
 use backline_domain::{AlertKind, Seal};
 use std::collections::BTreeMap;
 
 /// Events read per query.
-const PAGE: i64 = 5000;
+const PAGE: i64 = 10_000;
 /// A block sealed this recently may not be anchored yet (the sealer writes it next).
 const ANCHOR_GRACE_SECS: i64 = 30;
 
@@ -86,7 +86,9 @@ impl Seals {
         Ok(v)
     }
 
-    /// Reads every event once, in position order, and checks each block's count and root.
+    /// Reads every event once, in position order, and checks each block's count and root. The
+    /// next page is read while this one is hashed, and a page's leaves are computed on every
+    /// core: both the reading and the hashing scale with the ledger.
     async fn check_events(
         &self,
         blocks: &[Seal],
@@ -95,62 +97,73 @@ impl Seals {
         let (mut events, mut sealed) = (0u64, 0u64);
         let mut next = 0usize;
         let mut current: Option<Found> = None;
-        let mut after = 0;
-        loop {
-            let page = self
-                .core
-                .ledger
-                .read_records(after, i64::MAX, PAGE)
+        let (tx, mut pages) = tokio::sync::mpsc::channel(2);
+        let ledger = self.core.ledger.clone();
+        let reader = tokio::spawn(async move {
+            let mut after = 0;
+            loop {
+                let page = match ledger.read_records(after, i64::MAX, PAGE).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                let Some(last) = page.last() else { return };
+                after = last.position;
+                let hashed = tokio::task::spawn_blocking(move || leaves(page));
+                if tx.send(Ok(hashed)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        while let Some(page) = pages.recv().await {
+            let page = page
+                .map_err(AppError::internal)?
                 .await
                 .map_err(AppError::internal)?;
-            let Some(last) = page.last() else { break };
-            after = last.position;
-            for r in &page {
+            for (position, leaf) in page {
                 events += 1;
-                while current
-                    .as_ref()
-                    .is_some_and(|f| r.position > f.seal.head.to)
-                {
+                while current.as_ref().is_some_and(|f| position > f.seal.head.to) {
                     if let Some(done) = current.take() {
                         finish(done, problems);
                     }
                 }
-                while current.is_none() && next < blocks.len() && r.position > blocks[next].head.to
-                {
+                while current.is_none() && next < blocks.len() && position > blocks[next].head.to {
                     finish(Found::new(&blocks[next]), problems);
                     next += 1;
                 }
-                if current.is_none() && next < blocks.len() && r.position >= blocks[next].head.from
-                {
+                if current.is_none() && next < blocks.len() && position >= blocks[next].head.from {
                     current = Some(Found::new(&blocks[next]));
                     next += 1;
                 }
                 let Some(found) = current.as_mut() else {
                     if next < blocks.len() {
                         problems.push(LedgerProblem {
-                            position: r.position,
-                            message: format!("position {}: the event lies in no block", r.position),
+                            position,
+                            message: format!("position {position}: the event lies in no block"),
                         });
                     }
                     continue;
                 };
                 sealed += 1;
-                match r.leaf() {
+                match leaf {
                     Ok(leaf) => {
-                        found.hints.push((r.position, leaf_hint(&leaf)));
+                        found.hints.push((position, leaf_hint(&leaf)));
                         found.leaves.push(leaf);
                     }
                     Err(e) => {
-                        found.hints.push((r.position, String::new()));
+                        found.hints.push((position, String::new()));
                         found.leaves.push([0; 32]);
                         problems.push(LedgerProblem {
-                            position: r.position,
-                            message: format!("position {}: the event is not JSON: {e}", r.position),
+                            position,
+                            message: format!("position {position}: the event is not JSON: {e}"),
                         });
                     }
                 }
             }
         }
+        reader.await.map_err(AppError::internal)?;
         if let Some(done) = current.take() {
             finish(done, problems);
         }
@@ -250,6 +263,28 @@ impl Seals {
 fn recent(b: &Seal, now: chrono::DateTime<chrono::Utc>) -> bool {
     chrono::DateTime::parse_from_rfc3339(&b.sealed_at)
         .is_ok_and(|t| (now - t.with_timezone(&chrono::Utc)).num_seconds() < ANCHOR_GRACE_SECS)
+}
+
+/// Each event's position and leaf, computed on every core.
+fn leaves(page: Vec<EventRecord>) -> Vec<(i64, Result<[u8; 32], CanonError>)> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = page.len().div_ceil(cores).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = page
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|r| (r.position, r.leaf()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 impl<'a> Found<'a> {
