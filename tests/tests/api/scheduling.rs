@@ -26,7 +26,11 @@ struct Victim {
     _data: tempfile::TempDir,
 }
 
-async fn spawn_victim(ledger_url: &str, shared: &std::path::Path) -> Victim {
+async fn spawn_victim(
+    ledger_url: &str,
+    shared: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Victim {
     let data = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -46,6 +50,7 @@ async fn spawn_victim(ledger_url: &str, shared: &std::path::Path) -> Victim {
         .env("BACKLINE_ADMIN_TOKEN", TOKEN)
         .env("BACKLINE_LEASE_TTL_SECS", "3")
         .env("BACKLINE_NODE", "victim")
+        .envs(env.iter().copied())
         .stderr(std::fs::File::create(data.path().join("log")).unwrap())
         .spawn()
         .unwrap();
@@ -319,7 +324,7 @@ async fn killed_process_backup_is_abandoned_and_its_slot_rerun() {
         .execute(&mut locker)
         .await
         .unwrap();
-    let mut victim = spawn_victim(&ledger.url(), shared.path()).await;
+    let mut victim = spawn_victim(&ledger.url(), shared.path(), &[]).await;
     let client = reqwest::Client::new();
     let base = victim.base.clone();
     let start = Instant::now();
@@ -431,9 +436,10 @@ async fn killed_process_backup_is_abandoned_and_its_slot_rerun() {
     }
 }
 
-/// A process killed (-9) in the middle of a restore: once its lease expires, another process
-/// records the restore as failed (stage `abandoned`, naming the scratch database that may be
-/// left), and restores into that database are accepted again.
+/// A process killed (-9) in the middle of a restore, before it began to replace the target:
+/// once its lease expires, another process records the restore as failed (stage `abandoned`,
+/// naming the scratch database that may be left), and restores into that database are
+/// accepted again.
 #[tokio::test]
 async fn killed_process_restore_is_recorded_as_abandoned() {
     use crate::support::mysql;
@@ -450,7 +456,17 @@ async fn killed_process_restore_is_recorded_as_abandoned() {
     .execute(&mut admin)
     .await
     .unwrap();
-    let mut victim = spawn_victim(&ledger.url(), shared.path()).await;
+    let marker = shared.path().join("paused-at-my-loaded");
+    let marker_text = marker.display().to_string();
+    let mut victim = spawn_victim(
+        &ledger.url(),
+        shared.path(),
+        &[
+            ("BACKLINE_TEST_PAUSE_AT", "my-loaded"),
+            ("BACKLINE_TEST_PAUSE_MARKER", marker_text.as_str()),
+        ],
+    )
+    .await;
     let client = reqwest::Client::new();
     let base = victim.base.clone();
     let post = |path: String| {
@@ -486,30 +502,26 @@ async fn killed_process_restore_is_recorded_as_abandoned() {
     assert_eq!(b["status"], "completed", "{b}");
     let backup = b["id"].as_str().unwrap().to_string();
 
-    // A session outside the database holds a lock on its table: the restore loads its scratch
-    // copy, then waits to drop the target. That is when the process dies.
-    let mut locker = sqlx::MySqlConnection::connect(mysql::MYSQL_ADMIN_URL)
-        .await
-        .unwrap();
-    sqlx::raw_sql("BEGIN").execute(&mut locker).await.unwrap();
-    sqlx::raw_sql(&format!("SELECT * FROM `{}`.t", src.name()))
-        .execute(&mut locker)
-        .await
-        .unwrap();
+    // The restore loads its scratch copy and stops there (the test-only pause hook), before
+    // the move journal is written: the target is untouched, and that is when the process dies.
+    // (A process killed after the journal is finished by the next one: `restore_crash::`.)
     let r = post(format!("/api/v1/backups/{backup}/restore")).await;
     assert_eq!(r.status(), 202);
     let restore = r.json::<Value>().await.unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let start = Instant::now();
+    while !marker.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the restore never reached its scratch copy"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     victim.child.kill().unwrap(); // SIGKILL
     victim.child.wait().unwrap();
     let killed_at = Instant::now();
-    sqlx::raw_sql("ROLLBACK")
-        .execute(&mut locker)
-        .await
-        .unwrap();
 
     let rescuer = spawn_node("rescuer", &ledger.url(), shared.path(), 3).await;
     let failed = loop {
