@@ -49,6 +49,14 @@ pub enum TunnelError {
     },
     #[error("ssh to the bastion {bastion} failed: {message}")]
     Failed { bastion: String, message: String },
+    #[error("the SSH bastion {bastion} refused the {what} of user {user:?}: check ssh.user and ssh.{field} (ssh said: {message})")]
+    Refused {
+        bastion: String,
+        user: String,
+        what: &'static str,
+        field: &'static str,
+        message: String,
+    },
     #[error("cannot prepare the tunnel's private files in {dir}: {source}")]
     Files {
         dir: String,
@@ -242,13 +250,35 @@ async fn open_once(
         tool: "ssh",
         source,
     })?;
-    wait_ready(&mut child, &bastion(&ssh.host, ssh.port)).await?;
+    wait_ready(&mut child, &bastion(&ssh.host, ssh.port))
+        .await
+        .map_err(|e| refused(e, ssh))?;
     // ssh read the key and known_hosts when it connected: nothing secret stays on disk.
     drop(dir);
     Ok(Tunnel {
         _child: Mutex::new(child),
         port,
     })
+}
+
+/// A login the bastion turned down, said as such (ssh's own words kept).
+fn refused(e: TunnelError, ssh: &SshSettings) -> TunnelError {
+    match e {
+        TunnelError::Failed { bastion, message } if message.contains("Permission denied") => {
+            let (what, field) = match ssh.auth {
+                SshAuth::Key(_) => ("private key", "private_key"),
+                SshAuth::Password(_) => ("password", "password"),
+            };
+            TunnelError::Refused {
+                bastion,
+                user: ssh.user.clone(),
+                what,
+                field,
+                message,
+            }
+        }
+        other => other,
+    }
 }
 
 /// The known_hosts line that files the pinned key under `alias`.

@@ -1,9 +1,12 @@
 //! Databases and servers reached through an SSH bastion: a real `sshd` started by the test,
 //! its host key pinned by fingerprint. The bastion's log shows every forwarded connection, so
 //! the tests prove the tools went through it; a wrong fingerprint is refused before any
-//! forward; the private key never shows in a process's arguments or in the ledger.
+//! forward; the private key never shows in a process's arguments or in the ledger. A bastion
+//! that takes only passwords is reached with one (given to ssh by an askpass helper), which
+//! shows nowhere: not in argv, the ledger, the answers or the server's log.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, TOKEN};
+use crate::support::external::External;
 use crate::support::sshd::{self, Sshd};
 use crate::support::{mysql, pg};
 use serde_json::{json, Value};
@@ -306,4 +309,229 @@ async fn mariadb_backup_and_server_discovery_through_the_bastion() {
         bastion.forwards_to(5432) > before,
         "discovery did not go through the bastion"
     );
+}
+
+#[tokio::test]
+async fn pg_backup_and_restore_through_a_bastion_that_takes_a_password() {
+    let bastion = Sshd::start_with_password().await;
+    let password = bastion.password.clone().expect("a password bastion");
+    // Backline as its own process, so that its whole log (at debug level) can be searched.
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let log_path = logs.path().join("server.log");
+    let mut server = External::start_logged(data.path(), &log_path).await;
+    let text = |path: String| {
+        let (client, base) = (server.client.clone(), server.base.clone());
+        async move {
+            let r = client
+                .get(format!("{base}{path}"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .expect("request");
+            assert!(r.status().is_success(), "GET {path}: {}", r.status());
+            r.text().await.expect("text")
+        }
+    };
+
+    let src = pg::TempDb::create("sshpw_src").await;
+    let dst = pg::TempDb::create("sshpw_dst").await;
+    pg::load_rich_fixture(src.name()).await;
+    let expected = pg::fingerprint(src.name()).await;
+
+    let mut answers = Vec::new();
+    let mut ids = Vec::new();
+    for db in [&src, &dst] {
+        let r = server
+            .client
+            .post(format!("{}/api/v1/databases", server.base))
+            .bearer_auth(TOKEN)
+            .json(
+                &json!({"name": db.name(), "engine": "postgres", "connection": db.url(),
+                          "ssh": bastion.password_block(&bastion.fingerprint, &password)}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        assert_eq!(status, 201, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            v["ssh"],
+            json!({"host": "127.0.0.1", "port": bastion.port, "user": bastion.user,
+                   "host_key_fingerprint": bastion.fingerprint, "auth": "password"}),
+            "{v}"
+        );
+        ids.push(v["id"].as_str().unwrap().to_string());
+        answers.push(body);
+    }
+    let (src_id, dst_id) = (ids[0].clone(), ids[1].clone());
+
+    let watching = Arc::new(AtomicBool::new(true));
+    let (watcher, argv_seen) = watch_ssh_argv(watching.clone());
+
+    let before = bastion.forwards_to(5432);
+    let (status, t) = server
+        .post(&format!("/api/v1/databases/{src_id}/test"), json!({}))
+        .await;
+    assert_eq!((status, &t["ok"]), (200, &json!(true)), "{t}");
+    assert!(
+        bastion.forwards_to(5432) > before,
+        "the connection test did not go through the bastion"
+    );
+
+    let before = bastion.forwards_to(5432);
+    let backup_id = server.start_backup(&src_id).await;
+    let b = server
+        .wait_backup(&backup_id, std::time::Duration::from_secs(300))
+        .await;
+    assert_eq!(b["status"], "completed", "{b}");
+    assert!(
+        bastion.forwards_to(5432) > before,
+        "the backup did not go through the bastion"
+    );
+
+    let before = bastion.forwards_to(5432);
+    let (status, r) = server
+        .post(
+            &format!("/api/v1/backups/{backup_id}/restore"),
+            json!({"target_database_id": dst_id}),
+        )
+        .await;
+    assert_eq!(status, 202, "{r}");
+    let restore_id = r["id"].as_str().unwrap().to_string();
+    let r = server
+        .wait_restore(&restore_id, std::time::Duration::from_secs(300))
+        .await;
+    assert_eq!(r["status"], "completed", "{r}");
+    assert!(
+        bastion.forwards_to(5432) > before,
+        "the restore did not go through the bastion"
+    );
+    expected.assert_same(
+        &pg::fingerprint(dst.name()).await,
+        "restored through the password bastion",
+    );
+
+    // The bastion let Backline in with the password (it takes nothing else).
+    let sshd_log = std::fs::read_to_string(bastion.log_path()).unwrap();
+    assert!(
+        sshd_log.contains(&format!("Accepted password for {}", bastion.user)),
+        "sshd did not log a password login"
+    );
+
+    watching.store(false, Ordering::Relaxed);
+    watcher.join().unwrap();
+    let argv_seen = argv_seen.lock().unwrap().clone();
+    assert!(
+        argv_seen
+            .iter()
+            .any(|a| a.contains("PreferredAuthentications=password")),
+        "no password ssh process was seen: {argv_seen:?}"
+    );
+    for argv in &argv_seen {
+        assert!(!argv.contains(&password), "the password in argv: {argv}");
+    }
+
+    for path in [
+        "/api/v1/events?limit=1000".to_string(),
+        "/api/v1/databases".to_string(),
+        format!("/api/v1/databases/{src_id}"),
+        format!("/api/v1/backups/{backup_id}"),
+        format!("/api/v1/restores/{restore_id}"),
+    ] {
+        answers.push(text(path).await);
+    }
+    assert!(
+        answers[2].contains("DatabaseRegistered"),
+        "the events were not read"
+    );
+    for a in &answers {
+        assert!(!a.contains(&password), "the password in an answer: {a}");
+    }
+
+    server.kill9();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("DEBUG") || log.contains("debug"),
+        "the server logged nothing at debug level: {log}"
+    );
+    assert!(!log.contains(&password), "the password in the server's log");
+    let ledger = std::fs::read(data.path().join("ledger.db")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&ledger).contains(&password),
+        "the password in clear in the ledger file"
+    );
+    // The askpass helper and known_hosts went with the tunnels.
+    let left = std::fs::read_dir(data.path().join("ssh-tmp"))
+        .map(|d| d.flatten().count())
+        .unwrap_or(0);
+    assert_eq!(left, 0, "files left in ssh-tmp");
+}
+
+#[tokio::test]
+async fn a_wrong_ssh_password_is_refused_with_a_clear_error() {
+    let bastion = Sshd::start_with_password().await;
+    let app = spawn_app().await;
+    let db = pg::TempDb::create("sshpw_wrong").await;
+    let wrong = format!("{}-not-it", bastion.password.as_deref().unwrap());
+    let r = app
+        .post(
+            "/api/v1/databases",
+            json!({"name": db.name(), "engine": "postgres", "connection": db.url(),
+                   "ssh": bastion.password_block(&bastion.fingerprint, &wrong)}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let t = app
+        .post(&format!("/api/v1/databases/{id}/test"), json!({}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(t["ok"], false, "{t}");
+    let m = t["message"].as_str().unwrap();
+    assert!(
+        m.contains(&format!(
+            "the SSH bastion 127.0.0.1:{} refused the password of user \"{}\": check ssh.user and ssh.password",
+            bastion.port, bastion.user
+        )) && m.contains("Permission denied"),
+        "{m}"
+    );
+    assert!(!m.contains(&wrong), "{m}");
+
+    let b = app.backup(&id).await;
+    assert_eq!(b["status"], "failed", "{b}");
+    assert_eq!(b["error"]["stage"], "connect", "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("refused the password"),
+        "{b}"
+    );
+    assert_eq!(
+        bastion.forwards_to(5432),
+        0,
+        "the bastion forwarded a connection without a login"
+    );
+    let log = std::fs::read_to_string(bastion.log_path()).unwrap();
+    assert!(
+        log.contains(&format!("Failed password for {}", bastion.user)),
+        "sshd saw no password attempt"
+    );
+    let events = app
+        .get("/api/v1/events?limit=1000")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(events.contains("BackupFailed"), "{events}");
+    assert!(!events.contains(&wrong), "the password in the events");
 }

@@ -69,6 +69,21 @@ impl External {
     /// Starts `backline serve` on `data` (SQLite ledger, `<data>/artifacts` storage), as
     /// `nobody` when `unprivileged`, with `env` added; waits for `/healthz`.
     pub async fn start(data: &Path, unprivileged: bool, env: &[(&str, &str)]) -> External {
+        Self::spawn(data, unprivileged, env, None).await
+    }
+
+    /// Starts `backline serve` as root on `data`, logging at debug level into `log`: to
+    /// search the server's log for what must never be in it.
+    pub async fn start_logged(data: &Path, log: &Path) -> External {
+        Self::spawn(data, false, &[("BACKLINE_LOG", "debug")], Some(log)).await
+    }
+
+    async fn spawn(
+        data: &Path,
+        unprivileged: bool,
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> External {
         let port = free_port();
         let (mut cmd, bin_dir) = if unprivileged {
             let dir = tempfile::Builder::new()
@@ -95,8 +110,11 @@ impl External {
             .env("BACKLINE_LOG", "warn")
             .env_remove("BACKLINE_STORAGE_URL")
             .env_remove("BACKLINE_LEDGER_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stdout(Stdio::null());
+        match log {
+            Some(path) => cmd.stderr(std::fs::File::create(path).expect("log file")),
+            None => cmd.stderr(Stdio::inherit()),
+        };
         for (k, v) in env {
             cmd.env(k, v);
         }

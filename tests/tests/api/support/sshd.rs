@@ -1,6 +1,10 @@
 //! A real OpenSSH server (Debian `openssh-server`) started by a test on a free port of
 //! 127.0.0.1, with its own host key and one authorized client key, logging every channel it
 //! opens (so a test can show that a connection went through it). Killed on drop.
+//!
+//! [`Sshd::start_with_password`] starts one that takes passwords instead, for a throwaway
+//! local account of its own (`useradd`, a random password set with `chpasswd`, shell
+//! `nologin`: it can forward ports and nothing else), removed again on drop.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -11,11 +15,62 @@ pub struct Sshd {
     child: Child,
     pub port: u16,
     pub dir: tempfile::TempDir,
+    /// The throwaway account of a password server: removed after `drop` has stopped sshd.
+    account: Option<ThrowawayUser>,
     /// `SHA256:…` of its host key.
     pub fingerprint: String,
     /// The authorized client key (OpenSSH private key text).
     pub private_key: String,
     pub user: String,
+    /// The password of `user`, when this server takes passwords (and only those).
+    pub password: Option<String>,
+}
+
+/// A local account made for one server and removed on drop (also when the test panics).
+struct ThrowawayUser(String);
+
+impl ThrowawayUser {
+    fn create(password: &str) -> ThrowawayUser {
+        // The random end of a v7 uuid (its start is the time).
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let name = format!("blssh_{}", &id[id.len() - 12..]);
+        let ok = Command::new("useradd")
+            .args(["-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", "--"])
+            .arg(&name)
+            .status()
+            .expect("useradd (passwd)")
+            .success();
+        assert!(ok, "useradd {name} failed (the tests run as root)");
+        let user = ThrowawayUser(name);
+        let mut chpasswd = Command::new("chpasswd")
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("chpasswd");
+        use std::io::Write;
+        chpasswd
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{}:{password}\n", user.0).as_bytes())
+            .expect("chpasswd stdin");
+        assert!(
+            chpasswd.wait().expect("chpasswd").success(),
+            "chpasswd failed"
+        );
+        user
+    }
+}
+
+impl Drop for ThrowawayUser {
+    fn drop(&mut self) {
+        // -f: sshd's per-connection processes of this user may still be ending.
+        let _ = Command::new("userdel")
+            .args(["-f", "--"])
+            .arg(&self.0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 fn keygen(path: &std::path::Path) {
@@ -58,7 +113,21 @@ fn free_port() -> u16 {
 }
 
 impl Sshd {
+    /// Takes the client key of [`Sshd::private_key`] for the user running the tests.
     pub async fn start() -> Sshd {
+        Self::spawn(None).await
+    }
+
+    /// Takes only passwords: [`Sshd::password`] for [`Sshd::user`], a throwaway account.
+    pub async fn start_with_password() -> Sshd {
+        let password = format!("pw-{}-Sesame", uuid::Uuid::now_v7().simple());
+        let user = ThrowawayUser::create(&password);
+        let mut sshd = Self::spawn(Some((user.0.clone(), password))).await;
+        sshd.account = Some(user);
+        sshd
+    }
+
+    async fn spawn(password_login: Option<(String, String)>) -> Sshd {
         let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
@@ -75,18 +144,33 @@ impl Sshd {
             dir.path().join("authorized_keys"),
         )
         .expect("authorized_keys");
-        let user = String::from_utf8(Command::new("id").arg("-un").output().expect("id").stdout)
-            .expect("utf8")
-            .trim()
-            .to_string();
+        let (user, password) = match password_login {
+            Some((user, password)) => (user, Some(password)),
+            None => (
+                String::from_utf8(Command::new("id").arg("-un").output().expect("id").stdout)
+                    .expect("utf8")
+                    .trim()
+                    .to_string(),
+                None,
+            ),
+        };
+        // Keys only, or passwords only (and only for the throwaway account).
+        let auth = if password.is_some() {
+            format!(
+                "PubkeyAuthentication no\nPasswordAuthentication yes\nPermitEmptyPasswords no\n\
+                 PermitRootLogin no\nAllowUsers {user}\n"
+            )
+        } else {
+            "PasswordAuthentication no\nPermitRootLogin prohibit-password\n".to_string()
+        };
         let port = free_port();
         let config = dir.path().join("sshd_config");
         std::fs::write(
             &config,
             format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\n\
-                 StrictModes no\nUsePAM no\nPasswordAuthentication no\n\
-                 KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
+                 StrictModes no\nUsePAM no\n{auth}\
+                 KbdInteractiveAuthentication no\n\
                  AllowTcpForwarding local\nX11Forwarding no\nPidFile none\nLogLevel DEBUG1\n\
                  Subsystem sftp internal-sftp\n",
                 host_key.display(),
@@ -126,7 +210,9 @@ impl Sshd {
             fingerprint: fingerprint_of(&host_key.with_extension("pub")),
             private_key: std::fs::read_to_string(&client_key).expect("client key"),
             user,
+            password,
             dir,
+            account: None,
         }
     }
 
@@ -158,6 +244,18 @@ impl Sshd {
             fingerprint.replace('+', "%2B").replace('/', "%2F"),
             self.key_file().display()
         )
+    }
+
+    /// The `ssh` block of a database reached through this bastion with `password` (a server
+    /// from [`Sshd::start_with_password`]).
+    pub fn password_block(&self, fingerprint: &str, password: &str) -> serde_json::Value {
+        serde_json::json!({
+            "host": "127.0.0.1",
+            "port": self.port,
+            "user": self.user,
+            "password": password,
+            "host_key_fingerprint": fingerprint,
+        })
     }
 
     /// The `ssh` block of a database reached through this bastion.
