@@ -585,3 +585,105 @@ async fn mariadb_users_and_grants_are_backed_up_and_a_dropped_user_recreated() {
         "{grants:?}"
     );
 }
+
+#[tokio::test]
+async fn pg_globals_are_backed_up_on_the_servers_schedule_without_a_trigger() {
+    let app = spawn_app().await;
+    let role = pg::unique_name("glb_sched");
+    let _made = Made {
+        mysql: false,
+        roles: vec![role.clone()],
+        databases: Vec::new(),
+    };
+    pg_exec("postgres", &format!("CREATE ROLE \"{role}\" NOLOGIN")).await;
+    let server = register_server(
+        &app,
+        &pg::unique_name("glbsched"),
+        "postgres",
+        "postgres://postgres@127.0.0.1:5432",
+    )
+    .await;
+    // Every 2 seconds (6 fields, seconds first), in the server's time zone.
+    let (status, v) = put(
+        &app,
+        &format!("/api/v1/servers/{server}/globals"),
+        json!({"enabled": true, "schedule": "*/2 * * * * *", "timezone": "Europe/Paris"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["globals"]["schedule"], "*/2 * * * * *", "{v}");
+    assert_eq!(v["globals"]["timezone"], "Europe/Paris", "{v}");
+
+    // Nobody asks for a backup: the scheduler starts one and it completes.
+    let start = Instant::now();
+    let version = loop {
+        let list = app
+            .get_json(&format!("/api/v1/servers/{server}/globals"))
+            .await;
+        let done = list["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|i| i["status"] == "completed").cloned());
+        if let Some(v) = done {
+            break v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no scheduled globals version completed within 60 s: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(version["trigger"], "scheduled", "{version}");
+    assert_eq!(version["method"], "pg_dumpall", "{version}");
+    let text = artifact_text(&app, &version, None).await;
+    assert!(text.contains(&format!("CREATE ROLE {role};")), "{text}");
+
+    // On the timeline: the claimed slot, the start and the completion, all the scheduler's
+    // and all about this server's version.
+    let id = version["id"].as_str().unwrap();
+    let of_server = |events: Vec<Value>| -> Vec<Value> {
+        events
+            .into_iter()
+            .filter(|e| e["aggregate_id"] == server.as_str())
+            .collect()
+    };
+    let claimed = of_server(app.events_of("GlobalsSlotClaimed").await);
+    let claim = claimed
+        .iter()
+        .find(|e| e["payload"]["globals_id"] == id)
+        .unwrap_or_else(|| panic!("no slot claimed for {id}: {claimed:?}"));
+    assert_eq!(claim["actor"], "system:scheduler", "{claim}");
+    let started = of_server(app.events_of("GlobalsBackupStarted").await);
+    let start_event = started
+        .iter()
+        .find(|e| e["payload"]["globals_id"] == id)
+        .unwrap_or_else(|| panic!("no start for {id}: {started:?}"));
+    assert_eq!(start_event["actor"], "system:scheduler", "{start_event}");
+    assert_eq!(
+        start_event["payload"]["trigger"]["kind"], "scheduled",
+        "{start_event}"
+    );
+    assert_eq!(
+        start_event["payload"]["trigger"]["slot"], claim["payload"]["slot"],
+        "the run is the claimed slot's"
+    );
+    let completed = of_server(app.events_of("GlobalsBackupCompleted").await);
+    let done = completed
+        .iter()
+        .find(|e| e["payload"]["globals_id"] == id)
+        .unwrap_or_else(|| panic!("no completion for {id}: {completed:?}"));
+    assert_eq!(done["actor"], "system:scheduler", "{done}");
+    assert_eq!(done["aggregate_type"], claim["aggregate_type"], "{done}");
+    assert!(
+        done["summary"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("globals backup completed"),
+        "{done}"
+    );
+    assert!(done["position"].as_i64() > start_event["position"].as_i64());
+    // And no one but the scheduler started a globals backup of this server.
+    assert!(
+        started.iter().all(|e| e["actor"] == "system:scheduler"),
+        "{started:?}"
+    );
+}
