@@ -184,6 +184,9 @@ async fn run(
                 "no database of the archived server is registered any more",
             )
         })?;
+    // Through the database's SSH bastion when it has one: the tunnel lives as long as `conn`,
+    // until pg_basebackup has ended.
+    let conn = crate::tunnels::reach(core, &conn).await?;
     let tool = pg_archive::exact_tool("pg_basebackup", &core.tools, major).await?;
     let name = db.name.as_ref().map(|n| n.to_string()).unwrap_or_default();
     let encryption = encryption_for(core, &name);

@@ -169,6 +169,15 @@ impl Archiving {
                 )
                 .await;
         }
+        // Through the database's SSH bastion when it has one, like its backups.
+        let conn = crate::tunnels::reach(&self.core, &conn)
+            .await
+            .map_err(|e| {
+                AppError::Unprocessable(format!(
+                    "WAL archiving cannot start on {server_key}: {}",
+                    e.message
+                ))
+            })?;
         let slot = pg_archive::slot_name(&id);
         let facts = pg_archive::check_prerequisites(&conn, &slot)
             .await
@@ -217,7 +226,16 @@ impl Archiving {
         let view = self
             .execute(actor, &id, &archive_id, ArchiveCommand::Disable)
             .await?;
-        let conn = Self::conn_of(&self.core, &archive_id, &archive).await;
+        let conn = match Self::conn_of(&self.core, &archive_id, &archive).await {
+            Some(c) => match crate::tunnels::reach(&self.core, &c).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(archive_id, error = %e.message, "cannot reach the server to drop the replication slot");
+                    None
+                }
+            },
+            None => None,
+        };
         if let (Some(slot), Some(conn)) = (&view.slot, conn) {
             // The receiver notices within a tick or two; the slot drops once it is inactive.
             for _ in 0..40 {

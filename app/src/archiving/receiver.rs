@@ -141,6 +141,13 @@ async fn drop_slot(core: &Core, id: &str) {
     let Some(conn) = Archiving::conn_of(core, id, &archive).await else {
         return;
     };
+    let conn = match crate::tunnels::reach(core, &conn).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(database_id = id, error = %e.message, "cannot reach the server to drop the replication slot");
+            return;
+        }
+    };
     let slot = archive
         .server
         .map(|s| s.slot)
@@ -175,6 +182,13 @@ async fn stream_once(
     let tool = match pg_archive::exact_tool("pg_receivewal", &core.tools, server.server_major).await
     {
         Ok(t) => t,
+        Err(e) => return Ended::Exited(e.message),
+    };
+    // Through the database's SSH bastion when it has one, like its backups: the tunnel lives
+    // as long as `conn`, this run of the receiver; a broken tunnel ends the run (and the
+    // receiver), which is restarted with a new one.
+    let conn = match crate::tunnels::reach(core, &conn).await {
+        Ok(c) => c,
         Err(e) => return Ended::Exited(e.message),
     };
     // The lease must be ours now, for a known time, before the receiver starts.

@@ -218,9 +218,13 @@ impl Restores {
             targets::refuse_protected(core, &target_conn).await?;
         }
         let facts = Core::facts(&target_id, &target_db)?;
-        let target_probe = drivers::probe_target(&target_conn, &core.tools)
-            .await
-            .map_err(|e| AppError::Unprocessable(e.message))?;
+        // Through its SSH bastion, when it has one (this tunnel closes after the probe; the
+        // copy into the target opens its own once the replay is over).
+        let target_probe = match crate::tunnels::reach(core, &target_conn).await {
+            Ok(reached) => drivers::probe_target(&reached, &core.tools).await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| AppError::Unprocessable(e.message))?;
         let id = uuid::Uuid::now_v7().to_string();
         let name = facts.name.to_string();
         core.coordination

@@ -319,7 +319,10 @@ async fn replay_and_copy(
         // Point-in-time restores are not cancellable (RestoreError::NotCancellable).
         cancel: Default::default(),
     };
-    drivers::restore(&plan.target_conn, &plan.target_probe, &options, &local).await
+    // Through the target's SSH bastion, when it has one: opened only now that the replay is
+    // over, and closed with `target`.
+    let target = crate::tunnels::reach(core, &plan.target_conn).await?;
+    drivers::restore(&target, &plan.target_probe, &options, &local).await
 }
 
 fn describe(target: RecoveryTarget) -> String {

@@ -12,7 +12,7 @@ use chrono::{DateTime, Timelike, Utc};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-async fn enable(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn enable(app: &TestApp, id: &str) -> Value {
     let r = app
         .post(&format!("/api/v1/databases/{id}/archiving"), json!({}))
         .await;
@@ -22,7 +22,7 @@ async fn enable(app: &TestApp, id: &str) -> Value {
     v
 }
 
-async fn disable(app: &TestApp, id: &str) {
+pub(crate) async fn disable(app: &TestApp, id: &str) {
     let r = app
         .client
         .delete(app.url(&format!("/api/v1/databases/{id}/archiving")))
@@ -33,7 +33,7 @@ async fn disable(app: &TestApp, id: &str) {
     assert_eq!(r.status(), 200);
 }
 
-async fn base_backup(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn base_backup(app: &TestApp, id: &str) -> Value {
     let r = app
         .post(&format!("/api/v1/databases/{id}/base-backups"), json!({}))
         .await;
@@ -53,7 +53,7 @@ async fn window(app: &TestApp, id: &str) -> Value {
 }
 
 /// Waits until the window reaches past `t` (the WAL written before `t` is archived).
-async fn archived_past(app: &TestApp, id: &str, t: DateTime<Utc>) -> Value {
+pub(crate) async fn archived_past(app: &TestApp, id: &str, t: DateTime<Utc>) -> Value {
     let start = std::time::Instant::now();
     loop {
         let w = window(app, id).await;
@@ -81,7 +81,7 @@ async fn restore_pitr(app: &TestApp, id: &str, body: Value) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.expect("json"))
 }
 
-async fn restore_pitr_done(app: &TestApp, id: &str, body: Value) -> Value {
+pub(crate) async fn restore_pitr_done(app: &TestApp, id: &str, body: Value) -> Value {
     let (status, v) = restore_pitr(app, id, body).await;
     assert_eq!(status, 202, "{v}");
     let r = app
@@ -94,7 +94,7 @@ async fn restore_pitr_done(app: &TestApp, id: &str, body: Value) -> Value {
     r
 }
 
-async fn pause() {
+pub(crate) async fn pause() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
 }
 

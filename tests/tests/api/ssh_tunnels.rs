@@ -535,3 +535,132 @@ async fn a_wrong_ssh_password_is_refused_with_a_clear_error() {
     assert!(events.contains("BackupFailed"), "{events}");
     assert!(!events.contains(&wrong), "the password in the events");
 }
+
+/// `PGPORT` in the environment of process `pid`: where a libpq tool dials.
+fn pgport_of(pid: i32) -> Option<u16> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    env.split(|b| *b == 0)
+        .find_map(|kv| kv.strip_prefix(b"PGPORT="))
+        .and_then(|p| std::str::from_utf8(p).ok()?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wal_archiving_and_point_in_time_restores_go_through_the_bastion() {
+    use crate::pitr::{archived_past, base_backup, disable, enable, pause, restore_pitr_done};
+    use crate::support::pitr::{batches, eventually, receivers, slot_of, sql, switch_wal};
+    use crate::support::pitr::{write_batch, SlotGuard};
+
+    let bastion = Sshd::start().await;
+    let app = spawn_app().await;
+    let src = pg::TempDb::create("sshwal_src").await;
+    let dst = pg::TempDb::create("sshwal_dst").await;
+    sql(
+        src.name(),
+        "CREATE TABLE t (id serial PRIMARY KEY, batch int NOT NULL, v int NOT NULL)",
+    )
+    .await;
+    let mut ids = Vec::new();
+    for db in [&src, &dst] {
+        let r = app
+            .post(
+                "/api/v1/databases",
+                json!({"name": db.name(), "engine": "postgres", "connection": db.url(),
+                       "ssh": bastion.block(&bastion.fingerprint)}),
+            )
+            .await;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(status, 201, "{v}");
+        ids.push(v["id"].as_str().unwrap().to_string());
+    }
+    let (id, dst_id) = (ids[0].clone(), ids[1].clone());
+    let slot = slot_of(&id);
+    let _guard = SlotGuard(slot.clone());
+
+    // Enabling checks the server and creates the slot through the bastion.
+    let before = bastion.forwards_to(5432);
+    let v = enable(&app, &id).await;
+    assert_eq!(v["enabled"], true, "{v}");
+    assert!(
+        bastion.forwards_to(5432) > before,
+        "enabling WAL archiving did not go through the bastion"
+    );
+
+    // pg_receivewal dials the tunnel's local end, never the server itself; a receiver
+    // restarted after a kill -9 comes through a new tunnel.
+    eventually(30, "a receiver", || receivers(&slot).len() == 1).await;
+    let old = receivers(&slot);
+    let port = pgport_of(old[0]).expect("the receiver's PGPORT");
+    assert_ne!(port, 5432, "pg_receivewal connects to the server directly");
+    let before = bastion.forwards_to(5432);
+    std::process::Command::new("kill")
+        .args(["-9", &old[0].to_string()])
+        .status()
+        .expect("kill");
+    eventually(60, "a new receiver", || {
+        let now = receivers(&slot);
+        now.len() == 1 && now != old
+    })
+    .await;
+    let new = receivers(&slot);
+    let new_port = pgport_of(new[0]).expect("the new receiver's PGPORT");
+    assert!(
+        new_port != 5432 && bastion.forwards_to(5432) > before,
+        "the restarted receiver did not come through the bastion (PGPORT {new_port})"
+    );
+
+    let before = bastion.forwards_to(5432);
+    base_backup(&app, &id).await;
+    assert!(
+        bastion.forwards_to(5432) > before,
+        "the base backup did not go through the bastion"
+    );
+    pause().await;
+    let t1 = write_batch(src.name(), 1).await;
+    switch_wal().await;
+    pause().await;
+    let between = chrono::Utc::now();
+    pause().await;
+    let t2 = write_batch(src.name(), 2).await;
+    switch_wal().await;
+    assert!(t1 < between && between < t2);
+    let w = archived_past(&app, &id, t2).await;
+    assert_eq!(w["gaps"], json!([]), "{w}");
+
+    // The copy into the target goes through the target's bastion.
+    let before = bastion.forwards_to(5432);
+    restore_pitr_done(
+        &app,
+        &id,
+        json!({"target_time": between, "target_database_id": dst_id}),
+    )
+    .await;
+    assert_eq!(batches(dst.name()).await, vec![1]);
+    assert!(
+        bastion.forwards_to(5432) > before,
+        "the point-in-time restore did not reach its target through the bastion"
+    );
+
+    // Disabling drops the slot through the bastion too.
+    let before = bastion.forwards_to(5432);
+    disable(&app, &id).await;
+    eventually(30, "the receiver to stop", || receivers(&slot).is_empty()).await;
+    let mut gone = false;
+    for _ in 0..50 {
+        let left = crate::support::pitr::scalar_i64(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '{slot}'"),
+        )
+        .await;
+        if left == 0 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(gone, "the replication slot {slot} was not dropped");
+    assert!(
+        bastion.forwards_to(5432) > before,
+        "the slot was not dropped through the bastion"
+    );
+}
