@@ -3,6 +3,11 @@
 use backline_api::cli::Cli;
 use clap::Parser;
 
+/// mimalloc instead of glibc's malloc: a replay or catch-up allocates and frees millions of
+/// small JSON values and strings, where glibc spent a third of the time (`bench/ledger_scale.sh`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

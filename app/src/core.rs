@@ -101,6 +101,8 @@ pub enum CatchUp {
     Now,
     /// Before it returns only when at most `SMALL_BACKLOG` events wait (a server).
     SmallBacklog,
+    /// Not at all (`replay`, which rebuilds every read model from the start anyway).
+    Never,
 }
 
 /// Events a server applies before it listens (about a second's work).
@@ -137,9 +139,14 @@ impl Core {
         let storages = backups::destinations::open(&settings, &store)?;
         let projections = Arc::new(Projections::new(ledger.clone()));
         let backlog = ledger.head().await? - projections.checkpoint().await?;
-        if catch_up == CatchUp::Now || backlog <= SMALL_BACKLOG {
+        let now = match catch_up {
+            CatchUp::Now => true,
+            CatchUp::SmallBacklog => backlog <= SMALL_BACKLOG,
+            CatchUp::Never => false,
+        };
+        if now {
             projections.catch_up().await?;
-        } else {
+        } else if catch_up == CatchUp::SmallBacklog {
             tracing::info!(
                 backlog,
                 "the read models are behind the ledger: catching up in the background"

@@ -176,9 +176,17 @@ impl Ledger {
                 .max_connections(8)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
-                        sqlx::query("PRAGMA busy_timeout = 30000")
-                            .execute(&mut *conn)
-                            .await?;
+                        // As the events' own pool (WAL, synchronous NORMAL); statement
+                        // journals in memory: a read model's multi-row upserts inside a long
+                        // transaction (a rebuild) journal every page they touch again, which
+                        // as temporary files cost a write(2) each.
+                        for pragma in [
+                            "PRAGMA busy_timeout = 30000",
+                            "PRAGMA synchronous = NORMAL",
+                            "PRAGMA temp_store = MEMORY",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
                         Ok(())
                     })
                 })

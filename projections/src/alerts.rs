@@ -1,9 +1,7 @@
 //! The alerts read model: what is open, acknowledged or resolved, and every delivery attempt.
 
 use crate::event::Applied;
-use crate::store::{
-    bodies, count, load, page, to_text, Arg, Conditions, OnConflict, Page, Tx, Write,
-};
+use crate::store::{bodies, count, load, page, Arg, Conditions, OnConflict, Page, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{AlertEvent, AlertKind, AlertState, LedgerEvent, Notice, Outcome};
 use serde::{Deserialize, Serialize};
@@ -88,7 +86,7 @@ async fn save(tx: &mut Tx<'_>, v: &AlertView) -> Result<(), ProjectionError> {
             ("kind", Arg::S(v.kind.as_str().into())),
             ("state", Arg::S(v.state.as_str().into())),
             ("raised_position", Arg::I(v.raised_position)),
-            ("body", Arg::S(to_text(v)?)),
+            ("body", Arg::body(v)),
         ],
         on_conflict: OnConflict::Set(&["state", "body"]),
     });

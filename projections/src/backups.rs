@@ -2,9 +2,7 @@
 //! verification and pruning.
 
 use crate::event::Applied;
-use crate::store::{
-    bodies, count, load, page, to_text, Arg, Conditions, OnConflict, Page, Tx, Write,
-};
+use crate::store::{bodies, count, load, page, Arg, Conditions, OnConflict, Page, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
     ArtifactCopy, BackupEvent, BackupStatus, Engine, Failure, LedgerEvent, Stage, StoredArtifact,
@@ -145,7 +143,7 @@ async fn save(tx: &mut Tx<'_>, v: &BackupView, position: i64) -> Result<(), Proj
             ("database_id", Arg::S(v.database_id.clone())),
             ("status", Arg::S(v.status.as_str().into())),
             ("started_position", Arg::I(position)),
-            ("body", Arg::S(to_text(v)?)),
+            ("body", Arg::body(v)),
         ],
         on_conflict: OnConflict::Set(&["status", "body"]),
     });
@@ -159,7 +157,7 @@ async fn update(tx: &mut Tx<'_>, v: &BackupView) -> Result<(), ProjectionError> 
         key: ("id", Arg::S(v.id.clone())),
         cols: vec![
             ("status", Arg::S(v.status.as_str().into())),
-            ("body", Arg::S(to_text(v)?)),
+            ("body", Arg::body(v)),
         ],
         on_conflict: OnConflict::UpdateOnly,
     });

@@ -1,7 +1,7 @@
 //! The channels read model: where alerts go, and which channels keep failing.
 
 use crate::event::Applied;
-use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
+use crate::store::{bodies, load, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
     AlertEvent, ChannelEvent, ChannelTarget, LedgerEvent, Outcome, WebhookStyle,
@@ -99,7 +99,7 @@ async fn save(tx: &mut Tx<'_>, v: &ChannelView) -> Result<(), ProjectionError> {
         cols: vec![
             ("name", Arg::S(v.name.clone())),
             ("status", Arg::S(v.status.as_str().into())),
-            ("body", Arg::S(to_text(v)?)),
+            ("body", Arg::body(v)),
         ],
         on_conflict: OnConflict::Set(&["status", "body"]),
     });

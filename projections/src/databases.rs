@@ -4,7 +4,7 @@
 use crate::backups::BackupView;
 use crate::drills::{DrillSettingsView, DrillSummary, DrillView};
 use crate::event::Applied;
-use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
+use crate::store::{bodies, load, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
     BackupEvent, BackupStatus, CatchUp, DatabaseEvent, Engine, LedgerEvent, RestoreEvent,
@@ -165,7 +165,7 @@ async fn save(tx: &mut Tx<'_>, v: &DatabaseView) -> Result<(), ProjectionError> 
         cols: vec![
             ("name", Arg::S(v.name.clone())),
             ("status", Arg::S(v.status.as_str().into())),
-            ("body", Arg::S(to_text(v)?)),
+            ("body", Arg::body(v)),
         ],
         on_conflict: OnConflict::Set(&["name", "status", "body"]),
     });

@@ -3,7 +3,7 @@
 
 use crate::databases::ScheduleView;
 use crate::event::Applied;
-use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
+use crate::store::{bodies, load, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
     DrillAnomaly, DrillEvent, DrillSandbox, DrillSettings, DrillStage, DrillStatus, DrillTrigger,
@@ -83,7 +83,7 @@ async fn save(tx: &mut Tx<'_>, v: &DrillView, position: i64) -> Result<(), Proje
         cols: vec![
             ("database_id", Arg::S(v.database_id.clone())),
             ("started_position", Arg::I(position)),
-            ("body", Arg::S(to_text(v)?)),
+            ("body", Arg::body(v)),
         ],
         on_conflict: OnConflict::Set(&["body"]),
     });
@@ -158,7 +158,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, e: &Applied<'_>) -> Result<(), Projec
     tx.write(Write {
         table: "rm_drills",
         key: ("id", Arg::S(v.id.clone())),
-        cols: vec![("body", Arg::S(to_text(&v)?))],
+        cols: vec![("body", Arg::body(&v))],
         on_conflict: OnConflict::UpdateOnly,
     });
     Ok(())

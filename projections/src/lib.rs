@@ -38,7 +38,7 @@ use backline_infra::{Ledger, LedgerError};
 use event::Applied;
 use sqlx::Row;
 use std::sync::atomic::{AtomicI64, Ordering};
-use store::Tx;
+use store::{KnownRows, Tx};
 use tokio::sync::{Mutex, MutexGuard};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +49,8 @@ pub enum ProjectionError {
     Ledger(#[from] LedgerError),
     #[error("read model row is unreadable: {0}")]
     Decode(#[from] serde_json::Error),
+    #[error("reading the ledger stopped: {0}")]
+    Reader(String),
 }
 
 /// The read models, and what keeps them up to date.
@@ -83,6 +85,9 @@ const BATCH: i64 = 2000;
 /// Events read per query during a rebuild, and applied between two flushes of the buffer.
 const REPLAY_BATCH: i64 = 5000;
 const FLUSH_EVERY: usize = 25_000;
+/// SQLite's page cache for the rebuild's connection while it runs (negative: KiB), 1 GiB at
+/// most: enough to hold the read models of a ledger of a few million events.
+const REBUILD_CACHE: &str = "PRAGMA cache_size = -1048576";
 
 /// Takes the write lock first (SQLite: RESERVED; PostgreSQL: the row locks), so that two
 /// processes never apply the same events twice; returns the position every read model has
@@ -207,9 +212,17 @@ impl Projections {
         if n >= READ_MODELS.len() as i64 && head_at_start <= applied {
             return Ok(applied);
         }
+        // Rows the previous batch knew, and the position they are exact at.
+        let mut known: Option<(i64, KnownRows)> = None;
         loop {
             let mut tx = Tx::new(self.ledger.pool().begin().await?);
             let from = lock_checkpoints(&mut tx).await?;
+            if let Some((at, rows)) = known.take() {
+                // Nobody (another process on a shared ledger) applied events in between.
+                if at == from {
+                    tx.resume(rows);
+                }
+            }
             let events = self.ledger.read_after(from, BATCH).await?;
             let Some(last) = events.last().map(|e| e.position) else {
                 tx.commit().await?;
@@ -219,7 +232,7 @@ impl Projections {
                 apply(&mut tx, e).await?;
             }
             set_checkpoints(&mut tx, last).await?;
-            tx.commit().await?;
+            known = Some((last, tx.commit().await?));
             self.applied.fetch_max(last, Ordering::Relaxed);
             if logged.elapsed() >= std::time::Duration::from_secs(2) {
                 logged = std::time::Instant::now();
@@ -247,8 +260,38 @@ impl Projections {
     /// reading the read models as they were; at the commit it sees the rebuilt ones at once.
     pub async fn rebuild_with(&self, progress: impl Fn(i64, i64)) -> Result<i64, ProjectionError> {
         let _guard = self.running.lock().await;
+        let mut conn = self.ledger.pool().acquire().await?;
+        // SQLite: the rebuild's transaction writes the whole read models; with the default
+        // page cache (2 MB) it spills them into the WAL and reads them back while it runs.
+        let sqlite = conn.backend_name() == "SQLite";
+        let mut cache = None;
+        if sqlite {
+            cache = sqlx::query_scalar::<_, i64>("PRAGMA cache_size")
+                .fetch_optional(&mut *conn)
+                .await?;
+            sqlx::query(REBUILD_CACHE).execute(&mut *conn).await?;
+        }
+        let r = self.rebuild_on(&mut conn, progress).await;
+        if let Some(pages) = cache {
+            // Back to what it was for this pooled connection's other users.
+            let reset = sqlx::query(&format!("PRAGMA cache_size = {pages}"))
+                .execute(&mut *conn)
+                .await;
+            if let Err(e) = reset {
+                tracing::warn!(error = %e, "the rebuild's page cache was not given back: closing its connection");
+                conn.detach();
+            }
+        }
+        r
+    }
+
+    async fn rebuild_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        progress: impl Fn(i64, i64),
+    ) -> Result<i64, ProjectionError> {
         let mut head = self.ledger.head().await?;
-        let mut tx = Tx::new(self.ledger.pool().begin().await?);
+        let mut tx = Tx::new(sqlx::Connection::begin(conn).await?);
         lock_checkpoints(&mut tx).await?;
         for t in TABLES {
             sqlx::query(&format!("DELETE FROM {t}"))
@@ -256,10 +299,24 @@ impl Projections {
                 .await?;
         }
         tx.emptied();
+        // The next batch is read (and its JSON parsed) on another thread while this one is
+        // applied.
+        let read = |after: i64| {
+            let ledger = self.ledger.clone();
+            tokio::spawn(async move { ledger.read_after(after, REPLAY_BATCH).await })
+        };
+        let mut next = Some(read(0));
         let mut last = 0;
         let mut since_flush = 0;
-        loop {
-            let events = self.ledger.read_after(last, REPLAY_BATCH).await?;
+        while let Some(reading) = next.take() {
+            let events = reading
+                .await
+                .map_err(|e| ProjectionError::Reader(e.to_string()))??;
+            if events.len() as i64 == REPLAY_BATCH {
+                if let Some(e) = events.last() {
+                    next = Some(read(e.position));
+                }
+            }
             for e in &events {
                 apply(&mut tx, e).await?;
                 last = e.position;
@@ -271,9 +328,6 @@ impl Projections {
             }
             head = head.max(last);
             progress(last, head);
-            if (events.len() as i64) < REPLAY_BATCH {
-                break;
-            }
         }
         set_checkpoints(&mut tx, last).await?;
         tx.commit().await?;

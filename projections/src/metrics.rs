@@ -6,7 +6,7 @@
 use crate::backups::BackupView;
 use crate::channels::ChannelView;
 use crate::event::Applied;
-use crate::store::{load, to_text, Arg, OnConflict, Tx, Write};
+use crate::store::{load, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{AlertEvent, AlertState, BackupEvent, LedgerEvent, Outcome, RestoreEvent};
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,7 @@ const DURATION_BUCKETS: &[f64] = &[
 pub struct Metrics;
 
 /// A histogram's state: cumulative counts per bound of `DURATION_BUCKETS`, and the sum.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Histogram {
     sum: f64,
     buckets: Vec<u64>,
@@ -46,7 +46,7 @@ fn labels(l: Labels<'_>) -> String {
 
 /// One series: a counter's or gauge's value, or a histogram's count, sum and cumulative
 /// bucket counts.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Series {
     value: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,7 +73,7 @@ async fn change(
             ("name", Arg::S(name.to_string())),
             ("labels", Arg::S(labels)),
             ("kind", Arg::S(kind.to_string())),
-            ("body", Arg::S(to_text(&series)?)),
+            ("body", Arg::body(&series)),
         ],
         on_conflict: OnConflict::Set(&["body"]),
     });

@@ -2,7 +2,7 @@
 //! tokens exist (never their secrets: those are hashes beside the ledger).
 
 use crate::event::Applied;
-use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
+use crate::store::{bodies, load, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{LedgerEvent, Role, SignInEvent, TokenEvent, UserEvent};
 use serde::{Deserialize, Serialize};
@@ -50,7 +50,7 @@ async fn save_user(tx: &mut Tx<'_>, v: &UserView) -> Result<(), ProjectionError>
         key: ("id", Arg::S(v.id.clone())),
         cols: vec![
             ("username", Arg::S(v.username.clone())),
-            ("body", Arg::S(to_text(v)?)),
+            ("body", Arg::body(v)),
         ],
         on_conflict: OnConflict::Set(&["username", "body"]),
     });
@@ -61,7 +61,7 @@ async fn save_token(tx: &mut Tx<'_>, v: &TokenView) -> Result<(), ProjectionErro
     tx.write(Write {
         table: "rm_tokens",
         key: ("id", Arg::S(v.id.clone())),
-        cols: vec![("body", Arg::S(to_text(v)?))],
+        cols: vec![("body", Arg::body(v))],
         on_conflict: OnConflict::Set(&["body"]),
     });
     Ok(())

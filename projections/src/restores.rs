@@ -2,9 +2,7 @@
 
 use crate::backups::{BackupView, FailureView};
 use crate::event::Applied;
-use crate::store::{
-    bodies, count, load, page, to_text, Arg, Conditions, OnConflict, Page, Tx, Write,
-};
+use crate::store::{bodies, count, load, page, Arg, Conditions, OnConflict, Page, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{Engine, LedgerEvent, RestoreEvent, RestoreStatus, TableSelection};
 use serde::{Deserialize, Serialize};
@@ -71,7 +69,7 @@ async fn save(tx: &mut Tx<'_>, v: &RestoreView, position: i64) -> Result<(), Pro
             ("source_database_id", Arg::S(v.source_database_id.clone())),
             ("target_database_id", Arg::S(v.target_database_id.clone())),
             ("started_position", Arg::I(position)),
-            ("body", Arg::S(to_text(v)?)),
+            ("body", Arg::body(v)),
         ],
         on_conflict: OnConflict::Set(&["body"]),
     });
@@ -83,7 +81,7 @@ async fn update(tx: &mut Tx<'_>, v: &RestoreView) -> Result<(), ProjectionError>
     tx.write(Write {
         table: "rm_restores",
         key: ("id", Arg::S(v.id.clone())),
-        cols: vec![("body", Arg::S(to_text(v)?))],
+        cols: vec![("body", Arg::body(v))],
         on_conflict: OnConflict::UpdateOnly,
     });
     Ok(())

@@ -2,7 +2,7 @@
 //! server's globals setting on its `ServerView`.
 
 use crate::event::Applied;
-use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
+use crate::store::{bodies, load, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{LedgerEvent, ServerEvent, Trigger};
 use serde::{Deserialize, Serialize};
@@ -45,7 +45,7 @@ async fn save(tx: &mut Tx<'_>, v: &GlobalsVersionView) -> Result<(), ProjectionE
         key: ("id", Arg::S(v.id.clone())),
         cols: vec![
             ("server_id", Arg::S(v.server_id.clone())),
-            ("body", Arg::S(to_text(v)?)),
+            ("body", Arg::body(v)),
         ],
         on_conflict: OnConflict::Set(&["body"]),
     });

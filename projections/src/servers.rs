@@ -2,7 +2,7 @@
 //! databases registered from it or discovered on it.
 
 use crate::event::Applied;
-use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
+use crate::store::{bodies, load, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{Engine, LedgerEvent, ServerEvent};
 use serde::{Deserialize, Serialize};
@@ -77,7 +77,7 @@ async fn save(tx: &mut Tx<'_>, v: &ServerView) -> Result<(), ProjectionError> {
         cols: vec![
             ("name", Arg::S(v.name.clone())),
             ("status", Arg::S(v.status.clone())),
-            ("body", Arg::S(to_text(v)?)),
+            ("body", Arg::body(v)),
         ],
         on_conflict: OnConflict::Set(&["status", "body"]),
     });

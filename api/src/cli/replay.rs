@@ -9,7 +9,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
-    let app = App::open(settings).await?;
+    // Not caught up first: the rebuild applies every event anyway.
+    let app = App::open_with(settings, backline_app::CatchUp::Never).await?;
     let head = app.ledger.head().await?;
     let started = Instant::now();
     let bar = (std::io::stderr().is_terminal() && !json).then(|| {

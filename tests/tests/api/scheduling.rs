@@ -26,11 +26,7 @@ struct Victim {
     _data: tempfile::TempDir,
 }
 
-async fn spawn_victim(
-    ledger_url: &str,
-    shared: &std::path::Path,
-    env: &[(&str, &str)],
-) -> Victim {
+async fn spawn_victim(ledger_url: &str, shared: &std::path::Path, env: &[(&str, &str)]) -> Victim {
     let data = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
