@@ -6,7 +6,7 @@ use crate::backups::BackupView;
 use crate::drills::DrillView;
 use crate::event::Applied;
 use crate::restores::RestoreView;
-use crate::store::{bodies, load, to_text, Arg, OnConflict, Tx, Write};
+use crate::store::{bodies, load, Arg, OnConflict, Tx, Write};
 use crate::{ProjectionError, Projections};
 use backline_domain::{
     AlertEvent, ArchiveEvent, BackupEvent, BaseBackupEvent, DrillEvent, LedgerEvent, RestoreEvent,
@@ -145,7 +145,7 @@ async fn insert(tx: &mut Tx<'_>, view: &EventView) -> Result<(), ProjectionError
             ),
             ("at", Arg::S(view.at.clone())),
             ("actor", Arg::S(view.actor.clone())),
-            ("body", Arg::S(to_text(view)?)),
+            ("body", Arg::body(view)),
         ],
         on_conflict: OnConflict::Set(&[]),
     });
@@ -217,49 +217,66 @@ pub(crate) async fn apply_undecoded(
 impl Projections {
     /// The timeline, by global position.
     pub async fn events(&self, q: &EventQuery) -> Result<Vec<EventView>, ProjectionError> {
-        let mut sql = String::from("SELECT body FROM rm_timeline WHERE 1 = 1");
+        // Conditions (column names from code, values bound), without the database's.
+        let mut conds = String::new();
         let mut args = Vec::new();
         let cond = |sql: &mut String, args: &mut Vec<Arg>, c: &str, a: Arg| {
             args.push(a);
             sql.push_str(&format!(" AND {c} ${}", args.len()));
         };
         if let Some(a) = q.after {
-            cond(&mut sql, &mut args, "position >", Arg::I(a));
+            cond(&mut conds, &mut args, "position >", Arg::I(a));
         }
         if let Some(b) = q.before {
-            cond(&mut sql, &mut args, "position <", Arg::I(b));
-        }
-        if let Some(d) = &q.database_id {
-            args.push(Arg::S(d.clone()));
-            args.push(Arg::S(d.clone()));
-            sql.push_str(&format!(
-                " AND (database_id = ${} OR related_database_id = ${})",
-                args.len() - 1,
-                args.len()
-            ));
+            cond(&mut conds, &mut args, "position <", Arg::I(b));
         }
         if let Some(t) = &q.event_type {
-            cond(&mut sql, &mut args, "event_type =", Arg::S(t.clone()));
+            cond(&mut conds, &mut args, "event_type =", Arg::S(t.clone()));
         }
         if let Some(a) = &q.actor {
-            cond(&mut sql, &mut args, "actor =", Arg::S(a.clone()));
+            cond(&mut conds, &mut args, "actor =", Arg::S(a.clone()));
         }
         if let Some(s) = &q.since {
-            cond(&mut sql, &mut args, "at >=", Arg::S(s.clone()));
+            cond(&mut conds, &mut args, "at >=", Arg::S(s.clone()));
         }
         if let Some(u) = &q.until {
-            cond(&mut sql, &mut args, "at <=", Arg::S(u.clone()));
+            cond(&mut conds, &mut args, "at <=", Arg::S(u.clone()));
         }
-        args.push(Arg::I(q.limit.max(1)));
-        sql.push_str(&format!(
-            " ORDER BY position {} LIMIT ${}",
-            if q.order == Order::Desc {
-                "DESC"
-            } else {
-                "ASC"
-            },
-            args.len()
-        ));
+        let dir = if q.order == Order::Desc {
+            "DESC"
+        } else {
+            "ASC"
+        };
+        let sql = match &q.database_id {
+            // The database's own events and those that name it as the other side (a restore
+            // from it into another database): each an index range of its own, merged, instead
+            // of `database_id = … OR related_database_id = …`, which reads every event of the
+            // database and sorts them before the LIMIT.
+            Some(d) => {
+                args.push(Arg::S(d.clone()));
+                let d = format!("${}", args.len());
+                args.push(Arg::I(q.limit.max(1)));
+                let lim = format!("${}", args.len());
+                let arm = |col: &str| {
+                    format!(
+                        "SELECT position, body FROM (SELECT position, body FROM rm_timeline \
+                         WHERE {col} = {d}{conds} ORDER BY position {dir} LIMIT {lim}) AS {col}_arm"
+                    )
+                };
+                format!(
+                    "SELECT body FROM ({} UNION {}) AS merged ORDER BY position {dir} LIMIT {lim}",
+                    arm("database_id"),
+                    arm("related_database_id")
+                )
+            }
+            None => {
+                args.push(Arg::I(q.limit.max(1)));
+                format!(
+                    "SELECT body FROM rm_timeline WHERE 1 = 1{conds} ORDER BY position {dir} LIMIT ${}",
+                    args.len()
+                )
+            }
+        };
         bodies(self.ledger.pool(), &sql, args).await
     }
 }
