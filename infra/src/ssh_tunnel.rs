@@ -13,23 +13,22 @@ use crate::drivers::StageError;
 use backline_domain::{ConnectionString, SshAuth, SshSettings, Stage, Via};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
-use std::collections::VecDeque;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// How long the bastion has to answer a scan, and to bring a tunnel up.
+mod ready;
+use ready::wait_ready;
+
 const SCAN_TIMEOUT_SECS: u64 = 15;
 const OPEN_TIMEOUT_SECS: u64 = 30;
 /// The name the pinned key is filed under in Backline's known_hosts file.
 const ALIAS: &str = "backline-bastion";
-/// What `ssh -v` prints once the local end listens.
-const READY: &str = "Local forwarding listening on 127.0.0.1 port";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TunnelError {
@@ -149,9 +148,6 @@ pub struct Tunnel {
     _child: Mutex<Child>,
     pub port: u16,
 }
-
-/// The lines of ssh's stderr worth showing (not its debug chatter), last ones kept.
-type Tail = Arc<Mutex<VecDeque<String>>>;
 
 pub(crate) fn private_dir(root: &Path) -> Result<tempfile::TempDir, TunnelError> {
     let files = |source| TunnelError::Files {
@@ -383,79 +379,6 @@ fn ssh_command(
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     Ok(cmd)
-}
-
-/// Waits until `ssh` listens on the local end; if it exits first, its own words say why.
-async fn wait_ready(child: &mut Child, bastion_name: &str) -> Result<(), TunnelError> {
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
-    let tail: Tail = Default::default();
-    if let Some(stderr) = child.stderr.take() {
-        tokio::spawn(drain(stderr, ready_tx, tail.clone()));
-    }
-    let failed = |message: String| TunnelError::Failed {
-        bastion: bastion_name.to_string(),
-        message,
-    };
-    let tail_text = |tail: &Tail| {
-        let lines = tail.lock().map(|t| t.clone()).unwrap_or_default();
-        let text = lines.into_iter().collect::<Vec<_>>().join("; ");
-        if text.is_empty() {
-            "ssh exited without a message".to_string()
-        } else {
-            text
-        }
-    };
-    enum Outcome {
-        Ready,
-        Exited,
-        TimedOut,
-    }
-    let outcome = tokio::select! {
-        r = ready_rx => if r.is_ok() { Outcome::Ready } else { Outcome::Exited },
-        _ = child.wait() => Outcome::Exited,
-        _ = tokio::time::sleep(Duration::from_secs(OPEN_TIMEOUT_SECS)) => Outcome::TimedOut,
-    };
-    match outcome {
-        Outcome::Ready => Ok(()),
-        Outcome::Exited => {
-            // Let ssh finish writing its reason.
-            let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            Err(failed(tail_text(&tail)))
-        }
-        Outcome::TimedOut => Err(failed(format!(
-            "no tunnel within {OPEN_TIMEOUT_SECS} s ({})",
-            tail_text(&tail)
-        ))),
-    }
-}
-
-/// Reads ssh's stderr to its end: signals when the local end listens and keeps the last lines
-/// that are not debug chatter, for an error message.
-async fn drain(
-    stderr: tokio::process::ChildStderr,
-    ready: tokio::sync::oneshot::Sender<()>,
-    tail: Tail,
-) {
-    let mut ready = Some(ready);
-    let mut lines = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if line.contains(READY) {
-            if let Some(tx) = ready.take() {
-                let _ = tx.send(());
-            }
-            continue;
-        }
-        if line.starts_with("debug") || line.starts_with("OpenSSH_") {
-            continue;
-        }
-        if let Ok(mut t) = tail.lock() {
-            if t.len() == 8 {
-                t.pop_front();
-            }
-            t.push_back(line.chars().take(300).collect());
-        }
-    }
 }
 
 /// `conn` ready for the tools: through a freshly opened tunnel when it names a bastion (the

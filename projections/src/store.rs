@@ -15,9 +15,12 @@ use serde::Serialize;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
-use std::any::Any as AnyValue;
 use std::collections::HashMap;
 use std::sync::Arc;
+
+mod body;
+pub(crate) use body::Body;
+use body::{key_text, Known};
 
 /// Rows whose bodies stay known after a flush, at most (their bodies as written: the next
 /// events that change them read nothing back). Over it, the buffer starts afresh.
@@ -69,47 +72,6 @@ impl Pending {
 /// Rows written by one statement: the table, its columns, what a conflict updates.
 type Shape = (&'static str, Vec<&'static str>, Vec<&'static str>);
 
-/// A row body kept decoded until it is written: what `load` clones back without parsing.
-pub(crate) trait Body: Send + Sync {
-    fn text(&self) -> Result<String, serde_json::Error>;
-    fn any(&self) -> &dyn AnyValue;
-}
-
-impl<T: Serialize + Send + Sync + 'static> Body for T {
-    fn text(&self) -> Result<String, serde_json::Error> {
-        serde_json::to_string(self)
-    }
-    fn any(&self) -> &dyn AnyValue {
-        self
-    }
-}
-
-/// A row's body as this transaction sees it.
-#[derive(Clone)]
-enum Known {
-    Text(String),
-    Value(Arc<dyn Body>),
-}
-
-impl Known {
-    fn of(a: &Arg) -> Known {
-        match a {
-            Arg::B(b) => Known::Value(b.clone()),
-            other => Known::Text(key_text(other)),
-        }
-    }
-
-    fn decode<T: DeserializeOwned + Clone + 'static>(&self) -> Result<T, ProjectionError> {
-        match self {
-            Known::Value(b) => match b.any().downcast_ref::<T>() {
-                Some(v) => Ok(v.clone()),
-                None => Ok(serde_json::from_str(&b.text()?)?),
-            },
-            Known::Text(t) => Ok(serde_json::from_str(t)?),
-        }
-    }
-}
-
 struct Entry {
     /// The row's body as this transaction sees it (`None`: not known here).
     body: Option<Known>,
@@ -127,15 +89,6 @@ pub(crate) struct Tx<'a> {
     /// Every table was emptied in this transaction and nothing flushed yet: a row not in the
     /// buffer does not exist (a rebuild reads nothing back).
     empty: bool,
-}
-
-fn key_text(a: &Arg) -> String {
-    match a {
-        Arg::I(i) => i.to_string(),
-        Arg::S(s) => s.clone(),
-        Arg::N(n) => n.clone().unwrap_or_default(),
-        Arg::B(b) => b.text().unwrap_or_default(),
-    }
 }
 
 impl<'a> Tx<'a> {

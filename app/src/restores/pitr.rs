@@ -218,13 +218,7 @@ impl Restores {
             targets::refuse_protected(core, &target_conn).await?;
         }
         let facts = Core::facts(&target_id, &target_db)?;
-        // Through its SSH bastion, when it has one (this tunnel closes after the probe; the
-        // copy into the target opens its own once the replay is over).
-        let target_probe = match crate::tunnels::reach(core, &target_conn).await {
-            Ok(reached) => drivers::probe_target(&reached, &core.tools).await,
-            Err(e) => Err(e),
-        }
-        .map_err(|e| AppError::Unprocessable(e.message))?;
+        let target_probe = probe_through_bastion(core, &target_conn).await?;
         let id = uuid::Uuid::now_v7().to_string();
         let name = facts.name.to_string();
         core.coordination
@@ -285,4 +279,18 @@ impl Restores {
         let done = pitr_run::spawn(self.core.clone(), actor, &id, plan);
         Ok(Started { id, done })
     }
+}
+
+/// Probes a target through its SSH bastion, when it has one (this tunnel closes after the
+/// probe; the copy into the target opens its own once the replay is over).
+async fn probe_through_bastion(
+    core: &Core,
+    conn: &backline_domain::ConnectionString,
+) -> Result<Probe, AppError> {
+    let reached = crate::tunnels::reach(core, conn)
+        .await
+        .map_err(|e| AppError::Unprocessable(e.message))?;
+    drivers::probe_target(&reached, &core.tools)
+        .await
+        .map_err(|e| AppError::Unprocessable(e.message))
 }

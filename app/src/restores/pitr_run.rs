@@ -319,8 +319,7 @@ async fn replay_and_copy(
         // Point-in-time restores are not cancellable (RestoreError::NotCancellable).
         cancel: Default::default(),
     };
-    // Through the target's SSH bastion, when it has one: opened only now that the replay is
-    // over, and closed with `target`.
+    // Through the target's SSH bastion, if any: opened only now that the replay is over.
     let target = crate::tunnels::reach(core, &plan.target_conn).await?;
     drivers::restore(&target, &plan.target_probe, &options, &local).await
 }
