@@ -23,7 +23,7 @@ use tokio::process::{Child, Command};
 
 /// How long the bastion has to answer a scan, and to bring a tunnel up.
 mod ready;
-use ready::wait_ready;
+use ready::{tail_text, wait_ready, Tail};
 
 const SCAN_TIMEOUT_SECS: u64 = 15;
 const OPEN_TIMEOUT_SECS: u64 = 30;
@@ -145,8 +145,20 @@ pub async fn scan(host: &str, port: u16) -> Result<Vec<OfferedKey>, TunnelError>
 
 /// An open tunnel: `ssh` runs while this lives (killed on drop).
 pub struct Tunnel {
-    _child: Mutex<Child>,
+    child: Mutex<Child>,
     pub port: u16,
+    said: Tail,
+}
+
+impl Drop for Tunnel {
+    /// Says so when ssh ended before the tunnel was let go (killed by `kill_on_drop` else).
+    fn drop(&mut self) {
+        if let Ok(mut child) = self.child.lock() {
+            if let Ok(Some(status)) = child.try_wait() {
+                tracing::warn!(port = self.port, %status, ssh_said = %tail_text(&self.said), "the SSH tunnel had ended before it was closed");
+            }
+        }
+    }
 }
 
 pub(crate) fn private_dir(root: &Path) -> Result<tempfile::TempDir, TunnelError> {
@@ -246,14 +258,15 @@ async fn open_once(
         tool: "ssh",
         source,
     })?;
-    wait_ready(&mut child, &bastion(&ssh.host, ssh.port))
+    let said = wait_ready(&mut child, &bastion(&ssh.host, ssh.port))
         .await
         .map_err(|e| refused(e, ssh))?;
     // ssh read the key and known_hosts when it connected: nothing secret stays on disk.
     drop(dir);
     Ok(Tunnel {
-        _child: Mutex::new(child),
+        child: Mutex::new(child),
         port,
+        said,
     })
 }
 

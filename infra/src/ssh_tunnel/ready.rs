@@ -12,10 +12,10 @@ use tokio::process::Child;
 const READY: &str = "Local forwarding listening on 127.0.0.1 port";
 
 /// The lines of ssh's stderr worth showing (not its debug chatter), last ones kept.
-type Tail = Arc<Mutex<VecDeque<String>>>;
+pub(super) type Tail = Arc<Mutex<VecDeque<String>>>;
 
 /// Waits until `ssh` listens on the local end; if it exits first, its own words say why.
-pub(super) async fn wait_ready(child: &mut Child, bastion_name: &str) -> Result<(), TunnelError> {
+pub(super) async fn wait_ready(child: &mut Child, bastion_name: &str) -> Result<Tail, TunnelError> {
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
     let tail: Tail = Default::default();
     if let Some(stderr) = child.stderr.take() {
@@ -24,15 +24,6 @@ pub(super) async fn wait_ready(child: &mut Child, bastion_name: &str) -> Result<
     let failed = |message: String| TunnelError::Failed {
         bastion: bastion_name.to_string(),
         message,
-    };
-    let tail_text = |tail: &Tail| {
-        let lines = tail.lock().map(|t| t.clone()).unwrap_or_default();
-        let text = lines.into_iter().collect::<Vec<_>>().join("; ");
-        if text.is_empty() {
-            "ssh exited without a message".to_string()
-        } else {
-            text
-        }
     };
     enum Outcome {
         Ready,
@@ -45,7 +36,7 @@ pub(super) async fn wait_ready(child: &mut Child, bastion_name: &str) -> Result<
         _ = tokio::time::sleep(Duration::from_secs(OPEN_TIMEOUT_SECS)) => Outcome::TimedOut,
     };
     match outcome {
-        Outcome::Ready => Ok(()),
+        Outcome::Ready => Ok(tail),
         Outcome::Exited => {
             // Let ssh finish writing its reason.
             let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
@@ -84,5 +75,16 @@ async fn drain(
             }
             t.push_back(line.chars().take(300).collect());
         }
+    }
+}
+
+/// What ssh said last (not its debug chatter), for a message.
+pub(super) fn tail_text(tail: &Tail) -> String {
+    let lines = tail.lock().map(|t| t.clone()).unwrap_or_default();
+    let text = lines.into_iter().collect::<Vec<_>>().join("; ");
+    if text.is_empty() {
+        "ssh exited without a message".to_string()
+    } else {
+        text
     }
 }

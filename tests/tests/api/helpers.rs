@@ -176,7 +176,11 @@ impl TestApp {
 
     pub async fn get_json(&self, path: &str) -> Value {
         let r = self.get(path).await;
-        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        let status = r.status();
+        if !status.is_success() {
+            let body = r.text().await.unwrap_or_default();
+            panic!("GET {path}: {status}: {body}");
+        }
         r.json().await.expect("json")
     }
 
