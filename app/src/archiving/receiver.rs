@@ -16,6 +16,9 @@ use tokio::task::JoinHandle;
 
 const TICK: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// A run longer than this ends the back-off (a receiver killed after streaming for a while
+/// comes back within a second, whatever failed before it).
+const HEALTHY_RUN: Duration = Duration::from_secs(5);
 
 fn lease_key(database_id: &str) -> String {
     format!("wal:{database_id}")
@@ -92,7 +95,8 @@ async fn supervise(core: Arc<Core>, id: String) {
             }
             Ended::LeaseLost => return,
             Ended::Exited(message) => {
-                if started.elapsed() > MAX_BACKOFF {
+                // A run that streamed for a while is not a crash loop: restart at once.
+                if started.elapsed() > HEALTHY_RUN {
                     backoff = Duration::from_secs(1);
                 }
                 tracing::warn!(

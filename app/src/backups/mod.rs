@@ -255,6 +255,9 @@ impl Backups {
                 }
             }
         };
+        // Nothing of this run is written any more: its partial uploads go before its end is
+        // recorded, so that whoever sees it ended sees nothing left behind.
+        partials::remove_partials_of(core, backup_id).await;
         if let Err(e) = core
             .aggregates
             .backups
@@ -270,7 +273,6 @@ impl Backups {
             .await;
         core.coordination.running.untrack(backup_id);
         core.coordination.end_progress(backup_id).await;
-        partials::remove_partials_of(core, backup_id).await;
         core.refresh().await;
         Retention::new(core.clone()).apply_quietly(&facts.id).await;
     }
