@@ -65,6 +65,17 @@ pub(crate) fn metadata(m: &MetaData) -> Metadata {
     out.build()
 }
 
+/// The metadata of `abs` on the server.
+pub(crate) async fn stat(s: &Session, abs: &str) -> Result<Metadata> {
+    let meta = s
+        .sftp
+        .fs()
+        .metadata(abs)
+        .await
+        .map_err(|e| sftp_error("stat", abs, e))?;
+    Ok(metadata(&meta))
+}
+
 /// `mkdir -p` of `dir` (relative to `root`): each level made unless it is there already.
 pub(crate) async fn create_dirs(s: &Session, root: &str, dir: &str) -> Result<()> {
     let mut fs = s.sftp.fs();
@@ -172,14 +183,7 @@ impl oio::Write for SftpWriter {
         let s = s.clone();
         self.open = None;
         rename(&s, &self.core.target, &self.partial, &self.key).await?;
-        let abs = self.core.target.abs(&self.key);
-        let meta = s
-            .sftp
-            .fs()
-            .metadata(&abs)
-            .await
-            .map_err(|e| sftp_error("stat", &abs, e))?;
-        Ok(metadata(&meta))
+        stat(&s, &self.core.target.abs(&self.key)).await
     }
 
     async fn abort(&mut self) -> Result<()> {

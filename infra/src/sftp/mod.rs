@@ -19,8 +19,6 @@ use opendal::raw::*;
 use opendal::{Capability, Error, ErrorKind, OperationContext, Result};
 use std::sync::Arc;
 
-pub(crate) use io::sftp_error;
-
 /// The operator of an `sftp://` URL (nothing is contacted until the first operation).
 pub(crate) fn operator(raw: &str) -> std::result::Result<opendal::Operator, StorageError> {
     let target = target::SftpTarget::parse(raw)?;
@@ -104,14 +102,9 @@ impl Service for SftpService {
 
     async fn stat(&self, _ctx: &OperationContext, path: &str, _: OpStat) -> Result<RpStat> {
         let s = self.core.session().await?;
-        let abs = self.core.target.abs(path);
-        let meta = s
-            .sftp
-            .fs()
-            .metadata(&abs)
-            .await
-            .map_err(|e| sftp_error("stat", &abs, e))?;
-        Ok(RpStat::new(io::metadata(&meta)))
+        Ok(RpStat::new(
+            io::stat(&s, &self.core.target.abs(path)).await?,
+        ))
     }
 
     fn read(&self, _ctx: &OperationContext, path: &str, _: OpRead) -> Result<Self::Reader> {
