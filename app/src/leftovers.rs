@@ -86,8 +86,17 @@ impl Leftovers {
         }
         let mut out = Vec::new();
         for (target, restores) in by_target {
-            let Ok((_, Some(conn))) = self.core.database_state(&target).await else {
+            let Ok((_, Some(registered))) = self.core.database_state(&target).await else {
                 continue; // removed: no connection to look with
+            };
+            // Through the target's bastion when it names one; the tunnel lives as long as the
+            // connection kept in `Found`.
+            let conn = match crate::tunnels::reach(&self.core, &registered).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(database_id = target, error = %e.message, "cannot reach a server to look for leftover scratch databases");
+                    continue;
+                }
             };
             let names: Vec<String> = restores
                 .iter()

@@ -136,9 +136,19 @@ async fn run(core: &Arc<Core>, job: &Job) -> Result<DrillCommand, DrillCommand> 
             ))
         }
     };
-    let measured = measure::table_checks(&conn).await;
+    // The sandbox is reached as every other connection is: through its bastion when it names
+    // one (a sandbox made on a tunnelled server inherits the server's tunnel).
+    let reached = crate::tunnels::reach(core, &conn).await;
+    let measured = match &reached {
+        Ok(c) => measure::table_checks(c).await,
+        Err(e) => Err(e.clone()),
+    };
     if created {
-        if let Err(e) = measure::drop_sandbox(&conn).await {
+        let dropped = match &reached {
+            Ok(c) => measure::drop_sandbox(c).await,
+            Err(e) => Err(e.clone()),
+        };
+        if let Err(e) = dropped {
             tracing::warn!(drill_id = job.id, database = conn.database, error = %e, "could not drop a drill's sandbox database");
         }
         if let Err(e) = crate::databases::Databases::new(core.clone())

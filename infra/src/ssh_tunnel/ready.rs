@@ -58,8 +58,18 @@ async fn drain(
     tail: Tail,
 ) {
     let mut ready = Some(ready);
-    let mut lines = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut reader = BufReader::new(stderr);
+    let mut raw = Vec::new();
+    // Read as bytes to the very end: a line that is not UTF-8 must not end the reading, or
+    // ssh would die of SIGPIPE at its next word and take the tunnel with it.
+    loop {
+        raw.clear();
+        match reader.read_until(b'\n', &mut raw).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&raw);
+        let line = text.trim_end_matches(['\r', '\n']);
         if line.contains(READY) {
             if let Some(tx) = ready.take() {
                 let _ = tx.send(());

@@ -48,6 +48,7 @@ mod server_globals;
 mod servers;
 mod sftp;
 mod signed_manifests;
+mod ssh_reach;
 mod ssh_tunnels;
 mod startup;
 mod storages;
