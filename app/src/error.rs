@@ -126,6 +126,9 @@ pub(crate) fn database_error(e: &DatabaseError) -> AppError {
         DatabaseError::BackupJobsOutOfRange(_) | DatabaseError::BackupJobsNotSupported(_) => {
             AppError::invalid("backup_jobs", e.to_string())
         }
+        DatabaseError::RestoreJobsOutOfRange(_) | DatabaseError::RestoreJobsNotSupported(_) => {
+            AppError::invalid("restore_jobs", e.to_string())
+        }
         _ => AppError::Conflict(e.to_string()),
     }
 }

@@ -6,7 +6,7 @@ use crate::retention::Retention;
 use crate::schedule::Schedule;
 use crate::values::{DatabaseName, Engine};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +46,10 @@ pub enum DatabaseCommand {
     /// How many `pg_dump` processes a backup runs (PostgreSQL; 1: one stream).
     SetBackupJobs {
         backup_jobs: u32,
+    },
+    /// How many `pg_restore` jobs a restore into this database runs (PostgreSQL; 1: one stream).
+    SetRestoreJobs {
+        restore_jobs: u32,
     },
     /// Sets (or with `None` removes) the database's restore drill.
     SetDrill {
@@ -118,34 +122,10 @@ pub enum DatabaseEvent {
     BackupJobsSet {
         backup_jobs: u32,
     },
-}
-
-impl DatabaseEvent {
-    /// The event's type name, as the ledger stores it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            DatabaseEvent::DatabaseRegistered { .. } => "DatabaseRegistered",
-            DatabaseEvent::DatabaseUpdated { .. } => "DatabaseUpdated",
-            DatabaseEvent::DatabasePaused {} => "DatabasePaused",
-            DatabaseEvent::DatabaseResumed {} => "DatabaseResumed",
-            DatabaseEvent::ScheduledRunClaimed { .. } => "ScheduledRunClaimed",
-            DatabaseEvent::DatabaseRemoved {} => "DatabaseRemoved",
-            DatabaseEvent::DestinationsChanged { .. } => "DestinationsChanged",
-            DatabaseEvent::RestoreTargetSet { .. } => "RestoreTargetSet",
-            DatabaseEvent::DrillConfigured { .. } => "DrillConfigured",
-            DatabaseEvent::DrillSlotClaimed { .. } => "DrillSlotClaimed",
-            DatabaseEvent::BackupJobsSet { .. } => "BackupJobsSet",
-        }
-    }
-}
-
-impl DomainEvent for DatabaseEvent {
-    fn event_type(&self) -> String {
-        self.name().to_string()
-    }
-    fn event_version(&self) -> String {
-        "1".to_string()
-    }
+    /// Restores into it run this many `pg_restore` jobs from now on (1: one stream).
+    RestoreJobsSet {
+        restore_jobs: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,6 +157,13 @@ pub enum DatabaseError {
          a {0} database is backed up by one mariadb-dump stream: leave backup_jobs out or set it to 1"
     )]
     BackupJobsNotSupported(Engine),
+    #[error("restore_jobs must be between 1 and {max}, not {0}", max = crate::database_jobs::MAX_RESTORE_JOBS)]
+    RestoreJobsOutOfRange(u32),
+    #[error(
+        "restore_jobs is for PostgreSQL only (pg_restore --jobs); a {0} database is restored by \
+         one mariadb stream: leave restore_jobs out or set it to 1"
+    )]
+    RestoreJobsNotSupported(Engine),
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -210,6 +197,9 @@ pub struct Database {
     /// `pg_dump` processes per backup (0 and 1: one stream).
     #[serde(default)]
     pub backup_jobs: u32,
+    /// `pg_restore` jobs per restore into it (0: never set, the default min(4, cores)).
+    #[serde(default)]
+    pub restore_jobs: u32,
 }
 
 impl Database {
@@ -263,115 +253,117 @@ impl Aggregate for Database {
         _services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        let event = match command {
-            DatabaseCommand::Register {
-                name,
-                engine,
-                connection,
-                schedule,
-                retention,
-            } => {
-                if self.registered {
-                    return Err(DatabaseError::AlreadyRegistered);
-                }
-                DatabaseEvent::DatabaseRegistered {
+        let event =
+            match command {
+                DatabaseCommand::Register {
                     name,
                     engine,
                     connection,
                     schedule,
                     retention,
+                } => {
+                    if self.registered {
+                        return Err(DatabaseError::AlreadyRegistered);
+                    }
+                    DatabaseEvent::DatabaseRegistered {
+                        name,
+                        engine,
+                        connection,
+                        schedule,
+                        retention,
+                    }
                 }
-            }
-            DatabaseCommand::Update {
-                name,
-                connection,
-                schedule,
-                retention,
-            } => {
-                self.require_live()?;
-                let name = name.filter(|n| Some(n) != self.name.as_ref());
-                let connection = connection.filter(|c| Some(c) != self.connection.as_ref());
-                let schedule = schedule
-                    .filter(|s| *s != self.schedule)
-                    .map(|schedule| ScheduleChange { schedule });
-                let retention = retention.filter(|r| *r != self.retention);
-                if name.is_none()
-                    && connection.is_none()
-                    && schedule.is_none()
-                    && retention.is_none()
-                {
-                    return Err(DatabaseError::NothingToChange);
-                }
-                DatabaseEvent::DatabaseUpdated {
+                DatabaseCommand::Update {
                     name,
                     connection,
                     schedule,
                     retention,
-                }
-            }
-            DatabaseCommand::Pause => {
-                self.require_live()?;
-                if self.paused {
-                    return Err(DatabaseError::AlreadyPaused);
-                }
-                DatabaseEvent::DatabasePaused {}
-            }
-            DatabaseCommand::Resume => {
-                self.require_live()?;
-                if !self.paused {
-                    return Err(DatabaseError::NotPaused);
-                }
-                DatabaseEvent::DatabaseResumed {}
-            }
-            DatabaseCommand::ClaimSlot {
-                slot,
-                backup_id,
-                retry_of,
-            } => {
-                self.require_live()?;
-                if self.schedule.is_none() {
-                    return Err(DatabaseError::NoSchedule);
-                }
-                if let Some((last, by)) = &self.last_claim {
-                    let is_retry = retry_of.as_ref().is_some_and(|r| r == by) && *last == slot;
-                    if slot <= *last && !is_retry {
-                        return Err(DatabaseError::SlotClaimed {
-                            slot: last.to_rfc3339(),
-                            backup_id: by.clone(),
-                        });
+                } => {
+                    self.require_live()?;
+                    let name = name.filter(|n| Some(n) != self.name.as_ref());
+                    let connection = connection.filter(|c| Some(c) != self.connection.as_ref());
+                    let schedule = schedule
+                        .filter(|s| *s != self.schedule)
+                        .map(|schedule| ScheduleChange { schedule });
+                    let retention = retention.filter(|r| *r != self.retention);
+                    if name.is_none()
+                        && connection.is_none()
+                        && schedule.is_none()
+                        && retention.is_none()
+                    {
+                        return Err(DatabaseError::NothingToChange);
                     }
-                } else if retry_of.is_some() {
-                    return Err(DatabaseError::NoSchedule);
+                    DatabaseEvent::DatabaseUpdated {
+                        name,
+                        connection,
+                        schedule,
+                        retention,
+                    }
                 }
-                DatabaseEvent::ScheduledRunClaimed {
+                DatabaseCommand::Pause => {
+                    self.require_live()?;
+                    if self.paused {
+                        return Err(DatabaseError::AlreadyPaused);
+                    }
+                    DatabaseEvent::DatabasePaused {}
+                }
+                DatabaseCommand::Resume => {
+                    self.require_live()?;
+                    if !self.paused {
+                        return Err(DatabaseError::NotPaused);
+                    }
+                    DatabaseEvent::DatabaseResumed {}
+                }
+                DatabaseCommand::ClaimSlot {
                     slot,
                     backup_id,
                     retry_of,
+                } => {
+                    self.require_live()?;
+                    if self.schedule.is_none() {
+                        return Err(DatabaseError::NoSchedule);
+                    }
+                    if let Some((last, by)) = &self.last_claim {
+                        let is_retry = retry_of.as_ref().is_some_and(|r| r == by) && *last == slot;
+                        if slot <= *last && !is_retry {
+                            return Err(DatabaseError::SlotClaimed {
+                                slot: last.to_rfc3339(),
+                                backup_id: by.clone(),
+                            });
+                        }
+                    } else if retry_of.is_some() {
+                        return Err(DatabaseError::NoSchedule);
+                    }
+                    DatabaseEvent::ScheduledRunClaimed {
+                        slot,
+                        backup_id,
+                        retry_of,
+                    }
                 }
-            }
-            DatabaseCommand::Remove => {
-                self.require_live()?;
-                DatabaseEvent::DatabaseRemoved {}
-            }
-            DatabaseCommand::SetDestinations { destinations } => {
-                self.require_live()?;
-                if destinations == self.destinations {
-                    return Err(DatabaseError::NothingToChange);
+                DatabaseCommand::Remove => {
+                    self.require_live()?;
+                    DatabaseEvent::DatabaseRemoved {}
                 }
-                DatabaseEvent::DestinationsChanged { destinations }
-            }
-            DatabaseCommand::SetRestoreTarget { restore_target } => {
-                self.require_live()?;
-                if restore_target == self.restore_target {
-                    return Err(DatabaseError::NothingToChange);
+                DatabaseCommand::SetDestinations { destinations } => {
+                    self.require_live()?;
+                    if destinations == self.destinations {
+                        return Err(DatabaseError::NothingToChange);
+                    }
+                    DatabaseEvent::DestinationsChanged { destinations }
                 }
-                DatabaseEvent::RestoreTargetSet { restore_target }
-            }
-            DatabaseCommand::SetBackupJobs { backup_jobs } => self.backup_jobs_set(backup_jobs)?,
-            c @ (DatabaseCommand::SetDrill { .. } | DatabaseCommand::ClaimDrillSlot { .. }) => {
-                self.drill_event(c)?
-            }
-        };
+                DatabaseCommand::SetRestoreTarget { restore_target } => {
+                    self.require_live()?;
+                    if restore_target == self.restore_target {
+                        return Err(DatabaseError::NothingToChange);
+                    }
+                    DatabaseEvent::RestoreTargetSet { restore_target }
+                }
+                c @ (DatabaseCommand::SetBackupJobs { .. }
+                | DatabaseCommand::SetRestoreJobs { .. }) => self.jobs_event(c)?,
+                c @ (DatabaseCommand::SetDrill { .. } | DatabaseCommand::ClaimDrillSlot { .. }) => {
+                    self.drill_event(c)?
+                }
+            };
         sink.write(event, self).await;
         Ok(())
     }
@@ -427,6 +419,7 @@ impl Aggregate for Database {
             }
             DatabaseEvent::DrillSlotClaimed { slot, .. } => self.last_drill_slot = Some(slot),
             DatabaseEvent::BackupJobsSet { backup_jobs } => self.backup_jobs = backup_jobs,
+            DatabaseEvent::RestoreJobsSet { restore_jobs } => self.restore_jobs = restore_jobs,
         }
     }
 }
@@ -700,6 +693,43 @@ mod tests {
         assert_eq!(d.backup_jobs(), 1);
         d.apply(DatabaseEvent::BackupJobsSet { backup_jobs: 3 });
         assert_eq!(d.backup_jobs(), 3);
+    }
+
+    #[test]
+    fn restore_jobs_are_for_postgres_between_1_and_16_and_unset_by_default() {
+        T::with(())
+            .given(vec![registered()])
+            .when(DatabaseCommand::SetRestoreJobs { restore_jobs: 1 })
+            .then_expect_events(vec![DatabaseEvent::RestoreJobsSet { restore_jobs: 1 }]);
+        for bad in [0, 17] {
+            T::with(())
+                .given(vec![registered()])
+                .when(DatabaseCommand::SetRestoreJobs { restore_jobs: bad })
+                .then_expect_error(DatabaseError::RestoreJobsOutOfRange(bad));
+        }
+        T::with(())
+            .given(vec![
+                registered(),
+                DatabaseEvent::RestoreJobsSet { restore_jobs: 3 },
+            ])
+            .when(DatabaseCommand::SetRestoreJobs { restore_jobs: 3 })
+            .then_expect_error(DatabaseError::NothingToChange);
+        let mysql = DatabaseEvent::DatabaseRegistered {
+            name: DatabaseName::parse("shop").unwrap(),
+            engine: Engine::Mysql,
+            connection: conn("h1"),
+            schedule: None,
+            retention: Retention::default(),
+        };
+        T::with(())
+            .given(vec![mysql])
+            .when(DatabaseCommand::SetRestoreJobs { restore_jobs: 2 })
+            .then_expect_error(DatabaseError::RestoreJobsNotSupported(Engine::Mysql));
+        let mut d = Database::default();
+        d.apply(registered());
+        assert_eq!(d.restore_jobs(), None);
+        d.apply(DatabaseEvent::RestoreJobsSet { restore_jobs: 3 });
+        assert_eq!(d.restore_jobs(), Some(3));
     }
 
     #[test]

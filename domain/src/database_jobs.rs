@@ -1,11 +1,14 @@
 //! A database's `backup_jobs`: how many `pg_dump` processes, sharing one exported snapshot,
-//! a backup runs. PostgreSQL only; 1 (the default) is one stream.
+//! a backup runs. PostgreSQL only; 1 (the default) is one stream. And its `restore_jobs`: how
+//! many `pg_restore` jobs a restore into it runs (PostgreSQL only; by default min(4, cores)).
 
-use crate::database::{Database, DatabaseError, DatabaseEvent};
+use crate::database::{Database, DatabaseCommand, DatabaseError, DatabaseEvent};
 use crate::values::Engine;
 
 /// The most `pg_dump` processes one backup may run.
 pub const MAX_BACKUP_JOBS: u32 = 16;
+/// The most `pg_restore` jobs one restore may run.
+pub const MAX_RESTORE_JOBS: u32 = 16;
 
 impl Database {
     /// How many `pg_dump` processes a backup of this database runs (1: one stream).
@@ -25,7 +28,7 @@ impl Database {
     }
 
     /// The event of `SetBackupJobs`.
-    pub(crate) fn backup_jobs_set(&self, backup_jobs: u32) -> Result<DatabaseEvent, DatabaseError> {
+    fn backup_jobs_set(&self, backup_jobs: u32) -> Result<DatabaseEvent, DatabaseError> {
         if !self.registered {
             return Err(DatabaseError::NotFound);
         }
@@ -39,5 +42,64 @@ impl Database {
             return Err(DatabaseError::NothingToChange);
         }
         Ok(DatabaseEvent::BackupJobsSet { backup_jobs })
+    }
+
+    /// The `pg_restore` jobs restores into this database run, when set (`None`: the default).
+    pub fn restore_jobs(&self) -> Option<u32> {
+        (self.restore_jobs > 0).then_some(self.restore_jobs)
+    }
+
+    /// Whether `jobs` may be set on a database of `engine` (the rule `SetRestoreJobs` keeps).
+    pub fn check_restore_jobs(engine: Engine, jobs: u32) -> Result<(), DatabaseError> {
+        if !(1..=MAX_RESTORE_JOBS).contains(&jobs) {
+            return Err(DatabaseError::RestoreJobsOutOfRange(jobs));
+        }
+        if engine != Engine::Postgres && jobs > 1 {
+            return Err(DatabaseError::RestoreJobsNotSupported(engine));
+        }
+        Ok(())
+    }
+
+    /// The event of `SetRestoreJobs`.
+    fn restore_jobs_set(&self, restore_jobs: u32) -> Result<DatabaseEvent, DatabaseError> {
+        if !self.registered {
+            return Err(DatabaseError::NotFound);
+        }
+        if self.removed {
+            return Err(DatabaseError::Removed);
+        }
+        if let Some(engine) = self.engine {
+            Self::check_restore_jobs(engine, restore_jobs)?;
+        }
+        if self.restore_jobs() == Some(restore_jobs) {
+            return Err(DatabaseError::NothingToChange);
+        }
+        Ok(DatabaseEvent::RestoreJobsSet { restore_jobs })
+    }
+
+    /// The event of `SetBackupJobs` or `SetRestoreJobs`.
+    pub(crate) fn jobs_event(&self, c: DatabaseCommand) -> Result<DatabaseEvent, DatabaseError> {
+        match c {
+            DatabaseCommand::SetBackupJobs { backup_jobs } => self.backup_jobs_set(backup_jobs),
+            DatabaseCommand::SetRestoreJobs { restore_jobs } => self.restore_jobs_set(restore_jobs),
+            _ => Err(DatabaseError::NothingToChange),
+        }
+    }
+}
+
+/// The timeline's line for a change of `backup_jobs` or `restore_jobs`.
+pub(crate) fn summary(e: &DatabaseEvent) -> String {
+    match e {
+        DatabaseEvent::BackupJobsSet { backup_jobs: 1 } => "backups run as one pg_dump".into(),
+        DatabaseEvent::BackupJobsSet { backup_jobs } => {
+            format!("backups run {backup_jobs} pg_dump processes on one snapshot")
+        }
+        DatabaseEvent::RestoreJobsSet { restore_jobs: 1 } => {
+            "restores into it run one pg_restore stream".into()
+        }
+        DatabaseEvent::RestoreJobsSet { restore_jobs } => {
+            format!("restores into it run pg_restore with {restore_jobs} jobs")
+        }
+        _ => String::new(),
     }
 }

@@ -549,7 +549,8 @@ mod tests {
                     | DatabaseEvent::RestoreTargetSet { .. }
                     | DatabaseEvent::DrillConfigured { .. }
                     | DatabaseEvent::DrillSlotClaimed { .. }
-                    | DatabaseEvent::BackupJobsSet { .. },
+                    | DatabaseEvent::BackupJobsSet { .. }
+                    | DatabaseEvent::RestoreJobsSet { .. },
                 )
                 | LedgerEvent::Drill(
                     DrillEvent::RestoreDrillStarted { .. }
@@ -662,6 +663,7 @@ mod tests {
                 drill_id: "x".into(),
             }),
             LedgerEvent::Database(DatabaseEvent::BackupJobsSet { backup_jobs: 2 }),
+            LedgerEvent::Database(DatabaseEvent::RestoreJobsSet { restore_jobs: 1 }),
             LedgerEvent::Drill(DrillEvent::RestoreDrillStarted {
                 database_id: "d1".into(),
                 database_name: "shop".into(),

@@ -15,6 +15,7 @@ mod canonical;
 pub mod channel;
 pub mod connection;
 pub mod database;
+mod database_event;
 pub mod database_jobs;
 pub mod drill;
 pub mod events;

@@ -148,9 +148,8 @@ fn database(e: &DatabaseEvent) -> String {
         DatabaseEvent::DrillSlotClaimed { slot, .. } => {
             format!("restore drill slot {} claimed", slot.to_rfc3339())
         }
-        DatabaseEvent::BackupJobsSet { backup_jobs: 1 } => "backups run as one pg_dump".into(),
-        DatabaseEvent::BackupJobsSet { backup_jobs } => {
-            format!("backups run {backup_jobs} pg_dump processes on one snapshot")
+        e @ (DatabaseEvent::BackupJobsSet { .. } | DatabaseEvent::RestoreJobsSet { .. }) => {
+            crate::database_jobs::summary(e)
         }
         DatabaseEvent::DestinationsChanged { destinations } => match destinations {
             Some(d) => format!("backups go to {}", d.join(", ")),

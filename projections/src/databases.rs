@@ -136,6 +136,10 @@ pub struct DatabaseView {
     /// `pg_dump` processes per backup (PostgreSQL; 1: one stream).
     #[serde(default = "one_job")]
     pub backup_jobs: u32,
+    /// `pg_restore` jobs per restore into it (PostgreSQL; `null`: the default, min(4, cores)
+    /// of the Backline host).
+    #[serde(default)]
+    pub restore_jobs: Option<u32>,
 }
 
 fn one_job() -> u32 {
@@ -298,6 +302,7 @@ async fn apply_own(
             drill: None,
             last_drill: None,
             backup_jobs: 1,
+            restore_jobs: None,
         };
         return save(tx, &v).await;
     }
@@ -341,6 +346,7 @@ async fn apply_own(
                 v.drill = drill.as_ref().map(|d| DrillSettingsView::of(d, at))
             }
             DatabaseEvent::BackupJobsSet { backup_jobs } => v.backup_jobs = *backup_jobs,
+            DatabaseEvent::RestoreJobsSet { restore_jobs } => v.restore_jobs = Some(*restore_jobs),
             DatabaseEvent::DrillSlotClaimed { slot, .. } => {
                 if let Some(d) = v.drill.as_mut() {
                     d.last_claimed_slot =

@@ -185,6 +185,14 @@ export function describeEvent(e: LedgerEvent): string {
       const sched = o.schedule && typeof o.schedule === 'object' ? str((o.schedule as Record<string, unknown>).cron) : null;
       return `Restore drill set${sched ? `: ${sched}` : ': when asked'}`;
     }
+    case 'BackupJobsSet': {
+      const n = num(p.backup_jobs);
+      return n === 1 ? 'Backups run as one pg_dump' : `Backups run ${n ?? '?'} pg_dump processes on one snapshot`;
+    }
+    case 'RestoreJobsSet': {
+      const n = num(p.restore_jobs);
+      return n === 1 ? 'Restores into it run one pg_restore stream' : `Restores into it run pg_restore with ${n ?? '?'} jobs`;
+    }
     case 'DrillSlotClaimed': {
       const slot = str(p.slot);
       return `Restore drill slot claimed${slot ? ` for ${formatTime(slot)}` : ''}`;

@@ -48,6 +48,11 @@ pub struct RegisterDatabase {
     /// post-data). Default 1: one stream. Refused for MySQL/MariaDB.
     #[schema(minimum = 1, maximum = 16, example = 1)]
     pub backup_jobs: Option<u32>,
+    /// PostgreSQL only: `pg_restore --jobs` for restores into this database. Default (left
+    /// out): min(4, cores) of the Backline host. 1: one stream, which is the fastest on hosts
+    /// with 2 cores or fewer (see bench/restore_throughput.sh). Refused above 1 for MySQL/MariaDB.
+    #[schema(minimum = 1, maximum = 16, example = 1)]
+    pub restore_jobs: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -83,6 +88,10 @@ pub struct UpdateDatabase {
     /// PostgreSQL only: `pg_dump` processes per backup (1: one stream). Refused for MySQL/MariaDB.
     #[schema(minimum = 1, maximum = 16, example = 2)]
     pub backup_jobs: Option<u32>,
+    /// PostgreSQL only: `pg_restore --jobs` for restores into this database (1: one stream).
+    /// Refused above 1 for MySQL/MariaDB.
+    #[schema(minimum = 1, maximum = 16, example = 1)]
+    pub restore_jobs: Option<u32>,
 }
 
 fn double_option_ssh<'de, D>(d: D) -> Result<Option<Option<SshBlock>>, D::Error>

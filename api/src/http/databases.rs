@@ -61,8 +61,13 @@ pub async fn register(
     if let Some(d) = &body.destinations {
         state.app.databases().check_destinations(d)?;
     }
-    if let (Some(jobs), Some(engine)) = (body.backup_jobs, Engine::parse(&body.engine)) {
-        state.app.databases().check_backup_jobs(engine, jobs)?;
+    if let Some(engine) = Engine::parse(&body.engine) {
+        if let Some(jobs) = body.backup_jobs {
+            state.app.databases().check_backup_jobs(engine, jobs)?;
+        }
+        if let Some(jobs) = body.restore_jobs {
+            state.app.databases().check_restore_jobs(engine, jobs)?;
+        }
     }
     let new = NewDatabase {
         name: body.name,
@@ -84,6 +89,13 @@ pub async fn register(
             .app
             .databases()
             .set_backup_jobs(&actor.0, &view.id, jobs)
+            .await?;
+    }
+    if let Some(jobs) = body.restore_jobs {
+        view = state
+            .app
+            .databases()
+            .set_restore_jobs(&actor.0, &view.id, jobs)
             .await?;
     }
     if body.restore_target == Some(true) {
@@ -130,32 +142,36 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(mut body): ApiJson<UpdateDatabase>,
 ) -> Result<Json<DatabaseView>, ApiError> {
-    let Some(jobs) = body.backup_jobs.take() else {
+    let (backup_jobs, restore_jobs) = (body.backup_jobs.take(), body.restore_jobs.take());
+    if backup_jobs.is_none() && restore_jobs.is_none() {
         return update_all_but_jobs(state, actor, id, body).await;
-    };
+    }
     // Checked before anything else changes.
     let current = state.app.resolve_database(&id).await?;
-    state
-        .app
-        .databases()
-        .check_backup_jobs(current.engine, jobs)?;
-    let view = if has_changes(&body) {
+    let databases = state.app.databases();
+    if let Some(jobs) = backup_jobs {
+        databases.check_backup_jobs(current.engine, jobs)?;
+    }
+    if let Some(jobs) = restore_jobs {
+        databases.check_restore_jobs(current.engine, jobs)?;
+    }
+    let mut view = if has_changes(&body) {
         update_all_but_jobs(state.clone(), actor.clone(), id, body)
             .await?
             .0
     } else {
         current
     };
-    Ok(Json(
-        state
-            .app
-            .databases()
-            .set_backup_jobs(&actor.0, &view.id, jobs)
-            .await?,
-    ))
+    if let Some(jobs) = backup_jobs {
+        view = databases.set_backup_jobs(&actor.0, &view.id, jobs).await?;
+    }
+    if let Some(jobs) = restore_jobs {
+        view = databases.set_restore_jobs(&actor.0, &view.id, jobs).await?;
+    }
+    Ok(Json(view))
 }
 
-/// Whether a `PATCH` asks for a change besides `backup_jobs`.
+/// Whether a `PATCH` asks for a change besides `backup_jobs` and `restore_jobs`.
 fn has_changes(body: &UpdateDatabase) -> bool {
     body.restore_target.is_some()
         || body.name.is_some()
@@ -168,7 +184,7 @@ fn has_changes(body: &UpdateDatabase) -> bool {
         || body.destinations.is_some()
 }
 
-/// Everything `PATCH` changes but `backup_jobs`.
+/// Everything `PATCH` changes but `backup_jobs` and `restore_jobs`.
 async fn update_all_but_jobs(
     state: State,
     actor: Actor,
@@ -178,15 +194,8 @@ async fn update_all_but_jobs(
     let Some(restore_target) = body.restore_target.take() else {
         return update_settings(&state, &actor, &id, body).await;
     };
-    let rest = body.name.is_some()
-        || body.connection.is_some()
-        || body.ssh.is_some()
-        || body.schedule.is_some()
-        || body.timezone.is_some()
-        || body.catch_up.is_some()
-        || body.retention.is_some()
-        || body.destinations.is_some();
-    let view = if rest {
+    // The flag is taken out of `body`: what is left is the rest.
+    let view = if has_changes(&body) {
         update_settings(&state, &actor, &id, body).await?.0
     } else {
         state.app.resolve_database(&id).await?

@@ -69,6 +69,8 @@ struct Plan {
     conn: Option<ConnectionString>,
     probe: Option<Result<Probe, StageError>>,
     selection: Option<selection::Selected>,
+    /// `pg_restore --jobs`: the request's, else the target's `restore_jobs`, else the default.
+    jobs: u32,
 }
 
 #[derive(Clone)]
@@ -183,6 +185,10 @@ impl Restores {
             conn,
             probe,
             selection: selected,
+            jobs: req
+                .jobs
+                .or_else(|| target_db.restore_jobs())
+                .unwrap_or_else(drivers::default_restore_jobs),
         };
         if let Err(e) = self.record_start(actor, &id, req, &plan, target).await {
             core.coordination.running.untrack(&id);

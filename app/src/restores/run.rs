@@ -156,7 +156,7 @@ async fn run(
         no_definer: req.no_definer,
         tag: restore_tag(restore_id),
         properties: artifact.database_properties.clone(),
-        jobs: req.jobs.unwrap_or_else(drivers::default_restore_jobs),
+        jobs: plan.jobs,
         cancel: asked.clone(),
     };
     let source = Source {

@@ -385,3 +385,115 @@ async fn mariadb_no_definer_lets_a_user_without_super_restore() {
         Vec::<String>::new()
     );
 }
+
+/// The target's `restore_jobs` sets `pg_restore --jobs` when a request names none; a request's
+/// `jobs` wins over it. MySQL/MariaDB targets and values outside 1–16 are refused with a
+/// problem naming the field, and nothing changes.
+#[tokio::test]
+async fn a_databases_restore_jobs_is_used_unless_the_request_names_jobs() {
+    let tools = tempfile::tempdir().unwrap();
+    let bin = wrap_tools(
+        tools.path(),
+        &[
+            ("pg_dump", &pg::pg_bin("pg_dump")),
+            ("pg_restore", &pg::pg_bin("pg_restore")),
+        ],
+        None,
+    );
+    let app = spawn_app_configured(move |s| s.pg_bin_dir = Some(bin)).await;
+    let src = pg::TempDb::create("rjobs_src").await;
+    pg::load_rich_fixture(src.name()).await;
+    let fp = pg::fingerprint(src.name()).await;
+    let r = app
+        .post(
+            "/api/v1/databases",
+            json!({"name": src.name(), "engine": "postgres", "connection": src.url(),
+                   "restore_jobs": 3}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let view: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(view["restore_jobs"], 3, "{view}");
+    let id = view["id"].as_str().unwrap().to_string();
+    let v = app.backup(&id).await;
+    assert_eq!(v["status"], "completed", "{v}");
+    let backup = v["id"].as_str().unwrap().to_string();
+
+    // The pg_restore runs of one restore with `body`, after the database's setting is `jobs`.
+    let restore_runs = |body: serde_json::Value| {
+        let (app, tools, backup) = (&app, tools.path(), backup.clone());
+        async move {
+            std::fs::remove_file(tools.join("runs.log")).ok();
+            let r = app.restore(&backup, body).await;
+            assert_eq!(r["status"], "completed", "{r}");
+            runs(tools)
+                .into_iter()
+                .filter(|l| l.starts_with("pg_restore "))
+                .collect::<Vec<String>>()
+        }
+    };
+    let with =
+        |runs: &[String], jobs: u32| runs.iter().any(|r| r.contains(&format!("--jobs={jobs}")));
+    pg::mutate(src.name()).await;
+    let runs3 = restore_runs(json!({})).await;
+    assert!(with(&runs3, 3), "{runs3:?}");
+    fp.assert_same(&pg::fingerprint(src.name()).await, "restore_jobs 3");
+    let runs2 = restore_runs(json!({"jobs": 2})).await;
+    assert!(with(&runs2, 2) && !with(&runs2, 3), "{runs2:?}");
+
+    let r = app
+        .patch(
+            &format!("/api/v1/databases/{id}"),
+            json!({"restore_jobs": 1}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["restore_jobs"],
+        1
+    );
+    pg::mutate(src.name()).await;
+    let runs1 = restore_runs(json!({})).await;
+    assert!(runs1.iter().all(|r| !r.contains("--jobs=")), "{runs1:?}");
+    fp.assert_same(&pg::fingerprint(src.name()).await, "restore_jobs 1");
+    let events = app.get_json("/api/v1/events?type=RestoreJobsSet").await;
+    assert_eq!(
+        events["items"].as_array().map(Vec::len),
+        Some(2),
+        "{events}"
+    );
+
+    // Refused, changing nothing.
+    let head = app.head().await;
+    for bad in [0, 17] {
+        let r = app
+            .patch(
+                &format!("/api/v1/databases/{id}"),
+                json!({"restore_jobs": bad, "name": "renamed"}),
+            )
+            .await;
+        assert_eq!(r.status(), 422, "restore_jobs {bad}");
+        let problem: serde_json::Value = r.json().await.unwrap();
+        assert!(problem.to_string().contains("restore_jobs"), "{problem}");
+    }
+    let my = pg::unique_name("rjobs_my");
+    let r = app
+        .post(
+            "/api/v1/databases",
+            json!({"name": my, "engine": "mysql",
+                   "connection": format!("mysql://root@127.0.0.1:3306/{my}"), "restore_jobs": 2}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let problem: serde_json::Value = r.json().await.unwrap();
+    assert!(problem.to_string().contains("PostgreSQL only"), "{problem}");
+    assert_eq!(app.head().await, head);
+    assert_eq!(
+        app.get_json(&format!("/api/v1/databases/{id}")).await["name"],
+        src.name()
+    );
+}
