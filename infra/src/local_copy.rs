@@ -231,6 +231,10 @@ impl Feed for LocalArtifact {
     async fn materialize(&self) -> Result<Option<RawFile>, StageError> {
         self.write_raw().await.map(Some)
     }
+
+    fn raw_file(&self) -> Result<Option<(RawFile, std::fs::File)>, StageError> {
+        self.create_raw().map(Some)
+    }
 }
 
 /// The decompressed (and decrypted) artifact in a private file (0600, locked, in the verified
@@ -255,8 +259,9 @@ impl Drop for RawFile {
 }
 
 impl LocalArtifact {
-    /// `<copy>.raw.artifact`: the verified copy decompressed once.
-    async fn write_raw(&self) -> Result<RawFile, StageError> {
+    /// `<copy>.raw.artifact`, created empty, private and locked (a sweep leaves it alone),
+    /// with a handle to write it through.
+    fn create_raw(&self) -> Result<(RawFile, std::fs::File), StageError> {
         let name = self
             .path
             .file_stem()
@@ -282,6 +287,21 @@ impl LocalArtifact {
         };
         rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
             .map_err(|e| fail(e.into()))?;
+        Ok((raw, file))
+    }
+
+    /// `<copy>.raw.artifact`: the verified copy decompressed once.
+    async fn write_raw(&self) -> Result<RawFile, StageError> {
+        let (raw, file) = self.create_raw()?;
+        let fail = |e: std::io::Error| {
+            StageError::new(
+                Stage::Prepare,
+                format!(
+                    "cannot write the decompressed copy {}: {e}",
+                    raw.path().display()
+                ),
+            )
+        };
         let mut out = tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::from_std(file));
         self.feed(&mut out).await.map_err(|e| match e.stage {
             // Writing our own file failed (a full disk, most likely).

@@ -29,6 +29,7 @@ pub mod postgres;
 mod process;
 pub mod scratch;
 pub mod scrub;
+mod tee_feed;
 mod test_pause;
 
 use backline_domain::Stage;
@@ -204,6 +205,12 @@ pub trait Feed: Send + Sync {
     /// copy, for a tool that must seek in it (`pg_restore --jobs`); `None` where this feed
     /// has no such place. The file goes away with the returned value.
     async fn materialize(&self) -> Result<Option<RawFile>, StageError> {
+        Ok(None)
+    }
+
+    /// An empty private file beside the verified copy for its decompressed bytes, and a handle
+    /// to write them through (see `tee_feed`); `None` where this feed has no such place.
+    fn raw_file(&self) -> Result<Option<(RawFile, std::fs::File)>, StageError> {
         Ok(None)
     }
 }

@@ -20,6 +20,7 @@ use super::pg_restore_parts::{load_parts, Source};
 use super::pg_stand_in::{drop_stand_in, prepare_stand_in, withhold_definer_routines};
 use super::postgres::{describe, exec, libpq_env, maintenance, server_major};
 use super::process::{command, RunningTool};
+use super::tee_feed::TeeFeed;
 use super::test_pause::Step;
 use super::{pg_ident, run_fed, Feed, Probe, RestoreOptions, RestoreOutcome};
 use super::{FedEnd, StageError};
@@ -283,11 +284,16 @@ async fn load(
         Vec::new()
     };
     let with = |extra: &[String]| [base.clone(), extra.to_vec()].concat();
-    let raw = shared_copy(feed, options.jobs).await;
-    // From a file, even one pass becomes three sections: the schema and the indexes and
-    // constraints are built by the jobs in parallel, while the rows load in the dump's order
-    // (a CHECK constraint may read other tables: loading them in parallel could refuse rows
-    // that load one table after the other).
+    // With jobs, the rows load from the stream while the same bytes are kept in a private
+    // file (see `tee_feed`), from which the indexes and constraints are then built by the
+    // jobs in parallel. The rows load in the dump's order, never in parallel (a CHECK
+    // constraint may read other tables: loading them in parallel could refuse rows that load
+    // one table after the other).
+    let mut tee = if options.jobs > 1 {
+        TeeFeed::new(feed)
+    } else {
+        None
+    };
     let sections = |extra: &[String]| -> Vec<Vec<String>> {
         ["pre-data", "data", "post-data"]
             .iter()
@@ -295,9 +301,9 @@ async fn load(
             .collect()
     };
     let passes: Vec<Vec<String>> = match plan {
-        Plan::AsRestorer if raw.is_none() => vec![with(&[])],
+        Plan::AsRestorer if tee.is_none() => vec![with(&[])],
         Plan::AsRestorer => sections(&[]),
-        Plan::AsOwner(role) if raw.is_none() => vec![with(&[format!("--role={role}")])],
+        Plan::AsOwner(role) if tee.is_none() => vec![with(&[format!("--role={role}")])],
         Plan::AsOwner(role) => sections(&[format!("--role={role}")]),
         Plan::DataAsOwners => vec![
             with(&["--section=pre-data".into()]),
@@ -313,29 +319,36 @@ async fn load(
             with(&["--section=post-data".into()]),
         ],
     };
+    let mut raw = None;
     for (i, args) in passes.iter().enumerate() {
         if let (Plan::DataAsStandIn(role), 1) = (plan, i) {
             prepare_stand_in(conn, scratch, role).await?;
         }
+        let section = |s: &str| args.iter().any(|a| a == &format!("--section={s}"));
         let mut cmd = command(&probe.restore_tool);
         cmd.args(["--no-password", "--exit-on-error"]);
         cmd.args(args);
         cmd.arg(format!("--dbname=dbname={}", conninfo_value(scratch)));
         libpq_env(&mut cmd, conn, scratch);
-        match &raw {
-            Some(file) => {
-                if !args.iter().any(|a| a == "--section=data") {
-                    cmd.arg(format!("--jobs={}", options.jobs));
-                }
+        match (&raw, section("post-data")) {
+            (Some(file), true) => {
+                let file: &super::RawFile = file;
+                cmd.arg(format!("--jobs={}", options.jobs));
                 cmd.arg(file.path());
                 let tool = RunningTool::spawn(cmd, "pg_restore", false, false, None)?;
                 tool.finish(Stage::Restore).await?;
             }
-            None => {
+            _ => {
                 let tool = RunningTool::spawn(cmd, "pg_restore", true, false, None)?;
                 // pg_restore may stop reading once it has what a section needs.
-                run_fed(tool, feed, None, FedEnd::ToolDecides).await?;
+                match tee.as_ref().filter(|_| section("data")) {
+                    Some(kept) => run_fed(tool, kept, None, FedEnd::ToolDecides).await?,
+                    None => run_fed(tool, feed, None, FedEnd::ToolDecides).await?,
+                }
             }
+        }
+        if section("data") {
+            raw = tee.take().and_then(TeeFeed::into_file);
         }
     }
     Ok(())
