@@ -44,6 +44,10 @@ export interface Database {
   drill?: DrillSettings | null;
   /** Its latest restore drill. */
   last_drill?: DrillSummary | null;
+  /** PostgreSQL: `pg_dump` processes a backup runs on one exported snapshot (1–16; 1 is one stream). */
+  backup_jobs?: number;
+  /** PostgreSQL: `pg_restore --jobs` for restores into it (1–16); null: min(4, cores of the Backline host). */
+  restore_jobs?: number | null;
 }
 
 export type Role = 'viewer' | 'operator' | 'admin';
@@ -821,7 +825,15 @@ export interface ScheduleSettings {
   retention?: Retention;
 }
 
-export interface NewDatabase extends ScheduleSettings {
+/** PostgreSQL only: MySQL/MariaDB refuse anything above 1 (422 naming the field). */
+export interface ParallelJobs {
+  /** 1–16, default 1. */
+  backup_jobs?: number;
+  /** 1–16; once set it can be changed but not unset. */
+  restore_jobs?: number;
+}
+
+export interface NewDatabase extends ScheduleSettings, ParallelJobs {
   name: string;
   engine: Engine;
   connection: string;
@@ -853,7 +865,7 @@ export interface HostKey {
   fingerprint: string;
 }
 
-export interface DatabasePatch extends Omit<ScheduleSettings, 'schedule'> {
+export interface DatabasePatch extends Omit<ScheduleSettings, 'schedule'>, ParallelJobs {
   name?: string;
   connection?: string;
   /** `null` connects directly again. */

@@ -37,3 +37,11 @@ export function Field({
     </div>
   );
 }
+
+/** Focus an input, unfolding the `<details>` it is in (a folded input cannot take the focus). */
+export function focusInput(id: string) {
+  const el = document.getElementById(id);
+  const folded = el?.closest('details');
+  if (folded && !folded.open) folded.open = true;
+  el?.focus();
+}

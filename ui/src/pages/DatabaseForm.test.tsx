@@ -169,3 +169,120 @@ describe('Edit database form', () => {
     expect(patch?.body).toEqual({ name: 'orders2' });
   });
 });
+
+describe('Parallel jobs (PostgreSQL)', () => {
+  const BACKUP = 'Backup processes (pg_dump on one snapshot)';
+  const RESTORE = 'Restore jobs (pg_restore --jobs)';
+
+  it('offers them for PostgreSQL only, and sends them on adding only for PostgreSQL', async () => {
+    const calls = stubFetch((c) => (c.method === 'POST' ? { status: 201, body: database() } : undefined));
+    renderWithClient(<DatabaseFormFields />);
+    await fill('orders', 'postgres://app@db/orders');
+    await userEvent.click(screen.getByText('Parallel jobs'));
+    expect(screen.getByLabelText(BACKUP)).toHaveValue('1');
+    expect(screen.getByLabelText(RESTORE)).toHaveAccessibleDescription(/Empty: the default, min\(4, cores/);
+    await userEvent.clear(screen.getByLabelText(BACKUP));
+    await userEvent.type(screen.getByLabelText(BACKUP), '4');
+    await userEvent.selectOptions(screen.getByLabelText('Engine'), 'mysql');
+    expect(screen.queryByLabelText(BACKUP)).toBeNull();
+    expect(screen.queryByLabelText(RESTORE)).toBeNull();
+    expect(screen.queryByText('Parallel jobs')).toBeNull();
+    await userEvent.clear(screen.getByLabelText('Connection URL (without password)'));
+    await userEvent.type(screen.getByLabelText('Connection URL (without password)'), 'mysql://app@db/orders');
+    await userEvent.click(screen.getByRole('button', { name: 'Add database' }));
+    await waitFor(() => expect(calls.some((c) => c.method === 'POST')).toBe(true));
+    expect(calls.find((c) => c.method === 'POST')?.body).toEqual({ name: 'orders', engine: 'mysql', connection: 'mysql://app@db/orders' });
+  });
+
+  it('sends the backup processes on adding a PostgreSQL database, and leaves restore jobs to the default', async () => {
+    const calls = stubFetch((c) => (c.method === 'POST' ? { status: 201, body: database({ backup_jobs: 4 }) } : undefined));
+    renderWithClient(<DatabaseFormFields />);
+    await fill('orders', 'postgres://app@db/orders');
+    await userEvent.click(screen.getByText('Parallel jobs'));
+    await userEvent.clear(screen.getByLabelText(BACKUP));
+    await userEvent.type(screen.getByLabelText(BACKUP), '4');
+    await userEvent.click(screen.getByRole('button', { name: 'Add database' }));
+    await waitFor(() => expect(calls.some((c) => c.method === 'POST')).toBe(true));
+    expect(calls.find((c) => c.method === 'POST')?.body).toEqual({
+      name: 'orders', engine: 'postgres', connection: 'postgres://app@db/orders', backup_jobs: 4,
+    });
+  });
+
+  it.each([
+    ['backup processes', BACKUP, '2', { backup_jobs: 2 }],
+    ['restore jobs', RESTORE, '1', { restore_jobs: 1 }],
+  ])('sends only the changed %s on editing', async (_what, label, typed, expected) => {
+    const db = database({ backup_jobs: 1, restore_jobs: null });
+    const calls = stubFetch((c) => (c.method === 'PATCH' ? { status: 200, body: { ...db, ...expected } } : undefined));
+    renderWithClient(<DatabaseFormFields existing={db} />);
+    await userEvent.click(screen.getByText('Parallel jobs'));
+    await userEvent.clear(screen.getByLabelText(label));
+    await userEvent.type(screen.getByLabelText(label), typed);
+    await userEvent.click(screen.getByRole('button', { name: 'Save changes' }));
+    await waitFor(() => expect(calls.some((c) => c.method === 'PATCH')).toBe(true));
+    expect(calls.find((c) => c.method === 'PATCH')?.body).toEqual(expected);
+  });
+
+  it('refuses out-of-range values beside their fields, unfolded and focused, without a request', async () => {
+    const db = database({ backup_jobs: 1, restore_jobs: null });
+    const calls = stubFetch(() => undefined);
+    renderWithClient(<DatabaseFormFields existing={db} />);
+    await userEvent.click(screen.getByText('Parallel jobs'));
+    await userEvent.clear(screen.getByLabelText(BACKUP));
+    await userEvent.type(screen.getByLabelText(BACKUP), '17');
+    await userEvent.type(screen.getByLabelText(RESTORE), '0');
+    // Folded again: saving unfolds it to show why.
+    await userEvent.click(screen.getByText('Parallel jobs'));
+    await userEvent.click(screen.getByRole('button', { name: 'Save changes' }));
+    const backup = screen.getByLabelText(BACKUP);
+    expect(backup).toHaveAttribute('aria-invalid', 'true');
+    expect(backup).toHaveAccessibleDescription('must be a whole number from 1 to 16');
+    expect(screen.getByLabelText(RESTORE)).toHaveAccessibleDescription('must be a whole number from 1 to 16');
+    expect(backup).toHaveFocus();
+    expect(backup.closest('details')).toHaveAttribute('open');
+    expect(calls.filter((c) => c.method === 'PATCH')).toHaveLength(0);
+    // Fixing one leaves the other.
+    await userEvent.clear(backup);
+    await userEvent.type(backup, '16');
+    expect(backup).not.toHaveAttribute('aria-invalid');
+    expect(screen.getByLabelText(RESTORE)).toHaveAttribute('aria-invalid', 'true');
+  });
+
+  it('opens with the saved values, and will not empty saved restore jobs', async () => {
+    const db = database({ backup_jobs: 3, restore_jobs: 2 });
+    const calls = stubFetch(() => undefined);
+    renderWithClient(<DatabaseFormFields existing={db} />);
+    expect(screen.getByText('Parallel jobs').closest('details')).toHaveAttribute('open');
+    expect(screen.getByLabelText(BACKUP)).toHaveValue('3');
+    expect(screen.getByLabelText(RESTORE)).toHaveValue('2');
+    await userEvent.clear(screen.getByLabelText(RESTORE));
+    await userEvent.click(screen.getByRole('button', { name: 'Save changes' }));
+    expect(screen.getByLabelText(RESTORE)).toHaveAccessibleDescription(/cannot be emptied once set/);
+    expect(calls.filter((c) => c.method === 'PATCH')).toHaveLength(0);
+  });
+
+  it("shows the server's refusal beside the field, not as a general error", async () => {
+    const db = database({ backup_jobs: 1, restore_jobs: null });
+    stubFetch((c) =>
+      c.method === 'PATCH'
+        ? {
+            status: 422,
+            body: {
+              type: 'about:blank', title: 'Invalid request', status: 422, detail: 'restore_jobs must be between 1 and 16, not 99',
+              errors: [{ field: 'restore_jobs', message: 'restore_jobs must be between 1 and 16, not 99' }],
+            },
+          }
+        : undefined,
+    );
+    renderWithClient(<DatabaseFormFields existing={db} />);
+    await userEvent.click(screen.getByText('Parallel jobs'));
+    await userEvent.type(screen.getByLabelText(RESTORE), '3');
+    await userEvent.click(screen.getByText('Parallel jobs'));
+    await userEvent.click(screen.getByRole('button', { name: 'Save changes' }));
+    const restore = screen.getByLabelText(RESTORE);
+    await waitFor(() => expect(restore).toHaveAccessibleDescription('restore_jobs must be between 1 and 16, not 99'));
+    await waitFor(() => expect(restore).toHaveFocus());
+    expect(restore.closest('details')).toHaveAttribute('open');
+    expect(screen.queryByTestId('form-error')).toBeNull();
+  });
+});

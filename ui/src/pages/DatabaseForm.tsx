@@ -14,14 +14,18 @@ import {
 import { checkConnectionUrl, checkDatabaseName, composeConnection, exampleUrl, splitConnection } from '../connection';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { ConfirmByName } from '../components/ConfirmByName';
-import { Field, invalidProps } from '../components/Field';
+import { Field, focusInput, invalidProps } from '../components/Field';
+import { JobsFields } from '../components/JobsFields';
 import { ScheduleFields, type ScheduleDraft } from '../components/ScheduleFields';
 import { RetentionFields } from '../components/RetentionFields';
 import { SshFields, sshBlock, sshChanged, sshDraft } from '../components/SshFields';
 import { retentionDraft, retentionFromDraft, sameRetention, validateRetention } from '../schedule';
+import { checkJobs, jobsChanges, jobsDraft } from '../jobs';
 import { Link, navigate } from '../router';
 
 const KNOWN_FIELDS = ['name', 'engine', 'connection', 'ssh', 'schedule', 'timezone', 'catch_up', 'retention'] as const;
+/** Shown (and so known) for PostgreSQL only. */
+const JOBS_FIELDS = ['backup_jobs', 'restore_jobs'] as const;
 
 /** The input a field's error belongs to, in the order of the form (the first gets the focus). */
 const FIELD_INPUTS: [field: string, inputId: string][] = [
@@ -34,6 +38,8 @@ const FIELD_INPUTS: [field: string, inputId: string][] = [
   ['catch_up', 'db-catchup'],
   ...RETENTION_KEYS.map((k): [string, string] => [`retention.${k}`, `ret-${k}`]),
   ['retention', 'ret-keep_last'],
+  ['backup_jobs', 'db-backup-jobs'],
+  ['restore_jobs', 'db-restore-jobs'],
 ];
 
 const matches = (errorField: string, field: string) => errorField === field || errorField.startsWith(`${field}.`);
@@ -70,6 +76,8 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
   const [schedule, setSchedule] = useState<ScheduleDraft>(initialSchedule);
   const [retention, setRetention] = useState(() => retentionDraft(existing?.retention));
   const [ssh, setSsh] = useState(() => sshDraft(existing?.ssh));
+  const [jobs, setJobs] = useState(() => jobsDraft(existing));
+  const postgres = engine === 'postgres';
   const sshEdited = sshChanged(ssh, existing?.ssh);
   const retentionErrors = validateRetention(retention);
 
@@ -92,6 +100,7 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
         if (block) body.ssh = block;
         if (cron) Object.assign(body, { schedule: cron, timezone: tz || 'UTC', catch_up: schedule.catchUp });
         if (Object.keys(policy).length) body.retention = policy;
+        if (postgres) Object.assign(body, jobsChanges(jobs));
         nameSent.current = true;
         return api.createDatabase(body);
       }
@@ -106,6 +115,7 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
         Object.assign(patch, { schedule: cron, timezone: tz || 'UTC', catch_up: schedule.catchUp });
       }
       if (!sameRetention(policy, existing.retention)) patch.retention = policy;
+      if (postgres) Object.assign(patch, jobsChanges(jobs, existing));
       nameSent.current = patch.name !== undefined;
       return Object.keys(patch).length ? api.updateDatabase(existing.id, patch) : existing;
     },
@@ -135,6 +145,7 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
       ssh.enabled && sshEdited && !sshBlock(ssh)
         ? 'Fill in the bastion host, user, private key or password, and confirm its host key fingerprint.'
         : null,
+    ...(postgres ? checkJobs(jobs, existing) : {}),
   };
   const fieldMessages = (field: string): string[] => {
     const mine = submitted && local[field] ? [local[field]!] : [];
@@ -143,7 +154,8 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
       : serverErrors.filter((e) => e.field === field || e.field.startsWith(`${field}.`)).map((e) => e.message);
     return [...new Set([...mine, ...server])];
   };
-  const otherFieldErrors = serverErrors.filter((e) => !KNOWN_FIELDS.some((f) => matches(e.field, f)));
+  const known: readonly string[] = postgres ? [...KNOWN_FIELDS, ...JOBS_FIELDS] : KNOWN_FIELDS;
+  const otherFieldErrors = serverErrors.filter((e) => !known.some((f) => matches(e.field, f)));
   // The general error (at the top) is for what no field shows: no field named, or an unknown one.
   const general = save.error && (serverErrors.length === 0 || otherFieldErrors.length > 0) ? save.error : null;
 
@@ -153,7 +165,7 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
     if (!save.error) return;
     const errs = fieldErrorsOf(save.error, nameSent.current ? 'name' : undefined);
     const first = FIELD_INPUTS.find(([f]) => errs.some((e) => matches(e.field, f)));
-    if (first && otherFieldErrors.length === 0) document.getElementById(first[1])?.focus();
+    if (first && otherFieldErrors.length === 0) focusInput(first[1]);
     else generalRef.current?.focus();
     // Only when a new answer arrives.
   }, [save.error]);
@@ -177,7 +189,7 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
     // Every problem the form can see shows at once; the focus goes to the first.
     const firstLocal = FIELD_INPUTS.find(([f]) => local[f] || (f.startsWith('retention.') && retentionErrors[f.slice(10) as keyof typeof retentionErrors]));
     if (firstLocal) {
-      document.getElementById(firstLocal[1])?.focus();
+      focusInput(firstLocal[1]);
       return;
     }
     save.mutate();
@@ -362,6 +374,18 @@ export function DatabaseFormFields({ existing }: { existing?: Database }) {
                   .map((e) => e.message)
           }
         />
+
+        {postgres && (
+          <JobsFields
+            value={jobs}
+            onChange={(next, key) => {
+              setJobs(next);
+              touch(key);
+            }}
+            errors={fieldMessages}
+            restoreSaved={typeof existing?.restore_jobs === 'number'}
+          />
+        )}
 
         <div className="actions">
           <button type="submit" className="primary" disabled={save.isPending}>

@@ -441,3 +441,35 @@ describe('Database page restore drills', () => {
     expect(describeAnomaly({ kind: 'rows_lost', table: 't1', previous_rows: 200, rows: 150 })).toBe('t1 went from 200 to 150 rows');
   });
 });
+
+describe('Database page parallel jobs', () => {
+  const show = async (db: Database) => {
+    stubFetch((c) => {
+      if (c.path === `/api/v1/databases/${db.id}`) return { status: 200, body: db };
+      if (/\/backups(\?|$)/.test(c.path) || c.path.startsWith('/api/v1/restores')) return { status: 200, body: { items: [] } };
+      return undefined;
+    });
+    renderWithClient(<DatabasePage id={db.id} />);
+    await screen.findByRole('heading', { name: db.name });
+  };
+
+  it('says how a PostgreSQL database backs up and restores in parallel', async () => {
+    await show(database({ backup_jobs: 2, restore_jobs: 3 }));
+    const facts = screen.getByTestId('parallel-jobs');
+    expect(facts).toHaveTextContent('Backups: 2 pg_dump processes on one snapshot');
+    expect(facts).toHaveTextContent('Restores: pg_restore with 3 jobs');
+  });
+
+  it('says when a PostgreSQL database keeps the defaults', async () => {
+    await show(database({ backup_jobs: 1, restore_jobs: null }));
+    const facts = screen.getByTestId('parallel-jobs');
+    expect(facts).toHaveTextContent('Backups: one pg_dump stream');
+    expect(facts).toHaveTextContent('Restores: pg_restore with default jobs (min(4, cores))');
+  });
+
+  it('says nothing of them for MySQL/MariaDB', async () => {
+    await show(database({ engine: 'mysql', connection: 'mysql://app:***@db/orders', backup_jobs: 1, restore_jobs: null }));
+    expect(screen.queryByTestId('parallel-jobs')).toBeNull();
+    expect(screen.queryByText(/pg_dump|pg_restore/)).toBeNull();
+  });
+});

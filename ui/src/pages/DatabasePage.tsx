@@ -15,6 +15,7 @@ import { RetentionPanel, ScheduleSummary } from '../components/SchedulePanels';
 import { RecoveryPanel } from '../components/RecoveryPanel';
 import { DrillPanel } from '../components/DrillPanel';
 import { engineLabel, formatBytes, formatDuration, plural } from '../format';
+import { describeBackupJobs, describeRestoreJobs } from '../jobs';
 import { useBackup } from '../polling';
 import { Link } from '../router';
 import { restoreDenial, useAccess } from '../access';
@@ -189,6 +190,15 @@ function DatabaseView({ db, routeId }: { db: Database; routeId: string }) {
             )}
           </dd>
         </div>
+        {db.engine === 'postgres' ? (
+          <div>
+            <dt>Parallel jobs</dt>
+            <dd data-testid="parallel-jobs">
+              Backups: {describeBackupJobs(db.backup_jobs)}
+              <span className="sub">Restores: {describeRestoreJobs(db.restore_jobs)}</span>
+            </dd>
+          </div>
+        ) : null}
         {db.drill || db.last_drill ? (
           <div>
             <dt>Restore drill</dt>
