@@ -14,13 +14,16 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 mod body;
+mod read;
 pub(crate) use body::Body;
 use body::{key_text, Known};
+pub use read::Page;
+pub(crate) use read::{bodies, count, page};
 
 /// Rows whose bodies stay known after a flush, at most (their bodies as written: the next
 /// events that change them read nothing back). Over it, the buffer starts afresh.
@@ -343,7 +346,7 @@ impl Arg {
     }
 }
 
-fn bind_all<'q>(
+pub(crate) fn bind_all<'q>(
     mut q: Query<'q, Any, AnyArguments<'q>>,
     args: Vec<Arg>,
 ) -> Result<Query<'q, Any, AnyArguments<'q>>, ProjectionError> {
@@ -356,62 +359,6 @@ fn bind_all<'q>(
         };
     }
     Ok(q)
-}
-
-/// The `body` of every row `sql` selects, decoded.
-pub(crate) async fn bodies<T: DeserializeOwned>(
-    pool: &AnyPool,
-    sql: &str,
-    args: Vec<Arg>,
-) -> Result<Vec<T>, ProjectionError> {
-    let rows = bind_all(sqlx::query(sql), args)?.fetch_all(pool).await?;
-    rows.iter()
-        .map(|r| {
-            let body: String = r.try_get("body")?;
-            Ok(serde_json::from_str(&body)?)
-        })
-        .collect()
-}
-
-/// One page of a list, newest or oldest first, and where the next page starts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    /// The key to pass as the next page's `before`/`after` bound; `None` on the last page.
-    pub next: Option<i64>,
-}
-
-/// The `(k, body)` of every row `sql` selects, decoded: `sql` asks for `limit + 1` rows, so
-/// that whether a next page exists is known without another query.
-pub(crate) async fn page<T: DeserializeOwned>(
-    pool: &AnyPool,
-    sql: &str,
-    args: Vec<Arg>,
-    limit: i64,
-) -> Result<Page<T>, ProjectionError> {
-    let rows = bind_all(sqlx::query(sql), args)?.fetch_all(pool).await?;
-    let more = rows.len() as i64 > limit;
-    let mut items = Vec::with_capacity(rows.len());
-    let mut last = None;
-    for r in rows.iter().take(limit.max(0) as usize) {
-        let body: String = r.try_get("body")?;
-        last = Some(r.try_get::<i64, _>("k")?);
-        items.push(serde_json::from_str(&body)?);
-    }
-    Ok(Page {
-        items,
-        next: if more { last } else { None },
-    })
-}
-
-/// `COUNT(*)` of what `sql` selects (a column named `n`).
-pub(crate) async fn count(
-    pool: &AnyPool,
-    sql: &str,
-    args: Vec<Arg>,
-) -> Result<i64, ProjectionError> {
-    let row = bind_all(sqlx::query(sql), args)?.fetch_one(pool).await?;
-    Ok(row.try_get("n")?)
 }
 
 /// Builds a `WHERE` clause of bound conditions (`$1`, `$2`, … in the order pushed).
