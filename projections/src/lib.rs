@@ -272,6 +272,8 @@ impl Projections {
             sqlx::query(REBUILD_CACHE).execute(&mut *conn).await?;
         }
         let r = self.rebuild_on(&mut conn, progress).await;
+        // Rebuilt at the same positions: what /metrics kept is rendered again.
+        self.metrics.forget();
         if let Some(pages) = cache {
             // Back to what it was for this pooled connection's other users.
             let reset = sqlx::query(&format!("PRAGMA cache_size = {pages}"))

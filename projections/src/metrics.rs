@@ -17,9 +17,13 @@ const DURATION_BUCKETS: &[f64] = &[
     0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0,
 ];
 
-/// Renders the metrics read model as the Prometheus text exposition.
+/// Renders the metrics read model as the Prometheus text exposition, kept until the ledger or
+/// the read models move (a scrape, or hundreds of them a second, costs two small reads).
 #[derive(Debug, Default)]
-pub struct Metrics;
+pub struct Metrics {
+    /// `(applied position, ledger head)` and the text rendered at them.
+    rendered: std::sync::Mutex<Option<((i64, i64), std::sync::Arc<String>)>>,
+}
 
 /// A histogram's state: cumulative counts per bound of `DURATION_BUCKETS`, and the sum.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -220,12 +224,39 @@ fn histogram(out: &mut String, name: &str, labels: &str, count: f64, h: &Histogr
 
 impl Metrics {
     pub fn new() -> Self {
-        Self
+        Self::default()
     }
 
     /// The Prometheus text exposition, as the read models have applied the ledger (a read
     /// of one small table, a count of unresolved alerts and the channels).
     pub async fn render(&self, projections: &Projections) -> Result<String, ProjectionError> {
+        let at = (
+            projections.checkpoint().await?,
+            projections.ledger().head().await?,
+        );
+        let kept = self.rendered.lock().ok().and_then(|r| r.clone());
+        if let Some((_, text)) = kept.filter(|(key, _)| *key == at) {
+            return Ok(text.as_str().to_owned());
+        }
+        let text = self.render_now(projections, at.1).await?;
+        if let Ok(mut r) = self.rendered.lock() {
+            *r = Some((at, std::sync::Arc::new(text.clone())));
+        }
+        Ok(text)
+    }
+
+    /// Drops the kept text (after a rebuild, which leaves the positions as they were).
+    pub fn forget(&self) {
+        if let Ok(mut r) = self.rendered.lock() {
+            *r = None;
+        }
+    }
+
+    async fn render_now(
+        &self,
+        projections: &Projections,
+        head: i64,
+    ) -> Result<String, ProjectionError> {
         let pool = projections.ledger().pool();
         let rows =
             sqlx::query("SELECT name, labels, kind, body FROM rm_metrics ORDER BY name, labels")
@@ -246,7 +277,6 @@ impl Metrics {
                 None => sample(&mut out, &name, &labels, series.value),
             }
         }
-        let head = projections.ledger().head().await?;
         out.push_str("# TYPE backline_ledger_position gauge\n");
         sample(&mut out, "backline_ledger_position", "", head as f64);
         out.push_str("# TYPE backline_alerts gauge\n");
