@@ -48,6 +48,21 @@ async fn scratch_left(db: &str) -> String {
     .await
 }
 
+/// `pg_restore -l` of a stored (zstd-compressed) part.
+fn part_listing(file: &std::path::Path) -> String {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "zstd -dc '{}' | '{}' -l",
+            file.display(),
+            pg::pg_bin("pg_restore")
+        ))
+        .output()
+        .expect("zstd | pg_restore -l");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `expected` with the chosen tables' rows as in `version`.
 fn with_rows_of(version: &pg::Fingerprint, mut expected: pg::Fingerprint) -> pg::Fingerprint {
     for t in CHOSEN {
@@ -83,6 +98,11 @@ async fn a_multi_part_version_lists_and_restores_tables_like_a_single_stream_one
         .collect();
     assert_eq!(roles, ["pre-data", "data", "data", "post-data"], "{par}");
     let par_id = par["id"].as_str().expect("id").to_string();
+    let root = app.data_dir.path().join("artifacts");
+    let part = |i: usize| root.join(par["parts"][i]["key"].as_str().expect("key"));
+    // The two tables restored below are in different data parts.
+    assert!(part_listing(&part(1)).contains("TABLE DATA public orders "));
+    assert!(part_listing(&part(2)).contains("TABLE DATA public customers "));
 
     // The same listing: schemas, tables with their rows, every other object.
     let one = app
@@ -180,8 +200,7 @@ async fn a_multi_part_version_lists_and_restores_tables_like_a_single_stream_one
 
     // A tampered data part: refused before anything is changed.
     let before = pg::fingerprint(db.name()).await;
-    let root = app.data_dir.path().join("artifacts");
-    let victim = root.join(par["parts"][2]["key"].as_str().expect("key"));
+    let victim = part(2);
     let mut bytes = std::fs::read(&victim).expect("part");
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x55;
