@@ -1,8 +1,10 @@
-//! What a version holds (`GET /backups/{id}/contents`), read from its verified local copy:
-//! PostgreSQL from `pg_restore -l` (with exact row counts from one pass over the data),
-//! MySQL/MariaDB from the dump's table sections. Kept in memory per version (versions never
-//! change).
+//! What a version holds (`GET /backups/{id}/contents`), read from its verified local copy (of
+//! every part, for a multi-part version): PostgreSQL from `pg_restore -l` (with exact row
+//! counts from one pass over the data), MySQL/MariaDB from the dump's table sections. Kept in
+//! memory per version (versions never change).
 
+use super::parts::{verified_parts, VerifiedParts};
+use super::run::Source;
 use super::{targets, Restores};
 use crate::core::Core;
 use crate::error::AppError;
@@ -52,26 +54,23 @@ impl VersionContents {
     }
 }
 
-/// A verified local copy of `backup`'s artifact (removed when dropped).
+/// The verified local copy of a version (removed when dropped): its one object, or every
+/// part of a multi-part version.
+pub(super) enum VersionCopy {
+    One(LocalArtifact),
+    Parts(VerifiedParts),
+}
+
+/// A verified local copy of `backup`'s artifact.
 pub(super) async fn local_copy(
     core: &Core,
     backup: &Backup,
     name: &str,
-) -> Result<LocalArtifact, StageError> {
+) -> Result<VersionCopy, StageError> {
     let artifact = backup
         .artifact
         .as_ref()
         .ok_or_else(|| StageError::new(Stage::Prepare, "this version has no artifact"))?;
-    if artifact.is_multipart() {
-        return Err(StageError::new(
-            Stage::Prepare,
-            format!(
-                "this version is a parallel backup of {} parts: listing its tables (and \
-                 restoring some of them alone) is not supported; restore the whole version",
-                artifact.parts.len()
-            ),
-        ));
-    }
     let identity = if artifact.encrypted {
         Some(core.age_identity().ok_or_else(|| {
             StageError::new(
@@ -83,6 +82,18 @@ pub(super) async fn local_copy(
         None
     };
     let (store, copy) = targets::pick_copy(core, artifact, None).await?;
+    if artifact.is_multipart() {
+        let source = Source {
+            store: &store,
+            copy: &copy,
+            artifact,
+            identity,
+            progress: Default::default(),
+        };
+        return verified_parts(core, name, source)
+            .await
+            .map(VersionCopy::Parts);
+    }
     let object = StoredObject {
         store: &store,
         key: &copy.key,
@@ -92,6 +103,7 @@ pub(super) async fn local_copy(
     let dir = core.settings.data_dir.join("restore-tmp");
     LocalArtifact::fetch(object, &dir, name, identity, Default::default())
         .await
+        .map(VersionCopy::One)
         .map_err(|e| match e {
             LocalCopyError::Mismatch { .. } => StageError::new(Stage::Verify, e.to_string()),
             LocalCopyError::Download { .. } => StageError::new(Stage::Download, e.to_string()),
@@ -99,14 +111,16 @@ pub(super) async fn local_copy(
         })
 }
 
+/// PostgreSQL: the listing of the version's archives in load order (a multi-part version
+/// lists like the single-stream dump of the same database) and its exact row counts.
 async fn read_postgres(
     core: &Core,
     backup_id: &str,
-    local: &LocalArtifact,
+    source: drivers::Source<'_>,
 ) -> Result<VersionContents, StageError> {
     let probe = drivers::postgres::local_tools(&core.tools).await?;
-    let toc = pg_toc::list(&probe, local).await?;
-    let rows = pg_toc::row_counts(&probe, local).await?;
+    let toc = pg_toc::merged(&pg_toc::list_archives(&probe, source).await?);
+    let rows = pg_toc::version_row_counts(&probe, source).await?;
     let mut schemas = Vec::new();
     let mut tables = Vec::new();
     let mut objects = Vec::new();
@@ -203,11 +217,21 @@ impl Restores {
                 e.message, e.stage
             ))
         };
-        let local = local_copy(core, &backup, &name).await.map_err(unreadable)?;
-        let contents = match backup.engine {
-            Some(Engine::Postgres) => read_postgres(core, backup_id, &local).await,
-            Some(Engine::Mysql) => read_mysql(backup_id, &local).await,
-            None => return Err(AppError::bug("completed backup without engine")),
+        let copy = local_copy(core, &backup, &name).await.map_err(unreadable)?;
+        let contents = match (backup.engine, &copy) {
+            (Some(Engine::Postgres), VersionCopy::One(local)) => {
+                read_postgres(core, backup_id, drivers::Source::One(local)).await
+            }
+            (Some(Engine::Postgres), VersionCopy::Parts(parts)) => match parts.feeds() {
+                Ok(feeds) => read_postgres(core, backup_id, drivers::Source::Parts(&feeds)).await,
+                Err(e) => Err(e),
+            },
+            (Some(Engine::Mysql), VersionCopy::One(local)) => read_mysql(backup_id, local).await,
+            (Some(Engine::Mysql), VersionCopy::Parts(_)) => Err(StageError::new(
+                Stage::Prepare,
+                "a multi-part version is a parallel PostgreSQL backup, not a MySQL/MariaDB one",
+            )),
+            (None, _) => return Err(AppError::bug("completed backup without engine")),
         }
         .map_err(unreadable)?;
         let contents = Arc::new(contents);

@@ -1,6 +1,7 @@
 //! The verified local copies of a multi-part version (a parallel backup): every part copied
 //! and its sha256 checked, and the list of parts checked against the version's own digest,
-//! before any restore tool reads one of them.
+//! before any tool reads one of them (to restore the version, some of its tables, or to list
+//! what it holds).
 
 use super::run::{copy_error, Source};
 use crate::core::Core;
@@ -43,11 +44,12 @@ impl VerifiedParts {
     }
 }
 
-/// Copies every part of `source`'s version to a private local file and checks its sha256;
-/// the first mismatch fails the restore before any database is created or changed.
+/// Copies every part of `source`'s version to a private local file (`<name>.<order>`) and
+/// checks its sha256; the first mismatch fails the restore before any database is created or
+/// changed.
 pub(super) async fn verified_parts(
     core: &Core,
-    restore_id: &str,
+    name: &str,
     source: Source<'_>,
 ) -> Result<VerifiedParts, StageError> {
     let artifact = source.artifact;
@@ -69,11 +71,11 @@ pub(super) async fn verified_parts(
             sha256: &part.sha256,
             bytes: part.bytes,
         };
-        let name = format!("{restore_id}.{:02}", part.order);
+        let file = format!("{name}.{:02}", part.order);
         let local = LocalArtifact::fetch(
             object,
             &dir,
-            &name,
+            &file,
             source.identity.clone(),
             source.progress.clone(),
         )
@@ -88,7 +90,7 @@ pub(super) async fn verified_parts(
         parts.push((part.role, local));
     }
     tracing::info!(
-        restore_id,
+        copy = name,
         parts = parts.len(),
         "every part of the version is copied and verified"
     );

@@ -1,6 +1,7 @@
 //! A restore running in the background: a verified local copy first, then the engine's
 //! restore into a scratch database and the swap; how it ended is recorded.
 
+use super::selection::Selected;
 use super::{restore_tag, targets, unusable, Plan, RestoreRequest};
 use crate::coordination::Work;
 use crate::core::Core;
@@ -167,12 +168,6 @@ async fn run(
         progress,
     };
     if artifact.is_multipart() {
-        if plan.selection.is_some() {
-            return Err(StageError::new(
-                Stage::Prepare,
-                "a parallel backup's version is restored whole: tables cannot be chosen",
-            ));
-        }
         // Every part is copied and its sha256 checked before any tool reads one.
         let parts = tokio::select! {
             _ = asked.cancelled() => Err(StageError::new(Stage::Download, drivers::CANCELLED)),
@@ -181,7 +176,14 @@ async fn run(
         core.coordination
             .running
             .set_phase(restore_id, "load", Some(artifact.raw_bytes));
-        return drivers::restore_parts(conn, probe, &options, &parts.feeds()?).await;
+        let feeds = parts.feeds()?;
+        return match &plan.selection {
+            None => drivers::restore_parts(conn, probe, &options, &feeds).await,
+            Some(s) => {
+                let source = drivers::Source::Parts(&feeds);
+                restore_pg_tables(core, req, plan, s, &options, source, asked).await
+            }
+        };
     }
     let local = tokio::select! {
         _ = asked.cancelled() => Err(StageError::new(Stage::Download, drivers::CANCELLED)),
@@ -190,29 +192,56 @@ async fn run(
     core.coordination
         .running
         .set_phase(restore_id, "load", Some(artifact.raw_bytes));
-    // A partial restore can be stopped until it starts loading.
-    if plan.selection.is_some() && asked.is_cancelled() {
-        return Err(StageError::new(Stage::Restore, drivers::CANCELLED));
-    }
     match &plan.selection {
         None => drivers::restore(conn, probe, &options, &local).await,
         Some(s) if conn.engine == backline_domain::Engine::Mysql => {
+            // A partial restore can be stopped until it starts loading.
+            if asked.is_cancelled() {
+                return Err(StageError::new(Stage::Restore, drivers::CANCELLED));
+            }
             let names: Vec<String> = s.tables.iter().map(|(_, t)| t.clone()).collect();
             drivers::restore_mysql_tables(conn, probe, &names, &options.tag, req.no_definer, &local)
                 .await
         }
         Some(s) => {
-            let toc = drivers::pg_toc::list(probe, &local).await?;
-            let partial = drivers::pg_partial::PartialOptions {
-                tables: s.tables.clone(),
-                rename: s.rename.clone(),
-                no_owner: req.no_owner,
-                tag: options.tag.clone(),
-            };
-            let work = core.settings.data_dir.join("restore-tmp");
-            drivers::pg_partial::restore_tables(conn, probe, &partial, &toc, &local, &work).await
+            let source = drivers::Source::One(&local);
+            restore_pg_tables(core, req, plan, s, &options, source, asked).await
         }
     }
+}
+
+/// A PostgreSQL partial restore of `selected` from the verified copy of a version (its one
+/// object or its parts): see `pg_partial`.
+async fn restore_pg_tables(
+    core: &Core,
+    req: &RestoreRequest,
+    plan: &Plan,
+    selected: &Selected,
+    options: &RestoreOptions,
+    source: drivers::Source<'_>,
+    asked: &CancellationToken,
+) -> Result<RestoreOutcome, StageError> {
+    let (Some(Ok(probe)), Some(conn)) = (&plan.probe, &plan.conn) else {
+        return Err(unusable());
+    };
+    if conn.engine != backline_domain::Engine::Postgres {
+        return Err(StageError::new(
+            Stage::Restore,
+            "a PostgreSQL version's tables cannot be restored into MySQL/MariaDB",
+        ));
+    }
+    // A partial restore can be stopped until it starts loading.
+    if asked.is_cancelled() {
+        return Err(StageError::new(Stage::Restore, drivers::CANCELLED));
+    }
+    let partial = drivers::pg_partial::PartialOptions {
+        tables: selected.tables.clone(),
+        rename: selected.rename.clone(),
+        no_owner: req.no_owner,
+        tag: options.tag.clone(),
+    };
+    let work = core.settings.data_dir.join("restore-tmp");
+    drivers::pg_partial::restore_tables(conn, probe, &partial, source, &work).await
 }
 
 /// Where a restore reads from.

@@ -36,8 +36,7 @@ use backline_domain::Stage;
 use backline_domain::{ConnectionString, DatabaseProperties, Engine, Failure};
 use std::path::PathBuf;
 
-pub use pg_restore_parts::PartFeeds;
-use pg_restore_parts::Source;
+pub use pg_restore_parts::{PartFeeds, Source};
 pub use process::RunningTool;
 
 /// Where to find the engines' tools.
@@ -415,5 +414,16 @@ mod send_checks {
         is_send(pg_restore::restore(c, p, o, Source::One(f)));
         is_send(mysql_restore::restore(c, p, o, f));
         is_send(restore(c, p, o, f));
+    }
+    #[allow(dead_code)]
+    fn partial_restore_futures_are_send(
+        c: &ConnectionString,
+        p: &Probe,
+        o: &pg_partial::PartialOptions,
+        parts: &PartFeeds<'_>,
+        w: &std::path::Path,
+    ) {
+        is_send(pg_partial::restore_tables(c, p, o, Source::Parts(parts), w));
+        is_send(pg_toc::version_row_counts(p, Source::Parts(parts)));
     }
 }

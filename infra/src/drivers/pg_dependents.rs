@@ -2,9 +2,9 @@
 //! tables that reference them, views that read them, and the tables' own foreign keys.
 
 use super::pg_partial::{io_error, PartialOptions, TableName};
-use super::pg_toc::TocEntry;
+use super::pg_toc::{Listed, TocEntry};
 use super::postgres::{connect, describe, exec};
-use super::{Feed, Probe, StageError};
+use super::{Probe, StageError};
 use backline_domain::{ConnectionString, Stage};
 use sqlx::Connection;
 use std::io::Write;
@@ -38,13 +38,13 @@ fn fk_entries<'a>(toc: &'a [TocEntry], tables: &[&TableName]) -> Vec<&'a TocEntr
         .collect()
 }
 
-/// The SQL of the replaced tables' foreign keys, written by `pg_restore` from the version, and
-/// a warning for each renamed table that had some (they would name the original table).
+/// The SQL of the replaced tables' foreign keys, written by `pg_restore` from the version (from
+/// whichever of its archives holds them: the post-data part of a multi-part version), and a
+/// warning for each renamed table that had some (they would name the original table).
 pub(super) async fn own_foreign_keys(
     probe: &Probe,
     options: &PartialOptions,
-    toc: &[TocEntry],
-    feed: &dyn Feed,
+    archives: &[Listed<'_>],
     work_dir: &Path,
 ) -> Result<(String, Vec<String>), StageError> {
     let (renamed, replaced): (Vec<&TableName>, Vec<&TableName>) = options
@@ -53,28 +53,35 @@ pub(super) async fn own_foreign_keys(
         .partition(|t| options.rename.contains_key(*t));
     let warnings = renamed
         .iter()
-        .filter(|t| !fk_entries(toc, &[**t]).is_empty())
+        .filter(|t| {
+            archives
+                .iter()
+                .any(|a| !fk_entries(&a.toc, &[**t]).is_empty())
+        })
         .map(|(s, t)| {
             format!("the foreign keys of {s}.{t} were not created on its copy under a new name")
         })
         .collect();
-    let entries = fk_entries(toc, &replaced);
-    if entries.is_empty() {
-        return Ok((String::new(), warnings));
-    }
-    let mut list = tempfile::NamedTempFile::new_in(work_dir)
-        .map_err(|e| io_error("cannot write the restore list", e))?;
-    for e in entries {
-        writeln!(list, "{}", e.line).map_err(|e| io_error("cannot write the restore list", e))?;
-    }
-    list.flush()
-        .map_err(|e| io_error("cannot write the restore list", e))?;
     let mut sql = String::new();
-    let list_arg = format!("--use-list={}", list.path().display());
-    super::pg_toc::fed_lines(probe, &["--file=-", &list_arg], feed, |l| {
-        sql.push_str(&String::from_utf8_lossy(l))
-    })
-    .await?;
+    for archive in archives {
+        let entries = fk_entries(&archive.toc, &replaced);
+        if entries.is_empty() {
+            continue;
+        }
+        let mut list = tempfile::NamedTempFile::new_in(work_dir)
+            .map_err(|e| io_error("cannot write the restore list", e))?;
+        for e in entries {
+            writeln!(list, "{}", e.line)
+                .map_err(|e| io_error("cannot write the restore list", e))?;
+        }
+        list.flush()
+            .map_err(|e| io_error("cannot write the restore list", e))?;
+        let list_arg = format!("--use-list={}", list.path().display());
+        super::pg_toc::fed_lines(probe, &["--file=-", &list_arg], archive.feed, |l| {
+            sql.push_str(&String::from_utf8_lossy(l))
+        })
+        .await?;
+    }
     Ok((sql, warnings))
 }
 

@@ -2,7 +2,10 @@
 //!
 //! 1. A scratch database gets the version's whole schema but only the chosen tables' data
 //!    (`pg_restore -L` with the other tables' data left out of the list): indexes,
-//!    constraints, triggers, owned sequences and defaults are built as in the version.
+//!    constraints, triggers, owned sequences and defaults are built as in the version. A
+//!    multi-part version loads the same way part by part, each with a list made from its own
+//!    listing: the pre-data part, the data parts (only the chosen tables' data, wherever it
+//!    is), the post-data part.
 //! 2. Renamed tables (and their indexes and owned sequences, whose names must not collide with
 //!    the originals') are renamed there.
 //! 3. `pg_dump -t` of exactly those tables, then one `psql --single-transaction` into the
@@ -15,7 +18,8 @@
 //! Nothing that was not chosen is touched; the scratch database is dropped in every case.
 
 use super::pg_dependents::{dependents, own_foreign_keys, Dependents};
-use super::pg_toc::TocEntry;
+use super::pg_restore_parts::Source;
+use super::pg_toc::{list_archives, TocEntry};
 use super::postgres::{connect, describe, exec, libpq_env, maintenance};
 use super::process::{command, RunningTool};
 use super::{derived_name, pg_ident, run_fed, FedEnd, Feed, Probe, RestoreOutcome, StageError};
@@ -64,21 +68,16 @@ pub async fn restore_tables(
     conn: &ConnectionString,
     probe: &Probe,
     options: &PartialOptions,
-    toc: &[TocEntry],
-    feed: &dyn Feed,
+    source: Source<'_>,
     work_dir: &Path,
 ) -> Result<RestoreOutcome, StageError> {
     std::fs::create_dir_all(work_dir)
         .map_err(|e| io_error("cannot create the work directory", e))?;
-    let mut list = tempfile::NamedTempFile::new_in(work_dir)
-        .map_err(|e| io_error("cannot write the restore list", e))?;
-    for e in toc {
-        let prefix = if keep(e, &options.tables) { "" } else { ";" };
-        writeln!(list, "{prefix}{}", e.line)
-            .map_err(|e| io_error("cannot write the restore list", e))?;
-    }
-    list.flush()
-        .map_err(|e| io_error("cannot write the restore list", e))?;
+    let archives = list_archives(probe, source).await?;
+    let lists = archives
+        .iter()
+        .map(|a| restore_list(&a.toc, options, work_dir))
+        .collect::<Result<Vec<_>, _>>()?;
     let scratch = derived_name(&conn.database, &format!("__partial_{}", options.tag), 63);
     let mut admin = maintenance(conn).await?;
     exec(
@@ -95,10 +94,14 @@ pub async fn restore_tables(
         ..e
     })?;
     let result = async {
-        load_scratch(conn, probe, options, &scratch, list.path(), feed).await?;
+        for (archive, list) in archives.iter().zip(&lists) {
+            if let Some(list) = list {
+                load_scratch(conn, probe, options, &scratch, list.path(), archive.feed).await?;
+            }
+        }
         rename_in_scratch(conn, &scratch, options).await?;
         let mut deps = dependents(conn, options, &scratch).await?;
-        let (own, warnings) = own_foreign_keys(probe, options, toc, feed, work_dir).await?;
+        let (own, warnings) = own_foreign_keys(probe, options, &archives, work_dir).await?;
         deps.own_foreign_keys = own;
         let dump = dump_chosen(conn, probe, options, &deps, &scratch, work_dir).await?;
         replace_in_target(conn, probe, options, &deps, dump.path()).await?;
@@ -117,6 +120,30 @@ pub async fn restore_tables(
         previous_kept_as: None,
         warnings,
     })
+}
+
+/// The `pg_restore -L` list of one archive: its listing with what is not restored commented
+/// out; `None` when it restores nothing of that archive (a data part without chosen tables
+/// or sequences).
+fn restore_list(
+    toc: &[TocEntry],
+    options: &PartialOptions,
+    work_dir: &Path,
+) -> Result<Option<tempfile::NamedTempFile>, StageError> {
+    let kept = |e: &TocEntry| !e.line.starts_with(';') && keep(e, &options.tables);
+    if !toc.iter().any(kept) {
+        return Ok(None);
+    }
+    let mut list = tempfile::NamedTempFile::new_in(work_dir)
+        .map_err(|e| io_error("cannot write the restore list", e))?;
+    for e in toc {
+        let prefix = if keep(e, &options.tables) { "" } else { ";" };
+        writeln!(list, "{prefix}{}", e.line)
+            .map_err(|e| io_error("cannot write the restore list", e))?;
+    }
+    list.flush()
+        .map_err(|e| io_error("cannot write the restore list", e))?;
+    Ok(Some(list))
 }
 
 fn owner_args(options: &PartialOptions) -> Vec<&'static str> {
@@ -365,7 +392,38 @@ async fn replace_in_target(
 
 #[cfg(test)]
 mod tests {
-    use super::renamed;
+    use super::{renamed, restore_list, PartialOptions};
+    use crate::drivers::pg_toc::parse_toc;
+
+    #[test]
+    fn each_archive_lists_only_the_chosen_tables_data_and_may_have_nothing_to_load() {
+        let options = PartialOptions {
+            tables: vec![("public".into(), "orders".into())],
+            rename: Default::default(),
+            no_owner: false,
+            tag: "t".into(),
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let list = |text: &str| {
+            restore_list(&parse_toc(text), &options, dir.path())
+                .expect("list")
+                .map(|f| std::fs::read_to_string(f.path()).expect("read"))
+        };
+        // A data part holding only other tables' rows is not loaded at all.
+        assert_eq!(
+            list(";\n; Archive\n3363; 0 29767 TABLE DATA public customers app\n"),
+            None
+        );
+        // Sequences are set as in the version, as from a single-stream version.
+        assert_eq!(
+            list("3363; 0 29767 TABLE DATA public customers app\n3377; 0 0 SEQUENCE SET public customers_id_seq app\n"),
+            Some(";3363; 0 29767 TABLE DATA public customers app\n3377; 0 0 SEQUENCE SET public customers_id_seq app\n".into())
+        );
+        assert_eq!(
+            list("3365; 0 29783 TABLE DATA public orders app\n3366; 0 0 BLOBS - BLOBS \n"),
+            Some("3365; 0 29783 TABLE DATA public orders app\n;3366; 0 0 BLOBS - BLOBS \n".into())
+        );
+    }
 
     #[test]
     fn related_names_follow_the_table() {

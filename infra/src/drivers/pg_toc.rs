@@ -1,6 +1,8 @@
-//! What a PostgreSQL version holds, from `pg_restore -l` of its verified local copy: the table
-//! of contents, and exact row counts from one streaming pass over its data.
+//! What a PostgreSQL version holds, from `pg_restore -l` of its verified local copy (or of
+//! each verified part of a multi-part version): the table of contents, and exact row counts
+//! from one streaming pass over its data.
 
+use super::pg_restore_parts::Source;
 use super::process::{command, RunningTool};
 use super::{Feed, Probe, StageError};
 use backline_domain::Stage;
@@ -180,6 +182,66 @@ pub async fn list(probe: &Probe, feed: &dyn Feed) -> Result<Vec<TocEntry>, Stage
     })
     .await?;
     Ok(parse_toc(&text))
+}
+
+/// One archive of a version with its own table of contents: the version itself, or one part
+/// of a multi-part version (whose listing holds only that part's section).
+pub struct Listed<'a> {
+    pub feed: &'a dyn Feed,
+    pub toc: Vec<TocEntry>,
+}
+
+/// The archives of `source` in the order they load (pre-data, data parts, post-data), each
+/// listed by its own `pg_restore -l`: a `pg_restore -L` list must name the entries of the
+/// archive it is given.
+pub async fn list_archives<'a>(
+    probe: &Probe,
+    source: Source<'a>,
+) -> Result<Vec<Listed<'a>>, StageError> {
+    let feeds: Vec<&'a dyn Feed> = match source {
+        Source::One(feed) => vec![feed],
+        Source::Parts(parts) => std::iter::once(parts.pre_data)
+            .chain(parts.data.iter().copied())
+            .chain(std::iter::once(parts.post_data))
+            .collect(),
+    };
+    let mut out = Vec::with_capacity(feeds.len());
+    for feed in feeds {
+        out.push(Listed {
+            feed,
+            toc: list(probe, feed).await?,
+        });
+    }
+    Ok(out)
+}
+
+/// The version's table of contents: its archives' listings one after the other. pg_dump
+/// orders a listing by section, so the parts' listings in load order are a single-stream
+/// dump's listing of the same database, but for the order of the data entries between parts.
+pub fn merged(archives: &[Listed<'_>]) -> Vec<TocEntry> {
+    archives
+        .iter()
+        .flat_map(|a| a.toc.iter().cloned())
+        .collect()
+}
+
+/// [`row_counts`] of a whole version: of its one archive, or of each data part (a table's
+/// rows are in one part).
+pub async fn version_row_counts(
+    probe: &Probe,
+    source: Source<'_>,
+) -> Result<BTreeMap<(String, String), u64>, StageError> {
+    let feeds = match source {
+        Source::One(feed) => vec![feed],
+        Source::Parts(parts) => parts.data.clone(),
+    };
+    let mut counts = BTreeMap::new();
+    for feed in feeds {
+        for (table, n) in row_counts(probe, feed).await? {
+            *counts.entry(table).or_insert(0) += n;
+        }
+    }
+    Ok(counts)
 }
 
 /// Exact row counts of every table with data, by `(schema, table)`: one pass over the data

@@ -28,6 +28,7 @@ mod notifiers;
 mod oidc;
 mod paging;
 mod parallel_backup;
+mod partial_parts;
 mod partial_restore;
 mod pitr;
 mod principals;

@@ -6,7 +6,7 @@ use crate::support::{mysql, pg};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
 
-async fn pg_exec(db: &str, sql: &str) {
+pub(crate) async fn pg_exec(db: &str, sql: &str) {
     let mut c = sqlx::PgConnection::connect(&pg::db_url(db))
         .await
         .expect("connect");
@@ -16,7 +16,7 @@ async fn pg_exec(db: &str, sql: &str) {
     c.close().await.ok();
 }
 
-async fn pg_text(db: &str, sql: &str) -> String {
+pub(crate) async fn pg_text(db: &str, sql: &str) -> String {
     let mut c = sqlx::PgConnection::connect(&pg::db_url(db))
         .await
         .expect("connect");
