@@ -1,7 +1,6 @@
 //! The ledger: cqrs-es event stores on SQLite (embedded default) or PostgreSQL (shared by
 //! several processes), our own migrations, and reads in global `position` order.
 
-use backline_domain::seal::EventRecord;
 use cqrs_es::persist::{
     PersistedEventRepository, PersistedEventStore, PersistenceError, ReplayStream, SerializedEvent,
     SerializedSnapshot,
@@ -17,6 +16,8 @@ use sqlx::{AnyPool, PgPool, Row, SqlitePool};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
+
+mod records;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -275,42 +276,6 @@ impl Ledger {
         .fetch_all(&self.any)
         .await?;
         rows.iter().map(row_to_event).collect()
-    }
-
-    /// Events in `after < position <= up_to`, in position order, at most `limit`, as stored
-    /// (payload and metadata as their JSON text): what seals are computed over.
-    pub async fn read_records(
-        &self,
-        after: i64,
-        up_to: i64,
-        limit: i64,
-    ) -> Result<Vec<EventRecord>, LedgerError> {
-        let rows = sqlx::query(
-            "SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, \
-             CAST(payload AS TEXT) AS payload, CAST(metadata AS TEXT) AS metadata \
-             FROM events WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3",
-        )
-        .bind(after)
-        .bind(up_to)
-        .bind(limit)
-        .fetch_all(&self.any)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                // By index, in the SELECT's order: a name lookup per column and row cost a
-                // measurable share of a verification.
-                Ok(EventRecord {
-                    position: row.try_get(0)?,
-                    aggregate_type: row.try_get(1)?,
-                    aggregate_id: row.try_get(2)?,
-                    sequence: row.try_get(3)?,
-                    event_type: row.try_get(4)?,
-                    event_version: row.try_get(5)?,
-                    payload: row.try_get(6)?,
-                    metadata: row.try_get(7)?,
-                })
-            })
-            .collect()
     }
 
     /// Events of aggregate type `aggregate_type` after `position`, in position order.
