@@ -21,9 +21,11 @@ const DURATION_BUCKETS: &[f64] = &[
 /// the read models move (a scrape, or hundreds of them a second, costs two small reads).
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// `(applied position, ledger head)` and the text rendered at them.
-    rendered: std::sync::Mutex<Option<((i64, i64), std::sync::Arc<String>)>>,
+    rendered: std::sync::Mutex<Option<Rendered>>,
 }
+
+/// `(applied position, ledger head)` and the text rendered at them.
+type Rendered = ((i64, i64), std::sync::Arc<String>);
 
 /// A histogram's state: cumulative counts per bound of `DURATION_BUCKETS`, and the sum.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
