@@ -203,7 +203,7 @@ pub struct Database {
 }
 
 impl Database {
-    fn require_live(&self) -> Result<(), DatabaseError> {
+    pub(crate) fn require_live(&self) -> Result<(), DatabaseError> {
         if !self.registered {
             return Err(DatabaseError::NotFound);
         }

@@ -18,30 +18,11 @@ impl Database {
 
     /// Whether `jobs` may be set on a database of `engine` (the rule `SetBackupJobs` keeps).
     pub fn check_backup_jobs(engine: Engine, jobs: u32) -> Result<(), DatabaseError> {
-        if !(1..=MAX_BACKUP_JOBS).contains(&jobs) {
-            return Err(DatabaseError::BackupJobsOutOfRange(jobs));
-        }
-        if engine != Engine::Postgres && jobs > 1 {
-            return Err(DatabaseError::BackupJobsNotSupported(engine));
-        }
-        Ok(())
-    }
-
-    /// The event of `SetBackupJobs`.
-    fn backup_jobs_set(&self, backup_jobs: u32) -> Result<DatabaseEvent, DatabaseError> {
-        if !self.registered {
-            return Err(DatabaseError::NotFound);
-        }
-        if self.removed {
-            return Err(DatabaseError::Removed);
-        }
-        if let Some(engine) = self.engine {
-            Self::check_backup_jobs(engine, backup_jobs)?;
-        }
-        if backup_jobs == self.backup_jobs() {
-            return Err(DatabaseError::NothingToChange);
-        }
-        Ok(DatabaseEvent::BackupJobsSet { backup_jobs })
+        check_jobs(
+            (engine, jobs, MAX_BACKUP_JOBS),
+            DatabaseError::BackupJobsOutOfRange,
+            DatabaseError::BackupJobsNotSupported,
+        )
     }
 
     /// The `pg_restore` jobs restores into this database run, when set (`None`: the default).
@@ -51,40 +32,54 @@ impl Database {
 
     /// Whether `jobs` may be set on a database of `engine` (the rule `SetRestoreJobs` keeps).
     pub fn check_restore_jobs(engine: Engine, jobs: u32) -> Result<(), DatabaseError> {
-        if !(1..=MAX_RESTORE_JOBS).contains(&jobs) {
-            return Err(DatabaseError::RestoreJobsOutOfRange(jobs));
-        }
-        if engine != Engine::Postgres && jobs > 1 {
-            return Err(DatabaseError::RestoreJobsNotSupported(engine));
-        }
-        Ok(())
+        check_jobs(
+            (engine, jobs, MAX_RESTORE_JOBS),
+            DatabaseError::RestoreJobsOutOfRange,
+            DatabaseError::RestoreJobsNotSupported,
+        )
     }
 
-    /// The event of `SetRestoreJobs`.
-    fn restore_jobs_set(&self, restore_jobs: u32) -> Result<DatabaseEvent, DatabaseError> {
-        if !self.registered {
-            return Err(DatabaseError::NotFound);
-        }
-        if self.removed {
-            return Err(DatabaseError::Removed);
-        }
-        if let Some(engine) = self.engine {
-            Self::check_restore_jobs(engine, restore_jobs)?;
-        }
-        if self.restore_jobs() == Some(restore_jobs) {
+    /// The event of `SetBackupJobs` or `SetRestoreJobs`: on a live database, a value its
+    /// engine allows, different from what it is.
+    pub(crate) fn jobs_event(&self, c: DatabaseCommand) -> Result<DatabaseEvent, DatabaseError> {
+        self.require_live()?;
+        let (event, unchanged) = match c {
+            DatabaseCommand::SetBackupJobs { backup_jobs } => {
+                if let Some(engine) = self.engine {
+                    Self::check_backup_jobs(engine, backup_jobs)?;
+                }
+                let unchanged = backup_jobs == self.backup_jobs();
+                (DatabaseEvent::BackupJobsSet { backup_jobs }, unchanged)
+            }
+            DatabaseCommand::SetRestoreJobs { restore_jobs } => {
+                if let Some(engine) = self.engine {
+                    Self::check_restore_jobs(engine, restore_jobs)?;
+                }
+                let unchanged = self.restore_jobs() == Some(restore_jobs);
+                (DatabaseEvent::RestoreJobsSet { restore_jobs }, unchanged)
+            }
+            _ => return Err(DatabaseError::NothingToChange),
+        };
+        if unchanged {
             return Err(DatabaseError::NothingToChange);
         }
-        Ok(DatabaseEvent::RestoreJobsSet { restore_jobs })
+        Ok(event)
     }
+}
 
-    /// The event of `SetBackupJobs` or `SetRestoreJobs`.
-    pub(crate) fn jobs_event(&self, c: DatabaseCommand) -> Result<DatabaseEvent, DatabaseError> {
-        match c {
-            DatabaseCommand::SetBackupJobs { backup_jobs } => self.backup_jobs_set(backup_jobs),
-            DatabaseCommand::SetRestoreJobs { restore_jobs } => self.restore_jobs_set(restore_jobs),
-            _ => Err(DatabaseError::NothingToChange),
-        }
+/// The rule both settings keep: 1 to `max`, and above 1 only for PostgreSQL.
+fn check_jobs(
+    (engine, jobs, max): (Engine, u32, u32),
+    out_of_range: fn(u32) -> DatabaseError,
+    not_supported: fn(Engine) -> DatabaseError,
+) -> Result<(), DatabaseError> {
+    if !(1..=max).contains(&jobs) {
+        return Err(out_of_range(jobs));
     }
+    if engine != Engine::Postgres && jobs > 1 {
+        return Err(not_supported(engine));
+    }
+    Ok(())
 }
 
 /// The timeline's line for a change of `backup_jobs` or `restore_jobs`.

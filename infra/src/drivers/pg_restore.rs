@@ -319,7 +319,7 @@ async fn load(
             with(&["--section=post-data".into()]),
         ],
     };
-    let mut raw = None;
+    let mut raw: Option<super::RawFile> = None;
     for (i, args) in passes.iter().enumerate() {
         if let (Plan::DataAsStandIn(role), 1) = (plan, i) {
             prepare_stand_in(conn, scratch, role).await?;
@@ -332,7 +332,6 @@ async fn load(
         libpq_env(&mut cmd, conn, scratch);
         match (&raw, section("post-data")) {
             (Some(file), true) => {
-                let file: &super::RawFile = file;
                 cmd.arg(format!("--jobs={}", options.jobs));
                 cmd.arg(file.path());
                 let tool = RunningTool::spawn(cmd, "pg_restore", false, false, None)?;

@@ -129,27 +129,34 @@ impl AsyncWrite for Tee<'_> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let this = &mut *self;
-        if !this.sink_open {
-            return Poll::Ready(Ok(()));
-        }
-        match Pin::new(&mut *this.sink).poll_flush(cx) {
-            Poll::Ready(Err(e)) if this.file.is_some() && broken(&e) => {
-                this.sink_open = false;
-                Poll::Ready(Ok(()))
-            }
-            other => other,
-        }
+        self.close_or_flush(cx, false)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let this = &mut *self;
-        if !this.sink_open {
+        self.close_or_flush(cx, true)
+    }
+}
+
+impl Tee<'_> {
+    /// Flushes (or with `shutdown`, shuts down) the tool's end; a tool that stopped reading is
+    /// no failure while the file is still being written.
+    fn close_or_flush(
+        &mut self,
+        cx: &mut Context<'_>,
+        shutdown: bool,
+    ) -> Poll<std::io::Result<()>> {
+        if !self.sink_open {
             return Poll::Ready(Ok(()));
         }
-        match Pin::new(&mut *this.sink).poll_shutdown(cx) {
-            Poll::Ready(Err(e)) if this.file.is_some() && broken(&e) => {
-                this.sink_open = false;
+        let sink = Pin::new(&mut *self.sink);
+        let done = if shutdown {
+            sink.poll_shutdown(cx)
+        } else {
+            sink.poll_flush(cx)
+        };
+        match done {
+            Poll::Ready(Err(e)) if self.file.is_some() && broken(&e) => {
+                self.sink_open = false;
                 Poll::Ready(Ok(()))
             }
             other => other,
