@@ -22,7 +22,8 @@ async fn databases_like(prefix: &str) -> Vec<String> {
     .expect("pg_database")
 }
 
-async fn cli(data: &std::path::Path, args: &[&str]) -> (bool, String) {
+/// Runs the CLI on `data`; whether it succeeded, and what it printed (stdout, then stderr).
+pub(crate) async fn cli(data: &std::path::Path, args: &[&str]) -> (bool, String) {
     let out = tokio::process::Command::new(backline_bin())
         .env("BACKLINE_DATA_DIR", data)
         .env("BACKLINE_LOG", "warn")

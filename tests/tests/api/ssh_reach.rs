@@ -4,7 +4,7 @@
 //! address of a relay that counts the connections it carries: each one must be a connection
 //! the bastion forwarded, none may go around it.
 
-use crate::helpers::backline_bin;
+use crate::leftovers::cli;
 use crate::support::external::External;
 use crate::support::relay::Relay;
 use crate::support::sshd::Sshd;
@@ -42,21 +42,6 @@ async fn all_through_the_bastion(relay: &Relay, bastion: &Sshd, step: &str) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-async fn cli(data: &std::path::Path, args: &[&str]) -> (bool, String) {
-    let out = tokio::process::Command::new(backline_bin())
-        .env("BACKLINE_DATA_DIR", data)
-        .env("BACKLINE_LOG", "warn")
-        .env_remove("BACKLINE_STORAGE_URL")
-        .env_remove("BACKLINE_LEDGER_URL")
-        .args(args)
-        .output()
-        .await
-        .expect("backline runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
 }
 
 #[tokio::test]
