@@ -149,40 +149,67 @@ async fn show_grants(
             continue;
         }
         let grantee = format!("{}@{}", my_ident(&user), my_ident(&host));
-        if keep_passwords {
-            let row = sqlx::query(&format!("SHOW CREATE USER {grantee}"))
-                .fetch_one(&mut c)
-                .await
-                .map_err(fail)?;
-            let create = text(&row);
-            let create = match create.strip_prefix("CREATE USER ") {
-                Some(rest) => format!("CREATE USER IF NOT EXISTS {rest}"),
-                None => create,
-            };
-            out.push_str(&create);
-        } else {
-            // No password: locked until an operator sets one (an account without a password
-            // would let anyone in).
-            out.push_str(&format!("CREATE USER IF NOT EXISTS {grantee} ACCOUNT LOCK"));
-        }
-        out.push_str(";\n");
-        let grants = sqlx::query(&format!("SHOW GRANTS FOR {grantee}"))
-            .fetch_all(&mut c)
-            .await
-            .map_err(fail)?;
-        for g in grants {
-            let line = text(&g);
-            let line = if keep_passwords {
-                line
-            } else {
-                without_authentication(&line)
-            };
-            out.push_str(&line);
-            out.push_str(";\n");
+        match account(&mut c, &grantee, keep_passwords).await {
+            Ok(text) => out.push_str(&text),
+            // Dropped since the listing: as if it had been dropped before it.
+            Err(e) if vanished(&e) => {
+                tracing::info!(
+                    account = grantee,
+                    "an account was dropped while the users and grants were read: left out"
+                );
+            }
+            Err(e) => return Err(fail(e)),
         }
     }
     let _ = sqlx::Connection::close(c).await;
     Ok(out)
+}
+
+/// The statements that re-create one account (`user@host`, quoted): its `CREATE USER` and its
+/// grants.
+async fn account(
+    c: &mut sqlx::MySqlConnection,
+    grantee: &str,
+    keep_passwords: bool,
+) -> Result<String, sqlx::Error> {
+    let mut out = if keep_passwords {
+        let row = sqlx::query(&format!("SHOW CREATE USER {grantee}"))
+            .fetch_one(&mut *c)
+            .await?;
+        let create = text(&row);
+        match create.strip_prefix("CREATE USER ") {
+            Some(rest) => format!("CREATE USER IF NOT EXISTS {rest}"),
+            None => create,
+        }
+    } else {
+        // No password: locked until an operator sets one (an account without a password
+        // would let anyone in).
+        format!("CREATE USER IF NOT EXISTS {grantee} ACCOUNT LOCK")
+    };
+    out.push_str(";\n");
+    let grants = sqlx::query(&format!("SHOW GRANTS FOR {grantee}"))
+        .fetch_all(&mut *c)
+        .await?;
+    for g in grants {
+        let line = text(&g);
+        let line = if keep_passwords {
+            line
+        } else {
+            without_authentication(&line)
+        };
+        out.push_str(&line);
+        out.push_str(";\n");
+    }
+    Ok(out)
+}
+
+/// The server says the account does not exist (any more): `SHOW GRANTS FOR` answers 1141
+/// (ER_NONEXISTING_GRANT); `SHOW CREATE USER` 1133 on MariaDB 10.11 ("Can't find any matching
+/// row in the user table"), 1396 (ER_CANNOT_USER) on MySQL.
+fn vanished(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .is_some_and(|d| matches!(d.number(), 1133 | 1141 | 1396))
 }
 
 /// The first column as text, or as bytes on servers that report it as binary.
@@ -279,6 +306,33 @@ async fn feed_all(mut tool: RunningTool, feed: &dyn Feed) -> Result<String, Stag
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Against the MariaDB of the machine (as the end-to-end tests): an account dropped after
+    /// the listing is recognised as gone, whichever statement meets it first, and an existing
+    /// one reads back.
+    #[tokio::test]
+    async fn an_account_dropped_after_the_listing_is_recognised_as_gone() {
+        use sqlx::Connection;
+        let mut c = sqlx::MySqlConnection::connect("mysql://root@127.0.0.1:3306")
+            .await
+            .expect("MariaDB at 127.0.0.1:3306");
+        let gone = format!("`bl_gone_{}`@`%`", std::process::id());
+        for keep_passwords in [true, false] {
+            let e = account(&mut c, &gone, keep_passwords)
+                .await
+                .expect_err("no such account");
+            assert!(vanished(&e), "{e}");
+        }
+        let root = account(&mut c, "`root`@`localhost`", false)
+            .await
+            .expect("root reads back");
+        assert!(root.contains("GRANT "), "{root}");
+        let other = sqlx::query("SELECT * FROM no_such_table_anywhere")
+            .execute(&mut c)
+            .await
+            .expect_err("no such table");
+        assert!(!vanished(&other), "{other}");
+    }
 
     #[test]
     fn grant_lines_lose_their_authentication_only() {
